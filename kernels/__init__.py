@@ -1,0 +1,1 @@
+"""porter's NKI kernel library: NKI kernels, PyTorch references and dispatching torch functions."""

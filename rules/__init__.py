@@ -1,0 +1,1 @@
+"""The rule catalogue: TOML data, loaded by porter.source.catalogue. Not code."""
