@@ -1,0 +1,222 @@
+"""The `porter` command line. Exit codes follow ruff: 0 clean, 1 findings, 2 usage or internal error."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from porter import __version__
+from porter.config import TARGETS, ConfigError, Overrides
+
+app = typer.Typer(
+    name="porter",
+    help="Bring CUDA-flavoured PyTorch code to AWS Trainium and Inferentia.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+OUTPUT_FORMATS = ("text", "json", "sarif", "github", "junit")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"porter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """porter: lint, port, and verify CUDA PyTorch code for AWS Neuron."""
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"porter: error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(2)
+
+
+def split_codes(values: list[str] | None) -> tuple[str, ...] | None:
+    """`--select NRN1,NRN2 --select NRN3` as ('NRN1', 'NRN2', 'NRN3')."""
+    if values is None:
+        return None
+    return tuple(code.strip().upper() for value in values for code in value.split(",") if code.strip())
+
+
+def check_choice(value: str | None, choices: tuple[str, ...], option: str) -> None:
+    if value is not None and value not in choices:
+        raise fail(f"{option}: {value!r} is not one of {', '.join(choices)}")
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories (default: .)")] = None,
+    select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to enable (comma-separated).")] = None,
+    extend_select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to add to the selection.")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to disable.")] = None,
+    target: Annotated[str | None, typer.Option(help="neuron (default), portable or xla.")] = None,
+    output_format: Annotated[str, typer.Option(envvar="PORTER_OUTPUT_FORMAT",
+                                               help="text, json, sarif, github or junit.")] = "text",
+    output_file: Annotated[Path | None, typer.Option("--output-file", "-o", help="Write the report here.")] = None,
+    statistics: Annotated[bool, typer.Option(help="Count findings per rule instead of listing them.")] = False,
+    exit_zero: Annotated[bool, typer.Option(help="Exit 0 even when there are findings.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(envvar="PORTER_CACHE_DIR", help="Where the cache lives.")] = None,
+    force_exclude: Annotated[bool, typer.Option(help="Apply excludes to paths given explicitly too.")] = False,
+    exclude: Annotated[list[str] | None, typer.Option(help="Replace the exclude globs.")] = None,
+    extend_exclude: Annotated[list[str] | None, typer.Option(help="Add exclude globs.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")] = None,
+) -> None:
+    """Find CUDA-only code and say what it means on Trainium / Inferentia."""
+    from porter.report import LINT_FORMATS, LintReport, render_statistics
+    from porter.source.catalogue import CatalogueError
+    from porter.source.runner import lint_paths
+    from porter.source.selection import SelectionError
+
+    check_choice(output_format, OUTPUT_FORMATS, "--output-format")
+    check_choice(target, TARGETS, "--target")
+    overrides = Overrides(
+        select=split_codes(select),
+        extend_select=split_codes(extend_select),
+        ignore=split_codes(ignore),
+        target=target,
+        exclude=tuple(exclude) if exclude else None,
+        extend_exclude=tuple(extend_exclude) if extend_exclude else None,
+    )
+    try:
+        result = lint_paths(
+            paths or [Path(".")], overrides, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs,
+            force_exclude=force_exclude, progress=_progress_bar(),
+        )
+    except (ConfigError, CatalogueError, SelectionError) as exc:
+        raise fail(str(exc)) from None
+    if result.files_seen == 0 and not result.findings:
+        typer.secho("warning: no Python files found under the given path(s)", err=True, fg=typer.colors.YELLOW)
+    report = LintReport(result.findings, result.catalogue, result.settings.target)
+    text = render_statistics(report) if statistics else LINT_FORMATS[output_format](report)
+    _emit(text, output_file)
+    if result.findings and not exit_zero:
+        raise typer.Exit(1)
+
+
+def _emit(text: str, output_file: Path | None) -> None:
+    if output_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output_file.parent.mkdir(parents=True, exist_ok=True)
+        output_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{output_file}: cannot write report: {exc.strerror}") from None
+
+
+def _progress_bar():
+    """A rich progress bar on long runs in a terminal; nothing in CI or under pre-commit."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if total < 200:
+            return
+        if "progress" not in state:
+            from rich.progress import Progress
+
+            progress = Progress(transient=True)
+            progress.start()
+            state["progress"] = progress
+            state["task"] = progress.add_task("linting", total=total)
+        state["progress"].update(state["task"], completed=done)
+        if done >= total:
+            state["progress"].stop()
+
+    return update
+
+
+@app.command("rules")
+def list_rules(
+    output_format: Annotated[str, typer.Option(help="text or json.")] = "text",
+    target: Annotated[str | None, typer.Option(help="Show fix availability for this target only.")] = None,
+) -> None:
+    """List every rule in the catalogue."""
+    from porter.source.catalogue import load_catalogue
+
+    check_choice(output_format, ("text", "json"), "--output-format")
+    check_choice(target, TARGETS, "--target")
+    catalogue = load_catalogue()
+    if output_format == "json":
+        data = [_rule_record(rule) for rule in catalogue]
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    targets = (target,) if target else TARGETS
+    table = Table(title=f"porter rules ({len(catalogue)})", show_lines=False)
+    for column in ("id", "name", "severity", *[f"fix:{t}" for t in targets], "title"):
+        table.add_column(column, overflow="fold")
+    for rule in catalogue:
+        fixes = [rule.fix_for(t).applicability for t in targets]
+        table.add_row(rule.id, rule.name, rule.severity, *fixes, rule.title)
+    Console(width=max(120, Console().width)).print(table)
+
+
+def _rule_record(rule) -> dict:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "title": rule.title,
+        "category": rule.category,
+        "severity": rule.severity,
+        "targets": list(rule.targets),
+        "default": rule.default,
+        "detects": rule.detects,
+        "why": rule.why,
+        "docs": rule.docs,
+        "fix": {t: {"applicability": rule.fix_for(t).applicability, "result": rule.fix_for(t).result}
+                for t in TARGETS},
+        "example": rule.invalid[0].code if rule.invalid else None,
+    }
+
+
+@app.command("rule")
+def explain_rule(
+    rule_id: Annotated[str, typer.Argument(help="A rule id such as NRN101.")],
+    output_format: Annotated[str, typer.Option(help="text (Markdown) or json.")] = "text",
+) -> None:
+    """Explain one rule: what it detects, why it matters on Neuron, and the fix per target."""
+    from porter.source.catalogue import load_catalogue
+    from porter.source.explain import explain
+
+    check_choice(output_format, ("text", "json"), "--output-format")
+    rule = load_catalogue().get(rule_id)
+    if rule is None:
+        raise fail(f"unknown rule {rule_id!r} (see `porter rules`)")
+    if output_format == "json":
+        sys.stdout.write(json.dumps(_rule_record(rule), indent=2) + "\n")
+    else:
+        sys.stdout.write(explain(rule))
+
+
+def _register_subcommands() -> None:
+    """Commands that live in their own modules; each imports its heavy dependencies lazily."""
+    from importlib.util import find_spec
+
+    if find_spec("porter.commands.kernels") is not None:
+        from porter.commands.kernels import app as kernels_app
+
+        app.add_typer(kernels_app, name="kernels", help="NKI kernel library: list, test, bench, profile.")
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,30 @@
+"""What every report writer receives: the findings and the rules that produced them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from porter.source.catalogue import Catalogue, Rule
+from porter.source.findings import Finding
+
+
+@dataclass
+class LintReport:
+    findings: list[Finding]
+    catalogue: Catalogue
+    target: str
+
+    def rule(self, finding: Finding) -> Rule | None:
+        return self.catalogue.get(finding.rule_id)
+
+    def severity(self, finding: Finding) -> str:
+        rule = self.rule(finding)
+        return rule.severity if rule else "error"
+
+    def fix(self, finding: Finding):
+        rule = self.rule(finding)
+        return rule.fix_for(self.target) if rule else None
+
+    def fixable(self, finding: Finding) -> bool:
+        fix = self.fix(finding)
+        return bool(fix and fix.available)

@@ -1,0 +1,26 @@
+"""GitHub Actions workflow commands: annotations on the pull request's diff."""
+
+from __future__ import annotations
+
+from porter.report.base import LintReport
+
+LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def _escape(value: str, prop: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def render_github(report: LintReport) -> str:
+    lines = []
+    for f in report.findings:
+        level = LEVELS[report.severity(f)]
+        props = (
+            f"title={_escape(f'porter ({f.rule_id})', True)},file={_escape(f.path, True)},"
+            f"line={f.line},col={f.col},endLine={f.end_line},endColumn={f.end_col}"
+        )
+        lines.append(f"::{level} {props}::{_escape(f'{f.location}: {f.rule_id} {f.message}')}")
+    return "\n".join(lines) + ("\n" if lines else "")

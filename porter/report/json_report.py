@@ -1,0 +1,32 @@
+"""JSON: one object per finding, the fields a CI script needs."""
+
+from __future__ import annotations
+
+import json
+
+from porter.report.base import LintReport
+
+
+def finding_records(report: LintReport) -> list[dict]:
+    records = []
+    for f in report.findings:
+        rule = report.rule(f)
+        fix = report.fix(f)
+        records.append({
+            "code": f.rule_id,
+            "name": rule.name if rule else None,
+            "message": f.message,
+            "severity": report.severity(f),
+            "filename": f.path,
+            "cell": f.cell,
+            "location": {"row": f.line, "column": f.col},
+            "end_location": {"row": f.end_line, "column": f.end_col},
+            "fix": {"applicability": fix.applicability, "message": fix.result} if fix and fix.available else None,
+            "target": report.target,
+            "url": None,
+        })
+    return records
+
+
+def render_json(report: LintReport) -> str:
+    return json.dumps(finding_records(report), indent=2) + "\n"

@@ -1,0 +1,27 @@
+"""JUnit XML: one test suite per file, one failing test case per finding."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from xml.etree import ElementTree as ET
+
+from porter.report.base import LintReport
+
+
+def render_junit(report: LintReport) -> str:
+    by_file = defaultdict(list)
+    for f in report.findings:
+        by_file[f.path].append(f)
+    root = ET.Element("testsuites", name="porter", tests=str(len(report.findings)),
+                      failures=str(len(report.findings)))
+    if not by_file:
+        suite = ET.SubElement(root, "testsuite", name="porter", tests="1", failures="0")
+        ET.SubElement(suite, "testcase", name="No findings", classname="porter")
+    for path, findings in sorted(by_file.items()):
+        suite = ET.SubElement(root, "testsuite", name=path, tests=str(len(findings)), failures=str(len(findings)))
+        for f in findings:
+            case = ET.SubElement(suite, "testcase", name=f"{f.rule_id} {f.location}", classname=path)
+            failure = ET.SubElement(case, "failure", message=f.message, type=f.rule_id)
+            failure.text = f"{f.location}: {f.rule_id} {f.message}"
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

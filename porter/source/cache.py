@@ -1,0 +1,88 @@
+"""The content-hash cache: a file whose bytes have not changed is not parsed again.
+
+One JSON file per (porter version, catalogue, target, rule set). An entry is reused when the
+file's size and mtime are unchanged, or, failing that, when its content hash is. Writes are atomic
+and merge with what another process (pre-commit runs several) may have written meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from porter import __version__
+from porter.source.findings import Finding
+
+CACHE_DIR_ENV = "PORTER_CACHE_DIR"
+NO_CACHE_ENV = "PORTER_NO_CACHE"
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def cache_key(*parts: str) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for part in (__version__, *parts):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+def default_cache_dir(cwd: Path) -> Path:
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env)
+    for directory in (cwd, *cwd.parents):
+        if (directory / "pyproject.toml").is_file():
+            return directory / ".porter_cache"
+    return cwd / ".porter_cache"
+
+
+class Cache:
+    def __init__(self, directory: Path, key: str) -> None:
+        self.path = directory / f"lint-{key}.json"
+        self.entries: dict[str, list] = self._read()
+        self.dirty = False
+
+    def _read(self) -> dict[str, list]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def lookup(self, path: str, size: int, mtime_ns: int) -> list[Finding] | None:
+        entry = self.entries.get(path)
+        if entry and entry[0] == size and entry[1] == mtime_ns:
+            return [Finding.from_dict(f) for f in entry[3]]
+        return None
+
+    def lookup_hash(self, path: str, digest: str) -> list[Finding] | None:
+        entry = self.entries.get(path)
+        if entry and entry[2] == digest:
+            return [Finding.from_dict(f) for f in entry[3]]
+        return None
+
+    def store(self, path: str, size: int, mtime_ns: int, digest: str, findings: list[Finding]) -> None:
+        self.entries[path] = [size, mtime_ns, digest, [f.to_dict() for f in findings]]
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            gitignore = self.path.parent / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("# Created by porter\n*\n", encoding="utf-8")
+            merged = {**self._read(), **self.entries}
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lint-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(merged, out, separators=(",", ":"))
+            os.replace(tmp, self.path)
+        except OSError:
+            # A cache that cannot be written costs speed, never correctness.
+            pass

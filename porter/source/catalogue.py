@@ -1,0 +1,319 @@
+"""Loading the rule catalogue: the TOML files in rules/ plus users' own rule files.
+
+The format is documented in docs/rule-format.md. Everything here is plain data; matching lives in
+porter.source.matchers.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+TARGETS = ("neuron", "portable", "xla")
+SEVERITIES = ("error", "warning", "info")
+APPLICABILITIES = ("safe", "unsafe", "manual", "none")
+MATCH_KINDS = ("name", "method", "attribute", "call", "keyword", "compare", "string")
+NAME_CONTEXTS = ("call", "reference", "decorator", "import")
+VALUE_PREDICATES = (
+    "cuda-device",
+    "nccl",
+    "true",
+    "any",
+    "absent",
+    "cuda-compile-mode",
+    "cuda-compile-backend",
+    "cuda-compile-options",
+    "float16",
+)
+ID_PATTERN = re.compile(r"^NRN\d{3}$")
+
+
+class CatalogueError(ValueError):
+    """A rule file is malformed; the message names the file and the rule."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    kind: str
+    names: tuple[str, ...] = ()
+    context: tuple[str, ...] = ("call", "reference", "decorator")
+    callee: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    position: int | None = None
+    keyword: str | None = None
+    value: str = "any"
+    exclude_callee: tuple[str, ...] = ()
+    pattern: str | None = None
+    fstring: bool = False
+
+    @cached_property
+    def regex(self) -> re.Pattern[str] | None:
+        return re.compile(self.pattern) if self.pattern else None
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str = "none"
+    result: str = ""
+    example: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.applicability in ("safe", "unsafe")
+
+
+@dataclass(frozen=True)
+class Example:
+    code: str
+    count: int = 1
+    target: str = "neuron"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    title: str
+    category: str
+    severity: str
+    message: str
+    detects: str
+    why: str
+    docs: str = ""
+    targets: tuple[str, ...] = TARGETS
+    default: bool = True
+    tokens: tuple[str, ...] = ()
+    matchers: tuple[Matcher, ...] = ()
+    fixes: dict[str, Fix] = field(default_factory=dict)
+    valid: tuple[Example, ...] = ()
+    invalid: tuple[Example, ...] = ()
+    has_examples: bool = True
+    source: str = ""
+
+    def fix_for(self, target: str) -> Fix:
+        return self.fixes.get(target, Fix())
+
+    def applies_to(self, target: str) -> bool:
+        return target in self.targets
+
+
+def pattern_specificity(pattern: str) -> int:
+    """How specific a glob is: its count of literal characters. Exact names beat any glob."""
+    literal = len(pattern.replace("*", "").replace("?", ""))
+    return literal + (1000 if not any(c in pattern for c in "*?[") else 0)
+
+
+def glob_match(name: str, patterns: Iterable[str]) -> str | None:
+    """The most specific pattern matching a dotted name, or None."""
+    best: str | None = None
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(name, pattern):
+            if best is None or pattern_specificity(pattern) > pattern_specificity(best):
+                best = pattern
+    return best
+
+
+def _tuple(value, where: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise CatalogueError(f"{where}: `{key}` must be a string or a list of strings")
+
+
+def _parse_matcher(raw: dict, where: str) -> Matcher:
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"{where}: each [[rule.match]] must be a table")
+    kind = raw.get("kind")
+    if kind not in MATCH_KINDS:
+        raise CatalogueError(f"{where}: match kind {kind!r} is not one of {', '.join(MATCH_KINDS)}")
+    allowed = {
+        "kind", "names", "context", "callee", "methods", "position", "keyword", "value",
+        "exclude_callee", "pattern", "fstring",
+    }
+    unknown = set(raw) - allowed
+    if unknown:
+        raise CatalogueError(f"{where}: unknown match keys {sorted(unknown)}")
+    context = _tuple(raw.get("context"), where, "context") or ("call", "reference", "decorator")
+    bad = set(context) - set(NAME_CONTEXTS)
+    if bad:
+        raise CatalogueError(f"{where}: unknown name context {sorted(bad)}")
+    value = raw.get("value", "any")
+    if value not in VALUE_PREDICATES:
+        raise CatalogueError(f"{where}: value predicate {value!r} is not one of {', '.join(VALUE_PREDICATES)}")
+    matcher = Matcher(
+        kind=kind,
+        names=_tuple(raw.get("names"), where, "names"),
+        context=context,
+        callee=_tuple(raw.get("callee"), where, "callee"),
+        methods=_tuple(raw.get("methods"), where, "methods"),
+        position=raw.get("position"),
+        keyword=raw.get("keyword"),
+        value=value,
+        exclude_callee=_tuple(raw.get("exclude_callee"), where, "exclude_callee"),
+        pattern=raw.get("pattern"),
+        fstring=bool(raw.get("fstring", False)),
+    )
+    if kind in ("name", "method", "attribute") and not matcher.names:
+        raise CatalogueError(f"{where}: a `{kind}` matcher needs `names`")
+    if kind == "call":
+        if not (matcher.callee or matcher.methods):
+            raise CatalogueError(f"{where}: a `call` matcher needs `callee` or `methods`")
+        if matcher.position is None and matcher.keyword is None:
+            raise CatalogueError(f"{where}: a `call` matcher needs `position` or `keyword`")
+    if kind == "keyword" and not matcher.keyword:
+        raise CatalogueError(f"{where}: a `keyword` matcher needs `keyword`")
+    if kind == "string":
+        if not matcher.pattern:
+            raise CatalogueError(f"{where}: a `string` matcher needs `pattern`")
+        try:
+            re.compile(matcher.pattern)
+        except re.error as exc:
+            raise CatalogueError(f"{where}: bad regex {matcher.pattern!r}: {exc}") from exc
+    if value == "absent" and kind != "call":
+        raise CatalogueError(f"{where}: value `absent` only works with the `call` matcher")
+    return matcher
+
+
+def _parse_examples(raw, where: str, key: str) -> tuple[Example, ...]:
+    examples = []
+    for i, item in enumerate(raw or []):
+        if not isinstance(item, dict) or not isinstance(item.get("code"), str):
+            raise CatalogueError(f"{where}: [[rule.{key}]] #{i + 1} needs a `code` string")
+        target = item.get("target", "neuron")
+        if target not in TARGETS:
+            raise CatalogueError(f"{where}: [[rule.{key}]] #{i + 1} has unknown target {target!r}")
+        examples.append(Example(code=item["code"], count=int(item.get("count", 1)), target=target))
+    return tuple(examples)
+
+
+REQUIRED = ("id", "name", "title", "category", "severity", "message", "detects", "why")
+
+
+def parse_rule(raw: dict, source: str) -> Rule:
+    rid = raw.get("id", "?")
+    where = f"{source}: rule {rid}"
+    missing = [k for k in REQUIRED if not isinstance(raw.get(k), str) or not raw.get(k)]
+    if missing:
+        raise CatalogueError(f"{where}: missing or empty {', '.join(missing)}")
+    if not ID_PATTERN.match(rid):
+        raise CatalogueError(f"{where}: id must look like NRN123")
+    if raw["severity"] not in SEVERITIES:
+        raise CatalogueError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
+    targets = _tuple(raw.get("targets"), where, "targets") or TARGETS
+    if set(targets) - set(TARGETS):
+        raise CatalogueError(f"{where}: unknown target in {list(targets)}")
+    fixes: dict[str, Fix] = {}
+    for target, fix in (raw.get("fix") or {}).items():
+        if target not in TARGETS:
+            raise CatalogueError(f"{where}: fix for unknown target {target!r}")
+        applicability = fix.get("applicability", "none")
+        if applicability not in APPLICABILITIES:
+            raise CatalogueError(f"{where}: fix.{target}.applicability must be one of {APPLICABILITIES}")
+        fixes[target] = Fix(applicability, fix.get("result", ""), fix.get("example", ""))
+    raw_matchers = raw.get("match", [])
+    if isinstance(raw_matchers, dict):
+        raw_matchers = [raw_matchers]
+    matchers = tuple(_parse_matcher(m, where) for m in raw_matchers)
+    if matchers and not raw.get("tokens"):
+        raise CatalogueError(f"{where}: `tokens` is required for the prefilter")
+    return Rule(
+        id=rid,
+        name=raw["name"],
+        title=raw["title"],
+        category=raw["category"],
+        severity=raw["severity"],
+        message=raw["message"],
+        detects=raw["detects"].strip(),
+        why=raw["why"].strip(),
+        docs=raw.get("docs", "").strip(),
+        targets=targets,
+        default=bool(raw.get("default", True)),
+        tokens=_tuple(raw.get("tokens"), where, "tokens"),
+        matchers=matchers,
+        fixes=fixes,
+        valid=_parse_examples(raw.get("valid"), where, "valid"),
+        invalid=_parse_examples(raw.get("invalid"), where, "invalid"),
+        has_examples=bool(raw.get("examples", True)),
+        source=source,
+    )
+
+
+class Catalogue:
+    """All rules, by id, with a digest that changes whenever any rule file changes."""
+
+    def __init__(self, rules: Iterable[Rule], digest: str) -> None:
+        self.rules: dict[str, Rule] = {}
+        for rule in rules:
+            if rule.id in self.rules:
+                raise CatalogueError(
+                    f"{rule.source}: rule {rule.id} is already defined in {self.rules[rule.id].source}"
+                )
+            self.rules[rule.id] = rule
+        self.digest = digest
+
+    def __iter__(self):
+        return iter(sorted(self.rules.values(), key=lambda r: r.id))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self.rules.get(rule_id.upper())
+
+    @cached_property
+    def tokens(self) -> tuple[str, ...]:
+        return tuple(sorted({t for r in self.rules.values() for t in r.tokens}))
+
+
+def _load_file(text: bytes, source: str) -> list[Rule]:
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{source}: not valid TOML: {exc}") from exc
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise CatalogueError(f"{source}: expected [[rule]] tables")
+    return [parse_rule(raw, source) for raw in raw_rules]
+
+
+def builtin_rule_files() -> list[tuple[str, bytes]]:
+    folder = resources.files("porter.rules")
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+    return [(f"rules/{p.name}", p.read_bytes()) for p in files]
+
+
+def user_rule_files(paths: Iterable[Path]) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend((str(p), p.read_bytes()) for p in sorted(path.glob("*.toml")))
+        elif path.is_file():
+            out.append((str(path), path.read_bytes()))
+        else:
+            raise CatalogueError(f"{path}: rule path does not exist")
+    return out
+
+
+def load_catalogue(extra_paths: Iterable[Path] = ()) -> Catalogue:
+    files = builtin_rule_files() + user_rule_files(extra_paths)
+    digest = hashlib.blake2b(digest_size=16)
+    rules: list[Rule] = []
+    for source, text in files:
+        digest.update(source.encode() + b"\0" + text)
+        rules.extend(_load_file(text, source))
+    return Catalogue(rules, digest.hexdigest())

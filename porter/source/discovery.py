@@ -1,0 +1,152 @@
+"""Finding the files to check: walking directories, excludes, .gitignore, symlinks.
+
+Paths named on the command line are always checked (unless `force_exclude`); excludes apply to
+what is found below them. Symlinked directories are followed while they stay inside the tree
+being walked; a link back to a folder already on the walk is reported as a loop, never followed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from porter.config import Settings
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+NOTEBOOK_SUFFIX = ".ipynb"
+
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    # (path, message): paths that could not be walked; each becomes an NRN005 finding.
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def is_checkable(path: Path) -> bool:
+    return path.suffix in PYTHON_SUFFIXES or path.suffix == NOTEBOOK_SUFFIX
+
+
+def _excluded(path: Path, settings: Settings) -> bool:
+    patterns = settings.all_excludes
+    if not patterns:
+        return False
+    name = path.name
+    try:
+        rel = path.absolute().relative_to(settings.root).as_posix()
+    except ValueError:
+        rel = None
+    for pattern in patterns:
+        if fnmatch.fnmatch(name, pattern):
+            return True
+        if rel is not None and (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern.rstrip("/") + "/*")):
+            return True
+    return False
+
+
+def _gitignore(directory: Path) -> GitIgnoreSpec | None:
+    path = directory / ".gitignore"
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def discover(
+    paths: list[Path],
+    settings_for: Callable[[Path], Settings],
+    force_exclude: bool = False,
+) -> Discovery:
+    found = Discovery()
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.absolute()
+        if key not in seen:
+            seen.add(key)
+            found.files.append(path)
+
+    for path in paths:
+        if not os.path.lexists(path):
+            found.problems.append((str(path), "path does not exist"))
+            continue
+        if path.is_symlink() and not path.exists():
+            found.problems.append((str(path), _link_problem(path)))
+            continue
+        if path.is_dir():
+            _walk(path, settings_for, found, add)
+        elif not (force_exclude and _excluded(path, settings_for(path))):
+            add(path)
+    return found
+
+
+def _link_problem(path: Path) -> str:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            return "symlink loop, not followed"
+        return f"broken symlink ({exc.strerror})"
+    return "cannot be read"
+
+
+def _walk(root: Path, settings_for, found: Discovery, add) -> None:
+    root_real = root.resolve()
+    # Each entry: a directory, the real paths of the folders on its walk, and the gitignore
+    # specs in force there (each with the folder it is relative to).
+    stack: list[tuple[Path, frozenset[Path], tuple[tuple[Path, GitIgnoreSpec], ...]]] = [
+        (root, frozenset({root_real}), ())
+    ]
+    while stack:
+        directory, ancestors, specs = stack.pop()
+        spec = _gitignore(directory)
+        if spec is not None:
+            specs = specs + ((directory, spec),)
+        settings = settings_for(directory)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            found.problems.append((str(directory), f"cannot list directory ({exc.strerror})"))
+            continue
+        subdirs = []
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if _ignored(path, is_dir, specs) or _excluded(path, settings):
+                continue
+            if entry.is_symlink():
+                if not path.exists():
+                    if is_checkable(path) or path.suffix == "":
+                        found.problems.append((str(path), _link_problem(path)))
+                    continue
+                if is_dir:
+                    real = path.resolve()
+                    if real in ancestors:
+                        found.problems.append((str(path), f"symlink loop to {real}, not followed"))
+                        continue
+                    if not real.is_relative_to(root_real):
+                        continue  # never leave the tree being checked
+                    subdirs.append((path, ancestors | {real}, specs))
+                    continue
+            if is_dir:
+                subdirs.append((path, ancestors | {path.resolve()}, specs))
+            elif is_checkable(path):
+                add(path)
+        stack.extend(reversed(subdirs))
+
+
+def _ignored(path: Path, is_dir: bool, specs) -> bool:
+    for base, spec in specs:
+        rel = path.relative_to(base).as_posix()
+        if spec.match_file(rel + "/" if is_dir else rel):
+            return True
+    return False

@@ -1,0 +1,478 @@
+"""The matching engine: one parse of a file, every rule's matchers over it.
+
+Speed comes from three things. A file is parsed only when it contains one of the catalogue's
+tokens. It is parsed with CPython's own `ast` (C speed; libcst is reserved for the files that
+port rewrites). And only the statements whose lines contain a token are walked, so a
+10,000-line file with one `.cuda()` costs one parse and a short walk.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from porter.source.catalogue import Matcher, Rule, glob_match, pattern_specificity
+from porter.source.findings import Finding
+from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets, qualified_names
+from porter.source.predicates import PREDICATES, fstring_text, string_value
+from porter.source.suppressions import covers, file_suppressions, line_suppressions
+
+SYNTAX_ERROR = "NRN001"
+INTERNAL_ERROR = "NRN003"
+
+# Receivers rooted in these libraries are namespaces, never the tensor or module a method
+# such as `.cuda()` or `.half()` is called on.
+LIBRARY_ROOTS = frozenset({"torch", "numpy", "jax", "triton", "apex", "flash_attn", "xformers", "os", "math"})
+
+
+@dataclass
+class RuleIndex:
+    """The rules of one lint run, indexed by the node kinds their matchers look at."""
+
+    rules: tuple[Rule, ...]
+    names: list[tuple[Rule, Matcher]] = field(default_factory=list)
+    imports: list[tuple[Rule, Matcher]] = field(default_factory=list)
+    methods: dict[str, list[tuple[Rule, Matcher]]] = field(default_factory=dict)
+    attributes: dict[str, list[tuple[Rule, Matcher]]] = field(default_factory=dict)
+    calls: list[tuple[Rule, Matcher]] = field(default_factory=list)
+    keywords: dict[str, list[tuple[Rule, Matcher]]] = field(default_factory=dict)
+    compares: list[tuple[Rule, Matcher]] = field(default_factory=list)
+    strings: list[tuple[Rule, Matcher]] = field(default_factory=list)
+    tokens: tuple[str, ...] = ()
+    token_regex: re.Pattern[str] | None = None
+
+    @classmethod
+    def build(cls, rules: Iterable[Rule]) -> RuleIndex:
+        index = cls(rules=tuple(rules))
+        for rule in index.rules:
+            for m in rule.matchers:
+                if m.kind == "name":
+                    if set(m.context) - {"import"}:
+                        index.names.append((rule, m))
+                    if "import" in m.context:
+                        index.imports.append((rule, m))
+                elif m.kind == "method":
+                    for name in m.names:
+                        index.methods.setdefault(name, []).append((rule, m))
+                elif m.kind == "attribute":
+                    for name in m.names:
+                        index.attributes.setdefault(name, []).append((rule, m))
+                elif m.kind == "call":
+                    index.calls.append((rule, m))
+                elif m.kind == "keyword":
+                    index.keywords.setdefault(m.keyword, []).append((rule, m))
+                elif m.kind == "compare":
+                    index.compares.append((rule, m))
+                elif m.kind == "string":
+                    index.strings.append((rule, m))
+        index.tokens = tuple(sorted({t for r in index.rules for t in r.tokens}))
+        if index.tokens:
+            index.token_regex = re.compile("|".join(re.escape(t) for t in index.tokens))
+        return index
+
+    def wants(self, text: str | bytes) -> bool:
+        """The prefilter: does this text contain any token at all?"""
+        if isinstance(text, bytes):
+            return any(t.encode() in text for t in self.tokens)
+        return any(t in text for t in self.tokens)
+
+
+def hit_lines(source: str, regex: re.Pattern[str]) -> list[int]:
+    """Sorted 1-based numbers of the lines holding a token."""
+    lines: list[int] = []
+    line, last = 1, 0
+    for match in regex.finditer(source):
+        line += source.count("\n", last, match.start())
+        last = match.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+def _overlapping(nodes: list[ast.AST], hits: list[int]) -> Iterator[ast.AST]:
+    for node in nodes:
+        start = node.lineno
+        decorators = getattr(node, "decorator_list", None)
+        if decorators:
+            start = min(start, decorators[0].lineno)
+        i = bisect.bisect_left(hits, start)
+        if i < len(hits) and hits[i] <= (node.end_lineno or start):
+            yield node
+
+
+def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -> set[str]:
+    """Names bound by imports on token lines that do not spell a token themselves.
+
+    `import torch.cuda as tc` puts "cuda" on its own line only; every later `tc.synchronize()`
+    must count as a token line too, or the walk would skip it.
+    """
+    aliases: set[str] = set()
+    stack = list(_overlapping(tree.body, hits))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".", 1)[0]
+                if bound != "*" and not any(t in bound for t in tokens):
+                    aliases.add(bound)
+            continue
+        for name in ("body", "orelse", "handlers", "finalbody", "cases"):
+            block = getattr(node, name, None)
+            if block:
+                stack.extend(_overlapping(block, hits))
+    return aliases
+
+
+class _Analysis:
+    def __init__(self, source: str, path: str, index: RuleIndex, cell: int | None) -> None:
+        self.source = source
+        self.path = path
+        self.index = index
+        self.cell = cell
+        self.findings: list[Finding] = []
+        self.claimed: set[int] = set()
+        self.docstrings: set[int] = set()
+        self.in_fstring: set[int] = set()
+        self.parents: dict[int, ast.AST] = {}
+        self.strings: list[tuple[ast.AST, Scope]] = []
+        self.broken_rules: set[str] = set()
+        self._lines: list[str] | None = None
+
+    # -- positions --------------------------------------------------------------------------
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.source.split("\n")
+        return self._lines
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_col + 1
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace")) + 1
+
+    def report(self, rule: Rule, node: ast.AST, matched: str, start: tuple[int, int] | None = None) -> None:
+        line, col = start or (node.lineno, node.col_offset)
+        end_line = node.end_lineno or node.lineno
+        message = rule.message.replace("{name}", matched)
+        self.findings.append(
+            Finding(
+                path=self.path,
+                line=line,
+                col=self._char_col(line, col),
+                rule_id=rule.id,
+                message=message,
+                end_line=end_line,
+                end_col=self._char_col(end_line, node.end_col_offset or node.col_offset),
+                cell=self.cell,
+                matched=matched,
+            )
+        )
+
+    def claim(self, node: ast.AST) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Constant, ast.JoinedStr)):
+                self.claimed.add(id(sub))
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def walk(self, tree: ast.Module, hits: list[int]) -> Iterator[tuple[ast.AST, Scope]]:
+        def overlaps(node: ast.AST) -> bool:
+            start = getattr(node, "lineno", None)
+            if start is None:
+                return True
+            decorators = getattr(node, "decorator_list", None)
+            if decorators:
+                start = min(start, decorators[0].lineno)
+            i = bisect.bisect_left(hits, start)
+            return i < len(hits) and hits[i] <= (node.end_lineno or start)
+
+        module_scope = Scope(tree, None)
+        self._mark_docstring(tree)
+        stack: list[tuple[ast.AST, Scope]] = [(tree, module_scope)]
+        while stack:
+            node, scope = stack.pop()
+            yield node, scope
+            inner = scope
+            if isinstance(node, SCOPE_NODES):
+                inner = Scope(node, scope)
+                if not isinstance(node, (ast.Lambda, *COMPREHENSIONS)):
+                    self._mark_docstring(node)
+            for field_name, value in ast.iter_fields(node):
+                children = value if isinstance(value, list) else (value,)
+                child_scope = inner if field_name in INNER_FIELDS.get(type(node), ()) else scope
+                for child in children:
+                    if isinstance(child, ast.AST) and overlaps(child):
+                        self.parents[id(child)] = node
+                        stack.append((child, child_scope))
+
+    def _mark_docstring(self, node: ast.AST) -> None:
+        body = getattr(node, "body", None)
+        if body and isinstance(body, list) and isinstance(body[0], ast.Expr):
+            if string_value(body[0].value) is not None:
+                self.docstrings.add(id(body[0].value))
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def run(self, tree: ast.Module, hits: list[int]) -> None:
+        for node, scope in self.walk(tree, hits):
+            if isinstance(node, ast.Call):
+                self._call(node, scope)
+            elif isinstance(node, (ast.Attribute, ast.Name)):
+                parent = self.parents.get(id(node))
+                if not (isinstance(parent, ast.Attribute) and parent.value is node):
+                    self._chain(node, parent, scope)
+            elif isinstance(node, ast.Compare):
+                self._compare(node, scope)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                self._import(node)
+            elif isinstance(node, ast.JoinedStr):
+                for value in node.values:
+                    self.in_fstring.add(id(value))
+                self.strings.append((node, scope))
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self.strings.append((node, scope))
+        # Strings last: a literal that a more specific rule reported is not reported again.
+        for node, scope in self.strings:
+            self._string(node, scope)
+
+    def _guard(self, rule: Rule, fn, *args) -> None:
+        if rule.id in self.broken_rules:
+            return
+        try:
+            fn(*args)
+        except Exception as exc:  # a broken rule must never abort the run
+            self.broken_rules.add(rule.id)
+            self.findings.append(
+                Finding(
+                    path=self.path, line=1, col=1, rule_id=INTERNAL_ERROR,
+                    message=f"internal error in rule {rule.id}: {type(exc).__name__}: {exc}",
+                    end_line=1, end_col=1, cell=self.cell, matched=rule.id,
+                )
+            )
+
+    def _is_namespace(self, node: ast.AST, scope: Scope) -> bool:
+        """Is this receiver a module or library namespace rather than a value?"""
+        parts = dotted_parts(node)
+        if not parts:
+            return False
+        heads = scope.lookup(parts[0])
+        if not heads:
+            return False
+        return scope.is_module(parts[0]) or any(h.split(".", 1)[0] in LIBRARY_ROOTS for h in heads)
+
+    def _chain(self, node: ast.AST, parent: ast.AST | None, scope: Scope) -> None:
+        if isinstance(node, ast.Attribute):
+            for rule, m in self.index.attributes.get(node.attr, ()):
+                is_call = isinstance(parent, ast.Call) and parent.func is node
+                if not is_call and not self._is_namespace(node.value, scope):
+                    start = (node.end_lineno, node.end_col_offset - len(node.attr))
+                    self._guard(rule, self.report, rule, node, node.attr, start)
+        if not self.index.names:
+            return
+        qualnames = qualified_names(node, scope)
+        if not qualnames:
+            return
+        context = self._context(node, parent)
+        best: tuple[int, Rule, str] | None = None
+        for rule, m in self.index.names:
+            if context not in m.context:
+                continue
+            for q in qualnames:
+                pattern = glob_match(q, m.names)
+                if pattern is not None:
+                    score = pattern_specificity(pattern)
+                    if best is None or score > best[0] or (score == best[0] and rule.id < best[1].id):
+                        best = (score, rule, q)
+        if best is not None:
+            self._guard(best[1], self.report, best[1], node, best[2])
+
+    def _context(self, node: ast.AST, parent: ast.AST | None) -> str:
+        if isinstance(parent, ast.Call) and parent.func is node:
+            grand = self.parents.get(id(parent))
+            if grand is not None and parent in getattr(grand, "decorator_list", ()):
+                return "decorator"
+            return "call"
+        if parent is not None and node in getattr(parent, "decorator_list", ()):
+            return "decorator"
+        return "reference"
+
+    def _call(self, node: ast.Call, scope: Scope) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            # Point at `.cuda()`, not at the start of a long receiver expression.
+            attr_start = (func.end_lineno, func.end_col_offset - len(func.attr))
+            for rule, m in self.index.methods.get(func.attr, ()):
+                if not self._is_namespace(func.value, scope):
+                    self._guard(rule, self.report, rule, node, func.attr, attr_start)
+            if func.attr == "startswith" and node.args:
+                for rule, m in self.index.compares:
+                    self._guard(rule, self._compare_operand, rule, m, node, node.args[0], scope)
+        callee_names: set[str] | None = None
+        for rule, m in self.index.calls:
+            if m.callee:
+                if callee_names is None:
+                    callee_names = qualified_names(func, scope)
+                hit = any(glob_match(q, m.callee) for q in callee_names)
+            else:
+                hit = (
+                    isinstance(func, ast.Attribute)
+                    and func.attr in m.methods
+                    and not self._is_namespace(func.value, scope)
+                )
+            if hit:
+                self._guard(rule, self._call_argument, rule, m, node, scope)
+        for kw in node.keywords:
+            for rule, m in self.index.keywords.get(kw.arg, ()):
+                self._guard(rule, self._keyword, rule, m, node, kw, scope)
+
+    def _call_argument(self, rule: Rule, m: Matcher, node: ast.Call, scope: Scope) -> None:
+        arg = None
+        if m.position is not None and len(node.args) > m.position:
+            if not any(isinstance(a, ast.Starred) for a in node.args[: m.position + 1]):
+                arg = node.args[m.position]
+        if arg is None and m.keyword is not None:
+            arg = next((k.value for k in node.keywords if k.arg == m.keyword), None)
+        if m.value == "absent":
+            splat = any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args)
+            if arg is None and not splat:
+                self.report(rule, node.func, m.keyword or f"argument {m.position}")
+            return
+        if arg is not None and PREDICATES[m.value](arg, scope):
+            self.claim(arg)
+            self.report(rule, arg, self._describe(arg))
+
+    def _keyword(self, rule: Rule, m: Matcher, node: ast.Call, kw: ast.keyword, scope: Scope) -> None:
+        if m.exclude_callee:
+            func = node.func
+            names = qualified_names(func, scope)
+            if any(glob_match(q, m.exclude_callee) for q in names):
+                return
+            if isinstance(func, ast.Attribute) and func.attr in m.exclude_callee:
+                return
+        if PREDICATES[m.value](kw.value, scope):
+            self.claim(kw.value)
+            self.report(rule, kw, f"{kw.arg}={self._describe(kw.value)}")
+
+    def _compare(self, node: ast.Compare, scope: Scope) -> None:
+        if not all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops):
+            return
+        for rule, m in self.index.compares:
+            for operand in (node.left, *node.comparators):
+                if string_value(operand) is not None:
+                    self._guard(rule, self._compare_operand, rule, m, node, operand, scope)
+
+    def _compare_operand(self, rule: Rule, m: Matcher, node: ast.AST, operand: ast.AST, scope: Scope) -> None:
+        if id(operand) not in self.claimed and PREDICATES[m.value](operand, scope):
+            self.claim(operand)
+            self.report(rule, node, self._describe(operand))
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias, qualname in import_targets(node):
+            best: tuple[int, Rule] | None = None
+            for rule, m in self.index.imports:
+                pattern = glob_match(qualname, m.names)
+                if pattern is not None:
+                    score = pattern_specificity(pattern)
+                    if best is None or score > best[0]:
+                        best = (score, rule)
+            if best is not None:
+                self._guard(best[1], self.report, best[1], alias, qualname)
+
+    def _string(self, node: ast.AST, scope: Scope) -> None:
+        key = id(node)
+        if key in self.claimed or key in self.docstrings or key in self.in_fstring:
+            return
+        if isinstance(node, ast.JoinedStr):
+            text, is_f = fstring_text(node), True
+        else:
+            text, is_f = node.value, False
+        for rule, m in self.index.strings:
+            if is_f and not m.fstring:
+                continue
+            if m.regex.search(text):
+                self.claimed.add(key)
+                self._guard(rule, self.report, rule, node, text)
+                return
+
+    @staticmethod
+    def _describe(node: ast.AST) -> str:
+        try:
+            text = ast.unparse(node)
+        except Exception:  # unparse has gaps on some node kinds
+            return type(node).__name__
+        return text if len(text) <= 60 else text[:57] + "..."
+
+
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# The fields of a scope-opening node that belong to the new scope; decorators, bases and
+# default values are evaluated in the enclosing one.
+INNER_FIELDS: dict[type, tuple[str, ...]] = {
+    ast.FunctionDef: ("args", "body", "returns"),
+    ast.AsyncFunctionDef: ("args", "body", "returns"),
+    ast.Lambda: ("args", "body"),
+    ast.ClassDef: ("body",),
+    ast.ListComp: ("elt", "generators"),
+    ast.SetComp: ("elt", "generators"),
+    ast.GeneratorExp: ("elt", "generators"),
+    ast.DictComp: ("key", "value", "generators"),
+}
+
+
+def syntax_error_finding(exc: BaseException, path: str, cell: int | None) -> Finding:
+    if isinstance(exc, SyntaxError):
+        line = exc.lineno or 1
+        col = exc.offset or 1
+        message = f"syntax error, file not checked: {exc.msg}"
+    else:
+        line, col = 1, 1
+        message = f"file could not be parsed, not checked: {type(exc).__name__}: {exc}"
+    return Finding(path=path, line=line, col=col, rule_id=SYNTAX_ERROR, message=message,
+                   end_line=line, end_col=col, cell=cell)
+
+
+def analyse_source(source: str, path: str, index: RuleIndex, cell: int | None = None) -> list[Finding]:
+    """Every finding of the indexed rules in one Python source, suppressions marked."""
+    if index.token_regex is None:
+        return []
+    hits = hit_lines(source, index.token_regex)
+    if not hits:
+        return []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not ours
+            tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return [syntax_error_finding(exc, path, cell)]
+    aliases = import_aliases(tree, hits, index.tokens)
+    if aliases:
+        alias_regex = re.compile(r"\b(?:" + "|".join(re.escape(a) for a in sorted(aliases)) + r")\b")
+        hits = sorted(set(hits).union(hit_lines(source, alias_regex)))
+    analysis = _Analysis(source, path, index, cell)
+    analysis.run(tree, hits)
+    return mark_suppressed(analysis.findings, source)
+
+
+def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
+    if not findings:
+        return findings
+    file_codes = file_suppressions(source)
+    lines = source.split("\n")
+    out = []
+    for f in findings:
+        if file_codes and covers(file_codes, f.rule_id):
+            continue
+        codes = frozenset()
+        for line in {f.line, f.end_line}:
+            if 0 < line <= len(lines):
+                codes |= line_suppressions(lines[line - 1])
+        if codes and covers(codes, f.rule_id):
+            f = Finding(**{**f.to_dict(), "suppressed": True})
+        out.append(f)
+    out.sort()
+    return out

@@ -1,0 +1,37 @@
+"""The finding: one construct found at one place in one file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """A rule's hit. Positions are 1-based; columns count characters, not bytes."""
+
+    path: str
+    line: int
+    col: int
+    rule_id: str
+    message: str
+    end_line: int
+    end_col: int
+    # 1-based notebook cell, None for .py files.
+    cell: int | None = None
+    # What matched: a qualified name, a method name or a literal; port uses it to pick the fix.
+    matched: str = ""
+    # Set when an inline comment (`# porter: ignore[...]`, `# noqa`) covers this finding.
+    suppressed: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        return cls(**data)
+
+    @property
+    def location(self) -> str:
+        if self.cell is not None:
+            return f"{self.path}:cell {self.cell}:{self.line}:{self.col}"
+        return f"{self.path}:{self.line}:{self.col}"

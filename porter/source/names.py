@@ -1,0 +1,188 @@
+"""Qualified-name resolution over Python's ast, scope by scope.
+
+A name bound by an import resolves to what it imports (`import torch.cuda as tc` makes `tc` mean
+`torch.cuda`); a name bound by anything else in the scope that sees it (assignment, parameter,
+loop variable, def, class) is a local value with no qualified name. Python's scoping is
+flow-insensitive inside a function, so one pass over a scope's own statements gives its bindings.
+Bindings are computed lazily: only the scopes that contain something worth matching pay for it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
+               ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+# Marks a name bound locally by something other than an import.
+LOCAL = None
+
+
+class Scope:
+    def __init__(self, node: ast.AST, parent: Scope | None) -> None:
+        self.node = node
+        self.parent = parent
+        self.is_class = isinstance(node, ast.ClassDef)
+        self._bindings: dict[str, set[str] | None] | None = None
+        self._globals: set[str] = set()
+        self._nonlocals: set[str] = set()
+        # Names bound by a plain `import` statement: always modules, never values.
+        self.module_names: set[str] = set()
+
+    @property
+    def bindings(self) -> dict[str, set[str] | None]:
+        if self._bindings is None:
+            self._bindings = {}
+            self._collect()
+        return self._bindings
+
+    # -- binding collection -------------------------------------------------------------------
+
+    def _bind_local(self, name: str) -> None:
+        # An import binding wins over other bindings of the same name (try/except ImportError
+        # fallbacks assign None to the imported name; the import is what matters for porting).
+        self._bindings.setdefault(name, LOCAL)
+
+    def _bind_import(self, name: str, qualname: str, module: bool = False) -> None:
+        if module:
+            self.module_names.add(name)
+        current = self._bindings.get(name)
+        if current is None:
+            self._bindings[name] = {qualname}
+        else:
+            current.add(qualname)
+
+    def _collect(self) -> None:
+        node = self.node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                if arg is not None:
+                    self._bind_local(arg.arg)
+            body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            for comp in node.generators:
+                self._bind_targets(comp.target)
+            return
+        else:
+            body = node.body
+        stack = list(body)
+        while stack:
+            child = stack.pop()
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    if alias.asname:
+                        self._bind_import(alias.asname, alias.name, module=True)
+                    else:
+                        head = alias.name.split(".", 1)[0]
+                        self._bind_import(head, head, module=True)
+            elif isinstance(child, ast.ImportFrom):
+                for alias in child.names:
+                    if alias.name == "*":
+                        continue
+                    bound = alias.asname or alias.name
+                    if child.level or not child.module:
+                        self._bind_local(bound)  # relative import: the user's own package
+                    else:
+                        self._bind_import(bound, f"{child.module}.{alias.name}")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self._bind_local(child.name)
+                # Decorators and defaults run in this scope; the body does not.
+                stack.extend(child.decorator_list)
+                if not isinstance(child, ast.ClassDef):
+                    stack.extend(d for d in (*child.args.defaults, *child.args.kw_defaults) if d)
+            elif isinstance(child, ast.Global):
+                self._globals.update(child.names)
+            elif isinstance(child, ast.Nonlocal):
+                self._nonlocals.update(child.names)
+            elif isinstance(child, SCOPE_NODES):
+                continue
+            else:
+                if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+                    self._bind_local(child.id)
+                elif isinstance(child, ast.ExceptHandler) and child.name:
+                    self._bind_local(child.name)
+                elif isinstance(child, ast.alias):
+                    continue
+                elif isinstance(child, (ast.MatchAs, ast.MatchStar)) and child.name:
+                    self._bind_local(child.name)
+                stack.extend(ast.iter_child_nodes(child))
+        for name in self._globals | self._nonlocals:
+            self._bindings.pop(name, None)
+
+    def _bind_targets(self, target: ast.AST) -> None:
+        for sub in ast.walk(target):
+            if isinstance(sub, ast.Name):
+                self._bind_local(sub.id)
+
+    # -- lookup ---------------------------------------------------------------------------------
+
+    def lookup(self, name: str) -> set[str] | None:
+        """Qualified names a bare name may refer to here; None when local or unknown."""
+        scope = self.binding_scope(name)
+        return scope.bindings[name] if scope is not None else None
+
+    def binding_scope(self, name: str) -> Scope | None:
+        """The scope whose binding of `name` is visible here, or None."""
+        self.bindings  # noqa: B018 - fills _globals / _nonlocals too
+        if name in self._globals:
+            module = self.module_scope()
+            return module if name in module.bindings else None
+        scope: Scope | None = self
+        first = True
+        while scope is not None:
+            # Class bodies are visible only to code directly inside them.
+            if (first or not scope.is_class) and name in scope.bindings:
+                return scope
+            first = False
+            scope = scope.parent
+        return None
+
+    def is_module(self, name: str) -> bool:
+        scope = self.binding_scope(name)
+        return scope is not None and name in scope.module_names
+
+    def module_scope(self) -> Scope:
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+
+def dotted_parts(node: ast.AST) -> list[str] | None:
+    """`a.b.c` as ['a', 'b', 'c']; None when the chain does not start at a bare name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    parts.reverse()
+    return parts
+
+
+def qualified_names(node: ast.AST, scope: Scope) -> set[str]:
+    """The qualified names an attribute chain or name may refer to (empty when unknown)."""
+    parts = dotted_parts(node)
+    if not parts:
+        return set()
+    heads = scope.lookup(parts[0])
+    if not heads:
+        return set()
+    rest = ".".join(parts[1:])
+    return {f"{head}.{rest}" if rest else head for head in heads}
+
+
+def import_targets(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[ast.alias, str]]:
+    """Each imported alias with the qualified name it imports."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield alias, alias.name
+    elif not node.level and node.module:
+        for alias in node.names:
+            if alias.name != "*":
+                yield alias, f"{node.module}.{alias.name}"
+        if all(alias.name == "*" for alias in node.names):
+            yield node.names[0], node.module

@@ -1,0 +1,135 @@
+"""Value predicates: is this argument a CUDA device, an NCCL backend, a CUDA-only compile mode...
+
+Each predicate takes the argument's ast node and the scope it is evaluated in, and answers yes/no.
+The names are the `value = "..."` strings of docs/rule-format.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+
+from porter.source.catalogue import glob_match
+from porter.source.names import Scope, qualified_names
+
+CUDA_DEVICE = re.compile(r"^cuda(:\d+)?$")
+# Literal prefix of a formatted device string: "cuda:" + rank, "cuda:%d" % rank, f"cuda:{rank}".
+CUDA_DEVICE_PREFIX = re.compile(r"^cuda(:|$)")
+NCCL = re.compile(r"(^|[,:])\s*nccl\s*($|,)", re.IGNORECASE)
+CUDA_COMPILE_MODES = {"reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"}
+CUDA_COMPILE_BACKENDS = {"inductor", "cudagraphs"}
+
+
+def string_value(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def fstring_text(node: ast.JoinedStr) -> str:
+    """An f-string's literal text with `{}` standing for each field."""
+    parts = []
+    for value in node.values:
+        text = string_value(value)
+        parts.append(text if text is not None else "{}")
+    return "".join(parts)
+
+
+def formatted_prefix(node: ast.AST) -> str | None:
+    """The literal text a string-building expression starts with, if it is one."""
+    text = string_value(node)
+    if text is not None:
+        return text
+    if isinstance(node, ast.JoinedStr):
+        return fstring_text(node)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        return formatted_prefix(node.left)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+    ):
+        return string_value(node.func.value)
+    return None
+
+
+def is_cuda_device(node: ast.AST, scope: Scope) -> bool:
+    text = string_value(node)
+    if text is not None:
+        return bool(CUDA_DEVICE.match(text.strip()))
+    prefix = formatted_prefix(node)
+    if prefix is not None:
+        return bool(CUDA_DEVICE_PREFIX.match(prefix.strip()))
+    if isinstance(node, ast.Call):
+        if "torch.device" in qualified_names(node.func, scope):
+            first = node.args[0] if node.args else next(
+                (k.value for k in node.keywords if k.arg == "type"), None
+            )
+            return first is not None and is_cuda_device(first, scope)
+        return False
+    if isinstance(node, ast.IfExp):
+        return is_cuda_device(node.body, scope) or is_cuda_device(node.orelse, scope)
+    if isinstance(node, ast.Lambda):
+        # map_location=lambda storage, loc: storage.cuda(0)
+        for sub in ast.walk(node.body):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "cuda":
+                return True
+            text = string_value(sub)
+            if text is not None and CUDA_DEVICE.match(text.strip()):
+                return True
+        return False
+    if isinstance(node, ast.Dict):
+        return any(v is not None and is_cuda_device(v, scope) for v in (*node.keys, *node.values))
+    return False
+
+
+def is_nccl(node: ast.AST, scope: Scope) -> bool:
+    text = string_value(node)
+    if text is not None:
+        return bool(NCCL.search(text))
+    if isinstance(node, ast.IfExp):
+        return is_nccl(node.body, scope) or is_nccl(node.orelse, scope)
+    return any(
+        glob_match(q, ("torch.distributed*.Backend.NCCL",)) for q in qualified_names(node, scope)
+    )
+
+
+def is_true(node: ast.AST, scope: Scope) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def is_any(node: ast.AST, scope: Scope) -> bool:
+    return True
+
+
+def is_cuda_compile_mode(node: ast.AST, scope: Scope) -> bool:
+    return string_value(node) in CUDA_COMPILE_MODES
+
+
+def is_cuda_compile_backend(node: ast.AST, scope: Scope) -> bool:
+    return string_value(node) in CUDA_COMPILE_BACKENDS
+
+
+def is_cuda_compile_options(node: ast.AST, scope: Scope) -> bool:
+    # Every torch.compile `options` key is an Inductor setting; none of them means anything to
+    # the Neuron backend.
+    if isinstance(node, ast.Dict):
+        return any(k is not None for k in node.keys)
+    return False
+
+
+def is_float16(node: ast.AST, scope: Scope) -> bool:
+    return bool(qualified_names(node, scope) & {"torch.float16", "torch.half"})
+
+
+PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
+    "cuda-device": is_cuda_device,
+    "nccl": is_nccl,
+    "true": is_true,
+    "any": is_any,
+    "cuda-compile-mode": is_cuda_compile_mode,
+    "cuda-compile-backend": is_cuda_compile_backend,
+    "cuda-compile-options": is_cuda_compile_options,
+    "float16": is_float16,
+}

@@ -1,0 +1,238 @@
+"""A lint run: discover files, reuse the cache, analyse the rest in parallel, filter, sort."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import tokenize
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from porter.config import ConfigResolver, Overrides, Settings
+from porter.source.cache import Cache, cache_key, content_hash, default_cache_dir
+from porter.source.catalogue import Catalogue, load_catalogue
+from porter.source.discovery import NOTEBOOK_SUFFIX, discover
+from porter.source.engine import RuleIndex, analyse_source
+from porter.source.findings import Finding
+from porter.source.notebook import NotebookError, load_notebook
+from porter.source.selection import per_file_ignored, select_rules, validate_selectors
+from porter.source.suppressions import covers
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+# Below this many files to parse, a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 24
+
+
+def diagnostic(path: str, rule_id: str, message: str) -> Finding:
+    return Finding(path=path, line=1, col=1, rule_id=rule_id, message=message, end_line=1, end_col=1)
+
+
+def decode_python(data: bytes, path: str) -> str | Finding:
+    """Source text honouring a BOM and PEP 263 coding cookies; a finding when it cannot be."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        return diagnostic(path, "NRN002", f"cannot decode file: {exc.msg}")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return diagnostic(
+            path, "NRN002",
+            f"file is not valid {encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start}); not checked",
+        )
+    except LookupError:
+        return diagnostic(path, "NRN002", f"unknown source encoding {encoding!r}; not checked")
+
+
+def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
+    """All findings for one file's bytes (before per-file ignores and suppressions)."""
+    if len(data) > MAX_FILE_BYTES:
+        return [diagnostic(path, "NRN004",
+                           f"file is {len(data) / 1e6:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MiB limit; not checked")]
+    if not index.wants(data):
+        return []
+    if path.endswith(NOTEBOOK_SUFFIX):
+        try:
+            notebook = load_notebook(data, path)
+        except NotebookError as exc:
+            return [diagnostic(path, "NRN006", str(exc))]
+        findings = [notebook.to_cell(f) for f in analyse_source(notebook.source, path, index)]
+        return sorted(notebook.cell_errors + findings)
+    text = decode_python(data, path)
+    if isinstance(text, Finding):
+        return [text]
+    return analyse_source(text, path, index)
+
+
+# Worker state: set once per process so each task only carries a path and a group number.
+_WORKER_INDEXES: list[RuleIndex] = []
+
+
+def _init_worker(indexes: list[RuleIndex]) -> None:
+    global _WORKER_INDEXES
+    _WORKER_INDEXES = indexes
+
+
+def _work(task: tuple[str, int]) -> tuple[str, str, list[Finding]]:
+    path, group = task
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return path, "", [diagnostic(path, "NRN005", f"cannot read file ({exc.strerror})")]
+    try:
+        findings = analyse_bytes(data, path, _WORKER_INDEXES[group])
+    except Exception as exc:  # one file's crash must not end the run
+        findings = [diagnostic(path, "NRN003", f"internal error: {type(exc).__name__}: {exc}")]
+    return path, content_hash(data), findings
+
+
+@dataclass
+class Group:
+    """Files that share settings, and so a rule set and a cache."""
+
+    settings: Settings
+    index: RuleIndex
+    cache: Cache | None
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding]
+    files_seen: int
+    files_analysed: int
+    catalogue: Catalogue
+    settings: Settings
+    rule_ids: set[str] = field(default_factory=set)
+
+
+def lint_paths(
+    paths: list[Path],
+    overrides: Overrides = Overrides(),
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    jobs: int | None = None,
+    force_exclude: bool = False,
+    show_suppressed: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> LintResult:
+    resolver = ConfigResolver(overrides)
+    cwd_settings = resolver.for_path(Path.cwd())
+    found = discover(paths, resolver.for_path, force_exclude=force_exclude)
+    catalogues: dict[tuple[Path, ...], Catalogue] = {}
+    groups: dict[Settings, Group] = {}
+    if use_cache and os.environ.get("PORTER_NO_CACHE"):
+        use_cache = False
+    cache_root = cache_dir or default_cache_dir(resolver.cwd)
+
+    def group_for(settings: Settings) -> Group:
+        group = groups.get(settings)
+        if group is None:
+            catalogue = catalogues.get(settings.rule_paths)
+            if catalogue is None:
+                catalogue = catalogues[settings.rule_paths] = load_catalogue(settings.rule_paths)
+            if settings.config_file is not None:
+                for key in ("select", "extend-select", "ignore"):
+                    values = settings.raw.get(key) or ()
+                    validate_selectors(tuple(values), catalogue, f"{settings.config_file}: [tool.porter] {key}")
+            rules = select_rules(catalogue, settings)
+            ids = ",".join(sorted(r.id for r in rules))
+            cache = Cache(cache_root, cache_key(catalogue.digest, settings.target, ids)) if use_cache else None
+            group = groups[settings] = Group(settings, RuleIndex.build(rules), cache)
+        return group
+
+    default_group = group_for(cwd_settings)
+    for option, values in (("--select", overrides.select), ("--extend-select", overrides.extend_select),
+                           ("--ignore", overrides.ignore)):
+        validate_selectors(values or (), catalogues[cwd_settings.rule_paths], option)
+    results: dict[str, list[Finding]] = {}
+    pending: list[tuple[str, int, os.stat_result | None]] = []
+    group_list: list[Group] = []
+    group_numbers: dict[int, int] = {}
+    for path in found.files:
+        group = group_for(resolver.for_path(path))
+        number = group_numbers.setdefault(id(group), len(group_list))
+        if number == len(group_list):
+            group_list.append(group)
+        key = str(path)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            results[key] = [diagnostic(key, "NRN005", f"cannot read file ({exc.strerror})")]
+            continue
+        cached = group.cache.lookup(str(path.absolute()), stat.st_size, stat.st_mtime_ns) if group.cache else None
+        if cached is not None:
+            results[key] = [_relocate(f, key) for f in cached]
+        else:
+            pending.append((key, number, stat))
+    indexes = [g.index for g in group_list]
+    tasks = [(key, number) for key, number, _ in pending]
+    stats = {key: (number, stat) for key, number, stat in pending}
+    for key, digest, findings in _run(tasks, indexes, jobs, progress):
+        number, stat = stats[key]
+        group = group_list[number]
+        results[key] = findings
+        if group.cache and digest and stat is not None:
+            group.cache.store(str(Path(key).absolute()), stat.st_size, stat.st_mtime_ns, digest, findings)
+    for group in groups.values():
+        if group.cache:
+            group.cache.save()
+
+    findings: list[Finding] = [diagnostic(p, "NRN005", msg) for p, msg in found.problems]
+    for key, file_findings in results.items():
+        path = Path(key)
+        settings = resolver.for_path(path)
+        dropped = per_file_ignored(path, settings)
+        for f in file_findings:
+            if dropped and covers(frozenset(dropped), f.rule_id):
+                continue
+            if f.suppressed and not show_suppressed:
+                continue
+            findings.append(f)
+    ignored_diagnostics = set(default_group.settings.ignore)
+    findings = [f for f in findings if not (f.rule_id.startswith("NRN0") and f.rule_id in ignored_diagnostics)]
+    findings.sort()
+    rule_ids = {r.id for g in groups.values() for r in g.index.rules}
+    return LintResult(findings, len(found.files), len(pending), catalogues[cwd_settings.rule_paths],
+                      cwd_settings, rule_ids)
+
+
+def _relocate(finding: Finding, path: str) -> Finding:
+    """Cached findings carry the path they were made under; show the one asked for now."""
+    if finding.path == path:
+        return finding
+    return Finding(**{**finding.to_dict(), "path": path})
+
+
+def _run(tasks, indexes, jobs, progress):
+    total = len(tasks)
+    jobs = jobs or os.cpu_count() or 1
+    if total < PARALLEL_THRESHOLD or jobs <= 1:
+        _init_worker(indexes)
+        for done, task in enumerate(tasks, start=1):
+            yield _work(task)
+            if progress:
+                progress(done, total)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # Big files first, so no worker is left with one huge file at the end.
+    tasks = sorted(tasks, key=lambda t: -_size(t[0]))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                             initializer=_init_worker, initargs=(indexes,)) as pool:
+        for done, result in enumerate(pool.map(_work, tasks, chunksize=4), start=1):
+            yield result
+            if progress:
+                progress(done, total)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

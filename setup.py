@@ -1,0 +1,16 @@
+"""Package discovery only; all metadata is in pyproject.toml.
+
+rules/ and kernels/ sit at the top of the repository (the architecture's map) but install as
+porter.rules and porter.kernels, so a wheel carries them and nothing else claims those names.
+"""
+
+from setuptools import find_packages, setup
+
+packages = find_packages(include=["porter", "porter.*"])
+packages.append("porter.rules")
+packages += ["porter." + name for name in find_packages(include=["kernels", "kernels.*"])]
+
+setup(
+    packages=packages,
+    package_dir={"porter.rules": "rules", "porter.kernels": "kernels"},
+)
