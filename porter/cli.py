@@ -59,7 +59,7 @@ def check_choice(value: str | None, choices: tuple[str, ...], option: str) -> No
 def lint(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories (default: .)")] = None,
     select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to enable (comma-separated).")] = None,
-    extend_select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to add to the selection.")] = None,
+    extend_select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to add.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to disable.")] = None,
     target: Annotated[str | None, typer.Option(help="neuron (default), portable or xla.")] = None,
     output_format: Annotated[str, typer.Option(envvar="PORTER_OUTPUT_FORMAT",

@@ -268,7 +268,7 @@ class _Analysis:
 
     def _chain(self, node: ast.AST, parent: ast.AST | None, scope: Scope) -> None:
         if isinstance(node, ast.Attribute):
-            for rule, m in self.index.attributes.get(node.attr, ()):
+            for rule, _ in self.index.attributes.get(node.attr, ()):
                 is_call = isinstance(parent, ast.Call) and parent.func is node
                 if not is_call and not self._is_namespace(node.value, scope):
                     start = (node.end_lineno, node.end_col_offset - len(node.attr))
@@ -307,7 +307,7 @@ class _Analysis:
         if isinstance(func, ast.Attribute):
             # Point at `.cuda()`, not at the start of a long receiver expression.
             attr_start = (func.end_lineno, func.end_col_offset - len(func.attr))
-            for rule, m in self.index.methods.get(func.attr, ()):
+            for rule, _ in self.index.methods.get(func.attr, ()):
                 if not self._is_namespace(func.value, scope):
                     self._guard(rule, self.report, rule, node, func.attr, attr_start)
             if func.attr == "startswith" and node.args:

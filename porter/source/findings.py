@@ -20,7 +20,7 @@ class Finding:
     cell: int | None = None
     # What matched: a qualified name, a method name or a literal; port uses it to pick the fix.
     matched: str = ""
-    # Set when an inline comment (`# porter: ignore[...]`, `# noqa`) covers this finding.
+    # Set when an inline suppression comment (porter: ignore, noqa) covers this finding.
     suppressed: bool = False
 
     def to_dict(self) -> dict:

@@ -50,8 +50,8 @@ def decode_python(data: bytes, path: str) -> str | Finding:
 def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
     """All findings for one file's bytes (before per-file ignores and suppressions)."""
     if len(data) > MAX_FILE_BYTES:
-        return [diagnostic(path, "NRN004",
-                           f"file is {len(data) / 1e6:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MiB limit; not checked")]
+        limit = f"{MAX_FILE_BYTES / 2**20:g} MiB"
+        return [diagnostic(path, "NRN004", f"file is {len(data) / 1e6:.1f} MB, over the {limit} limit; not checked")]
     if not index.wants(data):
         return []
     if path.endswith(NOTEBOOK_SUFFIX):
@@ -112,7 +112,7 @@ class LintResult:
 
 def lint_paths(
     paths: list[Path],
-    overrides: Overrides = Overrides(),
+    overrides: Overrides | None = None,
     *,
     use_cache: bool = True,
     cache_dir: Path | None = None,
@@ -121,6 +121,7 @@ def lint_paths(
     show_suppressed: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> LintResult:
+    overrides = overrides or Overrides()
     resolver = ConfigResolver(overrides)
     cwd_settings = resolver.for_path(Path.cwd())
     found = discover(paths, resolver.for_path, force_exclude=force_exclude)

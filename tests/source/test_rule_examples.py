@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from porter.config import Settings
 from porter.source.catalogue import load_catalogue
 from porter.source.engine import RuleIndex, analyse_source
 from porter.source.selection import select_rules
-from porter.config import Settings
-from pathlib import Path
 
 CATALOGUE = load_catalogue()
 

@@ -1,0 +1,131 @@
+"""The matching engine, on a fixture catalogue with one rule per matcher kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from porter.source.catalogue import _load_file
+from porter.source.engine import RuleIndex, analyse_source
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "rules" / "matchers.toml"
+RULES = _load_file(FIXTURE.read_bytes(), str(FIXTURE))
+
+
+def lint(code: str, target: str = "neuron") -> list[tuple[int, int, str, str]]:
+    index = RuleIndex.build(r for r in RULES if r.applies_to(target))
+    return [(f.line, f.col, f.rule_id, f.message) for f in analyse_source(code, "t.py", index) if not f.suppressed]
+
+
+def ids(code: str, target: str = "neuron") -> list[str]:
+    return [rule_id for _, _, rule_id, _ in lint(code, target)]
+
+
+def test_method_call_points_at_the_method():
+    assert lint("y = torch.zeros(3).cuda()\n") == [(1, 20, "NRN801", "method .cuda()")]
+
+
+def test_method_on_module_namespace_is_not_a_method_call():
+    # `torch.cuda` is a module attribute, not a `.cuda()` call on a value
+    assert "NRN801" not in ids("import torch\ntorch.cuda.synchronize()\n")
+
+
+def test_most_specific_name_pattern_wins():
+    code = "import torch\ntorch.cuda.synchronize()\ntorch.cuda.empty_cache()\n"
+    assert ids(code) == ["NRN802", "NRN803"]
+
+
+def test_longest_chain_only():
+    assert ids("import torch\ntorch.cuda.amp.autocast()\n") == ["NRN803"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import torch.cuda as tc\ntc.synchronize()\n",
+        "from torch import cuda\ncuda.synchronize()\n",
+        "from torch.cuda import synchronize as s\n\n\ndef f():\n    s()\n",
+    ],
+)
+def test_aliases_are_found_on_lines_without_a_token(code):
+    assert ids(code) == ["NRN802"]
+
+
+def test_unresolved_names_are_left_alone():
+    assert ids("def f(torch):\n    torch.cuda.synchronize()\n") == []
+
+
+def test_argument_claims_its_string_so_it_is_reported_once():
+    assert ids('import torch\nd = torch.device("cuda")\n') == ["NRN804"]
+    assert ids('import torch\nd = torch.device(type="cuda:1")\n') == ["NRN804"]
+
+
+def test_keyword_and_formatted_device_strings():
+    code = 'import torch\nx = torch.ones(2, device=f"cuda:{rank}")\ny = torch.ones(2, device="cuda:" + str(r))\n'
+    assert ids(code) == ["NRN805", "NRN805"]
+
+
+def test_device_selection_expression_is_one_finding():
+    code = 'import torch\nx = torch.ones(2, device="cuda" if ok else "cpu")\n'
+    assert ids(code) == ["NRN805"]
+
+
+def test_fallback_string_rule_and_docstrings():
+    code = '"""Runs on cuda."""\nDEVICE = "cuda:0"\nmsg = "cuda is great"\nr = f"cuda:{rank}"\n'
+    assert ids(code) == ["NRN806", "NRN806"]
+
+
+def test_comparisons():
+    code = 'a = d.type == "cuda"\nb = "cuda" in str(d)\nc = str(d).startswith("cuda")\ne = x == "cpu"\n'
+    assert ids(code) == ["NRN807", "NRN807", "NRN807"]
+
+
+def test_attribute_read():
+    assert ids("if x.is_cuda:\n    pass\n") == ["NRN808"]
+
+
+def test_imports_and_decorators_of_packages():
+    code = "import triton\nimport triton.language as tl\n\n\n@triton.jit\ndef k(x):\n    tl.load(x)\n"
+    assert ids(code) == ["NRN809", "NRN809", "NRN809", "NRN809"]
+
+
+def test_absent_argument_is_target_specific():
+    code = "import torch\nm = torch.compile(model)\nn = torch.compile(model, backend='neuron')\n"
+    assert ids(code, "neuron") == ["NRN810"]
+    assert ids(code, "portable") == []
+
+
+def test_absent_argument_with_kwargs_splat_is_unknown():
+    assert ids("import torch\nm = torch.compile(model, **opts)\n") == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'import torch.distributed as dist\ndist.init_process_group("nccl")\n',
+        'import torch.distributed as dist\ndist.init_process_group(backend="nccl", rank=0)\n',
+        'from torch.distributed import init_process_group\ninit_process_group(backend="cpu:gloo,cuda:nccl")\n',
+        'import torch.distributed as dist\ndist.init_process_group(dist.Backend.NCCL)\n',
+    ],
+)
+def test_nccl_in_every_spelling(code):
+    assert ids(code) == ["NRN811"]
+
+
+def test_gloo_is_fine():
+    assert ids('import torch.distributed as dist\ndist.init_process_group("gloo")\n') == []
+
+
+def test_columns_count_characters_not_bytes():
+    assert lint('s = "é"; y = x.cuda()\n') == [(1, 16, "NRN801", "method .cuda()")]
+
+
+def test_syntax_error_is_one_diagnostic():
+    found = analyse_source("print 'cuda'\n", "t.py", RuleIndex.build(RULES))
+    assert [(f.rule_id, f.line) for f in found] == [("NRN001", 1)]
+
+
+def test_files_without_tokens_are_not_parsed():
+    # a syntax error is only found if the file is parsed at all
+    assert analyse_source("this is not python\n", "t.py", RuleIndex.build(RULES)) == []

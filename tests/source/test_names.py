@@ -1,0 +1,76 @@
+"""Qualified-name resolution through imports, in every scope."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from porter.source.names import Scope, qualified_names
+
+
+def resolve(code: str, expr_line: int) -> set[str]:
+    """Qualified names of the expression statement on `expr_line` (1-based), in its real scope."""
+    tree = ast.parse(code)
+    scope = Scope(tree, None)
+
+    def find(body, scope):
+        for stmt in body:
+            if isinstance(stmt, ast.Expr) and stmt.lineno == expr_line:
+                return stmt.value, scope
+            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+                found = find(stmt.body, Scope(stmt, scope))
+                if found:
+                    return found
+        return None
+
+    node, inner = find(tree.body, scope)
+    return qualified_names(node, inner)
+
+
+@pytest.mark.parametrize(
+    ("code", "line", "expected"),
+    [
+        ("import torch\ntorch.cuda.synchronize\n", 2, {"torch.cuda.synchronize"}),
+        ("import torch.cuda as tc\ntc.synchronize\n", 2, {"torch.cuda.synchronize"}),
+        ("from torch import cuda\ncuda.synchronize\n", 2, {"torch.cuda.synchronize"}),
+        ("from torch.cuda.amp import autocast as ac\nac\n", 2, {"torch.cuda.amp.autocast"}),
+        ("import torch.distributed as dist\ndist.init_process_group\n", 2, {"torch.distributed.init_process_group"}),
+        ("import torch.nn.functional\ntorch.nn.functional.relu\n", 2, {"torch.nn.functional.relu"}),
+        # imported inside a function
+        ("def f():\n    import torch.cuda as c\n    c.synchronize\n", 3, {"torch.cuda.synchronize"}),
+        # module import visible inside a function
+        ("import torch\ndef f():\n    torch.cuda\n", 3, {"torch.cuda"}),
+    ],
+)
+def test_imports_resolve(code, line, expected):
+    assert resolve(code, line) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        # a parameter shadows the module
+        ("import torch\ndef f(torch):\n    torch.cuda\n", 3),
+        # a local assignment shadows it for the whole function
+        ("import torch\ndef f():\n    torch.cuda\n    torch = None\n", 3),
+        # never imported
+        ("cuda.synchronize\n", 1),
+        # relative imports are the user's own package
+        ("from . import cuda\ncuda.synchronize\n", 2),
+        # class attributes are not visible inside methods
+        ("class A:\n    import torch\n    def f(self):\n        torch.cuda\n", 4),
+    ],
+)
+def test_locals_and_unknowns_do_not_resolve(code, line):
+    assert resolve(code, line) == set()
+
+
+def test_global_declaration_reaches_module_import():
+    code = "import torch\ndef f():\n    global torch\n    torch.cuda\n"
+    assert resolve(code, 4) == {"torch.cuda"}
+
+
+def test_import_fallback_keeps_the_import():
+    code = "try:\n    import flash_attn\nexcept ImportError:\n    flash_attn = None\nflash_attn.flash_attn_func\n"
+    assert resolve(code, 5) == {"flash_attn.flash_attn_func"}
