@@ -1,0 +1,61 @@
+"""Lint a large real tree (the installed torch package by default), cold and warm.
+
+    python benchmarks/bench_lint.py [TREE] [--jobs N]
+
+Cold: an empty cache directory, every file read and every candidate parsed. Warm: the same
+command again, nothing changed, so every file is a cache hit. Each run is the real CLI in a fresh
+process, timed from the outside, so interpreter start-up and imports are included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def tree_size(root: Path) -> tuple[int, int]:
+    files = [p for p in root.rglob("*.py") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def run(tree: Path, cache: Path, jobs: int | None) -> tuple[float, int, str]:
+    cmd = [sys.executable, "-m", "porter", "lint", str(tree), "--exit-zero", "--statistics",
+           "--cache-dir", str(cache)]
+    if jobs:
+        cmd += ["--jobs", str(jobs)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "CI": "1"})
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"porter failed ({proc.returncode}):\n{proc.stderr}")
+    total = sum(int(line.split()[0]) for line in proc.stdout.splitlines() if line.strip())
+    return elapsed, total, proc.stdout
+
+
+def main() -> None:
+    import torch  # noqa: F401 - only to locate the default tree
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("tree", nargs="?", type=Path, default=Path(sys.modules["torch"].__file__).parent)
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args()
+    n_files, n_bytes = tree_size(args.tree)
+    print(f"tree: {args.tree} ({n_files} .py files, {n_bytes / 1e6:.1f} MB); cores: {os.cpu_count()}")
+    with tempfile.TemporaryDirectory() as cache:
+        cold, findings, stats = run(args.tree, Path(cache), args.jobs)
+        warm, findings_warm, _ = run(args.tree, Path(cache), args.jobs)
+    assert findings == findings_warm, "warm run must report exactly what the cold run did"
+    print(f"findings: {findings}")
+    print(f"cold: {cold:6.2f} s  {n_files / cold:7.0f} files/s  {n_bytes / 1e6 / cold:6.1f} MB/s")
+    print(f"warm: {warm:6.2f} s  {n_files / warm:7.0f} files/s  {n_bytes / 1e6 / warm:6.1f} MB/s")
+    print("top rules:")
+    print("".join(stats.splitlines(keepends=True)[:10]), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""A plain, non-editable `pip install .` into a fresh virtualenv: the core install works without torch,
+and the wheel carries the whole rule catalogue."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from porter.source.catalogue import load_catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def core_venv(tmp_path_factory) -> Path:
+    env = tmp_path_factory.mktemp("core-venv")
+    venv.EnvBuilder(with_pip=True).create(env)
+    python = env / "bin" / "python"
+    # Build from a copy so the checkout's build/ and egg-info are not touched.
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
+        check=True, capture_output=True, text=True,
+    )
+    return env
+
+
+def run(env: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(env / "bin" / "porter"), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_core_install_has_no_torch(core_venv):
+    probe = subprocess.run(
+        [str(core_venv / "bin" / "python"), "-c", "import importlib.util as u; print(u.find_spec('torch'))"],
+        capture_output=True, text=True, check=True,
+    )
+    assert probe.stdout.strip() == "None"
+
+
+def test_wheel_ships_the_whole_catalogue(core_venv):
+    result = run(core_venv, "rules", "--output-format", "json")
+    assert result.returncode == 0, result.stderr
+    shipped = {r["id"] for r in json.loads(result.stdout)}
+    assert shipped == {r.id for r in load_catalogue()}
+    assert len(shipped) > 10
+
+
+def test_core_install_lints(core_venv, tmp_path):
+    (tmp_path / "train.py").write_text("import torch\nmodel = torch.nn.Linear(2, 2).cuda()\n")
+    result = run(core_venv, "lint", "train.py", "--no-cache", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "train.py:2:" in result.stdout and "NRN101" in result.stdout
+
+
+def test_core_install_explains_a_rule(core_venv):
+    result = run(core_venv, "rule", "NRN101")
+    assert result.returncode == 0
+    assert result.stdout.startswith("# NRN101")
