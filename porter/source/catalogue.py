@@ -63,11 +63,23 @@ class Matcher:
         return re.compile(self.pattern) if self.pattern else None
 
 
+TRANSFORMS = ("device", "rename", "replace", "value", "keywords", "guarded-call", "guard-import")
+
+
 @dataclass(frozen=True)
 class Fix:
+    """What `porter port` does for one rule on one target (docs/rule-format.md, "Fixes")."""
+
     applicability: str = "none"
     result: str = ""
     example: str = ""
+    transform: str = ""
+    to: str = ""
+    set: dict[str, str] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+    guard: str = ""
+    default: str = "None"
+    marker: str = ""
 
     @property
     def available(self) -> bool:
@@ -201,6 +213,37 @@ def _parse_examples(raw, where: str, key: str) -> tuple[Example, ...]:
     return tuple(examples)
 
 
+FIX_KEYS = {"applicability", "result", "example", "transform", "to", "set", "drop", "guard", "default", "marker"}
+
+
+def _parse_fix(raw: dict, where: str, applicability: str) -> Fix:
+    unknown = set(raw) - FIX_KEYS
+    if unknown:
+        raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
+    transform = raw.get("transform", "")
+    if transform and transform not in TRANSFORMS:
+        raise CatalogueError(f"{where}: transform {transform!r} is not one of {', '.join(TRANSFORMS)}")
+    if transform in ("rename", "replace", "value", "guarded-call") and not raw.get("to"):
+        raise CatalogueError(f"{where}: transform {transform!r} needs `to`")
+    if transform == "guarded-call" and not raw.get("guard"):
+        raise CatalogueError(f"{where}: transform 'guarded-call' needs `guard`")
+    set_ = raw.get("set", {})
+    if not isinstance(set_, dict) or not all(isinstance(v, str) for v in set_.values()):
+        raise CatalogueError(f"{where}: `set` must be a table of keyword = code strings")
+    return Fix(
+        applicability=applicability,
+        result=raw.get("result", ""),
+        example=raw.get("example", ""),
+        transform=transform,
+        to=raw.get("to", ""),
+        set=dict(set_),
+        drop=_tuple(raw.get("drop"), where, "drop"),
+        guard=raw.get("guard", ""),
+        default=raw.get("default", "None"),
+        marker=raw.get("marker", ""),
+    )
+
+
 REQUIRED = ("id", "name", "title", "category", "severity", "message", "detects", "why")
 
 
@@ -224,7 +267,7 @@ def parse_rule(raw: dict, source: str) -> Rule:
         applicability = fix.get("applicability", "none")
         if applicability not in APPLICABILITIES:
             raise CatalogueError(f"{where}: fix.{target}.applicability must be one of {APPLICABILITIES}")
-        fixes[target] = Fix(applicability, fix.get("result", ""), fix.get("example", ""))
+        fixes[target] = _parse_fix(fix, f"{where}: fix.{target}", applicability)
     raw_matchers = raw.get("match", [])
     if isinstance(raw_matchers, dict):
         raw_matchers = [raw_matchers]

@@ -267,6 +267,8 @@ class _Analysis:
         return scope.is_module(parts[0]) or any(h.split(".", 1)[0] in LIBRARY_ROOTS for h in heads)
 
     def _chain(self, node: ast.AST, parent: ast.AST | None, scope: Scope) -> None:
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            return  # `flash_attn_func = None` rebinds the name; it does not use the import
         if isinstance(node, ast.Attribute):
             for rule, _ in self.index.attributes.get(node.attr, ()):
                 is_call = isinstance(parent, ast.Call) and parent.func is node

@@ -1,0 +1,344 @@
+"""Porting one file: lint it, apply each finding's fix for the target, mark what cannot be fixed.
+
+The lint engine finds the sites (one source of truth for matching); libcst rewrites them, so
+formatting and comments survive. Markers are comments above the statement:
+`# porter: NRN401 <what to do>`; a marker already present is never added again.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from porter.rewrite.helpers import DEVICE_HELPER, device_helper_source
+from porter.rewrite.sites import SiteIndex
+from porter.rewrite.transforms import (
+    CannotFix,
+    FileContext,
+    device_transform,
+    guarded_call,
+    guarded_statement,
+    keywords_transform,
+    rename_transform,
+    replace_transform,
+    value_transform,
+)
+from porter.source.catalogue import Catalogue, Fix, Rule
+from porter.source.engine import RuleIndex, analyse_source
+from porter.source.findings import Finding
+
+MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
+
+
+@dataclass
+class Change:
+    """One site in the port report."""
+
+    rule_id: str
+    line: int
+    col: int
+    # fixed | marked | unsafe-skipped | informational
+    action: str
+    detail: str = ""
+
+
+@dataclass
+class FilePort:
+    path: str
+    original: str
+    ported: str
+    changes: list[Change] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.ported != self.original
+
+
+def _statement_of(node: cst.CSTNode, parents: dict) -> cst.CSTNode | None:
+    while node is not None:
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return node
+        node = parents.get(node)
+    return None
+
+
+def _method_call(node: cst.CSTNode, parents: dict) -> cst.CSTNode:
+    """A method finding points at the method's name: widen it to the call (or the attribute)."""
+    if isinstance(node, cst.Name):
+        attribute = parents.get(node)
+        if isinstance(attribute, cst.Attribute) and attribute.attr is node:
+            call = parents.get(attribute)
+            if isinstance(call, cst.Call) and call.func is attribute:
+                return call
+            return attribute
+    return node
+
+
+def _call_of(node: cst.CSTNode, parents: dict) -> cst.CSTNode:
+    """The call a callee name or an argument belongs to."""
+    parent = parents.get(node)
+    if isinstance(parent, cst.Call) and (parent.func is node or node in parent.args):
+        return parent
+    if isinstance(parent, cst.Arg):
+        grand = parents.get(parent)
+        if isinstance(grand, cst.Call):
+            return grand
+    return node
+
+
+def _torch_alias(module: cst.Module) -> str | None:
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        if code_name(alias.name) == "torch":
+                            return alias.asname.name.value if alias.asname else "torch"
+    return None
+
+
+def code_name(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{code_name(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _marker_text(rule: Rule, fix: Fix, reason: str = "") -> str:
+    what = fix.marker or fix.result or rule.title
+    what = " ".join(what.replace("`", "").split())
+    if reason:
+        what = f"{what} ({reason})"
+    return f"# porter: {rule.id} {what}"
+
+
+def _existing_markers(stmt: cst.CSTNode) -> set[str]:
+    lines = getattr(stmt, "leading_lines", ())
+    return {MARKER.search(line.comment.value).group(1) for line in lines
+            if line.comment is not None and MARKER.search(line.comment.value)}
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, edits: dict, markers: dict, guards: set) -> None:
+        super().__init__()
+        self.edits = edits
+        self.markers = markers
+        self.guards = guards
+
+    def on_leave(self, original, updated):
+        edit = self.edits.get(original)
+        if edit is not None:
+            updated = edit(updated)
+        if original in self.markers and hasattr(updated, "leading_lines"):
+            present = _existing_markers(updated)
+            new_lines = [cst.EmptyLine(comment=cst.Comment(text)) for rule_id, text in self.markers[original]
+                         if rule_id not in present]
+            if new_lines:
+                updated = updated.with_changes(leading_lines=[*updated.leading_lines, *new_lines])
+        if original in self.guards and isinstance(updated, cst.SimpleStatementLine):
+            updated = _guard_import(updated)
+        return updated
+
+
+def _guard_import(stmt: cst.SimpleStatementLine) -> cst.BaseStatement:
+    """`from flash_attn import f` → try/except ImportError binding each imported name to None."""
+    names: list[str] = []
+    for small in stmt.body:
+        if isinstance(small, cst.Import):
+            names += [a.asname.name.value if a.asname else code_name(a.name).split(".")[0] for a in small.names]
+        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            names += [a.asname.name.value if a.asname else code_name(a.name) for a in small.names]
+    fallback = "\n".join(f"    {name} = None" for name in dict.fromkeys(names)) or "    pass"
+    body = stmt.with_changes(leading_lines=[])
+    template = cst.parse_statement(f"try:\n    pass\nexcept ImportError:  # CUDA-only package, absent here\n{fallback}\n")
+    return template.with_changes(
+        body=template.body.with_changes(body=[body]),
+        leading_lines=stmt.leading_lines,
+    )
+
+
+def _in_import_guard(stmt: cst.CSTNode, parents: dict) -> bool:
+    node = parents.get(stmt)
+    while node is not None and not isinstance(node, cst.Module):
+        if isinstance(node, cst.Try) and any(
+            h.type is not None and "ImportError" in code_name(h.type) or
+            (h.type is not None and "ModuleNotFoundError" in code_name(h.type)) for h in node.handlers
+        ):
+            return True
+        node = parents.get(node)
+    return False
+
+
+def _insert_helper(module: cst.Module, target: str, torch_alias: str) -> cst.Module:
+    for stmt in module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == DEVICE_HELPER:
+            return module
+    body = list(module.body)
+    insert_at = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) or (isinstance(s, cst.Expr) and i == 0) for s in stmt.body
+        ):
+            insert_at = i + 1
+        elif isinstance(stmt, cst.Try) and all(
+            isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in s.body)
+            for s in stmt.body.body
+        ):
+            insert_at = i + 1
+        elif i > insert_at:
+            break
+    helper = cst.parse_statement(device_helper_source(target, torch_alias))
+    helper = helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    after = body[insert_at:]
+    if after and isinstance(after[0], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        lines = list(after[0].leading_lines)
+        while lines and lines[0].comment is None:
+            lines.pop(0)
+        after[0] = after[0].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *lines])
+    return module.with_changes(body=[*body[:insert_at], helper, *after])
+
+
+def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: FileContext) -> Callable | None:
+    """The edit for one site: a function from the (possibly already rewritten) node to its replacement."""
+    kind = fix.transform
+    if kind == "device":
+        target = _method_call(node, parents)
+        return target, lambda n: device_transform(n, ctx)
+    if kind == "rename":
+        target = _method_call(node, parents)
+        if isinstance(target, cst.Call):
+            return target.func, lambda n: rename_transform(n, ctx, fix.to)
+        return target, lambda n: rename_transform(n, ctx, fix.to)
+    if kind == "replace":
+        target = _call_of(_method_call(node, parents), parents)
+        return target, lambda n: replace_transform(n, ctx, fix.to)
+    if kind == "value":
+        return node, lambda n: value_transform(n, ctx, fix.to)
+    if kind == "keywords":
+        target = _call_of(node, parents)
+        return target, lambda n: keywords_transform(n, ctx, fix.set, list(fix.drop))
+    if kind == "guarded-call":
+        target = _call_of(_method_call(node, parents), parents)
+        expr_stmt = parents.get(target)
+        line = parents.get(expr_stmt)
+        if isinstance(expr_stmt, cst.Expr) and isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1:
+            # A call made for its effect becomes `if <guard>: <call>`.
+            return line, lambda n: guarded_statement(n, ctx, fix.to, fix.guard)
+        return target, lambda n: guarded_call(n, ctx, fix.to, fix.guard, fix.default)
+    raise CannotFix(f"unknown transform {kind!r}")
+
+
+def port_source(
+    source: str,
+    path: str,
+    index: RuleIndex,
+    catalogue: Catalogue,
+    target: str,
+    unsafe_fixes: bool = False,
+) -> FilePort:
+    findings = [f for f in analyse_source(source, path, index) if not f.suppressed]
+    result = FilePort(path, source, source)
+    errors = [f for f in findings if f.rule_id.startswith("NRN0")]
+    if errors:
+        result.error = errors[0].message
+        return result
+    if not findings:
+        return result
+    module = cst.parse_module(source)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    parents = wrapper.resolve(ParentNodeProvider)
+    sites = SiteIndex(positions)
+    ctx = FileContext(torch_alias=_torch_alias(module) or "torch")
+    edits: dict[cst.CSTNode, Callable] = {}
+    markers: dict[cst.CSTNode, list[tuple[str, str]]] = {}
+    guards: set[cst.CSTNode] = set()
+
+    def mark(stmt, rule, fix, reason=""):
+        if stmt is not None:
+            entry = (rule.id, _marker_text(rule, fix, reason))
+            if entry not in markers.setdefault(stmt, []):
+                markers[stmt].append(entry)
+
+    for finding in findings:
+        rule = catalogue.get(finding.rule_id)
+        if rule is None:
+            continue
+        fix = rule.fix_for(target)
+        node = sites.locate(finding)
+        stmt = _statement_of(node, parents) if node is not None else None
+        change = Change(finding.rule_id, finding.line, finding.col, "informational", fix.result)
+        result.changes.append(change)
+        if node is None:
+            change.action, change.detail = "marked", "site not located"
+            continue
+        if fix.applicability == "none":
+            continue
+        if fix.applicability == "unsafe" and not unsafe_fixes:
+            change.action = "unsafe-skipped"
+            continue
+        if fix.applicability == "manual" or not fix.transform:
+            change.action = "marked"
+            mark(stmt, rule, fix)
+            continue
+        if fix.transform == "guard-import":
+            change.action = "fixed"
+            if not isinstance(stmt, cst.SimpleStatementLine) or not any(
+                isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+            ):
+                # A use of the package, not its import: the marker says what to do instead.
+                change.action = "marked"
+                mark(stmt, rule, fix)
+            elif parents.get(stmt) is module and not _in_import_guard(stmt, parents):
+                guards.add(stmt)
+                if fix.marker:
+                    mark(stmt, rule, fix)
+            continue
+        try:
+            site, edit = _apply_fix(rule, fix, node, parents, ctx)
+        except CannotFix as exc:
+            change.action, change.detail = "marked", str(exc)
+            mark(stmt, rule, fix, str(exc))
+            continue
+        if site in edits:
+            change.action = "fixed"
+            continue
+        edits[site] = _safe_edit(edit, site, rule, fix, stmt, change, mark)
+        change.action = "fixed"
+
+    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards))
+    if ctx.needs_device_helper:
+        new_module = _insert_helper(new_module, target, ctx.torch_alias)
+    if ctx.uses_torch and _torch_alias(new_module) is None:
+        context = CodemodContext()
+        AddImportsVisitor.add_needed_import(context, "torch")
+        new_module = AddImportsVisitor(context).transform_module(new_module)
+    code = new_module.code
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:  # never write a file that does not parse
+        result.error = f"internal error: the ported file would not parse ({exc.msg}, line {exc.lineno})"
+        return result
+    result.ported = code
+    return result
+
+
+def _safe_edit(edit, site, rule, fix, stmt, change, mark):
+    def run(node):
+        try:
+            return edit(node)
+        except CannotFix as exc:
+            change.action, change.detail = "marked", str(exc)
+            mark(stmt, rule, fix, str(exc))
+            return node
+
+    return run

@@ -1,0 +1,55 @@
+"""Writes that never leave a half-written file, and a tree copy that never leaves the tree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes, mode_from: Path | None = None) -> None:
+    """Write to a temp file beside `path`, then rename over it: readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".porter-tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        source = mode_from if mode_from is not None else (path if path.exists() else None)
+        if source is not None:
+            os.chmod(tmp, stat.S_IMODE(os.stat(source).st_mode))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Byte-for-byte copy (with permissions), written atomically."""
+    atomic_write(dst, src.read_bytes(), mode_from=src)
+
+
+def copy_symlink(src: Path, dst: Path, tree_root: Path) -> bool:
+    """Recreate a symlink that points inside the tree; return False for one that leaves it."""
+    target = os.readlink(src)
+    resolved = (src.parent / target).resolve()
+    if not resolved.is_relative_to(tree_root.resolve()):
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_symlink() or dst.exists():
+        dst.unlink()
+    os.symlink(target, dst)
+    return True
+
+
+def remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)

@@ -1,0 +1,42 @@
+"""From a lint finding (ast positions) to the libcst node it names.
+
+Lint finds with CPython's ast; port rewrites with libcst. Both count lines from 1 and columns in
+characters (libcst from 0), so a finding's range picks out the libcst node with the same range.
+Method and attribute findings point at the attribute's name instead, which libcst also has as a
+node of its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import libcst as cst
+from libcst.metadata import CodeRange
+
+from porter.source.findings import Finding
+
+# When several nodes share a range (an Arg and its value, an AssignTarget and its Name), the
+# first kind in this list is the one a fix wants.
+PREFERENCE = (cst.Arg, cst.Call, cst.Attribute, cst.Name, cst.BaseExpression, cst.ImportAlias, cst.Decorator)
+
+
+class SiteIndex:
+    def __init__(self, positions: dict[cst.CSTNode, CodeRange]) -> None:
+        self.by_range: dict[tuple[int, int, int, int], list[cst.CSTNode]] = defaultdict(list)
+        self.names_by_start: dict[tuple[int, int], cst.Name] = {}
+        for node, r in positions.items():
+            key = (r.start.line, r.start.column, r.end.line, r.end.column)
+            self.by_range[key].append(node)
+            if isinstance(node, cst.Name):
+                self.names_by_start[(r.start.line, r.start.column)] = node
+
+    def locate(self, finding: Finding) -> cst.CSTNode | None:
+        key = (finding.line, finding.col - 1, finding.end_line, finding.end_col - 1)
+        candidates = self.by_range.get(key)
+        if candidates:
+            for kind in PREFERENCE:
+                for node in candidates:
+                    if isinstance(node, kind):
+                        return node
+            return candidates[0]
+        return self.names_by_start.get((finding.line, finding.col - 1))

@@ -1,0 +1,218 @@
+"""The fix kinds a rule's `[rule.fix.<target>]` table can name with `transform = "..."`.
+
+Each transform gets the libcst node a finding points at (already rewritten inside, when fixes
+nest) and returns its replacement, or raises CannotFix when this site's shape is one it does not
+handle: the port then leaves a marker instead of guessing. Code templates may use `{torch}` (the
+file's name for the torch module), `{device}` (a call of the device helper) and `{args}` (the
+original call's arguments).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from porter.rewrite.helpers import DEVICE_HELPER
+from porter.source.predicates import CUDA_DEVICE
+
+TRANSFORMS = ("device", "rename", "replace", "value", "keywords", "remove", "guard-import", "guarded-call")
+
+
+class CannotFix(Exception):
+    """This site cannot be rewritten by this transform; the message says why."""
+
+
+@dataclass
+class FileContext:
+    """What transforms need to know about, or add to, the file being ported."""
+
+    # The file's own name for the torch module (`import torch as T` makes it "T").
+    torch_alias: str = "torch"
+    uses_torch: bool = False
+    needs_device_helper: bool = False
+
+    def render(self, template: str, args: str = "") -> str:
+        if "{device}" in template:
+            self.needs_device_helper = True
+        if "{torch}" in template or "{device}" in template:
+            self.uses_torch = True
+        return template.format(torch=self.torch_alias, device=f"{DEVICE_HELPER}()", args=args)
+
+    def device_call(self, index: cst.BaseExpression | None) -> cst.Call:
+        self.needs_device_helper = True
+        self.uses_torch = True
+        args = [cst.Arg(index)] if index is not None else []
+        return cst.Call(func=cst.Name(DEVICE_HELPER), args=args)
+
+
+def expr(code: str) -> cst.BaseExpression:
+    return cst.parse_expression(code)
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _string_text(node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value if isinstance(node.evaluated_value, str) else None
+    return None
+
+
+def device_index(node: cst.BaseExpression) -> tuple[bool, cst.BaseExpression | None]:
+    """Is this a CUDA device expression, and which index does it name (None: the current one)?"""
+    text = _string_text(node)
+    if text is not None:
+        match = CUDA_DEVICE.match(text.strip())
+        if not match:
+            return False, None
+        return True, (cst.Integer(match.group(1)[1:]) if match.group(1) else None)
+    if isinstance(node, cst.FormattedString):
+        parts = node.parts
+        if (
+            len(parts) == 2
+            and isinstance(parts[0], cst.FormattedStringText)
+            and parts[0].value == "cuda:"
+            and isinstance(parts[1], cst.FormattedStringExpression)
+            and parts[1].format_spec is None
+            and parts[1].conversion is None
+        ):
+            return True, parts[1].expression
+        return False, None
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        if _string_text(node.left) == "cuda:":
+            right = node.right
+            # "cuda:" + str(rank) names device `rank`
+            if isinstance(right, cst.Call) and isinstance(right.func, cst.Name) and right.func.value == "str" \
+                    and len(right.args) == 1:
+                return True, right.args[0].value
+        return False, None
+    if isinstance(node, cst.Call) and _is_torch_device(node.func):
+        args = node.args
+        if not args or args[0].keyword not in (None,) and args[0].keyword.value != "type":
+            return False, None
+        ok, index = device_index(args[0].value)
+        if not ok:
+            return False, None
+        if len(args) > 1 and index is None:
+            return True, args[1].value
+        return True, index
+    if isinstance(node, cst.IfExp):
+        # "cuda" if torch.cuda.is_available() else "cpu": the helper already falls back to CPU.
+        ok, index = device_index(node.body)
+        if ok and _string_text(node.orelse) == "cpu":
+            return True, index
+        return False, None
+    return False, None
+
+
+def _is_torch_device(func: cst.BaseExpression) -> bool:
+    return (isinstance(func, cst.Attribute) and func.attr.value == "device"
+            and isinstance(func.value, cst.Name)) or (isinstance(func, cst.Name) and func.value == "device")
+
+
+def device_transform(node: cst.CSTNode, ctx: FileContext) -> cst.CSTNode:
+    """`.cuda(i)` → `.to(_porter_device(i))`; "cuda:0", f"cuda:{r}", torch.device("cuda") → `_porter_device(...)`."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "cuda":
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        by_name = {a.keyword.value: a for a in node.args if a.keyword is not None}
+        if set(by_name) - {"device", "non_blocking"} or len(positional) > 2 or any(a.star for a in node.args):
+            raise CannotFix("`.cuda()` with arguments porter does not map")
+        index = positional[0].value if positional else (by_name["device"].value if "device" in by_name else None)
+        new_args = [cst.Arg(ctx.device_call(index))]
+        if "non_blocking" in by_name:
+            new_args.append(by_name["non_blocking"].with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        elif len(positional) == 2:
+            new_args.append(cst.Arg(positional[1].value, keyword=cst.Name("non_blocking"),
+                                    equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+        return node.with_changes(func=node.func.with_changes(attr=cst.Name("to")), args=new_args)
+    if isinstance(node, cst.Arg):
+        return node.with_changes(value=device_transform(node.value, ctx))
+    if isinstance(node, cst.BaseExpression):
+        ok, index = device_index(node)
+        if ok:
+            return ctx.device_call(index).with_changes(lpar=node.lpar, rpar=node.rpar) \
+                if getattr(node, "lpar", None) else ctx.device_call(index)
+    raise CannotFix("not a device expression porter can rewrite")
+
+
+def rename_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
+    """Replace a qualified name (the callee stays called with the same arguments)."""
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        return expr(ctx.render(to)).with_changes(lpar=node.lpar, rpar=node.rpar)
+    raise CannotFix("rename needs a name")
+
+
+def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
+    """Replace a whole expression; `{args}` carries a call's arguments over."""
+    args = ""
+    if isinstance(node, cst.Call):
+        args = ", ".join(code_of(a).rstrip(", ").strip() for a in node.args)
+    if isinstance(node, cst.BaseExpression):
+        return expr(ctx.render(to, args=args)).with_changes(lpar=node.lpar, rpar=node.rpar)
+    raise CannotFix("replace needs an expression")
+
+
+def value_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
+    """Replace an argument's value, keeping its keyword."""
+    if isinstance(node, cst.Arg):
+        return node.with_changes(value=expr(ctx.render(to)))
+    if isinstance(node, cst.BaseExpression):
+        return expr(ctx.render(to))
+    raise CannotFix("value needs an argument")
+
+
+def keywords_transform(node: cst.Call, ctx: FileContext, set_: dict[str, str], drop: list[str]) -> cst.Call:
+    """Set and drop keyword arguments of a call."""
+    if not isinstance(node, cst.Call):
+        raise CannotFix("keywords needs a call")
+    args = [a for a in node.args if not (a.keyword is not None and a.keyword.value in drop)]
+    present = {a.keyword.value: i for i, a in enumerate(args) if a.keyword is not None}
+    for name, code in set_.items():
+        value = expr(ctx.render(code))
+        if name in present:
+            args[present[name]] = args[present[name]].with_changes(value=value)
+        else:
+            args.append(cst.Arg(value, keyword=cst.Name(name),
+                                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+    # Normalise commas: every argument but the last keeps one.
+    fixed = []
+    for i, a in enumerate(args):
+        if i < len(args) - 1:
+            if a.comma is cst.MaybeSentinel.DEFAULT or isinstance(a.comma, cst.MaybeSentinel):
+                a = a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        else:
+            a = a.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        fixed.append(a)
+    return node.with_changes(args=fixed)
+
+
+def guarded_statement(line: cst.SimpleStatementLine, ctx: FileContext, to: str, guard: str) -> cst.If:
+    """A statement `torch.cuda.synchronize()` → `if <guard>:` + the device-agnostic call."""
+    call = line.body[0].value
+    if not isinstance(call, cst.Call):
+        raise CannotFix("guarded-call needs a call")
+    args = ", ".join(code_of(a).rstrip(", ").strip() for a in call.args)
+    new_call = ctx.render(to, args=args)
+    if "(" not in to:
+        new_call = f"{new_call}({args})"
+    statement = cst.parse_statement(f"if {ctx.render(guard)}:\n    {new_call}\n")
+    inner = statement.body.body[0].with_changes(trailing_whitespace=line.trailing_whitespace)
+    return statement.with_changes(leading_lines=line.leading_lines,
+                                  body=statement.body.with_changes(body=[inner]))
+
+
+def guarded_call(node: cst.Call, ctx: FileContext, to: str, guard: str, default: str) -> cst.BaseExpression:
+    """`torch.cuda.synchronize()` → `(torch.accelerator.synchronize() if <guard> else <default>)`.
+
+    Device-agnostic runtime calls raise where no accelerator exists; the guard keeps the ported
+    program running on a CPU-only machine.
+    """
+    if not isinstance(node, cst.Call):
+        raise CannotFix("guarded-call needs a call")
+    args = ", ".join(code_of(a).rstrip(", ").strip() for a in node.args)
+    call = ctx.render(to, args=args)
+    if "(" not in to:
+        call = f"{call}({args})"
+    return expr(f"({call} if {ctx.render(guard)} else {ctx.render(default)})")
