@@ -140,6 +140,34 @@ def _progress_bar():
     return update
 
 
+@app.command()
+def port(
+    path: Annotated[Path, typer.Argument(help="The repository (or file) to port.")],
+    target: Annotated[str | None, typer.Option(help="neuron (default), portable or xla.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the ported copy of the tree here.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Rewrite the files where they are.")] = False,
+    diff: Annotated[bool, typer.Option(help="Print a unified diff; write nothing.")] = False,
+    check: Annotated[bool, typer.Option(help="Write nothing; exit 1 when anything would change.")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option(help="Also apply fixes the catalogue marks unsafe.")] = False,
+    select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to port.")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to leave alone.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the port report (.json or .md).")] = None,
+    report_only: Annotated[bool, typer.Option(help="Analysis mode: the report, no code.")] = False,
+    force: Annotated[bool, typer.Option(help="Allow --in-place on a dirty git tree / a non-empty --out.")] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
+) -> None:
+    """Port a repository to Neuron: safe fixes applied, the rest marked in the code, and a report."""
+    from porter.rewrite.commands import run_port
+
+    check_choice(target, TARGETS, "--target")
+    code = run_port(
+        path, target=target, out=out, in_place=in_place, diff=diff, check=check, unsafe_fixes=unsafe_fixes,
+        select=split_codes(select), ignore=split_codes(ignore), report=report, report_only=report_only,
+        force=force, jobs=jobs, fail=fail, progress=_progress_bar(),
+    )
+    raise typer.Exit(code)
+
+
 @app.command("rules")
 def list_rules(
     output_format: Annotated[str, typer.Option(help="text or json.")] = "text",

@@ -32,7 +32,6 @@ from porter.rewrite.transforms import (
 )
 from porter.source.catalogue import Catalogue, Fix, Rule
 from porter.source.engine import RuleIndex, analyse_source
-from porter.source.findings import Finding
 
 MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
 
@@ -159,7 +158,8 @@ def _guard_import(stmt: cst.SimpleStatementLine) -> cst.BaseStatement:
             names += [a.asname.name.value if a.asname else code_name(a.name) for a in small.names]
     fallback = "\n".join(f"    {name} = None" for name in dict.fromkeys(names)) or "    pass"
     body = stmt.with_changes(leading_lines=[])
-    template = cst.parse_statement(f"try:\n    pass\nexcept ImportError:  # CUDA-only package, absent here\n{fallback}\n")
+    handler = "except ImportError:  # CUDA-only package, absent here"
+    template = cst.parse_statement(f"try:\n    pass\n{handler}\n{fallback}\n")
     return template.with_changes(
         body=template.body.with_changes(body=[body]),
         leading_lines=stmt.leading_lines,

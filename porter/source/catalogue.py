@@ -80,6 +80,8 @@ class Fix:
     guard: str = ""
     default: str = "None"
     marker: str = ""
+    # For manual work: low (minutes a site), medium (hours), high (no equivalent; a rewrite).
+    effort: str = "low"
 
     @property
     def available(self) -> bool:
@@ -213,7 +215,10 @@ def _parse_examples(raw, where: str, key: str) -> tuple[Example, ...]:
     return tuple(examples)
 
 
-FIX_KEYS = {"applicability", "result", "example", "transform", "to", "set", "drop", "guard", "default", "marker"}
+FIX_KEYS = {
+    "applicability", "result", "example", "transform", "to", "set", "drop", "guard", "default", "marker", "effort",
+}
+EFFORTS = ("low", "medium", "high")
 
 
 def _parse_fix(raw: dict, where: str, applicability: str) -> Fix:
@@ -227,6 +232,8 @@ def _parse_fix(raw: dict, where: str, applicability: str) -> Fix:
         raise CatalogueError(f"{where}: transform {transform!r} needs `to`")
     if transform == "guarded-call" and not raw.get("guard"):
         raise CatalogueError(f"{where}: transform 'guarded-call' needs `guard`")
+    if raw.get("effort", "low") not in EFFORTS:
+        raise CatalogueError(f"{where}: effort must be one of {', '.join(EFFORTS)}")
     set_ = raw.get("set", {})
     if not isinstance(set_, dict) or not all(isinstance(v, str) for v in set_.values()):
         raise CatalogueError(f"{where}: `set` must be a table of keyword = code strings")
@@ -241,6 +248,7 @@ def _parse_fix(raw: dict, where: str, applicability: str) -> Fix:
         guard=raw.get("guard", ""),
         default=raw.get("default", "None"),
         marker=raw.get("marker", ""),
+        effort=raw.get("effort", "low"),
     )
 
 

@@ -144,6 +144,35 @@ def _walk(root: Path, settings_for, found: Discovery, add) -> None:
         stack.extend(reversed(subdirs))
 
 
+def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: list[tuple[str, str]]):
+    """Every file below `root` that is not excluded or git-ignored, symlinks included but never
+    followed: yields (path, is_symlink). Used by port, which copies the whole tree."""
+    stack: list[tuple[Path, tuple]] = [(root, ())]
+    while stack:
+        directory, specs = stack.pop()
+        spec = _gitignore(directory)
+        if spec is not None:
+            specs = specs + ((directory, spec),)
+        settings = settings_for(directory)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append((str(directory), f"cannot list directory ({exc.strerror})"))
+            continue
+        subdirs = []
+        for entry in entries:
+            path = Path(entry.path)
+            link = entry.is_symlink()
+            is_dir = not link and entry.is_dir()
+            if _ignored(path, is_dir, specs) or _excluded(path, settings):
+                continue
+            if is_dir:
+                subdirs.append((path, specs))
+            else:
+                yield path, link
+        stack.extend(reversed(subdirs))
+
+
 def _ignored(path: Path, is_dir: bool, specs) -> bool:
     for base, spec in specs:
         rel = path.relative_to(base).as_posix()

@@ -1,0 +1,96 @@
+"""`porter port` (and `porter lint --fix`): modes, safety checks, output."""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import sys
+from pathlib import Path
+
+from porter.config import ConfigError, Overrides
+from porter.rewrite.report import build_report, render_markdown, write_report
+from porter.rewrite.tree_port import PortOptions, port_tree
+from porter.source.catalogue import CatalogueError
+from porter.source.selection import SelectionError
+
+
+def git_dirty(path: Path) -> bool | None:
+    """True when `path` is in a git work tree with uncommitted changes; None outside git."""
+    folder = path if path.is_dir() else path.parent
+    try:
+        inside = subprocess.run(["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True, text=True)
+        if inside.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+                                capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return bool(status.stdout.strip())
+
+
+def unified_diff(result) -> str:
+    chunks = []
+    for port in result.changed:
+        if port.error:
+            continue
+        chunks.append("".join(difflib.unified_diff(
+            port.original.splitlines(keepends=True), port.ported.splitlines(keepends=True),
+            fromfile=f"a/{port.path}", tofile=f"b/{port.path}",
+        )))
+    return "".join(chunks)
+
+
+def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, select, ignore, report,
+             report_only, force, jobs, fail, progress=None) -> int:
+    if not path.exists():
+        raise fail(f"{path}: path does not exist")
+    modes = [m for m, on in (("--out", out is not None), ("--in-place", in_place), ("--diff", diff),
+                             ("--check", check), ("--report-only", report_only)) if on]
+    if not modes:
+        raise fail("choose where the result goes: --out DIR, --in-place, --diff, --check or --report-only")
+    writing = [m for m in modes if m in ("--out", "--in-place")]
+    if len(writing) > 1 or (writing and len(modes) > 1):
+        raise fail(f"{' and '.join(modes)} cannot be combined")
+    if out is not None:
+        root = path.resolve() if path.is_dir() else path.parent.resolve()
+        if out.resolve().is_relative_to(root):
+            raise fail(f"--out {out} is inside the tree being ported; choose a folder outside it")
+        if out.exists() and any(out.iterdir()) and not force:
+            raise fail(f"--out {out} exists and is not empty (use --force to write into it)")
+    if in_place and not force and git_dirty(path):
+        raise fail(f"{path} has uncommitted changes; commit or stash them first, or pass --force")
+    overrides = Overrides(select=select, ignore=ignore, target=target)
+    try:
+        from porter.config import ConfigResolver
+
+        effective = ConfigResolver(overrides).for_path(path).target
+        result = port_tree(path, PortOptions(target=effective, unsafe_fixes=unsafe_fixes, out=out,
+                                             in_place=in_place, jobs=jobs), overrides, progress)
+    except (ConfigError, CatalogueError, SelectionError) as exc:
+        raise fail(str(exc)) from None
+    summary = build_report(result)
+    if report is not None:
+        write_report(summary, report)
+    if diff:
+        sys.stdout.write(unified_diff(result))
+    elif report_only and report is None:
+        sys.stdout.write(render_markdown(summary))
+    else:
+        sys.stdout.write(_summary_line(summary, out, in_place, check))
+    for file, message in result.problems:
+        sys.stderr.write(f"{file}: {message}\n")
+    if check:
+        return 1 if result.changed else 0
+    return 0
+
+
+def _summary_line(summary: dict, out, in_place, check) -> str:
+    where = f" → {out}" if out is not None else (" (in place)" if in_place else "")
+    verb = "would change" if check else "changed"
+    return (
+        f"porter port ({summary['target']}){where}: {summary['files_scanned']} Python files scanned, "
+        f"{summary['files_changed']} {verb}; {summary['constructs']} constructs: {summary['fixed']} fixed, "
+        f"{summary['marked']} marked, {summary['unsafe_skipped']} unsafe not applied "
+        f"({summary['migrated_percent']}% migrated, effort left: {summary['effort']})\n"
+    )

@@ -1,0 +1,109 @@
+"""The port report, in JSON and Markdown: what was found, fixed, marked, and what is left to do.
+
+The effort estimate follows SYCLomatic's analysis mode: none (nothing left), low (minutes per
+site), medium (hours), high (no equivalent; a rewrite). Each manual item's effort comes from its
+rule's `effort` in the catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from porter import __version__
+from porter.rewrite.tree_port import TreePort
+
+EFFORT_ORDER = ("none", "low", "medium", "high")
+
+
+def build_report(result: TreePort) -> dict:
+    catalogue = result.catalogue
+    per_rule: Counter = Counter()
+    actions: Counter = Counter()
+    manual = []
+    for port in result.files:
+        for change in port.changes:
+            per_rule[change.rule_id] += 1
+            actions[change.action] += 1
+            if change.action in ("marked", "unsafe-skipped"):
+                rule = catalogue.get(change.rule_id) if catalogue else None
+                fix = rule.fix_for(result.target) if rule else None
+                effort = (fix.effort if fix else "low") if change.action == "marked" else "low"
+                manual.append({
+                    "file": port.path, "line": change.line, "col": change.col, "rule": change.rule_id,
+                    "action": change.action, "effort": effort,
+                    "what": (fix.marker or fix.result) if fix else "", "detail": change.detail,
+                })
+    actionable = actions["fixed"] + actions["marked"] + actions["unsafe-skipped"]
+    effort = "none"
+    for item in manual:
+        if EFFORT_ORDER.index(item["effort"]) > EFFORT_ORDER.index(effort):
+            effort = item["effort"]
+    rules = {}
+    for rule_id, count in sorted(per_rule.items()):
+        rule = catalogue.get(rule_id) if catalogue else None
+        rules[rule_id] = {"count": count, "title": rule.title if rule else ""}
+    return {
+        "porter": __version__,
+        "root": str(result.root),
+        "target": result.target,
+        "files_scanned": len(result.files),
+        "files_changed": len(result.changed),
+        "files_copied": result.copied,
+        "constructs": sum(per_rule.values()),
+        "fixed": actions["fixed"],
+        "marked": actions["marked"],
+        "unsafe_skipped": actions["unsafe-skipped"],
+        "informational": actions["informational"],
+        "migrated_percent": round(100.0 * actions["fixed"] / actionable, 1) if actionable else 100.0,
+        "effort": effort,
+        "rules": rules,
+        "manual": sorted(manual, key=lambda m: (m["file"], m["line"], m["col"])),
+        "problems": [{"file": p, "message": m} for p, m in result.problems],
+    }
+
+
+def render_json(report: dict) -> str:
+    return json.dumps(report, indent=2) + "\n"
+
+
+def render_markdown(report: dict) -> str:
+    out = [
+        f"# porter port report: `{report['root']}` → {report['target']}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| files scanned | {report['files_scanned']} |",
+        f"| files changed | {report['files_changed']} |",
+        f"| CUDA constructs found | {report['constructs']} |",
+        f"| fixed automatically | {report['fixed']} |",
+        f"| marked for manual work | {report['marked']} |",
+        f"| unsafe fixes not applied | {report['unsafe_skipped']} |",
+        f"| informational | {report['informational']} |",
+        f"| migrated | {report['migrated_percent']}% |",
+        f"| effort left | **{report['effort']}** |",
+        "",
+        "## Constructs per rule",
+        "",
+        "| rule | title | count |",
+        "|---|---|---|",
+    ]
+    out += [f"| {rid} | {info['title']} | {info['count']} |" for rid, info in report["rules"].items()]
+    if report["manual"]:
+        out += ["", "## Left to do", "", "| where | rule | effort | what |", "|---|---|---|---|"]
+        for item in report["manual"]:
+            what = item["what"].replace("|", "\\|").replace("\n", " ")
+            if item["action"] == "unsafe-skipped":
+                what = f"unsafe fix available (`--unsafe-fixes`): {what}"
+            out.append(f"| `{item['file']}:{item['line']}` | {item['rule']} | {item['effort']} | {what} |")
+    if report["problems"]:
+        out += ["", "## Problems", ""]
+        out += [f"- `{p['file']}`: {p['message']}" for p in report["problems"]]
+    return "\n".join(out) + "\n"
+
+
+def write_report(report: dict, path: Path) -> None:
+    text = render_json(report) if path.suffix == ".json" else render_markdown(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,167 @@
+"""Porting a whole tree: every Python file through port_source, everything else copied.
+
+Modes: write a ported copy (`out`), rewrite in place, or only compute (diff / check / report).
+One file's failure never stops the others and never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from porter.config import ConfigResolver, Overrides
+from porter.rewrite.file_port import FilePort, port_source
+from porter.rewrite.fileio import atomic_write, copy_file
+from porter.source.catalogue import Catalogue, load_catalogue
+from porter.source.discovery import PYTHON_SUFFIXES, walk_all
+from porter.source.engine import RuleIndex
+from porter.source.runner import decode_python
+from porter.source.selection import select_rules, validate_selectors
+
+PARALLEL_THRESHOLD = 16
+
+
+@dataclass
+class TreePort:
+    root: Path
+    target: str
+    files: list[FilePort] = field(default_factory=list)
+    copied: int = 0
+    # (path, message): files that could not be read, ported or written.
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    catalogue: Catalogue | None = None
+
+    @property
+    def changed(self) -> list[FilePort]:
+        return [f for f in self.files if f.changed]
+
+
+@dataclass(frozen=True)
+class PortOptions:
+    target: str = "neuron"
+    unsafe_fixes: bool = False
+    out: Path | None = None
+    in_place: bool = False
+    jobs: int | None = None
+
+
+_STATE: dict = {}
+
+
+def _init(index: RuleIndex, catalogue: Catalogue, target: str, unsafe: bool) -> None:
+    _STATE.update(index=index, catalogue=catalogue, target=target, unsafe=unsafe)
+
+
+def _port_file(path: str) -> FilePort | tuple[str, str]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return path, f"cannot read ({exc.strerror})"
+    text = decode_python(data, path)
+    if not isinstance(text, str):
+        return FilePort(path, "", "", error=text.message)
+    try:
+        return port_source(text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"])
+    except Exception as exc:  # one file's failure must not end the run
+        return FilePort(path, text, text, error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def port_tree(
+    root: Path,
+    options: PortOptions,
+    overrides: Overrides | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> TreePort:
+    overrides = overrides or Overrides()
+    resolver = ConfigResolver(overrides)
+    settings = resolver.for_path(root)
+    catalogue = load_catalogue(settings.rule_paths)
+    for option, values in (("--select", overrides.select), ("--ignore", overrides.ignore)):
+        validate_selectors(values or (), catalogue, option)
+    rules = [r for r in select_rules(catalogue, settings) if r.matchers]
+    index = RuleIndex.build(rules)
+    result = TreePort(root=root, target=options.target, catalogue=catalogue)
+    python_files: list[str] = []
+    others: list[tuple[Path, bool]] = []
+    if root.is_file():
+        python_files.append(str(root))
+    else:
+        for path, is_link in walk_all(root, resolver.for_path, result.problems):
+            if not is_link and path.suffix in PYTHON_SUFFIXES:
+                python_files.append(str(path))
+            else:
+                others.append((path, is_link))
+    _init(index, catalogue, options.target, options.unsafe_fixes)
+    for done, item in enumerate(_map(python_files, index, catalogue, options), start=1):
+        if isinstance(item, tuple):
+            result.problems.append(item)
+        else:
+            result.files.append(item)
+            if item.error:
+                result.problems.append((item.path, item.error))
+        if progress:
+            progress(done, len(python_files))
+    result.files.sort(key=lambda f: f.path)
+    if options.out is not None:
+        _write_copy(root, options.out, result, others)
+    elif options.in_place:
+        _write_in_place(result)
+    return result
+
+
+def _map(paths: list[str], index, catalogue, options: PortOptions):
+    jobs = options.jobs or os.cpu_count() or 1
+    if len(paths) < PARALLEL_THRESHOLD or jobs <= 1:
+        for path in paths:
+            yield _port_file(path)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init,
+                             initargs=(index, catalogue, options.target, options.unsafe_fixes)) as pool:
+        yield from pool.map(_port_file, paths, chunksize=4)
+
+
+def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path, bool]]) -> None:
+    base = root if root.is_dir() else root.parent
+    for port in result.files:
+        src = Path(port.path)
+        dst = out / src.relative_to(base)
+        try:
+            if port.error or not port.changed:
+                copy_file(src, dst)  # unparsable or untouched files are copied unchanged
+            else:
+                atomic_write(dst, port.ported.encode("utf-8"), mode_from=src)
+        except OSError as exc:
+            result.problems.append((port.path, f"cannot write {dst} ({exc.strerror})"))
+    for src, is_link in others:
+        dst = out / src.relative_to(base)
+        try:
+            if is_link:
+                target = os.readlink(src)
+                if not (src.parent / target).resolve().is_relative_to(base.resolve()):
+                    result.problems.append((str(src), "symlink points outside the tree; not copied"))
+                    continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if dst.is_symlink() or dst.exists():
+                    dst.unlink()
+                os.symlink(target, dst)
+            else:
+                copy_file(src, dst)
+            result.copied += 1
+        except OSError as exc:
+            result.problems.append((str(src), f"cannot copy ({exc.strerror})"))
+
+
+def _write_in_place(result: TreePort) -> None:
+    for port in result.changed:
+        if port.error:
+            continue
+        try:
+            atomic_write(Path(port.path), port.ported.encode("utf-8"))
+        except OSError as exc:
+            result.problems.append((port.path, f"cannot write ({exc.strerror})"))
