@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from porter.rewrite.helpers import DEVICE_HELPER, device_helper_source
@@ -262,6 +262,7 @@ def port_source(
     edits: dict[cst.CSTNode, Callable] = {}
     markers: dict[cst.CSTNode, list[tuple[str, str]]] = {}
     guards: set[cst.CSTNode] = set()
+    sited: list[tuple[str, Change]] = []
 
     def mark(stmt, rule, fix, reason=""):
         if stmt is not None:
@@ -278,6 +279,7 @@ def port_source(
         stmt = _statement_of(node, parents) if node is not None else None
         change = Change(finding.rule_id, finding.line, finding.col, "informational", fix.result)
         result.changes.append(change)
+        sited.append((finding.matched, change))
         if node is None:
             change.action, change.detail = "marked", "site not located"
             continue
@@ -316,6 +318,8 @@ def port_source(
         change.action = "fixed"
 
     new_module = wrapper.module.visit(_Rewriter(edits, markers, guards))
+    fixed_names = {matched for matched, change in sited if change.action == "fixed" and matched}
+    new_module = _drop_unused_imports(new_module, fixed_names)
     if ctx.needs_device_helper:
         new_module = _insert_helper(new_module, target, ctx.torch_alias)
     if ctx.uses_torch and _torch_alias(new_module) is None:
@@ -330,6 +334,40 @@ def port_source(
         return result
     result.ported = code
     return result
+
+
+def _drop_unused_imports(module: cst.Module, fixed_names: set[str]) -> cst.Module:
+    """Remove imports that only served rewritten CUDA names (`import torch.cuda as tc`), when unused now.
+
+    libcst's RemoveImportsVisitor removes an import only if nothing in the file still uses it.
+    `import torch` itself is never a candidate.
+    """
+    if not fixed_names:
+        return module
+    context = CodemodContext()
+    scheduled = False
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    name = code_name(alias.name)
+                    if "." in name and alias.asname and any(q.startswith(name + ".") for q in fixed_names):
+                        RemoveImportsVisitor.remove_unused_import(context, name, asname=alias.asname.name.value)
+                        scheduled = True
+            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative \
+                    and not isinstance(small.names, cst.ImportStar):
+                module_name = code_name(small.module)
+                for alias in small.names:
+                    qualname = f"{module_name}.{code_name(alias.name)}"
+                    if any(q == qualname or q.startswith(qualname + ".") for q in fixed_names):
+                        asname = alias.asname.name.value if alias.asname else None
+                        RemoveImportsVisitor.remove_unused_import(context, module_name, code_name(alias.name), asname)
+                        scheduled = True
+    if not scheduled:
+        return module
+    return RemoveImportsVisitor(context).transform_module(module)
 
 
 def _safe_edit(edit, site, rule, fix, stmt, change, mark):
