@@ -73,6 +73,8 @@ def lint(
     exclude: Annotated[list[str] | None, typer.Option(help="Replace the exclude globs.")] = None,
     extend_exclude: Annotated[list[str] | None, typer.Option(help="Add exclude globs.")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")] = None,
+    fix: Annotated[bool, typer.Option(help="Apply the safe fixes in place (as `porter port --in-place`).")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option(help="With --fix: apply unsafe fixes too.")] = False,
 ) -> None:
     """Find CUDA-only code and say what it means on Trainium / Inferentia."""
     from porter.report import LINT_FORMATS, LintReport, render_statistics
@@ -90,6 +92,8 @@ def lint(
         exclude=tuple(exclude) if exclude else None,
         extend_exclude=tuple(extend_exclude) if extend_exclude else None,
     )
+    if fix:
+        _apply_fixes(paths or [Path(".")], overrides, unsafe_fixes, jobs)
     try:
         result = lint_paths(
             paths or [Path(".")], overrides, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs,
@@ -104,6 +108,22 @@ def lint(
     _emit(text, output_file)
     if result.findings and not exit_zero:
         raise typer.Exit(1)
+
+
+def _apply_fixes(paths: list[Path], overrides: Overrides, unsafe_fixes: bool, jobs: int | None) -> None:
+    from porter.config import ConfigResolver
+    from porter.rewrite.tree_port import PortOptions, port_tree
+
+    resolver = ConfigResolver(overrides)
+    for path in paths:
+        if not path.exists():
+            continue  # lint reports it
+        target = resolver.for_path(path).target
+        result = port_tree(path, PortOptions(target=target, unsafe_fixes=unsafe_fixes, in_place=True, jobs=jobs),
+                           overrides)
+        fixed = sum(1 for f in result.files for c in f.changes if c.action == "fixed")
+        if fixed:
+            typer.echo(f"Fixed {fixed} finding(s) in {len(result.changed)} file(s) under {path}.", err=True)
 
 
 def _emit(text: str, output_file: Path | None) -> None:
