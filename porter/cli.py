@@ -190,15 +190,20 @@ def port(
 
 @app.command("rules")
 def list_rules(
-    output_format: Annotated[str, typer.Option(help="text or json.")] = "text",
+    output_format: Annotated[str, typer.Option(help="text, json, or markdown (the mapping table).")] = "text",
     target: Annotated[str | None, typer.Option(help="Show fix availability for this target only.")] = None,
 ) -> None:
     """List every rule in the catalogue."""
     from porter.source.catalogue import load_catalogue
 
-    check_choice(output_format, ("text", "json"), "--output-format")
+    check_choice(output_format, ("text", "json", "markdown"), "--output-format")
     check_choice(target, TARGETS, "--target")
     catalogue = load_catalogue()
+    if output_format == "markdown":
+        from porter.source.mapping import render_mapping
+
+        sys.stdout.write(render_mapping(catalogue))
+        return
     if output_format == "json":
         data = [_rule_record(rule) for rule in catalogue]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
