@@ -1,0 +1,1 @@
+"""Graph: loading model entrypoints, torch.export, the operator inventory, Neuron compatibility."""

@@ -1,0 +1,80 @@
+"""What Neuron makes of an aten operator: supported, unsupported, or supported with a caveat.
+
+Built from documented facts only (the Neuron SDK's supported-operator list, error-code pages and
+the torch_neuronx.trace limitations); an op the documents say nothing about is "unknown", never
+silently "supported". `neuronx-cc list-operators --framework XLA` on a Neuron host is the
+authoritative list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUPPORTED = "supported"
+UNSUPPORTED = "unsupported"
+CAVEAT = "caveat"
+UNKNOWN = "not listed"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    note: str = ""
+
+
+# The torch-neuronx supported-operator list (aten names, without overload).
+DOCUMENTED_SUPPORTED = frozenset({
+    "_s_where", "_softmax", "_softmax_backward_data", "_unsafe_view", "add", "addcdiv_", "addcmul", "addmm",
+    "bernoulli_", "bmm", "constant_pad_nd", "div", "embedding", "embedding_dense_backward", "empty", "expand",
+    "fill_", "index_select", "_log_softmax", "_log_softmax_backward_data", "lt", "mm", "mul",
+    "native_batch_norm", "native_batch_norm_backward", "neg", "permute", "relu", "rsub", "select", "slice",
+    "sqrt", "sum", "t", "tanh", "tanh_backward", "threshold_backward", "transpose", "unsqueeze", "view", "zero_",
+})
+
+# Operators whose lowering the Neuron documents describe as unsupported, with the document's reason.
+DOCUMENTED_UNSUPPORTED = {
+    "sort": "not supported by neuronx-cc (torch_neuronx.trace partitioner example)",
+    "argsort": "a sort: not supported by neuronx-cc",
+    "fft_fft": "aten::fft_fft fails in neuronx-cc (torch_neuronx.analyze example)",
+    "fft_rfft": "FFT: not supported by neuronx-cc",
+    "fft_ifft": "FFT: not supported by neuronx-cc",
+    "fft_irfft": "FFT: not supported by neuronx-cc",
+    "nonzero": "data-dependent output shape: unsupported under trace",
+    "masked_select": "data-dependent output shape: unsupported under trace",
+    "unique": "data-dependent output shape: unsupported under trace",
+    "_unique2": "data-dependent output shape: unsupported under trace",
+    "triangular_solve": "NCC_EUOC002 unsupported operator; use torch.inverse(A) @ b",
+    "linalg_solve_triangular": "NCC_EUOC002 unsupported operator; use torch.inverse(A) @ b",
+}
+
+# Transient / bookkeeping nodes that never reach the compiler.
+IGNORED = frozenset({"sym_size", "sym_numel", "sym_stride", "_assert_async", "_assert_scalar", "alias",
+                     "lift_fresh_copy", "detach", "_to_copy", "clone"})
+
+
+def op_name(target: str) -> str:
+    """`aten.linear.default` → `linear`."""
+    parts = target.split(".")
+    if parts and parts[0] == "aten":
+        parts = parts[1:]
+    return parts[0] if parts else target
+
+
+def verdict(target: str, dtypes: set[str]) -> Verdict:
+    """The verdict for one op, given the dtypes of its inputs and outputs."""
+    name = op_name(target)
+    if any(d.startswith("complex") for d in dtypes):
+        return Verdict(UNSUPPORTED, "complex dtypes are not supported on device (NCC_EVRF004)")
+    if "float64" in dtypes:
+        return Verdict(CAVEAT, "no float64 on Neuron: computed in a lower precision")
+    if name in DOCUMENTED_UNSUPPORTED:
+        return Verdict(UNSUPPORTED, DOCUMENTED_UNSUPPORTED[name])
+    if name == "topk" and dtypes & {"int32", "int64", "int16", "int8"}:
+        return Verdict(UNSUPPORTED, "topk on integers (NCC_EVRF013): cast to float first")
+    if name.startswith("scatter_reduce") and dtypes & {"int32", "int64", "bool"}:
+        return Verdict(UNSUPPORTED, "scatter_reduce on int/bool (NCC_EVRF016)")
+    if "int64" in dtypes:
+        return Verdict(CAVEAT, "int64 is downcast to int32 unless --native-int64=enabled (trn2+)")
+    if name in DOCUMENTED_SUPPORTED or name.rstrip("_") in DOCUMENTED_SUPPORTED:
+        return Verdict(SUPPORTED)
+    return Verdict(UNKNOWN, "not in the documented list; check with neuronx-cc list-operators")

@@ -1,0 +1,227 @@
+"""`porter trace`: torch.export of a model, its operator inventory and a Neuron verdict per op.
+
+What `torch_neuronx.analyze` does, on any machine: every aten op with its count and the source
+lines that produced it, graph breaks and data-dependent control flow with their source lines,
+dynamic shapes, and the places where a kernel from porter's library would apply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from porter.graph.compat import CAVEAT, SUPPORTED, UNSUPPORTED, op_name, verdict
+
+# aten op → the kernel in porter.kernels that implements it.
+KERNEL_FOR_OP = {
+    "scaled_dot_product_attention": "attention",
+    "_scaled_dot_product_flash_attention_for_cpu": "attention",
+    "_scaled_dot_product_efficient_attention": "attention",
+    "layer_norm": "layernorm",
+    "native_layer_norm": "layernorm",
+    "rms_norm": "rmsnorm",
+    "_softmax": "softmax",
+    "softmax": "softmax",
+    "linear": "matmul",
+    "mm": "matmul",
+    "bmm": "matmul",
+    "matmul": "matmul",
+    "addmm": "matmul",
+    "silu": "glu (when multiplied by a gate)",
+    "gelu": "glu (when multiplied by a gate)",
+}
+
+TORCH_DIR = str(Path(torch.__file__).parent)
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
+
+
+@dataclass
+class OpEntry:
+    target: str
+    count: int = 0
+    dtypes: set[str] = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)
+    modules: set[str] = field(default_factory=set)
+    status: str = ""
+    note: str = ""
+    kernel: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "op": self.target, "count": self.count, "status": self.status, "note": self.note,
+            "dtypes": sorted(self.dtypes), "sources": self.sources[:5], "modules": sorted(self.modules)[:5],
+            "kernel": self.kernel,
+        }
+
+
+@dataclass
+class TraceReport:
+    model: str
+    exported: bool
+    ops: list[OpEntry] = field(default_factory=list)
+    graph_breaks: list[dict] = field(default_factory=list)
+    export_error: str = ""
+    dynamic_shapes: list[str] = field(default_factory=list)
+
+    @property
+    def support_percent(self) -> float:
+        total = sum(op.count for op in self.ops)
+        good = sum(op.count for op in self.ops if op.status in (SUPPORTED, CAVEAT))
+        return round(100.0 * good / total, 2) if total else 100.0
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "exported": self.exported,
+            "export_error": self.export_error,
+            "support_percent": self.support_percent,
+            "unsupported": [op.to_dict() for op in self.ops if op.status == UNSUPPORTED],
+            "ops": [op.to_dict() for op in self.ops],
+            "graph_breaks": self.graph_breaks,
+            "dynamic_shapes": self.dynamic_shapes,
+        }
+
+
+def _user_frame(stack: str | None) -> str:
+    """The last frame of a stack trace, as path:line (function)."""
+    if not stack:
+        return ""
+    frames = _FRAME.findall(stack)
+    if not frames:
+        return ""
+    # The user's line, not torch's own module code that it called into.
+    user = [f for f in frames if not f[0].startswith(TORCH_DIR)] or frames
+    path, line, func = user[-1]
+    return f"{path}:{line} ({func})"
+
+
+def _dtypes(node) -> set[str]:
+    found = set()
+    values = [node.meta.get("val")]
+    values += [a.meta.get("val") for a in node.all_input_nodes]
+    for value in values:
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            dtype = getattr(item, "dtype", None)
+            if isinstance(dtype, torch.dtype):
+                found.add(str(dtype).replace("torch.", ""))
+    return found
+
+
+def inventory(exported) -> list[OpEntry]:
+    ops: dict[str, OpEntry] = {}
+    for node in exported.graph.nodes:
+        if node.op != "call_function":
+            continue
+        target = str(node.target)
+        if not target.startswith("aten."):
+            continue
+        entry = ops.setdefault(target, OpEntry(target))
+        entry.count += 1
+        entry.dtypes |= _dtypes(node)
+        source = _user_frame(node.meta.get("stack_trace"))
+        if source and source not in entry.sources:
+            entry.sources.append(source)
+        stack = node.meta.get("nn_module_stack") or {}
+        if stack:
+            entry.modules.add(list(stack.values())[-1][0])
+    for entry in ops.values():
+        v = verdict(entry.target, entry.dtypes)
+        entry.status, entry.note = v.status, v.note
+        entry.kernel = KERNEL_FOR_OP.get(op_name(entry.target), "")
+    return sorted(ops.values(), key=lambda e: (e.status != UNSUPPORTED, -e.count, e.target))
+
+
+def graph_breaks(model, args: tuple, kwargs: dict) -> list[dict]:
+    """Graph breaks as TorchDynamo sees them, with the user source line of each."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    try:
+        explanation = torch._dynamo.explain(model)(*args, **kwargs)
+    except Exception as exc:  # explain itself can fail on exotic models; say so, do not crash
+        return [{"reason": f"torch._dynamo.explain failed: {type(exc).__name__}: {exc}", "source": ""}]
+    breaks = []
+    for reason in explanation.break_reasons:
+        source = ""
+        if reason.user_stack:
+            frame = reason.user_stack[-1]
+            source = f"{frame.filename}:{frame.lineno} ({frame.name})"
+        breaks.append({"reason": reason.reason.strip().splitlines()[0], "source": source})
+    return breaks
+
+
+def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "model") -> TraceReport:
+    model.eval()
+    report = TraceReport(model=name, exported=False)
+    try:
+        with torch.no_grad():
+            exported = torch.export.export(model, args, kwargs)
+    except Exception as exc:
+        report.export_error = _first_line(exc)
+        stack = getattr(exc, "__traceback__", None)
+        report.graph_breaks = graph_breaks(model, args, kwargs)
+        if stack is not None and not report.graph_breaks:
+            report.graph_breaks = [{"reason": report.export_error, "source": ""}]
+        return report
+    report.exported = True
+    report.ops = inventory(exported)
+    report.graph_breaks = graph_breaks(model, args, kwargs)
+    for node in exported.graph.nodes:
+        value = node.meta.get("val")
+        shape = getattr(value, "shape", None)
+        if shape is not None and any(not isinstance(d, int) for d in shape):
+            report.dynamic_shapes.append(f"{node.name}: {tuple(shape)}")
+    return report
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def render_text(report: TraceReport) -> str:
+    out = [f"porter trace: {report.model}"]
+    if not report.exported:
+        out.append(f"torch.export failed: {report.export_error}")
+    else:
+        total = sum(op.count for op in report.ops)
+        out.append(f"{total} aten ops, {len(report.ops)} kinds; Neuron support: {report.support_percent}%")
+        for op in report.ops:
+            where = f"  [{op.sources[0]}]" if op.sources else ""
+            kernel = f"  kernel: {op.kernel}" if op.kernel else ""
+            note = f"  ({op.note})" if op.note and op.status != SUPPORTED else ""
+            out.append(f"  {op.count:5d}  {op.status:12s} {op.target}{note}{kernel}{where}")
+    if report.graph_breaks:
+        out.append(f"graph breaks: {len(report.graph_breaks)}")
+        out += [f"  {b['source']}: {b['reason']}" for b in report.graph_breaks]
+    if report.dynamic_shapes:
+        out.append("dynamic shapes:")
+        out += [f"  {d}" for d in report.dynamic_shapes]
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(report: TraceReport) -> str:
+    out = [f"# porter trace: `{report.model}`", ""]
+    if not report.exported:
+        out += [f"torch.export failed: `{report.export_error}`", ""]
+    else:
+        out += [f"Neuron support: **{report.support_percent}%**", "", "| op | count | status | note | kernel | source |",
+                "|---|---|---|---|---|---|"]
+        for op in report.ops:
+            src = op.sources[0] if op.sources else ""
+            out.append(f"| `{op.target}` | {op.count} | {op.status} | {op.note} | {op.kernel} | {src} |")
+    if report.graph_breaks:
+        out += ["", "## Graph breaks", ""] + [f"- `{b['source']}`: {b['reason']}" for b in report.graph_breaks]
+    return "\n".join(out) + "\n"
+
+
+def group_sources(report: TraceReport) -> dict[str, list[str]]:
+    by_source = defaultdict(list)
+    for op in report.ops:
+        for source in op.sources:
+            by_source[source].append(op.target)
+    return dict(by_source)

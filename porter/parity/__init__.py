@@ -1,0 +1,1 @@
+"""Parity: running reference vs candidate, comparison metrics, goldens, layerwise divergence."""
