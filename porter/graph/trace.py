@@ -209,8 +209,8 @@ def render_markdown(report: TraceReport) -> str:
     if not report.exported:
         out += [f"torch.export failed: `{report.export_error}`", ""]
     else:
-        out += [f"Neuron support: **{report.support_percent}%**", "", "| op | count | status | note | kernel | source |",
-                "|---|---|---|---|---|---|"]
+        out += [f"Neuron support: **{report.support_percent}%**", "",
+                "| op | count | status | note | kernel | source |", "|---|---|---|---|---|---|"]
         for op in report.ops:
             src = op.sources[0] if op.sources else ""
             out.append(f"| `{op.target}` | {op.count} | {op.status} | {op.note} | {op.kernel} | {src} |")
