@@ -1,0 +1,1 @@
+"""Compile: backends for Neuron (the real SDK) and the CPU stand-in (ONNX + onnxruntime)."""
