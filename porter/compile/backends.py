@@ -140,13 +140,13 @@ def compile_cpu_standin(model: torch.nn.Module, args: tuple, out_dir: Path) -> C
     except Exception as exc:
         raise CompileError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
     session = onnxruntime.InferenceSession(str(artifact), providers=["CPUExecutionProvider"])
-    feeds = {i.name: a.detach().cpu().numpy() for i, a in zip(session.get_inputs(), args)}
+    feeds = {i.name: a.detach().cpu().numpy() for i, a in zip(session.get_inputs(), args, strict=True)}
     onnx_out = session.run(None, feeds)
     with torch.no_grad():
         eager = model(*args)
     eager_list = [eager] if isinstance(eager, torch.Tensor) else list(torch.utils._pytree.tree_leaves(eager))
     errors = [float(np.max(np.abs(o - e.detach().cpu().numpy()))) if o.size else 0.0
-              for o, e in zip(onnx_out, eager_list)]
+              for o, e in zip(onnx_out, eager_list, strict=True)]
     metadata = {
         "porter": __version__,
         "backend": "cpu-onnx",
@@ -163,7 +163,7 @@ def run_onnx(artifact: Path, args: tuple) -> list[torch.Tensor]:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(artifact), providers=["CPUExecutionProvider"])
-    feeds = {i.name: a.detach().cpu().numpy() for i, a in zip(session.get_inputs(), args)}
+    feeds = {i.name: a.detach().cpu().numpy() for i, a in zip(session.get_inputs(), args, strict=True)}
     return [torch.from_numpy(o) for o in session.run(None, feeds)]
 
 
