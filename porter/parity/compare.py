@@ -144,9 +144,12 @@ def compare_tensors(name: str, reference: torch.Tensor, candidate: torch.Tensor,
 
 
 def compare_outputs(reference: Any, candidate: Any, tolerances: Tolerances | None = None) -> list[OutputComparison]:
+    return compare_leaves(dict(flatten(reference)), dict(flatten(candidate)), tolerances)
+
+
+def compare_leaves(ref_leaves: dict[str, Any], cand_leaves: dict[str, Any],
+                   tolerances: Tolerances | None = None) -> list[OutputComparison]:
     tolerances = tolerances or Tolerances()
-    ref_leaves = dict(flatten(reference))
-    cand_leaves = dict(flatten(candidate))
     results = []
     for name, ref in ref_leaves.items():
         if name not in cand_leaves:
