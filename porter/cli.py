@@ -262,6 +262,10 @@ def _register_subcommands() -> None:
     """Commands that live in their own modules; each imports its heavy dependencies lazily."""
     from importlib.util import find_spec
 
+    from porter.commands.dynamic import register
+
+    register(app)
+
     if find_spec("porter.commands.kernels") is not None:
         from porter.commands.kernels import app as kernels_app
 

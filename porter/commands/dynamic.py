@@ -1,0 +1,226 @@
+"""`porter trace`, `porter compile`, `porter parity`: the dynamic half (imports torch, runs user code).
+
+Every heavy import happens inside the command, so `porter --help` and `porter lint` stay torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from porter.config import ConfigError, read_pyproject
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"porter: error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(2)
+
+
+def model_spec(root: Path, name: str | None, model: str | None, inputs: str | None) -> dict:
+    """The model entrypoints: --model/--inputs, or [tool.porter.models.NAME] in root/pyproject.toml."""
+    if model or inputs:
+        if not (model and inputs):
+            raise _fail("--model and --inputs go together (pkg.module:function each)")
+        return {"factory": model, "inputs": inputs}
+    pyproject = root / "pyproject.toml"
+    try:
+        table = read_pyproject(pyproject) if pyproject.is_file() else None
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    models = (table or {}).get("models", {})
+    if not models:
+        raise _fail(f"no model given: pass --model and --inputs, or add [tool.porter.models.NAME] to {pyproject}")
+    if name is None:
+        if len(models) > 1:
+            raise _fail(f"{pyproject} defines several models ({', '.join(models)}): choose one with --name")
+        name = next(iter(models))
+    if name not in models:
+        raise _fail(f"{pyproject}: no [tool.porter.models.{name}]")
+    spec = models[name]
+    for key in ("factory", "inputs"):
+        if not isinstance(spec.get(key), str) or ":" not in spec[key]:
+            raise _fail(f"{pyproject}: [tool.porter.models.{name}] needs {key} = \"pkg.module:function\"")
+    return {"name": name, **spec}
+
+
+def _load(root: Path, spec: dict, seed: int):
+    from porter.graph.entrypoints import EntrypointError
+    from porter.parity.models import build, example_inputs
+
+    try:
+        model = build(root, spec["factory"], seed)
+        args, kwargs = example_inputs(root, spec["inputs"], seed)
+    except EntrypointError as exc:
+        raise _fail(str(exc)) from None
+    return model, args, kwargs
+
+
+Root = Annotated[Path, typer.Option(help="The project the entrypoints are imported from.")]
+Model = Annotated[str | None, typer.Option(help="Model factory, pkg.module:function.")]
+Inputs = Annotated[str | None, typer.Option(help="Example inputs, pkg.module:function.")]
+Name = Annotated[str | None, typer.Option(help="A [tool.porter.models.NAME] entry.")]
+
+
+def trace(
+    root: Root = Path("."),
+    name: Name = None,
+    model: Model = None,
+    inputs: Inputs = None,
+    output_format: Annotated[str, typer.Option(help="text, json or markdown.")] = "text",
+    output_file: Annotated[Path | None, typer.Option("--output-file", "-o")] = None,
+    seed: int = 0,
+) -> None:
+    """torch.export the model; list its aten ops with a Neuron verdict each, graph breaks, kernels."""
+    from porter.graph.trace import render_markdown, render_text, trace_model
+
+    if output_format not in ("text", "json", "markdown"):
+        raise _fail(f"--output-format: {output_format!r} is not one of text, json, markdown")
+    spec = model_spec(root, name, model, inputs)
+    net, args, kwargs = _load(root, spec, seed)
+    report = trace_model(net, args, kwargs, spec.get("name") or spec["factory"])
+    text = {"text": render_text, "markdown": render_markdown,
+            "json": lambda r: json.dumps(r.to_dict(), indent=2) + "\n"}[output_format](report)
+    _write(text, output_file)
+    unsupported = [op for op in report.ops if op.status == "unsupported"]
+    raise typer.Exit(1 if (unsupported or not report.exported) else 0)
+
+
+def compile_(
+    root: Root = Path("."),
+    name: Name = None,
+    model: Model = None,
+    inputs: Inputs = None,
+    out: Annotated[Path, typer.Option(help="Where the artifact and its metadata go.")] = Path("porter-compiled"),
+    backend: Annotated[str, typer.Option(help="auto (Neuron when the SDK is present), neuron or cpu.")] = "auto",
+    target: Annotated[str, typer.Option(help="trn1, inf2 (torch_neuronx.trace); trn2, trn3 (torch.compile).")] = "trn2",
+    auto_cast: Annotated[str, typer.Option(help="none, matmult or all.")] = "none",
+    auto_cast_type: Annotated[str, typer.Option(help="bf16, fp16, tf32 or fp8_e4m3.")] = "bf16",
+    model_type: Annotated[str, typer.Option(help="generic, transformer or unet-inference.")] = "generic",
+    optlevel: Annotated[int, typer.Option("-O", help="neuronx-cc optimisation level 1-3.")] = 2,
+    cache_dir: Annotated[Path | None, typer.Option(help="Compiler work/cache directory.")] = None,
+    seed: int = 0,
+) -> None:
+    """Compile the model: the Neuron compiler when the SDK is present, else the ONNX CPU stand-in."""
+    from porter.compile.backends import CompileError, CompileOptions, compile_model
+
+    if backend not in ("auto", "neuron", "cpu"):
+        raise _fail(f"--backend: {backend!r} is not one of auto, neuron, cpu")
+    options = CompileOptions(target=target, auto_cast=auto_cast, auto_cast_type=auto_cast_type,
+                             model_type=model_type, optlevel=optlevel, cache_dir=cache_dir)
+    spec = model_spec(root, name, model, inputs)
+    net, args, kwargs = _load(root, spec, seed)
+    if kwargs:
+        raise _fail("compile takes positional example inputs only")
+    try:
+        result = compile_model(net, args, out, options, backend)
+    except CompileError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"backend: {result.backend}")
+    typer.echo(f"artifact: {result.artifact}")
+    if result.max_abs_error is not None:
+        typer.echo(f"max abs error vs eager: {result.max_abs_error:.3g}")
+    typer.echo(f"metadata: {Path(result.artifact).parent / 'metadata.json'}")
+
+
+def parity(
+    root: Annotated[Path, typer.Option(help="The original project (the reference).")] = Path("."),
+    candidate_root: Annotated[Path | None, typer.Option(help="The ported project (default: --root).")] = None,
+    name: Name = None,
+    model: Model = None,
+    inputs: Inputs = None,
+    candidate: Annotated[str | None, typer.Option(help="Candidate factory (default: the same entrypoint).")] = None,
+    atol: Annotated[float | None, typer.Option(help="Absolute tolerance for every output.")] = None,
+    rtol: Annotated[float | None, typer.Option(help="Relative tolerance for every output.")] = None,
+    tolerance: Annotated[list[str] | None, typer.Option(help="Per output: NAME=RTOL,ATOL.")] = None,
+    layers: Annotated[bool, typer.Option(help="Compare module by module; name the first divergence.")] = False,
+    save_golden: Annotated[Path | None, typer.Option(help="Store inputs, weights and reference outputs.")] = None,
+    golden: Annotated[Path | None, typer.Option(help="Check the candidate against a saved golden.")] = None,
+    three_way: Annotated[bool, typer.Option(help="Also run a bf16 reference: precision loss or porting bug?")] = False,
+    simulate_kernels: Annotated[bool, typer.Option(help="Run porter's NKI kernels in the simulator.")] = False,
+    onnx: Annotated[Path | None, typer.Option(help="Candidate: a compiled ONNX artifact (porter compile).")] = None,
+    output_format: Annotated[str, typer.Option(help="table, json, junit or markdown.")] = "table",
+    output_file: Annotated[Path | None, typer.Option("--output-file", "-o")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds the user code may run.")] = 600.0,
+    seed: int = 0,
+) -> None:
+    """Compare the ported model's outputs with the original's, on CPU. Exit 0 pass, 1 mismatch, 2 error."""
+    from porter.parity.output import print_table, render_json, render_junit, render_markdown
+
+    if output_format not in ("table", "json", "junit", "markdown"):
+        raise _fail(f"--output-format: {output_format!r} is not one of table, json, junit, markdown")
+    spec = model_spec(root, name, model, inputs)
+    per_output = {}
+    for item in tolerance or []:
+        key, _, values = item.partition("=")
+        try:
+            r, a = (float(v) for v in values.split(","))
+        except ValueError:
+            raise _fail(f"--tolerance {item!r}: expected NAME=RTOL,ATOL") from None
+        per_output[key] = [r, a]
+    for key, values in (spec.get("tolerances") or {}).items():
+        per_output.setdefault(key, list(values))
+    request = {
+        "candidate_root": str((candidate_root or root).resolve()),
+        "candidate_factory": candidate or spec["factory"],
+        "inputs": spec["inputs"],
+        "reference_root": str(root.resolve()),
+        "reference_factory": spec["factory"],
+        "inputs_root": str(root.resolve()),
+        "seed": seed,
+        "rtol": rtol if rtol is not None else spec.get("rtol"),
+        "atol": atol if atol is not None else spec.get("atol"),
+        "per_output": per_output,
+        "layers": layers,
+        "save_golden": str(save_golden.resolve()) if save_golden else None,
+        "golden": str(golden.resolve()) if golden else None,
+        "three_way": three_way,
+        "simulate_kernels": simulate_kernels,
+        "onnx_artifact": str(onnx.resolve()) if onnx else None,
+    }
+    result = run_in_subprocess(request, timeout)
+    if "error" in result:
+        typer.secho(f"porter parity: error in user code: {result['error']}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    if output_format == "table" and output_file is None:
+        print_table(result)
+    else:
+        text = {"json": render_json, "junit": render_junit, "markdown": render_markdown,
+                "table": render_markdown}[output_format](result)
+        _write(text, output_file)
+    raise typer.Exit(0 if result.get("passed") else 1)
+
+
+def run_in_subprocess(request: dict, timeout: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="porter-parity-") as tmp:
+        request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        request_path.write_text(json.dumps(request), encoding="utf-8")
+        try:
+            proc = subprocess.run([sys.executable, "-m", "porter.parity.worker", str(request_path), str(result_path)],
+                                  capture_output=True, text=True, timeout=timeout, env={**os.environ})
+        except subprocess.TimeoutExpired:
+            return {"error": f"the models did not finish within {timeout:g} s (--timeout)"}
+        if not result_path.exists():
+            tail = (proc.stderr or "").strip().splitlines()[-5:]
+            return {"error": f"the parity worker exited with {proc.returncode}: " + " | ".join(tail)}
+        return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def _write(text: str, output_file: Path | None) -> None:
+    if output_file is None:
+        sys.stdout.write(text)
+    else:
+        output_file.parent.mkdir(parents=True, exist_ok=True)
+        output_file.write_text(text, encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("trace")(trace)
+    app.command("compile")(compile_)
+    app.command("parity")(parity)
