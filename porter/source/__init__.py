@@ -1,0 +1,1 @@
+"""The static half: reading source, matching the rule catalogue, reporting findings."""
