@@ -22,12 +22,17 @@ from porter.rewrite.sites import SiteIndex
 from porter.rewrite.transforms import (
     CannotFix,
     FileContext,
+    autocast_transform,
     device_transform,
+    device_type_transform,
     guarded_call,
     guarded_statement,
+    is_torch_device,
     keywords_transform,
+    remove_statement,
     rename_transform,
     replace_transform,
+    statement_transform,
     value_transform,
 )
 from porter.source.catalogue import Catalogue, Fix, Rule
@@ -212,7 +217,30 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
     kind = fix.transform
     if kind == "device":
         target = _method_call(node, parents)
+        call = _call_of(target, parents)
+        if call is not target and isinstance(call, cst.Call) and is_torch_device(call.func):
+            # torch.device("cuda", rank): the whole call becomes the helper's call.
+            target = call
         return target, lambda n: device_transform(n, ctx)
+    if kind == "device-type":
+        target = node
+        while target is not None and not isinstance(target, cst.Comparison):
+            target = parents.get(target)
+        if target is None:
+            raise CannotFix("not inside a comparison")
+        return target, lambda n: device_type_transform(n, ctx, fix.to)
+    if kind == "autocast":
+        target = _call_of(_method_call(node, parents), parents)
+        return target, lambda n: autocast_transform(n, ctx, fix.set)
+    if kind in ("statement", "remove"):
+        line = _statement_of(node, parents)
+        if not isinstance(line, cst.SimpleStatementLine):
+            raise CannotFix(f"{kind} needs a simple statement")
+        if kind == "statement":
+            return line, lambda n: statement_transform(n, ctx, fix.to)
+        block = parents.get(line)
+        only_child = isinstance(block, cst.IndentedBlock) and len(block.body) == 1
+        return line, lambda n: remove_statement(n, only_child)
     if kind == "rename":
         target = _method_call(node, parents)
         if isinstance(target, cst.Call):

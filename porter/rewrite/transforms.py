@@ -4,7 +4,8 @@ Each transform gets the libcst node a finding points at (already rewritten insid
 nest) and returns its replacement, or raises CannotFix when this site's shape is one it does not
 handle: the port then leaves a marker instead of guessing. Code templates may use `{torch}` (the
 file's name for the torch module), `{device}` (a call of the device helper) and `{args}` (the
-original call's arguments).
+original call's arguments), `{receiver}` (what an attribute is read from), `{attr}` (the last part
+of the matched name) and `{dtype}` (the dtype a legacy tensor type names).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ import libcst as cst
 from porter.rewrite.helpers import DEVICE_HELPER
 from porter.source.predicates import CUDA_DEVICE
 
-TRANSFORMS = ("device", "rename", "replace", "value", "keywords", "remove", "guard-import", "guarded-call")
+# Legacy tensor types name a dtype: torch.cuda.HalfTensor is float16 on the GPU.
+TENSOR_TYPE_DTYPES = {
+    "HalfTensor": "float16", "BFloat16Tensor": "bfloat16", "FloatTensor": "float32", "DoubleTensor": "float64",
+    "LongTensor": "int64", "IntTensor": "int32", "ShortTensor": "int16", "CharTensor": "int8",
+    "ByteTensor": "uint8", "BoolTensor": "bool",
+}
 
 
 class CannotFix(Exception):
@@ -32,12 +38,15 @@ class FileContext:
     uses_torch: bool = False
     needs_device_helper: bool = False
 
-    def render(self, template: str, args: str = "") -> str:
+    def render(self, template: str, args: str = "", **values: str) -> str:
         if "{device}" in template:
             self.needs_device_helper = True
         if "{torch}" in template or "{device}" in template:
             self.uses_torch = True
-        return template.format(torch=self.torch_alias, device=f"{DEVICE_HELPER}()", args=args)
+        try:
+            return template.format(torch=self.torch_alias, device=f"{DEVICE_HELPER}()", args=args, **values)
+        except KeyError as exc:
+            raise CannotFix(f"placeholder {{{exc.args[0]}}} has no value at this site") from None
 
     def device_call(self, index: cst.BaseExpression | None) -> cst.Call:
         self.needs_device_helper = True
@@ -88,7 +97,7 @@ def device_index(node: cst.BaseExpression) -> tuple[bool, cst.BaseExpression | N
                     and len(right.args) == 1:
                 return True, right.args[0].value
         return False, None
-    if isinstance(node, cst.Call) and _is_torch_device(node.func):
+    if isinstance(node, cst.Call) and is_torch_device(node.func):
         args = node.args
         if not args or args[0].keyword not in (None,) and args[0].keyword.value != "type":
             return False, None
@@ -107,7 +116,7 @@ def device_index(node: cst.BaseExpression) -> tuple[bool, cst.BaseExpression | N
     return False, None
 
 
-def _is_torch_device(func: cst.BaseExpression) -> bool:
+def is_torch_device(func: cst.BaseExpression) -> bool:
     return (isinstance(func, cst.Attribute) and func.attr.value == "device"
             and isinstance(func.value, cst.Name)) or (isinstance(func, cst.Name) and func.value == "device")
 
@@ -140,18 +149,135 @@ def device_transform(node: cst.CSTNode, ctx: FileContext) -> cst.CSTNode:
 def rename_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
     """Replace a qualified name (the callee stays called with the same arguments)."""
     if isinstance(node, (cst.Name, cst.Attribute)):
-        return expr(ctx.render(to)).with_changes(lpar=node.lpar, rpar=node.rpar)
+        return expr(ctx.render(to, **site_values(node))).with_changes(lpar=node.lpar, rpar=node.rpar)
     raise CannotFix("rename needs a name")
 
 
-def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
-    """Replace a whole expression; `{args}` carries a call's arguments over."""
-    args = ""
+def call_args(node: cst.Call) -> str:
+    return ", ".join(code_of(a).rstrip(", ").strip() for a in node.args)
+
+
+def last_name(node: cst.CSTNode) -> str:
     if isinstance(node, cst.Call):
-        args = ", ".join(code_of(a).rstrip(", ").strip() for a in node.args)
+        node = node.func
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    if isinstance(node, cst.Name):
+        return node.value
+    return ""
+
+
+def site_values(node: cst.CSTNode) -> dict[str, str]:
+    """The placeholder values one site offers: `{args}`, `{attr}`, `{receiver}`."""
+    values = {"attr": last_name(node)}
+    if isinstance(node, cst.Call):
+        values["args"] = call_args(node)
+        func = node.func
+    else:
+        func = node
+    if isinstance(func, cst.Attribute):
+        values["receiver"] = code_of(func.value)
+    return {k: v for k, v in values.items() if v}
+
+
+def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
+    """Replace a whole expression; `{args}` carries a call's arguments over, `{receiver}` its object."""
     if isinstance(node, cst.BaseExpression):
-        return expr(ctx.render(to, args=args)).with_changes(lpar=node.lpar, rpar=node.rpar)
+        values = site_values(node)
+        if isinstance(node, cst.Attribute):
+            # `x.is_cuda`: the receiver is the attribute's object, not a callee's.
+            values["receiver"] = code_of(node.value)
+        return expr(ctx.render(to, **values)).with_changes(lpar=node.lpar, rpar=node.rpar)
     raise CannotFix("replace needs an expression")
+
+
+def device_type_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
+    """`device.type == "cuda"` → `device.type == "neuron"`: every CUDA device string in a comparison."""
+    if not isinstance(node, cst.Comparison):
+        raise CannotFix("device-type needs a comparison")
+
+    def swap(value: cst.BaseExpression) -> cst.BaseExpression:
+        ok, index = device_index(value) if isinstance(value, (cst.SimpleString, cst.FormattedString)) else (False, None)
+        if ok and index is None:
+            return expr(ctx.render(to)).with_changes(lpar=value.lpar, rpar=value.rpar)
+        if ok:
+            raise CannotFix("a comparison with an indexed CUDA device")
+        return value
+
+    left = swap(node.left)
+    targets = [c.with_changes(comparator=swap(c.comparator)) for c in node.comparisons]
+    if left is node.left and all(a.comparator is b.comparator for a, b in zip(targets, node.comparisons, strict=True)):
+        raise CannotFix("no CUDA device string in this comparison")
+    return node.with_changes(left=left, comparisons=targets)
+
+
+def tensor_type_dtype(node: cst.CSTNode) -> str:
+    name = last_name(node)
+    if name not in TENSOR_TYPE_DTYPES:
+        raise CannotFix(f"tensor type {name or code_of(node)!r} has no known dtype")
+    return TENSOR_TYPE_DTYPES[name]
+
+
+def statement_transform(line: cst.SimpleStatementLine, ctx: FileContext, to: str) -> cst.FlattenSentinel:
+    """Replace a call made for its effect with one or more statements (`to` may hold several lines)."""
+    if len(line.body) != 1 or not isinstance(line.body[0], cst.Expr) or not isinstance(line.body[0].value, cst.Call):
+        raise CannotFix("statement needs a call on a line of its own")
+    call = line.body[0].value
+    values = site_values(call)
+    if call.args:
+        try:
+            values["dtype"] = tensor_type_dtype(call.args[0].value)
+        except CannotFix:
+            if "{dtype}" in to:
+                raise
+    code = ctx.render(to, **values)
+    statements = list(cst.parse_module(code + "\n").body)
+    statements[0] = statements[0].with_changes(leading_lines=line.leading_lines)
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        statements[-1] = last.with_changes(trailing_whitespace=line.trailing_whitespace)
+    return cst.FlattenSentinel(statements)
+
+
+def remove_statement(line: cst.SimpleStatementLine, only_child: bool) -> cst.CSTNode:
+    """Drop a CUDA-only statement (`cudnn.benchmark = True`); a block it leaves empty gets `pass`."""
+    if len(line.body) != 1:
+        raise CannotFix("remove needs the statement on a line of its own")
+    if only_child:
+        return line.with_changes(body=[cst.Pass()])
+    return cst.RemoveFromParent()
+
+
+AUTOCAST_POSITIONS = {
+    "cuda.amp": ("enabled", "dtype", "cache_enabled"),
+    "autocast": ("device_type", "dtype", "enabled", "cache_enabled"),
+}
+
+
+def autocast_transform(node: cst.CSTNode, ctx: FileContext, set_: dict[str, str]) -> cst.Call:
+    """`torch.cuda.amp.autocast(...)` / `torch.autocast("cuda", ...)` → `torch.autocast(<device type>, ...)`.
+
+    The device type comes from the device helper, so the ported code autocasts on whatever device it
+    finds; `set` (from the rule's fix) overrides keywords, e.g. `dtype` to bf16 on Neuron.
+    """
+    if not isinstance(node, cst.Call):
+        raise CannotFix("autocast needs a call (a bare `@autocast` decorator is not rewritten)")
+    if any(a.star for a in node.args):
+        raise CannotFix("autocast with *args/**kwargs")
+    positional = [a for a in node.args if a.keyword is None]
+    first_is_device = bool(positional) and device_index(positional[0].value)[0]
+    names = AUTOCAST_POSITIONS["autocast" if first_is_device else "cuda.amp"]
+    if len(positional) > len(names):
+        raise CannotFix("autocast with more positional arguments than it takes")
+    given: dict[str, str] = {name: code_of(a.value) for name, a in zip(names, positional, strict=False)}
+    given.update({a.keyword.value: code_of(a.value) for a in node.args if a.keyword is not None})
+    given.pop("device_type", None)
+    for name, code in set_.items():
+        given[name] = ctx.render(code)
+    keywords = "".join(f", {name}={code}" for name, code in given.items())
+    return expr(ctx.render("{torch}.autocast({device}.type" + keywords + ")")).with_changes(
+        lpar=node.lpar, rpar=node.rpar
+    )
 
 
 def value_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
@@ -193,8 +319,8 @@ def guarded_statement(line: cst.SimpleStatementLine, ctx: FileContext, to: str, 
     call = line.body[0].value
     if not isinstance(call, cst.Call):
         raise CannotFix("guarded-call needs a call")
-    args = ", ".join(code_of(a).rstrip(", ").strip() for a in call.args)
-    new_call = ctx.render(to, args=args)
+    args = call_args(call)
+    new_call = ctx.render(to, **site_values(call))
     if "(" not in to:
         new_call = f"{new_call}({args})"
     statement = cst.parse_statement(f"if {ctx.render(guard)}:\n    {new_call}\n")
@@ -211,8 +337,8 @@ def guarded_call(node: cst.Call, ctx: FileContext, to: str, guard: str, default:
     """
     if not isinstance(node, cst.Call):
         raise CannotFix("guarded-call needs a call")
-    args = ", ".join(code_of(a).rstrip(", ").strip() for a in node.args)
-    call = ctx.render(to, args=args)
+    args = call_args(node)
+    call = ctx.render(to, **site_values(node))
     if "(" not in to:
         call = f"{call}({args})"
     return expr(f"({call} if {ctx.render(guard)} else {ctx.render(default)})")

@@ -36,6 +36,7 @@ VALUE_PREDICATES = (
     "cuda-compile-backend",
     "cuda-compile-options",
     "float16",
+    "cuda-tensor-type",
 )
 ID_PATTERN = re.compile(r"^NRN\d{3}$")
 
@@ -63,7 +64,10 @@ class Matcher:
         return re.compile(self.pattern) if self.pattern else None
 
 
-TRANSFORMS = ("device", "rename", "replace", "value", "keywords", "guarded-call", "guard-import")
+TRANSFORMS = (
+    "device", "device-type", "rename", "replace", "value", "keywords", "guarded-call", "guard-import",
+    "statement", "remove", "autocast",
+)
 
 
 @dataclass(frozen=True)
@@ -228,7 +232,7 @@ def _parse_fix(raw: dict, where: str, applicability: str) -> Fix:
     transform = raw.get("transform", "")
     if transform and transform not in TRANSFORMS:
         raise CatalogueError(f"{where}: transform {transform!r} is not one of {', '.join(TRANSFORMS)}")
-    if transform in ("rename", "replace", "value", "guarded-call") and not raw.get("to"):
+    if transform in ("rename", "replace", "value", "guarded-call", "device-type", "statement") and not raw.get("to"):
         raise CatalogueError(f"{where}: transform {transform!r} needs `to`")
     if transform == "guarded-call" and not raw.get("guard"):
         raise CatalogueError(f"{where}: transform 'guarded-call' needs `guard`")
@@ -360,8 +364,9 @@ def user_rule_files(paths: Iterable[Path]) -> list[tuple[str, bytes]]:
     return out
 
 
-def load_catalogue(extra_paths: Iterable[Path] = ()) -> Catalogue:
-    files = builtin_rule_files() + user_rule_files(extra_paths)
+def load_catalogue(extra_paths: Iterable[Path] = (), builtin: bool = True) -> Catalogue:
+    """The shipped rules plus the files under `extra_paths`; `builtin=False` loads only the latter."""
+    files = (builtin_rule_files() if builtin else []) + user_rule_files(extra_paths)
     digest = hashlib.blake2b(digest_size=16)
     rules: list[Rule] = []
     for source, text in files:

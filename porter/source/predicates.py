@@ -123,6 +123,10 @@ def is_float16(node: ast.AST, scope: Scope) -> bool:
     return bool(qualified_names(node, scope) & {"torch.float16", "torch.half"})
 
 
+def is_cuda_tensor_type(node: ast.AST, scope: Scope) -> bool:
+    return any(glob_match(q, ("torch.cuda.*Tensor",)) for q in qualified_names(node, scope))
+
+
 PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
     "cuda-device": is_cuda_device,
     "nccl": is_nccl,
@@ -132,4 +136,5 @@ PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
     "cuda-compile-backend": is_cuda_compile_backend,
     "cuda-compile-options": is_cuda_compile_options,
     "float16": is_float16,
+    "cuda-tensor-type": is_cuda_tensor_type,
 }

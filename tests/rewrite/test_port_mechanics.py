@@ -22,8 +22,8 @@ runner = CliRunner()
 
 
 def catalogue_and_index():
-    catalogue = load_catalogue([RULES])
-    rules = [r for r in catalogue if r.id in {"NRN101", "NRN104", "NRN105", "NRN123", "NRN401", "NRN501"}]
+    catalogue = load_catalogue([RULES], builtin=False)
+    rules = [r for r in catalogue if r.id in {"NRN901", "NRN904", "NRN905", "NRN923", "NRN941", "NRN951"}]
     return catalogue, RuleIndex.build(rules)
 
 
@@ -57,7 +57,7 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     root.mkdir()
     shutil.copy(RULES, root / "rules.toml")
-    (root / "pyproject.toml").write_text('[tool.porter]\nrule-paths = ["rules.toml"]\n')
+    (root / "pyproject.toml").write_text('[tool.porter]\nrule-paths = ["rules.toml"]\nselect = ["NRN9"]\n')
     shutil.copy(FIXTURES / "port" / "train.py", root / "train.py")
     (root / "data.bin").write_bytes(bytes(range(256)) * 4)
     (root / "broken.py").write_text("import torch\nx = torch.zeros(1).cuda(\n")
@@ -139,4 +139,4 @@ def test_lint_fix_applies_safe_fixes(project):
     assert "_porter_device" in (project / "train.py").read_text()
     # what is left is the marked flash-attn use and its guarded import
     assert result.exit_code == 1
-    assert "NRN401" in result.output and "NRN101" not in result.output
+    assert "NRN941" in result.output and "NRN901" not in result.output
