@@ -175,8 +175,9 @@ class _Analysis:
         )
 
     def claim(self, node: ast.AST) -> None:
+        """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""
         for sub in ast.walk(node):
-            if isinstance(sub, (ast.Constant, ast.JoinedStr)):
+            if isinstance(sub, (ast.Constant, ast.JoinedStr, ast.Name, ast.Attribute)):
                 self.claimed.add(id(sub))
 
     # -- the walk ---------------------------------------------------------------------------
@@ -275,7 +276,7 @@ class _Analysis:
                 if not is_call and not self._is_namespace(node.value, scope):
                     start = (node.end_lineno, node.end_col_offset - len(node.attr))
                     self._guard(rule, self.report, rule, node, node.attr, start)
-        if not self.index.names:
+        if not self.index.names or id(node) in self.claimed:
             return
         qualnames = qualified_names(node, scope)
         if not qualnames:
