@@ -88,6 +88,8 @@ def _method_call(node: cst.CSTNode, parents: dict) -> cst.CSTNode:
 
 def _call_of(node: cst.CSTNode, parents: dict) -> cst.CSTNode:
     """The call a callee name or an argument belongs to."""
+    if isinstance(node, cst.Call):
+        return node  # already a call: never widen to a call it is an argument of
     parent = parents.get(node)
     if isinstance(parent, cst.Call) and (parent.func is node or node in parent.args):
         return parent
@@ -339,10 +341,10 @@ def port_source(
             change.action, change.detail = "marked", str(exc)
             mark(stmt, rule, fix, str(exc))
             continue
-        if site in edits:
-            change.action = "fixed"
-            continue
-        edits[site] = _safe_edit(edit, site, rule, fix, stmt, change, mark)
+        # Several fixes may rewrite one node (`.cuda(non_blocking=True)`): they run in turn.
+        previous = edits.get(site)
+        current = _safe_edit(edit, site, rule, fix, stmt, change, mark)
+        edits[site] = current if previous is None else _chain(previous, current)
         change.action = "fixed"
 
     new_module = wrapper.module.visit(_Rewriter(edits, markers, guards))
@@ -396,6 +398,10 @@ def _drop_unused_imports(module: cst.Module, fixed_names: set[str]) -> cst.Modul
     if not scheduled:
         return module
     return RemoveImportsVisitor(context).transform_module(module)
+
+
+def _chain(first: Callable, second: Callable) -> Callable:
+    return lambda node: second(first(node))
 
 
 def _safe_edit(edit, site, rule, fix, stmt, change, mark):

@@ -116,6 +116,10 @@ def device_index(node: cst.BaseExpression) -> tuple[bool, cst.BaseExpression | N
     return False, None
 
 
+def is_device_helper_call(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == DEVICE_HELPER
+
+
 def is_torch_device(func: cst.BaseExpression) -> bool:
     return (isinstance(func, cst.Attribute) and func.attr.value == "device"
             and isinstance(func.value, cst.Name)) or (isinstance(func, cst.Name) and func.value == "device")
@@ -129,7 +133,13 @@ def device_transform(node: cst.CSTNode, ctx: FileContext) -> cst.CSTNode:
         if set(by_name) - {"device", "non_blocking"} or len(positional) > 2 or any(a.star for a in node.args):
             raise CannotFix("`.cuda()` with arguments porter does not map")
         index = positional[0].value if positional else (by_name["device"].value if "device" in by_name else None)
-        new_args = [cst.Arg(ctx.device_call(index))]
+        if index is not None and is_device_helper_call(index):
+            device = index  # `.cuda("cuda:0")` whose string was rewritten first
+        elif index is not None and device_index(index)[0]:
+            device = ctx.device_call(device_index(index)[1])
+        else:
+            device = ctx.device_call(index)
+        new_args = [cst.Arg(device)]
         if "non_blocking" in by_name:
             new_args.append(by_name["non_blocking"].with_changes(comma=cst.MaybeSentinel.DEFAULT))
         elif len(positional) == 2:

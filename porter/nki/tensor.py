@@ -1,0 +1,507 @@
+"""NkiTensor: a typed access pattern (offset + [stride, count] per dim) over one allocation.
+
+Every view (indexing, slice/select/permute/reshape/broadcast, .ap) only changes the
+access pattern; data is shared with the base allocation, as on hardware.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from porter.nki import dtypes
+from porter.nki.errors import NkiValidationError
+from porter.nki.memory import Allocation
+
+
+class MemoryRegion:
+    """A buffer kind handle: nl.sbuf, nl.psum, nl.hbm, nl.private_hbm, nl.shared_hbm."""
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name
+        self.kind = kind  # 'sbuf' | 'psum' | 'hbm'
+
+    def __repr__(self) -> str:
+        return f"nl.{self.name}"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return other in (self.name, self.kind)
+        return isinstance(other, MemoryRegion) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+sbuf = MemoryRegion("sbuf", "sbuf")
+psum = MemoryRegion("psum", "psum")
+private_hbm = MemoryRegion("private_hbm", "hbm")
+shared_hbm = MemoryRegion("shared_hbm", "hbm")
+hbm = MemoryRegion("hbm", "hbm")
+REGIONS = {r.name: r for r in (sbuf, psum, private_hbm, shared_hbm, hbm)}
+
+
+def region(buffer: Any) -> MemoryRegion:
+    if buffer is None:
+        return sbuf
+    if isinstance(buffer, MemoryRegion):
+        return buffer
+    if isinstance(buffer, str) and buffer in REGIONS:
+        return REGIONS[buffer]
+    raise NkiValidationError(f"unknown buffer {buffer!r}; use nl.sbuf, nl.psum, nl.hbm, nl.private_hbm or nl.shared_hbm")
+
+
+def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, acc = [], 1
+    for n in reversed(shape):
+        strides.append(acc)
+        acc *= n
+    return tuple(reversed(strides))
+
+
+class NkiTensor:
+    """NKI tensor handle.  `dtype` is the NKI dtype name, `buffer` the MemoryRegion."""
+
+    __array_priority__ = 1000  # make `np_scalar + tile` call our reflected operators
+
+    def __init__(
+        self,
+        alloc: Allocation,
+        shape: tuple[int, ...],
+        strides: tuple[int, ...] | None = None,
+        offset: int = 0,
+        buffer: MemoryRegion | None = None,
+        indirect: tuple | None = None,
+        dtype: str | None = None,
+    ) -> None:
+        self._alloc = alloc
+        self.shape = tuple(int(s) for s in shape)
+        self._strides = tuple(strides) if strides is not None else _row_major(self.shape)
+        self._offset = int(offset)
+        self._buffer = buffer or {"sbuf": sbuf, "psum": psum, "hbm": hbm}[alloc.kind]
+        self._indirect = indirect
+        self._dtype = dtype or alloc.dtype
+        if self.size and not indirect:
+            last = self._offset + sum((n - 1) * s for n, s in zip(self.shape, self._strides))
+            if self._offset < 0 or last >= alloc.flat.size:
+                raise NkiValidationError(
+                    f"access pattern reaches element {last} outside the {alloc.flat.size}-element tensor"
+                )
+
+    # ---- metadata -------------------------------------------------------------------
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    @property
+    def buffer(self) -> MemoryRegion:
+        return self._buffer
+
+    @property
+    def kind(self) -> str:
+        return self._alloc.kind
+
+    @property
+    def name(self) -> str:
+        return self._alloc.name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self._strides
+
+    @property
+    def onchip(self) -> bool:
+        return self._alloc.kind in ("sbuf", "psum")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"NkiTensor(shape={self.shape}, dtype={self.dtype}, buffer={self.buffer!r})"
+
+    def _derive(self, shape, strides, offset, indirect=None, dtype=None) -> NkiTensor:
+        return NkiTensor(self._alloc, shape, strides, offset, self._buffer, indirect, dtype or self._dtype)
+
+    # ---- raw access -----------------------------------------------------------------
+    def _np(self, flat: np.ndarray | None = None) -> np.ndarray:
+        """Writable strided NumPy view of the storage (or of a parallel flat array)."""
+        if self._indirect:
+            raise NkiValidationError("indirect (.ap with scalar_offset/vector_offset) tensors are only valid in dma ops")
+        base = self._alloc.flat if flat is None else flat
+        item = base.itemsize
+        if self.size == 0:
+            return np.empty(self.shape, dtype=base.dtype)
+        return as_strided(base[self._offset :], self.shape, tuple(s * item for s in self._strides))
+
+    def _flat_indices(self) -> np.ndarray:
+        """Flat storage index of every element, resolving indirect offsets."""
+        idx = np.full(self.shape, self._offset, dtype=np.int64)
+        for d, (n, s) in enumerate(zip(self.shape, self._strides)):
+            shp = [1] * self.ndim
+            shp[d] = n
+            if self._indirect and d == self._indirect[2]:
+                continue
+            idx = idx + (np.arange(n, dtype=np.int64) * s).reshape(shp)
+        if self._indirect:
+            mode, value, d = self._indirect
+            shp = [1] * self.ndim
+            shp[d] = self.shape[d]
+            if mode == "vector":
+                rows = np.asarray(value._read_raw(), dtype=np.int64).reshape(-1)
+                if rows.size < self.shape[d]:
+                    raise NkiValidationError(
+                        f"vector_offset has {rows.size} entries but indirect dim {d} has {self.shape[d]}"
+                    )
+                idx = idx + (rows[: self.shape[d]] * self._strides[d]).reshape(shp)
+            else:
+                idx = idx + (np.arange(self.shape[d], dtype=np.int64) * self._strides[d]).reshape(shp)
+                idx = idx + int(_scalar_value(value)) * self._strides[d]
+        return idx
+
+    def _read_raw(self) -> np.ndarray:
+        """Copy of the values in storage dtype; closes PSUM accumulation groups it touches."""
+        if self._indirect:
+            idx = self._flat_indices()
+            if idx.size and (idx.min() < 0 or idx.max() >= self._alloc.flat.size):
+                raise NkiValidationError("indirect access out of bounds (oob_mode=error)")
+            return self._alloc.flat[idx]
+        out = np.array(self._np(), copy=True)
+        if self._alloc.acc is not None:
+            self._np(self._alloc.acc)[...] = False
+        return out
+
+    def _read_f32(self) -> np.ndarray:
+        return dtypes.to_f32(self._read_raw())
+
+    def _write_raw(self, values: np.ndarray, oob_skip: bool = False) -> None:
+        self._alloc.dirty = True
+        if self._indirect:
+            idx = self._flat_indices()
+            vals = np.broadcast_to(values, idx.shape)
+            ok = (idx >= 0) & (idx < self._alloc.flat.size)
+            if not ok.all():
+                if not oob_skip:
+                    raise NkiValidationError("indirect access out of bounds (oob_mode=error)")
+                idx, vals = idx[ok], vals[ok]
+            self._alloc.flat[idx] = vals
+            return
+        if any(s == 0 and n > 1 for n, s in zip(self.shape, self._strides)):
+            raise NkiValidationError("cannot write through a broadcast view (stride 0)")
+        self._np()[...] = values
+        if self._alloc.acc is not None:
+            self._np(self._alloc.acc)[...] = False
+
+    def _write(self, values: Any) -> None:
+        """Cast (via the engine's fp32 result) to this tensor's dtype and store."""
+        arr = np.asarray(values)
+        if arr.shape != self.shape:
+            arr = arr.reshape(self.shape) if arr.size == self.size else np.broadcast_to(arr, self.shape)
+        self._write_raw(dtypes.cast(arr, self.dtype))
+
+    # ---- indexing -------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> NkiTensor:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            i = key.index(Ellipsis)
+            fill = self.ndim - (len(key) - 1)
+            key = key[:i] + (slice(None),) * fill + key[i + 1 :]
+        if len(key) > self.ndim:
+            raise IndexError(f"too many indices ({len(key)}) for a {self.ndim}-d tensor of shape {self.shape}")
+        key = key + (slice(None),) * (self.ndim - len(key))
+        shape, strides, offset = [], [], self._offset
+        for d, (k, n, s) in enumerate(zip(key, self.shape, self._strides)):
+            if isinstance(k, NkiTensor):
+                raise NkiValidationError("indexing with a tensor is not supported; use .ap(vector_offset=...)")
+            if isinstance(k, slice):
+                start, stop, step = _check_slice(k, n, d)
+                count = len(range(start, stop, step))
+                offset += start * s
+                shape.append(count)
+                strides.append(s * step)
+            elif k is None:
+                raise NkiValidationError("None/newaxis indexing is not supported; use .expand_dim(dim)")
+            else:
+                i = operator.index(_scalar_value(k))
+                if i < -n or i >= n:
+                    raise IndexError(f"index {i} is out of bounds for dim {d} of size {n}")
+                if d == 0 and self.onchip:
+                    raise NkiValidationError(
+                        "cannot index away the partition dimension (dim 0) of an on-chip tensor; slice it instead"
+                    )
+                offset += (i % n) * s
+        return self._derive(tuple(shape), tuple(strides), offset)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        view = self[key]
+        if isinstance(value, NkiTensor):
+            if value.size != view.size and value.shape != view.shape:
+                src = np.broadcast_to(value._read_f32(), view.shape)
+            else:
+                src = value._read_raw() if value.dtype == view.dtype else value._read_f32()
+            arr = np.asarray(src)
+            if value.dtype == view.dtype and arr.size == view.size:
+                view._write_raw(arr.reshape(view.shape))
+            else:
+                view._write(arr)
+        else:
+            view._write(np.asarray(value, dtype=np.float64 if not dtypes.is_int(view.dtype) else np.int64))
+
+    # ---- NkiTensor view API ---------------------------------------------------------
+    def _dim(self, dim: int) -> int:
+        if not -self.ndim <= dim < self.ndim:
+            raise NkiValidationError(f"dim {dim} out of range for a {self.ndim}-d tensor")
+        return dim % self.ndim
+
+    def slice(self, dim: int, start: int, end: int, step: int = 1) -> NkiTensor:
+        d = self._dim(dim)
+        key = [slice(None)] * self.ndim
+        key[d] = slice(start, end, step)
+        return self[tuple(key)]
+
+    def select(self, dim: int, index: int) -> NkiTensor:
+        d = self._dim(dim)
+        key = [slice(None)] * self.ndim
+        key[d] = index
+        return self[tuple(key)]
+
+    def _from_np(self, arr: np.ndarray) -> NkiTensor:
+        item = arr.itemsize
+        base = self._alloc.flat.__array_interface__["data"][0]
+        off = (arr.__array_interface__["data"][0] - base) // item if arr.size else self._offset
+        return self._derive(arr.shape, tuple(s // item for s in arr.strides), off)
+
+    def permute(self, dims: Any) -> NkiTensor:
+        dims = tuple(self._dim(d) for d in dims)
+        if sorted(dims) != list(range(self.ndim)):
+            raise NkiValidationError(f"permute: {dims} is not a permutation of {self.ndim} dims")
+        if self.onchip and dims[0] != 0:
+            raise NkiValidationError("permute: the partition dimension (dim 0) of an on-chip tensor must stay first")
+        return self._derive(
+            tuple(self.shape[d] for d in dims), tuple(self._strides[d] for d in dims), self._offset
+        )
+
+    def reshape(self, shape: Any) -> NkiTensor:
+        shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+        if -1 in shape:
+            known = math.prod(s for s in shape if s != -1)
+            shape = tuple(self.size // known if s == -1 else s for s in shape)
+        if math.prod(shape) != self.size:
+            raise NkiValidationError(f"reshape: cannot reshape {self.shape} ({self.size} elements) to {shape}")
+        if self.onchip and shape[0] != self.shape[0]:
+            raise NkiValidationError(
+                f"reshape: on-chip tensor partition dim must stay {self.shape[0]}, got {shape[0]}"
+            )
+        try:
+            arr = np.reshape(self._np(), shape, copy=False)
+        except ValueError as exc:
+            raise NkiValidationError(f"reshape: {self.shape} -> {shape} needs a copy (view is not contiguous)") from exc
+        return self._from_np(arr)
+
+    def reshape_dim(self, dim: int, shape: Any) -> NkiTensor:
+        d = self._dim(dim)
+        return self.reshape(self.shape[:d] + tuple(shape) + self.shape[d + 1 :])
+
+    def flatten_dims(self, start_dim: int, end_dim: int) -> NkiTensor:
+        a, b = self._dim(start_dim), self._dim(end_dim)
+        return self.reshape(self.shape[:a] + (math.prod(self.shape[a : b + 1]),) + self.shape[b + 1 :])
+
+    def expand_dim(self, dim: int) -> NkiTensor:
+        d = dim % (self.ndim + 1)
+        if self.onchip and d == 0:
+            raise NkiValidationError("expand_dim: cannot insert a dim before the partition dim of an on-chip tensor")
+        return self._derive(self.shape[:d] + (1,) + self.shape[d:], self._strides[:d] + (0,) + self._strides[d:],
+                            self._offset)
+
+    def squeeze_dim(self, dim: int) -> NkiTensor:
+        d = self._dim(dim)
+        if self.shape[d] != 1:
+            raise NkiValidationError(f"squeeze_dim: dim {d} has size {self.shape[d]}, not 1")
+        return self._derive(self.shape[:d] + self.shape[d + 1 :], self._strides[:d] + self._strides[d + 1 :],
+                            self._offset)
+
+    def broadcast(self, dim: int, size: int) -> NkiTensor:
+        d = self._dim(dim)
+        if self.shape[d] != 1:
+            raise NkiValidationError(f"broadcast: dim {d} has size {self.shape[d]}; only size-1 dims broadcast")
+        shape = list(self.shape)
+        strides = list(self._strides)
+        shape[d], strides[d] = int(size), 0
+        return self._derive(tuple(shape), tuple(strides), self._offset)
+
+    def view(self, dtype: Any) -> NkiTensor:
+        """Reinterpret the bytes as another dtype of the same element size."""
+        name = dtypes.normalize(dtype, "view")
+        if dtypes.ITEMSIZE[name] != dtypes.ITEMSIZE[self.dtype]:
+            raise NkiValidationError(
+                f"view: {self.dtype} -> {name} changes the element size; only same-size reinterpretation is simulated"
+            )
+        if name == self.dtype:
+            return self
+        store = dtypes.storage_type(name)
+        if store.itemsize != self._alloc.flat.itemsize:
+            raise NkiValidationError("view: reinterpretation needs NKI_PRECISE_FP=1 storage")
+        alias = Allocation(self._alloc.kind, name, self._alloc.shape, self._alloc.data.view(store), self._alloc.name)
+        alias.acc = self._alloc.acc
+        t = NkiTensor(alias, self.shape, self._strides, self._offset, self._buffer)
+        t._base_alloc = self._alloc  # keep the real allocation (and its SBUF accounting) alive
+        return t
+
+    def get_pattern(self) -> list[list[int]]:
+        return [[s, n] for s, n in zip(self._strides, self.shape)]
+
+    def is_contiguous(self) -> bool:
+        return self._strides == _row_major(self.shape)
+
+    def ap(
+        self,
+        pattern: Any,
+        offset: int = 0,
+        scalar_offset: Any = None,
+        vector_offset: Any = None,
+        indirect_dim: int = 0,
+        dtype: Any = None,
+    ) -> NkiTensor:
+        """Raw access pattern [[stride, count], ...] relative to this view's start element."""
+        pairs = [tuple(int(_scalar_value(v)) for v in p) for p in pattern]
+        if not pairs or any(len(p) != 2 for p in pairs):
+            raise NkiValidationError(f"ap: pattern must be a list of [stride, count] pairs, got {pattern!r}")
+        if scalar_offset is not None and vector_offset is not None:
+            raise NkiValidationError("ap: scalar_offset and vector_offset are mutually exclusive")
+        strides = tuple(p[0] for p in pairs)
+        shape = tuple(p[1] for p in pairs)
+        indirect = None
+        if vector_offset is not None:
+            if not isinstance(vector_offset, NkiTensor) or vector_offset.kind != "sbuf":
+                raise NkiValidationError("ap: vector_offset must be an SBUF tensor of shape (P, 1)")
+            if self.kind != "hbm":
+                raise NkiValidationError("ap: vector_offset indirection needs the indexed tensor in HBM")
+            indirect = ("vector", vector_offset, int(indirect_dim))
+        elif scalar_offset is not None:
+            indirect = ("scalar", scalar_offset, int(indirect_dim))
+        new_dtype = dtypes.normalize(dtype, "ap") if dtype is not None else None
+        t = self if new_dtype is None else self.view(new_dtype)
+        return t._derive(shape, strides, self._offset + int(offset), indirect)
+
+    # ---- Python operators (defined in the language module) ------------------------------
+    def _binop(name: str, reflected: bool = False):  # noqa: N805 - factory used at class creation
+        def fn(self, other):
+            from porter.nki.api.language import math as m
+
+            f = getattr(m, name)
+            return f(other, self) if reflected else f(self, other)
+
+        return fn
+
+    def _inplace(name: str):  # noqa: N805
+        def fn(self, other):
+            from porter.nki.api.language import math as m
+
+            m.inplace(getattr(m, name), self, other)
+            return self
+
+        return fn
+
+    __add__ = _binop("add")
+    __radd__ = _binop("add", True)
+    __sub__ = _binop("subtract")
+    __rsub__ = _binop("subtract", True)
+    __mul__ = _binop("multiply")
+    __rmul__ = _binop("multiply", True)
+    __truediv__ = _binop("divide")
+    __rtruediv__ = _binop("divide", True)
+    __pow__ = _binop("power")
+    __rpow__ = _binop("power", True)
+    __mod__ = _binop("fmod")
+    __lt__ = _binop("less")
+    __le__ = _binop("less_equal")
+    __gt__ = _binop("greater")
+    __ge__ = _binop("greater_equal")
+    __and__ = _binop("bitwise_and")
+    __or__ = _binop("bitwise_or")
+    __xor__ = _binop("bitwise_xor")
+    __lshift__ = _binop("left_shift")
+    __rshift__ = _binop("right_shift")
+    __iadd__ = _inplace("add")
+    __isub__ = _inplace("subtract")
+    __imul__ = _inplace("multiply")
+    __itruediv__ = _inplace("divide")
+
+    def __eq__(self, other):  # type: ignore[override]
+        from porter.nki.api.language import math as m
+
+        return m.equal(self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        from porter.nki.api.language import math as m
+
+        return m.not_equal(self, other)
+
+    __hash__ = object.__hash__
+
+    def __neg__(self):
+        from porter.nki.api.language import math as m
+
+        return m.negative(self)
+
+    def __abs__(self):
+        from porter.nki.api.language import math as m
+
+        return m.abs(self)
+
+    def __invert__(self):
+        from porter.nki.api.language import math as m
+
+        return m.invert(self)
+
+    def __bool__(self) -> bool:
+        raise NkiValidationError("the truth value of an NKI tensor is not defined at trace time")
+
+    def broadcast_to(self, shape: Any) -> NkiTensor:
+        from porter.nki.api.language import math as m
+
+        return m.broadcast_to(self, shape)
+
+
+def _check_slice(k: slice, n: int, d: int) -> tuple[int, int, int]:
+    step = 1 if k.step is None else operator.index(_scalar_value(k.step))
+    if step <= 0:
+        raise NkiValidationError(f"slice step must be positive, got {step} on dim {d}")
+    start = 0 if k.start is None else operator.index(_scalar_value(k.start))
+    stop = n if k.stop is None else operator.index(_scalar_value(k.stop))
+    if start < 0:
+        start += n
+    if stop < 0:
+        stop += n
+    if start < 0 or start > n or stop > n:
+        raise IndexError(f"slice {k.start}:{k.stop} is out of bounds for dim {d} of size {n}")
+    return start, max(start, stop), step
+
+
+def _scalar_value(v: Any) -> Any:
+    """Python value of an int-like (VirtualRegister, 1-element tensor, numpy scalar)."""
+    if hasattr(v, "_nki_scalar_value"):
+        return v._nki_scalar_value()
+    if isinstance(v, NkiTensor):
+        if v.size != 1:
+            raise NkiValidationError(f"expected a 1-element tensor as scalar, got shape {v.shape}")
+        return v._read_raw().reshape(-1)[0].item()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
