@@ -41,19 +41,23 @@ def main():
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--train-size", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--out", default="small_cnn.pt")
     args = parser.parse_args()
 
-    assert torch.cuda.is_available(), "a CUDA GPU is required"
+    if not torch.cuda.is_available():
+        print("warning: no CUDA GPU found; this script needs one")
     torch.manual_seed(0)
 
     model = SmallCNN().cuda().to(memory_format=torch.channels_last)
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1).cuda()
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
                                 weight_decay=5e-4, nesterov=True)
-    train_loader = DataLoader(synthetic_images(10_000, seed=0), batch_size=args.batch_size,
-                              shuffle=True, num_workers=4, pin_memory=True, drop_last=True)
-    val_loader = DataLoader(synthetic_images(2_000, seed=1), batch_size=512,
-                            num_workers=2, pin_memory=True)
+    train_loader = DataLoader(synthetic_images(args.train_size, seed=0), batch_size=args.batch_size,
+                              shuffle=True, num_workers=args.workers, pin_memory=True, drop_last=True)
+    val_loader = DataLoader(synthetic_images(args.train_size // 5, seed=1), batch_size=512,
+                            num_workers=args.workers, pin_memory=True)
     steps = args.epochs * len(train_loader)
     sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
     scaler = GradScaler()
@@ -75,7 +79,7 @@ def main():
               f"| val acc {accuracy(model, val_loader):.3f} "
               f"| mem {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
 
-    torch.save(model.state_dict(), "small_cnn.pt")
+    torch.save(model.state_dict(), args.out)
 
 
 if __name__ == "__main__":

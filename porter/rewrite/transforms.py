@@ -159,8 +159,15 @@ def device_transform(node: cst.CSTNode, ctx: FileContext) -> cst.CSTNode:
 def rename_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
     """Replace a qualified name (the callee stays called with the same arguments)."""
     if isinstance(node, (cst.Name, cst.Attribute)):
-        return expr(ctx.render(to, **site_values(node))).with_changes(lpar=node.lpar, rpar=node.rpar)
+        return keep_parens(node, expr(ctx.render(to, **site_values(node))))
     raise CannotFix("rename needs a name")
+
+
+def keep_parens(old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseExpression:
+    """The replacement keeps the site's own parentheses, or its template's when the site had none."""
+    if getattr(old, "lpar", None):
+        return new.with_changes(lpar=old.lpar, rpar=old.rpar)
+    return new
 
 
 def call_args(node: cst.Call) -> str:
@@ -197,7 +204,7 @@ def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNo
         if isinstance(node, cst.Attribute):
             # `x.is_cuda`: the receiver is the attribute's object, not a callee's.
             values["receiver"] = code_of(node.value)
-        return expr(ctx.render(to, **values)).with_changes(lpar=node.lpar, rpar=node.rpar)
+        return keep_parens(node, expr(ctx.render(to, **values)))
     raise CannotFix("replace needs an expression")
 
 
