@@ -1,10 +1,33 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh) and runs the main job on an example project.
+# Sets up (scripts/setup.sh) and runs the main job: lint a CUDA project, port it to Neuron, prove
+# on CPU that the ported model computes what the original did, and run a ported training script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
 bash scripts/setup.sh
-echo "== porter lint examples/gpt_train (target: neuron)"
-.venv/bin/porter lint examples/gpt_train --no-cache --exit-zero
+OUT="${PORTER_DEMO_OUT:-$(mktemp -d)}"
+export PYTHONDONTWRITEBYTECODE=1
+porter=.venv/bin/porter
+
+echo "== 1. porter lint examples/gpt_train (target: neuron)"
+$porter lint examples/gpt_train --no-cache --statistics --exit-zero
+
 echo
-echo "== per rule"
-.venv/bin/porter lint examples/gpt_train --no-cache --statistics --exit-zero
+echo "== 2. porter port examples/gpt_train --out $OUT/gpt_train"
+$porter port examples/gpt_train --out "$OUT/gpt_train" --force --report "$OUT/gpt_train-port.md"
+echo "-- what changed in utils.py (first lines):"
+diff -u examples/gpt_train/utils.py "$OUT/gpt_train/utils.py" | sed -n '1,40p' || true
+echo "-- left for a person (markers):"
+grep -rn "# porter: NRN" "$OUT/gpt_train" | sed 's/^/   /' | head -20
+
+echo
+echo "== 3. porter parity: original vs ported gpt model, on CPU, layer by layer"
+$porter parity --root examples/gpt_train --candidate-root "$OUT/gpt_train" --name gpt --layers
+
+echo
+echo "== 4. port examples/image_classifier and train it for one short epoch on this CPU"
+$porter port examples/image_classifier --out "$OUT/image_classifier" --force
+(cd "$OUT/image_classifier" && TORCH_COMPILE_DISABLE=1 "$ROOT/.venv/bin/python" train.py \
+    --epochs 1 --train-size 512 --batch-size 64 --workers 0 --out model.pt)
+echo
+echo "Done. Ported trees and the port report are in $OUT"
