@@ -17,7 +17,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from porter.rewrite.helpers import DEVICE_HELPER, device_helper_source
+from porter.rewrite.helpers import DEVICE_HELPER, EXTRA_HELPERS, device_helper_source, extra_helper_source
 from porter.rewrite.sites import SiteIndex
 from porter.rewrite.transforms import (
     CannotFix,
@@ -185,10 +185,12 @@ def _in_import_guard(stmt: cst.CSTNode, parents: dict) -> bool:
     return False
 
 
-def _insert_helper(module: cst.Module, target: str, torch_alias: str) -> cst.Module:
-    for stmt in module.body:
-        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == DEVICE_HELPER:
-            return module
+def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]]) -> cst.Module:
+    """Add helper functions after the imports, each once: one already defined by name is kept."""
+    defined = {stmt.name.value for stmt in module.body if isinstance(stmt, cst.FunctionDef)}
+    sources = [(name, source) for name, source in sources if name not in defined]
+    if not sources:
+        return module
     body = list(module.body)
     insert_at = 0
     for i, stmt in enumerate(body):
@@ -203,15 +205,17 @@ def _insert_helper(module: cst.Module, target: str, torch_alias: str) -> cst.Mod
             insert_at = i + 1
         elif i > insert_at:
             break
-    helper = cst.parse_statement(device_helper_source(target, torch_alias))
-    helper = helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    helpers = [
+        cst.parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+        for _, source in sources
+    ]
     after = body[insert_at:]
     if after and isinstance(after[0], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
         lines = list(after[0].leading_lines)
         while lines and lines[0].comment is None:
             lines.pop(0)
         after[0] = after[0].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *lines])
-    return module.with_changes(body=[*body[:insert_at], helper, *after])
+    return module.with_changes(body=[*body[:insert_at], *helpers, *after])
 
 
 def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: FileContext) -> Callable | None:
@@ -350,8 +354,12 @@ def port_source(
     new_module = wrapper.module.visit(_Rewriter(edits, markers, guards))
     fixed_names = {matched for matched, change in sited if change.action == "fixed" and matched}
     new_module = _drop_unused_imports(new_module, fixed_names)
+    helpers: list[tuple[str, str]] = []
     if ctx.needs_device_helper:
-        new_module = _insert_helper(new_module, target, ctx.torch_alias)
+        helpers.append((DEVICE_HELPER, device_helper_source(target, ctx.torch_alias)))
+    helpers += [(name, extra_helper_source(name, ctx.torch_alias)) for name in EXTRA_HELPERS
+                if name in ctx.extra_helpers]
+    new_module = _insert_helpers(new_module, helpers)
     if ctx.uses_torch and _torch_alias(new_module) is None:
         context = CodemodContext()
         AddImportsVisitor.add_needed_import(context, "torch")

@@ -10,11 +10,12 @@ of the matched name) and `{dtype}` (the dtype a legacy tensor type names).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import libcst as cst
 
-from porter.rewrite.helpers import DEVICE_HELPER
+from porter.rewrite.helpers import DEVICE_HELPER, EXTRA_HELPERS, USES_DEVICE_HELPER
 from porter.source.predicates import CUDA_DEVICE
 
 # Legacy tensor types name a dtype: torch.cuda.HalfTensor is float16 on the GPU.
@@ -37,12 +38,19 @@ class FileContext:
     torch_alias: str = "torch"
     uses_torch: bool = False
     needs_device_helper: bool = False
+    extra_helpers: set[str] = field(default_factory=set)
 
     def render(self, template: str, args: str = "", **values: str) -> str:
         if "{device}" in template:
             self.needs_device_helper = True
         if "{torch}" in template or "{device}" in template:
             self.uses_torch = True
+        for name in EXTRA_HELPERS:
+            if re.search(rf"\b{name}\b", template):
+                self.extra_helpers.add(name)
+                self.uses_torch = True
+                if name in USES_DEVICE_HELPER:
+                    self.needs_device_helper = True
         try:
             return template.format(torch=self.torch_alias, device=f"{DEVICE_HELPER}()", args=args, **values)
         except KeyError as exc:
@@ -185,10 +193,11 @@ def last_name(node: cst.CSTNode) -> str:
 
 
 def site_values(node: cst.CSTNode) -> dict[str, str]:
-    """The placeholder values one site offers: `{args}`, `{attr}`, `{receiver}`."""
+    """The placeholder values one site offers: `{args}`, `{call}`, `{attr}`, `{receiver}`."""
     values = {"attr": last_name(node)}
     if isinstance(node, cst.Call):
         values["args"] = call_args(node)
+        values["call"] = code_of(node)
         func = node.func
     else:
         func = node
@@ -201,6 +210,9 @@ def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNo
     """Replace a whole expression; `{args}` carries a call's arguments over, `{receiver}` its object."""
     if isinstance(node, cst.BaseExpression):
         values = site_values(node)
+        if isinstance(node, cst.Call) and node.args and "{receiver}" in to and "{args}" not in to:
+            # `optimizer.step(closure)`: a method replacement that would silently lose arguments.
+            raise CannotFix("the call has arguments the replacement does not carry over")
         if isinstance(node, cst.Attribute):
             # `x.is_cuda`: the receiver is the attribute's object, not a callee's.
             values["receiver"] = code_of(node.value)

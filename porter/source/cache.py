@@ -56,14 +56,20 @@ class Cache:
 
     def lookup(self, path: str, size: int, mtime_ns: int) -> list[Finding] | None:
         entry = self.entries.get(path)
-        if entry and entry[0] == size and entry[1] == mtime_ns:
-            return [Finding.from_dict(f) for f in entry[3]]
+        try:
+            if entry and entry[0] == size and entry[1] == mtime_ns:
+                return [Finding.from_dict(f) for f in entry[3]]
+        except (TypeError, KeyError, IndexError, ValueError):
+            pass  # a damaged entry is a miss: the file is checked again
         return None
 
     def lookup_hash(self, path: str, digest: str) -> list[Finding] | None:
         entry = self.entries.get(path)
-        if entry and entry[2] == digest:
-            return [Finding.from_dict(f) for f in entry[3]]
+        try:
+            if entry and entry[2] == digest:
+                return [Finding.from_dict(f) for f in entry[3]]
+        except (TypeError, KeyError, IndexError, ValueError):
+            pass
         return None
 
     def store(self, path: str, size: int, mtime_ns: int, digest: str, findings: list[Finding]) -> None:

@@ -58,10 +58,15 @@ class Matcher:
     exclude_callee: tuple[str, ...] = ()
     pattern: str | None = None
     fstring: bool = False
+    receiver: str | None = None
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
         return re.compile(self.pattern) if self.pattern else None
+
+    @cached_property
+    def receiver_regex(self) -> re.Pattern[str] | None:
+        return re.compile(self.receiver) if self.receiver else None
 
 
 TRANSFORMS = (
@@ -161,7 +166,7 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
         raise CatalogueError(f"{where}: match kind {kind!r} is not one of {', '.join(MATCH_KINDS)}")
     allowed = {
         "kind", "names", "context", "callee", "methods", "position", "keyword", "value",
-        "exclude_callee", "pattern", "fstring",
+        "exclude_callee", "pattern", "fstring", "receiver",
     }
     unknown = set(raw) - allowed
     if unknown:
@@ -185,7 +190,15 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
         exclude_callee=_tuple(raw.get("exclude_callee"), where, "exclude_callee"),
         pattern=raw.get("pattern"),
         fstring=bool(raw.get("fstring", False)),
+        receiver=raw.get("receiver"),
     )
+    if matcher.receiver is not None:
+        if kind != "method":
+            raise CatalogueError(f"{where}: `receiver` only works with the `method` matcher")
+        try:
+            re.compile(matcher.receiver)
+        except re.error as exc:
+            raise CatalogueError(f"{where}: bad receiver regex {matcher.receiver!r}: {exc}") from exc
     if kind in ("name", "method", "attribute") and not matcher.names:
         raise CatalogueError(f"{where}: a `{kind}` matcher needs `names`")
     if kind == "call":

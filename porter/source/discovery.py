@@ -32,20 +32,30 @@ def is_checkable(path: Path) -> bool:
     return path.suffix in PYTHON_SUFFIXES or path.suffix == NOTEBOOK_SUFFIX
 
 
-def _excluded(path: Path, settings: Settings) -> bool:
+def _excluded(path: Path, settings: Settings, with_parents: bool = False) -> bool:
+    """Does an exclude pattern match this path (by name or by path below the config's root)?
+
+    A walk prunes excluded folders as it meets them, so it asks about each entry alone: a tree
+    named explicitly (`porter lint .venv/lib/.../torch`) is checked, as with ruff. A file named on
+    the command line under `--force-exclude` is also excluded when one of its folders is.
+    """
     patterns = settings.all_excludes
     if not patterns:
         return False
-    name = path.name
-    try:
-        rel = path.absolute().relative_to(settings.root).as_posix()
-    except ValueError:
-        rel = None
-    for pattern in patterns:
-        if fnmatch.fnmatch(name, pattern):
-            return True
-        if rel is not None and (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern.rstrip("/") + "/*")):
-            return True
+    candidates = [path]
+    if with_parents:
+        candidates += [p for p in path.absolute().parents if p.is_relative_to(settings.root) and p != settings.root]
+    for candidate in candidates:
+        name = candidate.name
+        try:
+            rel = candidate.absolute().relative_to(settings.root).as_posix()
+        except ValueError:
+            rel = None
+        for pattern in patterns:
+            if fnmatch.fnmatch(name, pattern):
+                return True
+            if rel is not None and fnmatch.fnmatch(rel, pattern):
+                return True
     return False
 
 
@@ -81,7 +91,7 @@ def discover(
             continue
         if path.is_dir():
             _walk(path, settings_for, found, add)
-        elif not (force_exclude and _excluded(path, settings_for(path))):
+        elif not (force_exclude and _excluded(path, settings_for(path), with_parents=True)):
             add(path)
     return found
 

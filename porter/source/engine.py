@@ -19,9 +19,10 @@ from porter.source.catalogue import Matcher, Rule, glob_match, pattern_specifici
 from porter.source.findings import Finding
 from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets, qualified_names
 from porter.source.predicates import PREDICATES, fstring_text, string_value
-from porter.source.suppressions import covers, file_suppressions, line_suppressions
+from porter.source.suppressions import comment_lines, covers, file_suppressions, line_suppressions
 
 SYNTAX_ERROR = "NRN001"
+PORTER_HELPER_PREFIX = "_porter_"
 INTERNAL_ERROR = "NRN003"
 
 # Receivers rooted in these libraries are namespaces, never the tensor or module a method
@@ -127,6 +128,15 @@ def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -
     return aliases
 
 
+def _receiver_name(node: ast.AST) -> str:
+    """The name a method is called on: `optimizer` in `optimizer.step()`, `opt` in `self.opt.step()`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
 class _Analysis:
     def __init__(self, source: str, path: str, index: RuleIndex, cell: int | None) -> None:
         self.source = source
@@ -198,6 +208,8 @@ class _Analysis:
         stack: list[tuple[ast.AST, Scope]] = [(tree, module_scope)]
         while stack:
             node, scope = stack.pop()
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(PORTER_HELPER_PREFIX):
+                continue  # a helper porter added (`_porter_device`, `_porter_save`): handled code
             yield node, scope
             inner = scope
             if isinstance(node, SCOPE_NODES):
@@ -282,6 +294,8 @@ class _Analysis:
         if not qualnames:
             return
         context = self._context(node, parent)
+        if context == "call" and self._wrapped_by_porter(parent):
+            return
         best: tuple[int, Rule, str] | None = None
         for rule, m in self.index.names:
             if context not in m.context:
@@ -294,6 +308,16 @@ class _Analysis:
                         best = (score, rule, q)
         if best is not None:
             self._guard(best[1], self.report, best[1], node, best[2])
+
+    def _wrapped_by_porter(self, call: ast.AST) -> bool:
+        """`_porter_loader(DataLoader(...))`: a call a port already wrapped in one of its helpers."""
+        outer = self.parents.get(id(call))
+        return (
+            isinstance(outer, ast.Call)
+            and isinstance(outer.func, ast.Name)
+            and outer.func.id.startswith(PORTER_HELPER_PREFIX)
+            and call in outer.args
+        )
 
     def _context(self, node: ast.AST, parent: ast.AST | None) -> str:
         if isinstance(parent, ast.Call) and parent.func is node:
@@ -310,7 +334,9 @@ class _Analysis:
         if isinstance(func, ast.Attribute):
             # Point at `.cuda()`, not at the start of a long receiver expression.
             attr_start = (func.end_lineno, func.end_col_offset - len(func.attr))
-            for rule, _ in self.index.methods.get(func.attr, ()):
+            for rule, m in self.index.methods.get(func.attr, ()):
+                if m.receiver_regex is not None and not m.receiver_regex.search(_receiver_name(func.value)):
+                    continue
                 if not self._is_namespace(func.value, scope):
                     self._guard(rule, self.report, rule, node, func.attr, attr_start)
             if func.attr == "startswith" and node.args:
@@ -464,16 +490,30 @@ def analyse_source(source: str, path: str, index: RuleIndex, cell: int | None = 
 def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
     if not findings:
         return findings
-    file_codes = file_suppressions(source)
     lines = source.split("\n")
+    # Only real comments suppress, never a string literal that looks like one. The source is
+    # tokenized only when some line looks like it holds a suppression, which is rare.
+    state: dict[str, dict[int, str] | None] = {}
+
+    def comment(line: int) -> str:
+        if "comments" not in state:
+            state["comments"] = comment_lines(source)
+        comments = state["comments"]
+        return comments.get(line, "") if comments is not None else lines[line - 1]
+
+    file_codes = file_suppressions(source)
+    if file_codes:
+        file_codes = file_suppressions("\n".join(
+            comment(n) for n, text in enumerate(lines, start=1) if text.lstrip().startswith("#")
+        ))
     out = []
     for f in findings:
         if file_codes and covers(file_codes, f.rule_id):
             continue
         codes = frozenset()
         for line in {f.line, f.end_line}:
-            if 0 < line <= len(lines):
-                codes |= line_suppressions(lines[line - 1])
+            if 0 < line <= len(lines) and line_suppressions(lines[line - 1]):
+                codes |= line_suppressions(comment(line))
         if codes and covers(codes, f.rule_id):
             f = Finding(**{**f.to_dict(), "suppressed": True})
         out.append(f)

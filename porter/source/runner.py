@@ -26,6 +26,12 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 PARALLEL_THRESHOLD = 24
 
 
+def document_order(finding: Finding) -> tuple:
+    """Path, then notebook cell, then position: a notebook's findings read top to bottom."""
+    return (finding.path, finding.cell or 0, finding.line, finding.col, finding.rule_id, finding.message,
+            finding.end_line, finding.end_col, finding.matched, finding.suppressed)
+
+
 def diagnostic(path: str, rule_id: str, message: str) -> Finding:
     return Finding(path=path, line=1, col=1, rule_id=rule_id, message=message, end_line=1, end_col=1)
 
@@ -60,7 +66,7 @@ def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
         except NotebookError as exc:
             return [diagnostic(path, "NRN006", str(exc))]
         findings = [notebook.to_cell(f) for f in analyse_source(notebook.source, path, index)]
-        return sorted(notebook.cell_errors + findings)
+        return sorted(notebook.cell_errors + findings, key=document_order)
     text = decode_python(data, path)
     if isinstance(text, Finding):
         return [text]
@@ -140,6 +146,8 @@ def lint_paths(
             if settings.config_file is not None:
                 for key in ("select", "extend-select", "ignore"):
                     values = settings.raw.get(key) or ()
+                    if isinstance(values, str):  # `select = "NRN1"` is allowed, like a one-item list
+                        values = (values,)
                     validate_selectors(tuple(values), catalogue, f"{settings.config_file}: [tool.porter] {key}")
             rules = select_rules(catalogue, settings)
             ids = ",".join(sorted(r.id for r in rules))
@@ -197,7 +205,7 @@ def lint_paths(
             findings.append(f)
     ignored_diagnostics = set(default_group.settings.ignore)
     findings = [f for f in findings if not (f.rule_id.startswith("NRN0") and f.rule_id in ignored_diagnostics)]
-    findings.sort()
+    findings.sort(key=document_order)
     rule_ids = {r.id for g in groups.values() for r in g.index.rules}
     return LintResult(findings, len(found.files), len(pending), catalogues[cwd_settings.rule_paths],
                       cwd_settings, rule_ids)

@@ -4,7 +4,9 @@ and the file-level `# porter: ignore-file` (optionally `# porter: ignore-file[NR
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 
 # A code list accepts ids and prefixes: NRN101, NRN1.
 _CODES = r"[A-Za-z]+\d*(?:\s*,\s*[A-Za-z]+\d*)*"
@@ -47,3 +49,15 @@ def file_suppressions(source: str) -> frozenset[str]:
 
 def covers(codes: frozenset[str], rule_id: str) -> bool:
     return "*" in codes or any(rule_id.startswith(code) for code in codes)
+
+
+def comment_lines(source: str) -> dict[int, str] | None:
+    """The comment on each line (1-based) of the source; None when it does not tokenize."""
+    out: dict[int, str] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                out[token.start[0]] = token.string
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return out
