@@ -101,6 +101,8 @@ def lint(
         )
     except (ConfigError, CatalogueError, SelectionError) as exc:
         raise fail(str(exc)) from None
+    except Exception as exc:  # exit 2, like ruff, not a traceback and exit 1
+        raise fail(f"internal error: {type(exc).__name__}: {exc}") from exc
     if result.files_seen == 0 and not result.findings:
         typer.secho("warning: no Python files found under the given path(s)", err=True, fg=typer.colors.YELLOW)
     report = LintReport(result.findings, result.catalogue, result.settings.target)
@@ -171,6 +173,9 @@ def port(
     unsafe_fixes: Annotated[bool, typer.Option(help="Also apply fixes the catalogue marks unsafe.")] = False,
     select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to port.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to leave alone.")] = None,
+    extend_select: Annotated[list[str] | None, typer.Option(help="Rule ids or prefixes to port as well.")] = None,
+    swap_sdpa: Annotated[bool, typer.Option(
+        help="Also swap F.scaled_dot_product_attention for porter's NKI attention (NRN416).")] = False,
     report: Annotated[Path | None, typer.Option(help="Write the port report (.json or .md).")] = None,
     report_only: Annotated[bool, typer.Option(help="Analysis mode: the report, no code.")] = False,
     force: Annotated[bool, typer.Option(help="Allow --in-place on a dirty git tree / a non-empty --out.")] = False,
@@ -182,7 +187,9 @@ def port(
     check_choice(target, TARGETS, "--target")
     code = run_port(
         path, target=target, out=out, in_place=in_place, diff=diff, check=check, unsafe_fixes=unsafe_fixes,
-        select=split_codes(select), ignore=split_codes(ignore), report=report, report_only=report_only,
+        select=split_codes(select), ignore=split_codes(ignore),
+        extend_select=(split_codes(extend_select) or ()) + (("NRN416",) if swap_sdpa else ()) or None,
+        report=report, report_only=report_only,
         force=force, jobs=jobs, fail=fail, progress=_progress_bar(),
     )
     raise typer.Exit(code)

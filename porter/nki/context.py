@@ -56,6 +56,8 @@ _local = threading.local()
 def current() -> Instance:
     """The running instance; outside any kernel a lazily created ad-hoc one (REPL use)."""
     inst = getattr(_local, "instance", None)
+    if inst is not None and inst is getattr(_local, "adhoc", None) and inst.target != current_target():
+        inst = None  # the ad-hoc context follows NEURON_PLATFORM_TARGET_OVERRIDE changes
     if inst is None:
         inst = Instance(Launch(), ())
         _local.adhoc = inst

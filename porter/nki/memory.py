@@ -31,6 +31,8 @@ class Allocation:
         self.kind = kind  # 'sbuf' | 'psum' | 'hbm'
         self.dtype = dtype
         self.shape = shape
+        if not data.flags.c_contiguous:
+            raise ValueError("Allocation storage must be C-contiguous")  # views index the flat storage
         self.data = data
         self.flat = data.reshape(-1)
         # PSUM only: elements inside an open matmul accumulation group (see isa.nc_matmul).

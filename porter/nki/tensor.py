@@ -52,7 +52,7 @@ def region(buffer: Any) -> MemoryRegion:
         return buffer
     if isinstance(buffer, str) and buffer in REGIONS:
         return REGIONS[buffer]
-    raise NkiValidationError(f"unknown buffer {buffer!r}; use nl.sbuf, nl.psum, nl.hbm, nl.private_hbm or nl.shared_hbm")
+    raise NkiValidationError(f"unknown buffer {buffer!r}; use nl.sbuf, nl.psum, nl.hbm, nl.private_hbm, nl.shared_hbm")
 
 
 def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -86,7 +86,7 @@ class NkiTensor:
         self._indirect = indirect
         self._dtype = dtype or alloc.dtype
         if self.size and not indirect:
-            last = self._offset + sum((n - 1) * s for n, s in zip(self.shape, self._strides))
+            last = self._offset + sum((n - 1) * s for n, s in zip(self.shape, self._strides, strict=False))
             if self._offset < 0 or last >= alloc.flat.size:
                 raise NkiValidationError(
                     f"access pattern reaches element {last} outside the {alloc.flat.size}-element tensor"
@@ -142,17 +142,20 @@ class NkiTensor:
     def _np(self, flat: np.ndarray | None = None) -> np.ndarray:
         """Writable strided NumPy view of the storage (or of a parallel flat array)."""
         if self._indirect:
-            raise NkiValidationError("indirect (.ap with scalar_offset/vector_offset) tensors are only valid in dma ops")
+            raise NkiValidationError("indirect (.ap with scalar_offset/vector_offset) tensors only work in DMA ops")
         base = self._alloc.flat if flat is None else flat
         item = base.itemsize
         if self.size == 0:
             return np.empty(self.shape, dtype=base.dtype)
-        return as_strided(base[self._offset :], self.shape, tuple(s * item for s in self._strides))
+        # as_strided cannot build ml_dtypes arrays directly: stride an unsigned twin, then view back.
+        raw = base.view(np.dtype(f"u{item}")) if base.dtype.kind not in "biu" else base
+        view = as_strided(raw[self._offset :], self.shape, tuple(s * item for s in self._strides))
+        return view if raw is base else view.view(base.dtype)
 
     def _flat_indices(self) -> np.ndarray:
         """Flat storage index of every element, resolving indirect offsets."""
         idx = np.full(self.shape, self._offset, dtype=np.int64)
-        for d, (n, s) in enumerate(zip(self.shape, self._strides)):
+        for d, (n, s) in enumerate(zip(self.shape, self._strides, strict=False)):
             shp = [1] * self.ndim
             shp[d] = n
             if self._indirect and d == self._indirect[2]:
@@ -201,7 +204,7 @@ class NkiTensor:
                 idx, vals = idx[ok], vals[ok]
             self._alloc.flat[idx] = vals
             return
-        if any(s == 0 and n > 1 for n, s in zip(self.shape, self._strides)):
+        if any(s == 0 and n > 1 for n, s in zip(self.shape, self._strides, strict=False)):
             raise NkiValidationError("cannot write through a broadcast view (stride 0)")
         self._np()[...] = values
         if self._alloc.acc is not None:
@@ -226,7 +229,7 @@ class NkiTensor:
             raise IndexError(f"too many indices ({len(key)}) for a {self.ndim}-d tensor of shape {self.shape}")
         key = key + (slice(None),) * (self.ndim - len(key))
         shape, strides, offset = [], [], self._offset
-        for d, (k, n, s) in enumerate(zip(key, self.shape, self._strides)):
+        for d, (k, n, s) in enumerate(zip(key, self.shape, self._strides, strict=False)):
             if isinstance(k, NkiTensor):
                 raise NkiValidationError("indexing with a tensor is not supported; use .ap(vector_offset=...)")
             if isinstance(k, slice):
@@ -249,19 +252,16 @@ class NkiTensor:
         return self._derive(tuple(shape), tuple(strides), offset)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        """`tile[...] = value`: a copy (tile value) or fill (scalar) into the view."""
         view = self[key]
         if isinstance(value, NkiTensor):
-            if value.size != view.size and value.shape != view.shape:
-                src = np.broadcast_to(value._read_f32(), view.shape)
+            if value.dtype == view.dtype and value.size == view.size:
+                view._write_raw(value._read_raw().reshape(view.shape))
             else:
-                src = value._read_raw() if value.dtype == view.dtype else value._read_f32()
-            arr = np.asarray(src)
-            if value.dtype == view.dtype and arr.size == view.size:
-                view._write_raw(arr.reshape(view.shape))
-            else:
-                view._write(arr)
+                vals = value._read_f32()
+                view._write(vals.reshape(view.shape) if vals.size == view.size else vals)
         else:
-            view._write(np.asarray(value, dtype=np.float64 if not dtypes.is_int(view.dtype) else np.int64))
+            view._write(np.asarray(_scalar_value(value)))
 
     # ---- NkiTensor view API ---------------------------------------------------------
     def _dim(self, dim: int) -> int:
@@ -293,9 +293,7 @@ class NkiTensor:
             raise NkiValidationError(f"permute: {dims} is not a permutation of {self.ndim} dims")
         if self.onchip and dims[0] != 0:
             raise NkiValidationError("permute: the partition dimension (dim 0) of an on-chip tensor must stay first")
-        return self._derive(
-            tuple(self.shape[d] for d in dims), tuple(self._strides[d] for d in dims), self._offset
-        )
+        return self._derive(tuple(self.shape[d] for d in dims), tuple(self._strides[d] for d in dims), self._offset)
 
     def reshape(self, shape: Any) -> NkiTensor:
         shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
@@ -305,9 +303,7 @@ class NkiTensor:
         if math.prod(shape) != self.size:
             raise NkiValidationError(f"reshape: cannot reshape {self.shape} ({self.size} elements) to {shape}")
         if self.onchip and shape[0] != self.shape[0]:
-            raise NkiValidationError(
-                f"reshape: on-chip tensor partition dim must stay {self.shape[0]}, got {shape[0]}"
-            )
+            raise NkiValidationError(f"reshape: on-chip tensor partition dim must stay {self.shape[0]}, got {shape[0]}")
         try:
             arr = np.reshape(self._np(), shape, copy=False)
         except ValueError as exc:
@@ -326,15 +322,17 @@ class NkiTensor:
         d = dim % (self.ndim + 1)
         if self.onchip and d == 0:
             raise NkiValidationError("expand_dim: cannot insert a dim before the partition dim of an on-chip tensor")
-        return self._derive(self.shape[:d] + (1,) + self.shape[d:], self._strides[:d] + (0,) + self._strides[d:],
-                            self._offset)
+        return self._derive(
+            self.shape[:d] + (1,) + self.shape[d:], self._strides[:d] + (0,) + self._strides[d:], self._offset
+        )
 
     def squeeze_dim(self, dim: int) -> NkiTensor:
         d = self._dim(dim)
         if self.shape[d] != 1:
             raise NkiValidationError(f"squeeze_dim: dim {d} has size {self.shape[d]}, not 1")
-        return self._derive(self.shape[:d] + self.shape[d + 1 :], self._strides[:d] + self._strides[d + 1 :],
-                            self._offset)
+        return self._derive(
+            self.shape[:d] + self.shape[d + 1 :], self._strides[:d] + self._strides[d + 1 :], self._offset
+        )
 
     def broadcast(self, dim: int, size: int) -> NkiTensor:
         d = self._dim(dim)
@@ -364,7 +362,7 @@ class NkiTensor:
         return t
 
     def get_pattern(self) -> list[list[int]]:
-        return [[s, n] for s, n in zip(self._strides, self.shape)]
+        return [[s, n] for s, n in zip(self._strides, self.shape, strict=False)]
 
     def is_contiguous(self) -> bool:
         return self._strides == _row_major(self.shape)
@@ -402,7 +400,7 @@ class NkiTensor:
     # ---- Python operators (defined in the language module) ------------------------------
     def _binop(name: str, reflected: bool = False):  # noqa: N805 - factory used at class creation
         def fn(self, other):
-            from porter.nki.api.language import math as m
+            from porter.nki.api.language import _math as m
 
             f = getattr(m, name)
             return f(other, self) if reflected else f(self, other)
@@ -411,9 +409,9 @@ class NkiTensor:
 
     def _inplace(name: str):  # noqa: N805
         def fn(self, other):
-            from porter.nki.api.language import math as m
+            from porter.nki.api.language import _math as m
 
-            m.inplace(getattr(m, name), self, other)
+            m._inplace(getattr(m, name), self, other)
             return self
 
         return fn
@@ -442,31 +440,32 @@ class NkiTensor:
     __isub__ = _inplace("subtract")
     __imul__ = _inplace("multiply")
     __itruediv__ = _inplace("divide")
+    del _binop, _inplace
 
     def __eq__(self, other):  # type: ignore[override]
-        from porter.nki.api.language import math as m
+        from porter.nki.api.language import _math as m
 
         return m.equal(self, other)
 
     def __ne__(self, other):  # type: ignore[override]
-        from porter.nki.api.language import math as m
+        from porter.nki.api.language import _math as m
 
         return m.not_equal(self, other)
 
     __hash__ = object.__hash__
 
     def __neg__(self):
-        from porter.nki.api.language import math as m
+        from porter.nki.api.language import _math as m
 
         return m.negative(self)
 
     def __abs__(self):
-        from porter.nki.api.language import math as m
+        from porter.nki.api.language import _math as m
 
         return m.abs(self)
 
     def __invert__(self):
-        from porter.nki.api.language import math as m
+        from porter.nki.api.language import _math as m
 
         return m.invert(self)
 
@@ -474,7 +473,7 @@ class NkiTensor:
         raise NkiValidationError("the truth value of an NKI tensor is not defined at trace time")
 
     def broadcast_to(self, shape: Any) -> NkiTensor:
-        from porter.nki.api.language import math as m
+        from porter.nki.api.language import _math as m
 
         return m.broadcast_to(self, shape)
 

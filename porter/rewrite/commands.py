@@ -42,7 +42,7 @@ def unified_diff(result) -> str:
 
 
 def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, select, ignore, report,
-             report_only, force, jobs, fail, progress=None) -> int:
+             report_only, force, jobs, fail, progress=None, extend_select=None) -> int:
     if not path.exists():
         raise fail(f"{path}: path does not exist")
     modes = [m for m, on in (("--out", out is not None), ("--in-place", in_place), ("--diff", diff),
@@ -60,7 +60,8 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
             raise fail(f"--out {out} exists and is not empty (use --force to write into it)")
     if in_place and not force and git_dirty(path):
         raise fail(f"{path} has uncommitted changes; commit or stash them first, or pass --force")
-    overrides = Overrides(select=select, ignore=ignore, target=target)
+    overrides = Overrides(select=select, ignore=ignore, target=target,
+                          extend_select=tuple(extend_select) if extend_select else None)
     try:
         from porter.config import ConfigResolver
 

@@ -33,6 +33,7 @@ from porter.rewrite.transforms import (
     rename_transform,
     replace_transform,
     statement_transform,
+    swap_import,
     value_transform,
 )
 from porter.source.catalogue import Catalogue, Fix, Rule
@@ -326,6 +327,18 @@ def port_source(
             change.action = "marked"
             mark(stmt, rule, fix)
             continue
+        if fix.transform == "swap-import":
+            if isinstance(stmt, cst.SimpleStatementLine) and any(
+                isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+            ):
+                swappable = set(rule.names_exact)
+                previous = edits.get(stmt)
+                current = _safe_edit(lambda n, s=swappable, p=fix.to: swap_import(n, p, s), stmt, rule, fix, stmt,
+                                     change, mark)
+                edits[stmt] = current if previous is None else _chain(previous, current)
+            change.action = "fixed"
+            change.detail = f"swapped: now calls {fix.to}.{finding.matched}"
+            continue
         if fix.transform == "guard-import":
             change.action = "fixed"
             if not isinstance(stmt, cst.SimpleStatementLine) or not any(
@@ -360,9 +373,11 @@ def port_source(
     helpers += [(name, extra_helper_source(name, ctx.torch_alias)) for name in EXTRA_HELPERS
                 if name in ctx.extra_helpers]
     new_module = _insert_helpers(new_module, helpers)
-    if ctx.uses_torch and _torch_alias(new_module) is None:
+    needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_alias(new_module) is None else [])
+    if needed:
         context = CodemodContext()
-        AddImportsVisitor.add_needed_import(context, "torch")
+        for module_name in needed:
+            AddImportsVisitor.add_needed_import(context, module_name)
         new_module = AddImportsVisitor(context).transform_module(new_module)
     code = new_module.code
     try:

@@ -26,6 +26,9 @@ TENSOR_TYPE_DTYPES = {
 }
 
 
+COMPAT_NAME = re.compile(r"\b(porter\.kernels\.compat(?:\.\w+)*)\.\w+\b")
+
+
 class CannotFix(Exception):
     """This site cannot be rewritten by this transform; the message says why."""
 
@@ -39,6 +42,8 @@ class FileContext:
     uses_torch: bool = False
     needs_device_helper: bool = False
     extra_helpers: set[str] = field(default_factory=set)
+    # Modules a rendered template refers to by full dotted path (`porter.kernels.compat.sdpa.f`).
+    imports: set[str] = field(default_factory=set)
 
     def render(self, template: str, args: str = "", **values: str) -> str:
         if "{device}" in template:
@@ -51,6 +56,8 @@ class FileContext:
                 self.uses_torch = True
                 if name in USES_DEVICE_HELPER:
                     self.needs_device_helper = True
+        for match in COMPAT_NAME.finditer(template):
+            self.imports.add(match.group(1))
         try:
             return template.format(torch=self.torch_alias, device=f"{DEVICE_HELPER}()", args=args, **values)
         except KeyError as exc:
@@ -371,3 +378,52 @@ def guarded_call(node: cst.Call, ctx: FileContext, to: str, guard: str, default:
     if "(" not in to:
         call = f"{call}({args})"
     return expr(f"({call} if {ctx.render(guard)} else {ctx.render(default)})")
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def swap_import(line: cst.SimpleStatementLine, prefix: str, swappable: set[str]) -> cst.SimpleStatementLine:
+    """`from flash_attn import flash_attn_func` → `from porter.kernels.compat.flash_attn import flash_attn_func`.
+
+    The shims under `prefix` mirror the original packages' module paths and public names, so only
+    the module path changes. Every name an import brings in must have a shim (`swappable`);
+    otherwise the import is left alone and the site marked. Already swapped imports are kept.
+    """
+    body = []
+    for small in line.body:
+        if isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
+            module = _dotted(small.module)
+            if module.startswith(prefix + "."):
+                body.append(small)
+                continue
+            if isinstance(small.names, cst.ImportStar):
+                raise CannotFix(f"`from {module} import *` cannot be swapped name by name")
+            missing = [_dotted(a.name) for a in small.names if f"{module}.{_dotted(a.name)}" not in swappable]
+            if missing:
+                raise CannotFix(f"porter has no drop-in for {', '.join(f'{module}.{m}' for m in missing)}")
+            body.append(small.with_changes(module=expr(f"{prefix}.{module}")))
+        elif isinstance(small, cst.Import):
+            names = []
+            for alias in small.names:
+                module = _dotted(alias.name)
+                if module.startswith(prefix + "."):
+                    names.append(alias)
+                    continue
+                if module not in swappable:
+                    raise CannotFix(f"porter has no drop-in for module {module}")
+                # `import flash_attn` keeps binding the name `flash_attn`; `import a.b` binds `a`,
+                # so a dotted import gets an alias for its first part only when it had none.
+                asname = alias.asname or cst.AsName(name=cst.Name(module.split(".")[0]))
+                if alias.asname is None and "." in module:
+                    raise CannotFix(f"`import {module}` without an alias: use `import {module} as ...`")
+                names.append(alias.with_changes(name=expr(f"{prefix}.{module}"), asname=asname))
+            body.append(small.with_changes(names=names))
+        else:
+            body.append(small)
+    return line.with_changes(body=body)

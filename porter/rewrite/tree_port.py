@@ -80,7 +80,8 @@ def port_tree(
     resolver = ConfigResolver(overrides)
     settings = resolver.for_path(root)
     catalogue = load_catalogue(settings.rule_paths)
-    for option, values in (("--select", overrides.select), ("--ignore", overrides.ignore)):
+    for option, values in (("--select", overrides.select), ("--ignore", overrides.ignore),
+                           ("--extend-select", overrides.extend_select)):
         validate_selectors(values or (), catalogue, option)
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
     index = RuleIndex.build(rules)

@@ -71,8 +71,11 @@ class Matcher:
 
 TRANSFORMS = (
     "device", "device-type", "rename", "replace", "value", "keywords", "guarded-call", "guard-import",
-    "statement", "remove", "autocast",
+    "statement", "remove", "autocast", "swap-import",
 )
+
+
+NEEDS_TO = ("rename", "replace", "value", "guarded-call", "device-type", "statement", "swap-import")
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,11 @@ class Rule:
     invalid: tuple[Example, ...] = ()
     has_examples: bool = True
     source: str = ""
+
+    @property
+    def names_exact(self) -> tuple[str, ...]:
+        """The rule's name patterns that are plain names, not globs."""
+        return tuple(n for m in self.matchers for n in m.names if not any(c in n for c in "*?["))
 
     def fix_for(self, target: str) -> Fix:
         return self.fixes.get(target, Fix())
@@ -245,7 +253,7 @@ def _parse_fix(raw: dict, where: str, applicability: str) -> Fix:
     transform = raw.get("transform", "")
     if transform and transform not in TRANSFORMS:
         raise CatalogueError(f"{where}: transform {transform!r} is not one of {', '.join(TRANSFORMS)}")
-    if transform in ("rename", "replace", "value", "guarded-call", "device-type", "statement") and not raw.get("to"):
+    if transform in NEEDS_TO and not raw.get("to"):
         raise CatalogueError(f"{where}: transform {transform!r} needs `to`")
     if transform == "guarded-call" and not raw.get("guard"):
         raise CatalogueError(f"{where}: transform 'guarded-call' needs `guard`")

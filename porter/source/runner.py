@@ -155,7 +155,7 @@ def lint_paths(
             group = groups[settings] = Group(settings, RuleIndex.build(rules), cache)
         return group
 
-    default_group = group_for(cwd_settings)
+    group_for(cwd_settings)
     for option, values in (("--select", overrides.select), ("--extend-select", overrides.extend_select),
                            ("--ignore", overrides.ignore)):
         validate_selectors(values or (), catalogues[cwd_settings.rule_paths], option)
@@ -203,8 +203,10 @@ def lint_paths(
             if f.suppressed and not show_suppressed:
                 continue
             findings.append(f)
-    ignored_diagnostics = set(default_group.settings.ignore)
-    findings = [f for f in findings if not (f.rule_id.startswith("NRN0") and f.rule_id in ignored_diagnostics)]
+    # porter's own diagnostics are dropped by an `ignore` naming them, in the settings of their file
+    # (the nearest [tool.porter] governs, as for every other rule).
+    findings = [f for f in findings
+                if not (f.rule_id.startswith("NRN0") and f.rule_id in resolver.for_path(Path(f.path)).ignore)]
     findings.sort(key=document_order)
     rule_ids = {r.id for g in groups.values() for r in g.index.rules}
     return LintResult(findings, len(found.files), len(pending), catalogues[cwd_settings.rule_paths],

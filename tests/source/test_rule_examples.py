@@ -23,7 +23,10 @@ def _examples(kind: str):
 
 
 def _index(target: str) -> RuleIndex:
-    return RuleIndex.build(select_rules(CATALOGUE, Settings(root=Path("."), target=target)))
+    # Default-off rules (opt-in swaps) are checked too: they run when selected by id.
+    opt_in = tuple(r.id for r in CATALOGUE if not r.default)
+    settings = Settings(root=Path("."), target=target, extend_select=opt_in)
+    return RuleIndex.build(select_rules(CATALOGUE, settings))
 
 
 INDEXES = {t: _index(t) for t in ("neuron", "portable", "xla")}

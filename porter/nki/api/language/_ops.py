@@ -5,7 +5,8 @@ nisa.tensor_tensor(op=nl.add) looks nl.add up here to find its NumPy semantics.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
