@@ -6,9 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import torch.nn.functional as F  # noqa: E402
-
 import porter.kernels as pk  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from porter.kernels.compat.sdpa import kernel_applies, scaled_dot_product_attention  # noqa: E402
 
 
