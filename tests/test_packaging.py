@@ -60,3 +60,33 @@ def test_core_install_explains_a_rule(core_venv):
     result = run(core_venv, "rule", "NRN101")
     assert result.returncode == 0
     assert result.stdout.startswith("# NRN101")
+
+
+@pytest.fixture(scope="module")
+def runtime_venv(tmp_path_factory) -> Path:
+    """A non-editable install whose runtime dependencies (torch, numpy, ...) come from this
+    interpreter's site-packages through a .pth line, so the test needs no download."""
+    import sysconfig
+
+    env = tmp_path_factory.mktemp("runtime-venv")
+    venv.EnvBuilder(with_pip=True).create(env)
+    python = env / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    (Path(purelib) / "porter-test-runtime.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", str(ROOT)],
+        check=True, capture_output=True, text=True,
+    )
+    return env
+
+
+def test_wheel_runs_the_kernel_tests(runtime_venv, tmp_path):
+    where = subprocess.run([str(runtime_venv / "bin" / "python"), "-c",
+                            "import porter.kernels, porter.nki; print(porter.kernels.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert where.returncode == 0, where.stderr
+    assert str(runtime_venv) in where.stdout, "porter.kernels must come from the wheel, not the checkout"
+    result = run(runtime_venv, "kernels", "test", "rmsnorm", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rmsnorm" in result.stdout

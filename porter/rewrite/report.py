@@ -15,6 +15,8 @@ from porter import __version__
 from porter.rewrite.tree_port import TreePort
 
 EFFORT_ORDER = ("none", "low", "medium", "high")
+# The detail a kernel-swap site carries (porter.rewrite.file_port).
+SWAPPED = "swapped: now calls"
 
 
 def build_report(result: TreePort) -> dict:
@@ -22,10 +24,14 @@ def build_report(result: TreePort) -> dict:
     per_rule: Counter = Counter()
     actions: Counter = Counter()
     manual = []
+    swaps = []
     for port in result.files:
         for change in port.changes:
             per_rule[change.rule_id] += 1
             actions[change.action] += 1
+            if change.action == "fixed" and change.detail.startswith(SWAPPED):
+                swaps.append({"file": port.path, "line": change.line, "col": change.col, "rule": change.rule_id,
+                              "calls": change.detail[len(SWAPPED):].strip()})
             if change.action in ("marked", "unsafe-skipped"):
                 rule = catalogue.get(change.rule_id) if catalogue else None
                 fix = rule.fix_for(result.target) if rule else None
@@ -60,6 +66,7 @@ def build_report(result: TreePort) -> dict:
         "effort": effort,
         "rules": rules,
         "manual": sorted(manual, key=lambda m: (m["file"], m["line"], m["col"])),
+        "swaps": sorted(swaps, key=lambda m: (m["file"], m["line"], m["col"])),
         "problems": [{"file": p, "message": m} for p, m in result.problems],
     }
 
@@ -90,6 +97,9 @@ def render_markdown(report: dict) -> str:
         "|---|---|---|",
     ]
     out += [f"| {rid} | {info['title']} | {info['count']} |" for rid, info in report["rules"].items()]
+    if report.get("swaps"):
+        out += ["", "## Kernel swaps", "", "| where | rule | now calls |", "|---|---|---|"]
+        out += [f"| `{item['file']}:{item['line']}` | {item['rule']} | `{item['calls']}` |" for item in report["swaps"]]
     if report["manual"]:
         out += ["", "## Left to do", "", "| where | rule | effort | what |", "|---|---|---|---|"]
         for item in report["manual"]:
