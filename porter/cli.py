@@ -180,6 +180,8 @@ def port(
     report_only: Annotated[bool, typer.Option(help="Analysis mode: the report, no code.")] = False,
     force: Annotated[bool, typer.Option(help="Allow --in-place on a dirty git tree / a non-empty --out.")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(envvar="PORTER_CACHE_DIR", help="Where the cache lives.")] = None,
 ) -> None:
     """Port a repository to Neuron: safe fixes applied, the rest marked in the code, and a report."""
     from porter.rewrite.commands import run_port
@@ -190,7 +192,7 @@ def port(
         select=split_codes(select), ignore=split_codes(ignore),
         extend_select=(split_codes(extend_select) or ()) + (("NRN416",) if swap_sdpa else ()) or None,
         report=report, report_only=report_only,
-        force=force, jobs=jobs, fail=fail, progress=_progress_bar(),
+        force=force, jobs=jobs, fail=fail, progress=_progress_bar(), no_cache=no_cache, cache_dir=cache_dir,
     )
     raise typer.Exit(code)
 

@@ -25,9 +25,14 @@ def _fail(message: str) -> typer.Exit:
 
 def model_spec(root: Path, name: str | None, model: str | None, inputs: str | None) -> dict:
     """The model entrypoints: --model/--inputs, or [tool.porter.models.NAME] in root/pyproject.toml."""
+    from porter.graph.entrypoints import EntrypointError, ModelSpec
+
     if model or inputs:
         if not (model and inputs):
             raise _fail("--model and --inputs go together (pkg.module:function each)")
+        for option, value in (("--model", model), ("--inputs", inputs)):
+            if ":" not in value:
+                raise _fail(f"{option} {value!r}: expected pkg.module:function")
         return {"factory": model, "inputs": inputs}
     pyproject = root / "pyproject.toml"
     try:
@@ -35,7 +40,7 @@ def model_spec(root: Path, name: str | None, model: str | None, inputs: str | No
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     models = (table or {}).get("models", {})
-    if not models:
+    if not isinstance(models, dict) or not models:
         raise _fail(f"no model given: pass --model and --inputs, or add [tool.porter.models.NAME] to {pyproject}")
     if name is None:
         if len(models) > 1:
@@ -43,22 +48,43 @@ def model_spec(root: Path, name: str | None, model: str | None, inputs: str | No
         name = next(iter(models))
     if name not in models:
         raise _fail(f"{pyproject}: no [tool.porter.models.{name}]")
-    spec = models[name]
-    for key in ("factory", "inputs"):
-        if not isinstance(spec.get(key), str) or ":" not in spec[key]:
-            raise _fail(f"{pyproject}: [tool.porter.models.{name}] needs {key} = \"pkg.module:function\"")
-    return {"name": name, **spec}
+    if not isinstance(models[name], dict):
+        raise _fail(f"{pyproject}: [tool.porter.models.{name}] must be a table")
+    try:
+        spec = ModelSpec.from_table(name, models[name], root, str(pyproject))
+        if spec.dtype is not None:
+            from porter.parity.models import parse_dtype
+
+            parse_dtype(spec.dtype)
+    except EntrypointError as exc:
+        raise _fail(str(exc)) from None
+    weights = spec.weights_path()
+    if weights is not None and not weights.is_file():
+        raise _fail(f"{pyproject}: [tool.porter.models.{name}] weights file {weights} does not exist")
+    return {"name": name, "factory": spec.factory, "inputs": spec.inputs, "rtol": spec.rtol, "atol": spec.atol,
+            "dtype": spec.dtype, "weights": str(weights.resolve()) if weights else None,
+            "tolerances": spec.per_output}
 
 
 def _load(root: Path, spec: dict, seed: int):
+    """The model (with the same weights `porter parity` gives it) and its example inputs."""
     from porter.graph.entrypoints import EntrypointError
-    from porter.parity.models import build, example_inputs
+    from porter.parity.models import build, example_inputs, load_weights, parse_dtype, seeded_state
 
     try:
         model = build(root, spec["factory"], seed)
+        state = load_weights(Path(spec["weights"])) if spec.get("weights") else seeded_state(model, seed)
+        model.load_state_dict(state)
         args, kwargs = example_inputs(root, spec["inputs"], seed)
+        dtype = parse_dtype(spec.get("dtype"))
+        if dtype is not None:
+            model.to(dtype)
+            cast = lambda v: v.to(dtype) if hasattr(v, "is_floating_point") and v.is_floating_point() else v  # noqa: E731
+            args, kwargs = tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
     except EntrypointError as exc:
         raise _fail(str(exc)) from None
+    except Exception as exc:  # the user's factory or inputs raised: an error (2), not a finding (1)
+        raise _fail(f"error in user code while loading {spec['factory']}: {type(exc).__name__}: {exc}") from None
     return model, args, kwargs
 
 
@@ -122,11 +148,20 @@ def compile_(
         result = compile_model(net, args, out, options, backend)
     except CompileError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(f"backend: {result.backend}")
+    except Exception as exc:  # onnxruntime or the user's forward failed: an error, not a result
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _fail(f"compile failed: {type(exc).__name__}: {first_line}") from None
+    if result.backend == "neuron":
+        typer.echo(f"backend: {result.backend} ({result.metadata.get('api', '')})")
+    else:
+        typer.echo(f"backend: {result.backend} (CPU stand-in: ONNX + onnxruntime; the Neuron SDK did not run)")
     typer.echo(f"artifact: {result.artifact}")
     if result.max_abs_error is not None:
         typer.echo(f"max abs error vs eager: {result.max_abs_error:.3g}")
     typer.echo(f"metadata: {Path(result.artifact).parent / 'metadata.json'}")
+    if result.metadata.get("matches_eager") is False:
+        typer.secho("porter compile: the compiled model does not match eager", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
 
 
 def parity(
@@ -163,9 +198,14 @@ def parity(
             r, a = (float(v) for v in values.split(","))
         except ValueError:
             raise _fail(f"--tolerance {item!r}: expected NAME=RTOL,ATOL") from None
+        if not key.strip():
+            raise _fail(f"--tolerance {item!r}: expected NAME=RTOL,ATOL")
+        key = key.strip()
         per_output[key] = [r, a]
     for key, values in (spec.get("tolerances") or {}).items():
         per_output.setdefault(key, list(values))
+    if timeout <= 0:
+        raise _fail("--timeout must be positive")
     request = {
         "candidate_root": str((candidate_root or root).resolve()),
         "candidate_factory": candidate or spec["factory"],
@@ -183,10 +223,16 @@ def parity(
         "three_way": three_way,
         "simulate_kernels": simulate_kernels,
         "onnx_artifact": str(onnx.resolve()) if onnx else None,
+        "weights": spec.get("weights"),
+        "dtype": spec.get("dtype"),
     }
     result = run_in_subprocess(request, timeout)
     if "error" in result:
         typer.secho(f"porter parity: error in user code: {result['error']}", err=True, fg=typer.colors.RED)
+        if output_file is not None and output_format != "table":
+            # CI still gets a report to upload: a JUnit <error>, a JSON {"error": ..}, a Markdown note.
+            _write({"json": render_json, "junit": render_junit, "markdown": render_markdown}[output_format](result),
+                   output_file)
         raise typer.Exit(2)
     if output_format == "table" and output_file is None:
         print_table(result)

@@ -48,8 +48,9 @@ DOCUMENTED_UNSUPPORTED = {
 }
 
 # Transient / bookkeeping nodes that never reach the compiler.
-IGNORED = frozenset({"sym_size", "sym_numel", "sym_stride", "_assert_async", "_assert_scalar", "alias",
-                     "lift_fresh_copy", "detach", "_to_copy", "clone"})
+IGNORED = frozenset({"sym_size", "sym_numel", "sym_stride", "sym_storage_offset", "_assert_async",
+                     "_assert_scalar", "_assert_tensor_metadata", "alias", "lift_fresh_copy", "detach",
+                     "_to_copy", "clone"})
 
 
 def op_name(target: str) -> str:
@@ -60,21 +61,35 @@ def op_name(target: str) -> str:
     return parts[0] if parts else target
 
 
+# Composite aten ops that reach the compiler as a documented op.
+ALIASES = {"softmax": "_softmax", "log_softmax": "_log_softmax"}
+
+
 def verdict(target: str, dtypes: set[str]) -> Verdict:
-    """The verdict for one op, given the dtypes of its inputs and outputs."""
+    """The verdict for one op, given the dtypes of its inputs and outputs.
+
+    An op the documents call unsupported stays unsupported whatever its dtypes (a float64 sort is
+    still a sort); dtype caveats only qualify an op that could otherwise run.
+    """
     name = op_name(target)
-    if any(d.startswith("complex") for d in dtypes):
-        return Verdict(UNSUPPORTED, "complex dtypes are not supported on device (NCC_EVRF004)")
-    if "float64" in dtypes:
-        return Verdict(CAVEAT, "no float64 on Neuron: computed in a lower precision")
     if name in DOCUMENTED_UNSUPPORTED:
         return Verdict(UNSUPPORTED, DOCUMENTED_UNSUPPORTED[name])
+    if any(d.startswith("complex") for d in dtypes):
+        return Verdict(UNSUPPORTED, "complex dtypes are not supported on device (NCC_EVRF004)")
     if name == "topk" and dtypes & {"int32", "int64", "int16", "int8"}:
         return Verdict(UNSUPPORTED, "topk on integers (NCC_EVRF013): cast to float first")
     if name.startswith("scatter_reduce") and dtypes & {"int32", "int64", "bool"}:
         return Verdict(UNSUPPORTED, "scatter_reduce on int/bool (NCC_EVRF016)")
+    if "float64" in dtypes:
+        return Verdict(CAVEAT, "no float64 on Neuron: computed in a lower precision")
     if "int64" in dtypes:
         return Verdict(CAVEAT, "int64 is downcast to int32 unless --native-int64=enabled (trn2+)")
-    if name in DOCUMENTED_SUPPORTED or name.rstrip("_") in DOCUMENTED_SUPPORTED:
+    base = ALIASES.get(name, name)
+    if base in DOCUMENTED_SUPPORTED or base.rstrip("_") in DOCUMENTED_SUPPORTED:
         return Verdict(SUPPORTED)
     return Verdict(UNKNOWN, "not in the documented list; check with neuronx-cc list-operators")
+
+
+def ignored(target: str) -> bool:
+    """Bookkeeping nodes (shape queries, runtime asserts, copies) that never reach the compiler."""
+    return op_name(target) in IGNORED

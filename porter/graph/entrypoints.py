@@ -1,13 +1,14 @@
 """Model entrypoints: `pkg.module:function` names resolved against a project root.
 
 `[tool.porter.models.NAME]` gives `factory` (returns the model) and `inputs` (returns the example
-inputs: a tensor, a tuple of positional inputs, or a (args, kwargs) pair when `kwargs = true`).
+inputs: a tensor, a tuple or list of positional inputs, a dict of keyword inputs, or an
+(args_tuple, kwargs_dict) pair), and optionally `weights` (a .safetensors or torch.save'd
+state_dict, relative to the project root, that both models of a parity check load), `dtype` (run
+both models in it, e.g. "bfloat16"), `rtol` / `atol`, and `tolerances.OUTPUT = [rtol, atol]`.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,47 +40,64 @@ class ModelSpec:
         unknown = set(table) - allowed
         if unknown:
             raise EntrypointError(f"{where}: [tool.porter.models.{name}] unknown keys {sorted(unknown)}")
+        prefix = f"{where}: [tool.porter.models.{name}]"
+        for key in ("rtol", "atol"):
+            if key in table and (isinstance(table[key], bool) or not isinstance(table[key], (int, float))):
+                raise EntrypointError(f"{prefix} {key} must be a number")
+        for key in ("weights", "dtype"):
+            if key in table and not isinstance(table[key], str):
+                raise EntrypointError(f"{prefix} {key} must be a string")
+        per_output = {}
+        tolerances = table.get("tolerances", {})
+        if not isinstance(tolerances, dict):
+            raise EntrypointError(f"{prefix} tolerances must be a table of OUTPUT = [rtol, atol]")
+        for output, value in tolerances.items():
+            per_output[output] = parse_tolerance(value, f"{prefix} tolerances.{output}")
         return cls(factory=table["factory"], inputs=table["inputs"], root=root, weights=table.get("weights"),
                    dtype=table.get("dtype"), rtol=table.get("rtol"), atol=table.get("atol"),
-                   per_output=dict(table.get("tolerances", {})))
+                   per_output=per_output)
+
+    def weights_path(self) -> Path | None:
+        """The weights file, relative to the project root."""
+        if not self.weights:
+            return None
+        path = Path(self.weights)
+        return path if path.is_absolute() else Path(self.root) / path
+
+
+def parse_tolerance(value: Any, where: str) -> list[float | None]:
+    """`[rtol, atol]` or `{rtol = .., atol = ..}` (either key optional) as [rtol, atol]."""
+    if isinstance(value, dict):
+        unknown = set(value) - {"rtol", "atol"}
+        pair = [value.get("rtol"), value.get("atol")]
+        if unknown:
+            raise EntrypointError(f"{where}: unknown keys {sorted(unknown)} (rtol, atol)")
+    elif isinstance(value, (list, tuple)) and len(value) == 2:
+        pair = list(value)
+    else:
+        raise EntrypointError(f"{where}: expected [rtol, atol] or {{rtol = .., atol = ..}}")
+    for item in pair:
+        if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
+            raise EntrypointError(f"{where}: tolerances must be numbers")
+    return [None if v is None else float(v) for v in pair]
 
 
 @contextmanager
 def project_on_path(root: Path):
     """Import the project's modules from `root`, forgetting them afterwards so that a second root
-    (the ported tree) imports its own copies of the same module names."""
-    root = str(Path(root).resolve())
-    before = set(sys.modules)
-    sys.path.insert(0, root)
-    try:
+    (the ported tree) imports its own copies of the same module names; a same-named module already
+    imported from elsewhere is set aside meanwhile (see porter.parity.models.ProjectLoader)."""
+    from porter.parity.models import ProjectLoader
+
+    with ProjectLoader(root):
         yield
-    finally:
-        sys.path.remove(root)
-        for name in set(sys.modules) - before:
-            module = sys.modules.get(name)
-            origin = getattr(module, "__file__", None) or ""
-            if origin.startswith(root):
-                del sys.modules[name]
 
 
 def resolve(reference: str, root: Path) -> Callable[..., Any]:
-    module_name, _, attr = reference.partition(":")
-    if not module_name or not attr:
-        raise EntrypointError(f"{reference!r}: expected pkg.module:function")
-    with project_on_path(root):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise EntrypointError(f"{reference}: cannot import {module_name} from {root}: {exc}") from exc
-        target: Any = module
-        for part in attr.split("."):
-            try:
-                target = getattr(target, part)
-            except AttributeError as exc:
-                raise EntrypointError(f"{reference}: {module_name} has no {attr}") from exc
-    if not callable(target):
-        raise EntrypointError(f"{reference}: not callable")
-    return target
+    from porter.parity.models import ProjectLoader
+
+    with ProjectLoader(root) as loader:
+        return loader.resolve(reference)
 
 
 def normalise_inputs(value: Any) -> tuple[tuple, dict]:

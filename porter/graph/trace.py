@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from porter.graph.compat import CAVEAT, SUPPORTED, UNSUPPORTED, op_name, verdict
+from porter.graph.compat import CAVEAT, SUPPORTED, UNSUPPORTED, ignored, op_name, verdict
 
 # aten op → the kernel in porter.kernels that implements it.
 KERNEL_FOR_OP = {
@@ -66,6 +66,7 @@ class TraceReport:
     graph_breaks: list[dict] = field(default_factory=list)
     export_error: str = ""
     dynamic_shapes: list[str] = field(default_factory=list)
+    kernel_hints: list[dict] = field(default_factory=list)
 
     @property
     def support_percent(self) -> float:
@@ -83,6 +84,7 @@ class TraceReport:
             "ops": [op.to_dict() for op in self.ops],
             "graph_breaks": self.graph_breaks,
             "dynamic_shapes": self.dynamic_shapes,
+            "kernel_hints": self.kernel_hints,
         }
 
 
@@ -117,7 +119,7 @@ def inventory(exported) -> list[OpEntry]:
         if node.op != "call_function":
             continue
         target = str(node.target)
-        if not target.startswith("aten."):
+        if not target.startswith("aten.") or ignored(target):
             continue
         entry = ops.setdefault(target, OpEntry(target))
         entry.count += 1
@@ -133,6 +135,63 @@ def inventory(exported) -> list[OpEntry]:
         entry.status, entry.note = v.status, v.note
         entry.kernel = KERNEL_FOR_OP.get(op_name(entry.target), "")
     return sorted(ops.values(), key=lambda e: (e.status != UNSUPPORTED, -e.count, e.target))
+
+
+def _name(node) -> str:
+    return op_name(str(node.target)) if getattr(node, "op", "") == "call_function" else ""
+
+
+def _arg(node, i: int = 0):
+    args = getattr(node, "args", ())
+    return args[i] if len(args) > i else None
+
+
+def _is_square(node) -> bool:
+    """x ** 2, x * x or x.square()."""
+    name = _name(node)
+    if name == "pow":
+        return _arg(node, 1) == 2
+    if name == "square":
+        return True
+    return name == "mul" and _arg(node, 0) is not None and _arg(node, 0) is _arg(node, 1)
+
+
+def _is_mean_square(node) -> bool:
+    if _name(node) == "add":  # mean(x^2) + eps
+        return any(_is_mean_square(a) for a in node.args if hasattr(a, "op"))
+    return _name(node) == "mean" and hasattr(_arg(node), "op") and _is_square(_arg(node))
+
+
+def _hint(node, kernel: str, pattern: str) -> dict:
+    stack = node.meta.get("nn_module_stack") or {}
+    module = list(stack.values())[-1][0] if stack else ""
+    return {"kernel": kernel, "pattern": pattern, "source": _user_frame(node.meta.get("stack_trace")),
+            "module": module}
+
+
+def kernel_hints(exported) -> list[dict]:
+    """Where porter's kernels apply: single ops (softmax, layer_norm, sdpa, ...) and hand-written
+    patterns of them (x * rsqrt(mean(x^2) + eps) is an RMSNorm; exp(x - max) / sum(exp) a softmax)."""
+    hints = []
+    for node in exported.graph.nodes:
+        name = _name(node)
+        if not name:
+            continue
+        if name in KERNEL_FOR_OP:
+            hints.append(_hint(node, KERNEL_FOR_OP[name], f"aten.{name}"))
+        elif name == "rsqrt" and hasattr(_arg(node), "op") and _is_mean_square(_arg(node)):
+            hints.append(_hint(node, "rmsnorm", "x * rsqrt(mean(x^2) + eps)"))
+        elif name == "div" and hasattr(_arg(node, 1), "op") and _name(_arg(node, 1)) == "sqrt" \
+                and hasattr(_arg(_arg(node, 1)), "op") and _is_mean_square(_arg(_arg(node, 1))):
+            hints.append(_hint(node, "rmsnorm", "x / sqrt(mean(x^2) + eps)"))
+        elif name == "div" and _name(_arg(node, 0)) == "exp" and _name(_arg(node, 1)) == "sum" \
+                and _arg(_arg(node, 1)) is _arg(node, 0):
+            hints.append(_hint(node, "softmax", "exp(x - max) / sum(exp(x - max))"))
+    # One line per (kernel, source): a softmax in a loop of 12 layers is one place to change.
+    unique = {}
+    for hint in hints:
+        unique.setdefault((hint["kernel"], hint["pattern"], hint["source"]), hint)
+    return list(unique.values())
 
 
 def graph_breaks(model, args: tuple, kwargs: dict) -> list[dict]:
@@ -169,6 +228,7 @@ def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "
         return report
     report.exported = True
     report.ops = inventory(exported)
+    report.kernel_hints = kernel_hints(exported)
     report.graph_breaks = graph_breaks(model, args, kwargs)
     for node in exported.graph.nodes:
         value = node.meta.get("val")
@@ -201,6 +261,9 @@ def render_text(report: TraceReport) -> str:
     if report.dynamic_shapes:
         out.append("dynamic shapes:")
         out += [f"  {d}" for d in report.dynamic_shapes]
+    if report.kernel_hints:
+        out.append(f"kernel hints: {len(report.kernel_hints)}")
+        out += [f"  {h['kernel']:10s} {h['pattern']}  [{h['source']}]" for h in report.kernel_hints]
     return "\n".join(out) + "\n"
 
 
@@ -216,6 +279,11 @@ def render_markdown(report: TraceReport) -> str:
             out.append(f"| `{op.target}` | {op.count} | {op.status} | {op.note} | {op.kernel} | {src} |")
     if report.graph_breaks:
         out += ["", "## Graph breaks", ""] + [f"- `{b['source']}`: {b['reason']}" for b in report.graph_breaks]
+    if report.dynamic_shapes:
+        out += ["", "## Dynamic shapes", ""] + [f"- `{d}`" for d in report.dynamic_shapes]
+    if report.kernel_hints:
+        out += ["", "## Kernel hints", "", "| kernel | pattern | source |", "|---|---|---|"]
+        out += [f"| {h['kernel']} | `{h['pattern']}` | {h['source']} |" for h in report.kernel_hints]
     return "\n".join(out) + "\n"
 
 

@@ -104,6 +104,10 @@ def compare_tensors(name: str, reference: torch.Tensor, candidate: torch.Tensor,
     if tuple(candidate.shape) != tuple(reference.shape):
         result.problem = f"shape {tuple(candidate.shape)} != reference {tuple(reference.shape)}"
         return result
+    if reference.is_complex() or candidate.is_complex():
+        # Compare real and imaginary parts (a cast to float64 would silently drop the imaginary part).
+        reference = torch.view_as_real(reference.detach().to(torch.complex128))
+        candidate = torch.view_as_real(candidate.detach().to(torch.complex128))
     ref = reference.detach().to("cpu", torch.float64)
     cand = candidate.detach().to("cpu", torch.float64)
     ref_finite, cand_finite = torch.isfinite(ref), torch.isfinite(cand)
@@ -120,7 +124,8 @@ def compare_tensors(name: str, reference: torch.Tensor, candidate: torch.Tensor,
     flat = diff.flatten()
     worst = int(torch.argmax(flat))
     result.max_abs = float(flat[worst])
-    result.max_abs_index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), ref.shape))
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), ref.shape))
+    result.max_abs_index = index[:len(result.shape)]  # complex: drop the (real, imag) axis
     rel = diff / ref.abs().clamp_min(torch.finfo(torch.float64).tiny)
     rel = torch.where(both_finite & (ref != 0), rel, torch.zeros_like(rel))
     result.max_rel = float(rel.max())

@@ -8,6 +8,7 @@ random numbers first, so uninitialised memory never makes a comparison meaningle
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,24 +30,53 @@ def seeded_state(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
     return state
 
 
+def _under(path: str, root: str) -> bool:
+    """True when `path` is `root` or inside it (a sibling like root + "2" is not)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 class ProjectLoader:
-    """Imports entrypoints from one project root, isolated from another root's same-named modules."""
+    """Imports entrypoints from one project root, isolated from another root's same-named modules.
+
+    A module the project defines (a `name.py` or `name/` under the root) that is already imported
+    from elsewhere (another root, an earlier load) is set aside while the root is on the path and put
+    back afterwards, so `model:make_model` always means this root's `model.py`.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
 
+    def _shadowed(self) -> dict[str, Any]:
+        root = str(self.root)
+        local = {p.stem if p.suffix == ".py" else p.name for p in self.root.iterdir()
+                 if (p.suffix == ".py" and p.is_file()) or (p.is_dir() and p.name.isidentifier())}
+        found = {}
+        for name, module in list(sys.modules.items()):
+            if name.split(".")[0] not in local:
+                continue
+            origin = getattr(module, "__file__", None) or ""
+            if origin and not _under(origin, root):
+                found[name] = module
+        return found
+
     def __enter__(self) -> ProjectLoader:
         self._saved_path = list(sys.path)
+        self._set_aside = self._shadowed() if self.root.is_dir() else {}
+        for name in self._set_aside:
+            del sys.modules[name]
         self._saved_modules = dict(sys.modules)
         sys.path.insert(0, str(self.root))
+        importlib.invalidate_caches()
         return self
 
     def __exit__(self, *exc) -> None:
         sys.path[:] = self._saved_path
         root = str(self.root)
         for name, module in list(sys.modules.items()):
-            if name not in self._saved_modules and (getattr(module, "__file__", None) or "").startswith(root):
+            if name not in self._saved_modules and _under(getattr(module, "__file__", None) or "", root):
                 del sys.modules[name]
+        for name, module in self._set_aside.items():
+            sys.modules.setdefault(name, module)
 
     def resolve(self, reference: str) -> Callable[..., Any]:
         module_name, _, attr = reference.partition(":")
@@ -72,6 +102,36 @@ def build(root: Path, factory: str, seed: int) -> torch.nn.Module:
     if not isinstance(model, torch.nn.Module):
         raise EntrypointError(f"{factory}: returned {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
+
+
+def parse_dtype(name: str | None) -> torch.dtype | None:
+    """`bfloat16`, `torch.float16`, `bf16`, ... as a floating torch.dtype; None stays None."""
+    if name is None:
+        return None
+    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32",
+               "fp64": "float64", "double": "float64"}
+    key = str(name).removeprefix("torch.")
+    dtype = getattr(torch, aliases.get(key, key), None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise EntrypointError(f"dtype {name!r} is not a floating torch dtype (e.g. float32, bfloat16, float16)")
+    return dtype
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state_dict from a .safetensors file, or a torch.save'd one (loaded with weights_only=True)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EntrypointError(f"weights file {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise EntrypointError(f"weights file {path}: expected a state_dict, found {type(state).__name__}")
+    return state
 
 
 def example_inputs(root: Path, inputs: str, seed: int) -> tuple[tuple, dict]:

@@ -13,6 +13,8 @@ def _fmt(value) -> str:
 
 
 def render_markdown(result: dict) -> str:
+    if "error" in result:
+        return f"### porter parity: ⚠️ error\n\n```\n{result['error']}\n```\n"
     status = "✅ pass" if result.get("passed") else "❌ mismatch"
     out = [f"### porter parity: {status}", "", f"Candidate: {result.get('candidate', '')}", "",
            "| output | pass | max abs (index) | max rel | mean abs | p99 | cosine | mismatch % | needed atol |",
@@ -31,14 +33,24 @@ def render_markdown(result: dict) -> str:
 
 def render_junit(result: dict) -> str:
     outputs = result.get("outputs", [])
+    if "error" in result:
+        suite = ET.Element("testsuite", name="porter parity", tests="1", failures="0", errors="1")
+        case = ET.SubElement(suite, "testcase", name="parity", classname="parity")
+        error = ET.SubElement(case, "error", message=str(result["error"]).splitlines()[0] if result["error"] else "")
+        error.text = str(result.get("traceback") or result["error"])
+        ET.indent(suite)
+        return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
     failures = sum(1 for o in outputs if not o["passed"])
-    suite = ET.Element("testsuite", name="porter parity", tests=str(len(outputs)), failures=str(failures))
+    suite = ET.Element("testsuite", name="porter parity", tests=str(len(outputs)), failures=str(failures),
+                       errors="0")
     for o in outputs:
         case = ET.SubElement(suite, "testcase", name=o["name"], classname="parity")
         if not o["passed"]:
             failure = ET.SubElement(case, "failure", message=o.get("problem") or "values differ")
             failure.text = (f"max abs {o['max_abs']} at {o['max_abs_index']}, max rel {o['max_rel']}, "
                             f"mismatch {o['mismatch_percent']}% (rtol {o['rtol']}, atol {o['atol']})")
+            if result.get("first_divergence"):
+                failure.text += f"; first diverging module: {result['first_divergence']}"
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 

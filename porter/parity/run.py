@@ -17,8 +17,8 @@ import torch
 
 from porter.parity.compare import Tolerances, compare_leaves, compare_outputs, flatten
 from porter.parity.golden import load_golden, save_golden
-from porter.parity.layers import compare_layers, first_divergence, record_outputs
-from porter.parity.models import build, example_inputs, seeded_state
+from porter.parity.layers import compare_layers_detailed, first_divergence, record_outputs
+from porter.parity.models import build, example_inputs, load_weights, parse_dtype, seeded_state
 
 
 @dataclass
@@ -39,6 +39,8 @@ class ParityRequest:
     three_way: bool = False
     simulate_kernels: bool = False
     onnx_artifact: str | None = None
+    weights: str | None = None
+    dtype: str | None = None
 
     def tolerances(self) -> Tolerances:
         return Tolerances(self.rtol, self.atol, {k: (v[0], v[1]) for k, v in self.per_output.items()})
@@ -68,12 +70,16 @@ def run_parity(request: ParityRequest) -> dict:
     if request.simulate_kernels:
         os.environ["PORTER_KERNELS"] = "simulate"
     tolerances = request.tolerances()
+    dtype = parse_dtype(request.dtype)
     candidate_root = Path(request.candidate_root)
     result: dict[str, Any] = {"request": asdict(request)}
     if request.golden:
         args, kwargs, reference_leaves, weights, _info = load_golden(Path(request.golden))
         candidate = build(candidate_root, request.candidate_factory, request.seed)
         candidate.load_state_dict(weights)
+        if dtype is not None:
+            candidate.to(dtype)
+            args, kwargs = _cast_inputs(args, kwargs, dtype)
         with torch.no_grad():
             output = candidate(*args, **kwargs)
         comparisons = compare_leaves(reference_leaves, dict(flatten(output)), tolerances)
@@ -82,9 +88,14 @@ def run_parity(request: ParityRequest) -> dict:
 
     reference_root = Path(request.reference_root or request.candidate_root)
     reference = build(reference_root, request.reference_factory or request.candidate_factory, request.seed)
-    state = seeded_state(reference, request.seed)
+    # One state_dict for both models: the weights file when the entrypoint names one, else the
+    # reference factory's seeded initialisation (uninitialised values replaced).
+    state = load_weights(Path(request.weights)) if request.weights else seeded_state(reference, request.seed)
     reference.load_state_dict(state)
     args, kwargs = example_inputs(Path(request.inputs_root or reference_root), request.inputs, request.seed)
+    if dtype is not None:
+        reference.to(dtype)
+        args, kwargs = _cast_inputs(args, kwargs, dtype)
 
     if request.layers:
         ref_out, ref_layers = record_outputs(reference, args, kwargs)
@@ -101,14 +112,22 @@ def run_parity(request: ParityRequest) -> dict:
     if request.onnx_artifact:
         from porter.compile.backends import run_onnx
 
-        cand_out = run_onnx(Path(request.onnx_artifact), args)
-        cand_out = cand_out[0] if len(cand_out) == 1 else tuple(cand_out)
-        comparisons = compare_outputs(ref_out, cand_out, tolerances)
+        if kwargs:
+            raise ValueError("a compiled ONNX candidate takes positional example inputs only")
+        onnx_out = run_onnx(Path(request.onnx_artifact), args)
+        # ONNX returns the reference's tensor leaves flattened, in order: match them up by position.
+        ref_leaves = {name: value for name, value in flatten(ref_out) if isinstance(value, torch.Tensor)}
+        cand_leaves = dict(zip(ref_leaves, onnx_out, strict=False))
+        for extra in range(len(ref_leaves), len(onnx_out)):
+            cand_leaves[f"onnx_output[{extra}]"] = onnx_out[extra]
+        comparisons = compare_leaves(ref_leaves, cand_leaves, tolerances)
         result.update(_summary(comparisons), mode="compiled", candidate=f"onnxruntime ({request.onnx_artifact})")
         return result
 
     candidate = build(candidate_root, request.candidate_factory, request.seed)
     candidate.load_state_dict(state)
+    if dtype is not None:
+        candidate.to(dtype)
     if request.layers:
         cand_out, cand_layers = record_outputs(candidate, args, kwargs)
     else:
@@ -118,9 +137,10 @@ def run_parity(request: ParityRequest) -> dict:
     result.update(_summary(comparisons), mode="eager",
                   candidate="ported code" + (" with NKI kernels simulated" if request.simulate_kernels else ""))
     if request.layers:
-        layers = compare_layers(ref_layers, cand_layers, tolerances)
-        result["layers"] = [{"module": name, "passed": all(c.passed for c in cs),
-                             "max_abs": max((c.max_abs for c in cs), default=0.0)} for name, cs in layers]
+        layers = compare_layers_detailed(ref_layers, cand_layers, tolerances)
+        result["layers"] = [{"module": name, "passed": all(c.passed for c in cs), "inputs_match": inputs_match,
+                             "max_abs": max((c.max_abs for c in cs), default=0.0)}
+                            for name, cs, inputs_match in layers]
         result["first_divergence"] = first_divergence(layers)
     if request.three_way:
         result["three_way"] = _three_way(reference, args, kwargs, ref_out, comparisons)

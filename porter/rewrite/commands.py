@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from porter.config import ConfigError, Overrides
 from porter.rewrite.report import build_report, render_markdown, write_report
 from porter.rewrite.tree_port import PortOptions, port_tree
+from porter.source.cache import NO_CACHE_ENV, default_cache_dir
 from porter.source.catalogue import CatalogueError
 from porter.source.selection import SelectionError
 
@@ -42,7 +44,8 @@ def unified_diff(result) -> str:
 
 
 def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, select, ignore, report,
-             report_only, force, jobs, fail, progress=None, extend_select=None) -> int:
+             report_only, force, jobs, fail, progress=None, extend_select=None, no_cache=False,
+             cache_dir=None) -> int:
     if not path.exists():
         raise fail(f"{path}: path does not exist")
     modes = [m for m, on in (("--out", out is not None), ("--in-place", in_place), ("--diff", diff),
@@ -66,8 +69,12 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
         from porter.config import ConfigResolver
 
         effective = ConfigResolver(overrides).for_path(path).target
+        if no_cache or os.environ.get(NO_CACHE_ENV):
+            cache = None
+        else:
+            cache = cache_dir or default_cache_dir(Path.cwd())
         result = port_tree(path, PortOptions(target=effective, unsafe_fixes=unsafe_fixes, out=out,
-                                             in_place=in_place, jobs=jobs), overrides, progress)
+                                             in_place=in_place, jobs=jobs, cache_dir=cache), overrides, progress)
     except (ConfigError, CatalogueError, SelectionError) as exc:
         raise fail(str(exc)) from None
     summary = build_report(result)

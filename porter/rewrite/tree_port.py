@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from porter.config import ConfigResolver, Overrides
+from porter.rewrite.cache import PortCache
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file
+from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import PYTHON_SUFFIXES, walk_all
 from porter.source.engine import RuleIndex
@@ -47,6 +49,8 @@ class PortOptions:
     out: Path | None = None
     in_place: bool = False
     jobs: int | None = None
+    # None: no cache; otherwise the folder the lint cache uses too.
+    cache_dir: Path | None = None
 
 
 _STATE: dict = {}
@@ -97,21 +101,53 @@ def port_tree(
             else:
                 others.append((path, is_link))
     _init(index, catalogue, options.target, options.unsafe_fixes)
-    for done, item in enumerate(_map(python_files, index, catalogue, options), start=1):
-        if isinstance(item, tuple):
-            result.problems.append(item)
-        else:
-            result.files.append(item)
-            if item.error:
-                result.problems.append((item.path, item.error))
+    cache = None
+    if options.cache_dir is not None:
+        key = cache_key("port", catalogue.digest, options.target, str(options.unsafe_fixes),
+                        ",".join(r.id for r in rules))
+        cache = PortCache(options.cache_dir, key)
+    todo: list[str] = []
+    done = 0
+    for path in python_files:
+        hit = _cached(cache, path) if cache is not None else None
+        if hit is None:
+            todo.append(path)
+            continue
+        _collect(result, hit)
+        done += 1
+    for item in _map(todo, index, catalogue, options):
+        _collect(result, item)
+        if cache is not None and isinstance(item, FilePort) and not (item.error or "").startswith("internal error"):
+            cache.store(item)  # an internal error is retried next time, not remembered
+        done += 1
         if progress:
             progress(done, len(python_files))
+    if cache is not None:
+        cache.save()
     result.files.sort(key=lambda f: f.path)
     if options.out is not None:
         _write_copy(root, options.out, result, others)
     elif options.in_place:
         _write_in_place(result)
     return result
+
+
+def _collect(result: TreePort, item: FilePort | tuple[str, str]) -> None:
+    if isinstance(item, tuple):
+        result.problems.append(item)
+    else:
+        result.files.append(item)
+        if item.error:
+            result.problems.append((item.path, item.error))
+
+
+def _cached(cache: PortCache, path: str) -> FilePort | None:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    text = decode_python(data, path)
+    return cache.lookup(path, text) if isinstance(text, str) else None
 
 
 def _map(paths: list[str], index, catalogue, options: PortOptions):
