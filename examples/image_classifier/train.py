@@ -44,13 +44,20 @@ def main():
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--out", default="small_cnn.pt")
+    parser.add_argument("--gpu", type=int, default=0)
+    parser.add_argument("--resume", default=None)
+    parser.add_argument("--time-steps", action="store_true", help="time each step with CUDA events")
     args = parser.parse_args()
 
     if not torch.cuda.is_available():
         print("warning: no CUDA GPU found; this script needs one")
     torch.manual_seed(0)
 
-    model = SmallCNN().cuda().to(memory_format=torch.channels_last)
+    model = SmallCNN().cuda(args.gpu).to(memory_format=torch.channels_last)
+    if args.resume:
+        model.load_state_dict(torch.load(args.resume, map_location=f"cuda:{args.gpu}"))
+    if torch.cuda.device_count() > 1:
+        model = nn.DataParallel(model)
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1).cuda()
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
                                 weight_decay=5e-4, nesterov=True)
@@ -68,11 +75,18 @@ def main():
             images = images.cuda(non_blocking=True).to(memory_format=torch.channels_last)
             labels = labels.cuda(non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
+            if args.time_steps:
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
             with autocast():
                 loss = criterion(model(images), labels)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            if args.time_steps:
+                end.record()
+                torch.cuda.synchronize()
+                print(f"step {start.elapsed_time(end):.2f} ms")
             sched.step()
             running += loss.item()
         print(f"epoch {epoch:2d} | loss {running / len(train_loader):.4f} "
