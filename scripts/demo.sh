@@ -21,13 +21,25 @@ echo "-- left for a person (markers):"
 grep -rn "# porter: NRN" "$OUT/gpt_train" | sed 's/^/   /' | head -20
 
 echo
-echo "== 3. porter parity: original vs ported gpt model, on CPU, layer by layer"
+echo "== 3. porter trace: what Neuron will make of the ported model's graph"
+(cd "$OUT/gpt_train" && "$ROOT/.venv/bin/porter" trace --name gpt | head -16)
+
+echo
+echo "== 4. porter compile: neuronx-cc when the Neuron SDK is present, else the ONNX CPU stand-in"
+(cd "$OUT/gpt_train" && "$ROOT/.venv/bin/porter" compile --name gpt --out "$OUT/gpt-compiled" 2>/dev/null)
+
+echo
+echo "== 5. porter parity: original vs ported gpt model, on CPU, layer by layer"
 $porter parity --root examples/gpt_train --candidate-root "$OUT/gpt_train" --name gpt --layers
 
 echo
-echo "== 4. port examples/image_classifier and train it for one short epoch on this CPU"
+echo "== 6. port examples/image_classifier and train it for one short epoch on this CPU"
 $porter port examples/image_classifier --out "$OUT/image_classifier" --force
 (cd "$OUT/image_classifier" && TORCH_COMPILE_DISABLE=1 "$ROOT/.venv/bin/python" train.py \
     --epochs 1 --train-size 512 --batch-size 64 --workers 0 --out model.pt)
+echo
+echo "== 7. porter kernels test rmsnorm: an NKI kernel run in porter's simulator against its reference"
+$porter kernels test rmsnorm
+
 echo
 echo "Done. Ported trees and the port report are in $OUT"

@@ -91,7 +91,7 @@ def _load(root: Path, spec: dict, seed: int):
 Root = Annotated[Path, typer.Option(help="The project the entrypoints are imported from.")]
 Model = Annotated[str | None, typer.Option(help="Model factory, pkg.module:function.")]
 Inputs = Annotated[str | None, typer.Option(help="Example inputs, pkg.module:function.")]
-Name = Annotated[str | None, typer.Option(help="A [tool.porter.models.NAME] entry.")]
+Name = Annotated[str | None, typer.Option(help="A model named in pyproject.toml under tool.porter.models.")]
 
 
 def trace(
