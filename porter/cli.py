@@ -202,12 +202,11 @@ def list_rules(
     output_format: Annotated[str, typer.Option(help="text, json, or markdown (the mapping table).")] = "text",
     target: Annotated[str | None, typer.Option(help="Show fix availability for this target only.")] = None,
 ) -> None:
-    """List every rule in the catalogue."""
-    from porter.source.catalogue import load_catalogue
+    """List every rule in the catalogue (with the project's own rule files)."""
 
     check_choice(output_format, ("text", "json", "markdown"), "--output-format")
     check_choice(target, TARGETS, "--target")
-    catalogue = load_catalogue()
+    catalogue = _project_catalogue()
     if output_format == "markdown":
         from porter.source.mapping import render_mapping
 
@@ -228,6 +227,18 @@ def list_rules(
         fixes = [rule.fix_for(t).applicability for t in targets]
         table.add_row(rule.id, rule.name, rule.severity, *fixes, rule.title)
     Console(width=max(120, Console().width)).print(table)
+
+
+def _project_catalogue():
+    """The shipped rules plus the `rule-paths` of the project in the current directory."""
+    from porter.config import ConfigError, ConfigResolver, Overrides
+    from porter.source.catalogue import CatalogueError, load_catalogue
+
+    try:
+        settings = ConfigResolver(Overrides()).for_path(Path.cwd())
+        return load_catalogue(settings.rule_paths)
+    except (ConfigError, CatalogueError) as exc:
+        raise fail(str(exc)) from None
 
 
 def _rule_record(rule) -> dict:
@@ -254,11 +265,10 @@ def explain_rule(
     output_format: Annotated[str, typer.Option(help="text (Markdown) or json.")] = "text",
 ) -> None:
     """Explain one rule: what it detects, why it matters on Neuron, and the fix per target."""
-    from porter.source.catalogue import load_catalogue
     from porter.source.explain import explain
 
     check_choice(output_format, ("text", "json"), "--output-format")
-    rule = load_catalogue().get(rule_id)
+    rule = _project_catalogue().get(rule_id)
     if rule is None:
         raise fail(f"unknown rule {rule_id!r} (see `porter rules`)")
     if output_format == "json":

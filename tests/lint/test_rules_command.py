@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,20 @@ def test_every_rule_can_be_explained():
         assert text.startswith(f"# {rule.id} {rule.name}\n"), rule.id
         assert rule.detects in text and rule.why in text
         assert text.count("- **") >= 3  # one fix line per target
+
+
+def test_rules_include_the_projects_own_rule_files(tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    shutil.copy(Path(__file__).parent.parent / "fixtures" / "lint" / "user_rules" / "frobnicate.toml", tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.porter]\nrule-paths = ["frobnicate.toml"]\n')
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["rules", "--output-format", "json"])
+    assert listed.exit_code == 0 and '"NRN901"' in listed.output
+    explained = runner.invoke(app, ["rule", "NRN901"])
+    assert explained.exit_code == 0 and "NRN901" in explained.output
