@@ -78,9 +78,10 @@ def _load(root: Path, spec: dict, seed: int):
         args, kwargs = example_inputs(root, spec["inputs"], seed)
         dtype = parse_dtype(spec.get("dtype"))
         if dtype is not None:
+            from porter.parity.run import _cast_inputs
+
             model.to(dtype)
-            cast = lambda v: v.to(dtype) if hasattr(v, "is_floating_point") and v.is_floating_point() else v  # noqa: E731
-            args, kwargs = tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
+            args, kwargs = _cast_inputs(args, kwargs, dtype)
     except EntrypointError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # the user's factory or inputs raised: an error (2), not a finding (1)
@@ -249,13 +250,23 @@ def run_in_subprocess(request: dict, timeout: float) -> dict:
         request_path.write_text(json.dumps(request), encoding="utf-8")
         try:
             proc = subprocess.run([sys.executable, "-m", "porter.parity.worker", str(request_path), str(result_path)],
-                                  capture_output=True, text=True, timeout=timeout, env={**os.environ})
+                                  capture_output=True, text=True, timeout=timeout, env=_worker_env())
         except subprocess.TimeoutExpired:
             return {"error": f"the models did not finish within {timeout:g} s (--timeout)"}
         if not result_path.exists():
             tail = (proc.stderr or "").strip().splitlines()[-5:]
             return {"error": f"the parity worker exited with {proc.returncode}: " + " | ".join(tail)}
         return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def _worker_env() -> dict[str, str]:
+    """The environment of the worker: this process's, with the directory porter was imported from on
+    PYTHONPATH, so `-m porter.parity.worker` finds the same porter from any working directory."""
+    import porter
+
+    package_parent = str(Path(porter.__file__).resolve().parents[1])
+    paths = [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
 def _write(text: str, output_file: Path | None) -> None:

@@ -202,15 +202,28 @@ def graph_breaks(model, args: tuple, kwargs: dict) -> list[dict]:
     try:
         explanation = torch._dynamo.explain(model)(*args, **kwargs)
     except Exception as exc:  # explain itself can fail on exotic models; say so, do not crash
-        return [{"reason": f"torch._dynamo.explain failed: {type(exc).__name__}: {exc}", "source": ""}]
+        return [{"reason": f"torch._dynamo.explain failed: {type(exc).__name__}: {exc}", "source": "",
+                 "kind": "graph break"}]
     breaks = []
     for reason in explanation.break_reasons:
         source = ""
         if reason.user_stack:
             frame = reason.user_stack[-1]
             source = f"{frame.filename}:{frame.lineno} ({frame.name})"
-        breaks.append({"reason": reason.reason.strip().splitlines()[0], "source": source})
+        text = reason.reason.strip().splitlines()[0] if reason.reason.strip() else ""
+        breaks.append({"reason": text, "source": source, "kind": break_kind(text)})
     return breaks
+
+
+def break_kind(reason: str) -> str:
+    """"data-dependent control flow" (a branch on a tensor's value), "data-dependent shape" (an op
+    whose output size depends on values), or "graph break"."""
+    lowered = reason.lower()
+    if "generic_jump" in lowered or "data-dependent" in lowered or "data dependent" in lowered:
+        return "data-dependent control flow"
+    if "dynamic shape operator" in lowered:
+        return "data-dependent shape"
+    return "graph break"
 
 
 def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "model") -> TraceReport:
@@ -221,10 +234,10 @@ def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "
             exported = torch.export.export(model, args, kwargs)
     except Exception as exc:
         report.export_error = _first_line(exc)
-        stack = getattr(exc, "__traceback__", None)
         report.graph_breaks = graph_breaks(model, args, kwargs)
-        if stack is not None and not report.graph_breaks:
-            report.graph_breaks = [{"reason": report.export_error, "source": ""}]
+        if not report.graph_breaks:
+            report.graph_breaks = [{"reason": report.export_error, "source": _user_source(exc),
+                                    "kind": break_kind(report.export_error)}]
         return report
     report.exported = True
     report.ops = inventory(exported)
@@ -236,6 +249,19 @@ def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "
         if shape is not None and any(not isinstance(d, int) for d in shape):
             report.dynamic_shapes.append(f"{node.name}: {tuple(shape)}")
     return report
+
+
+def _user_source(exc: BaseException) -> str:
+    """The innermost frame of the exception's traceback outside torch and porter, as path:line (function)."""
+    import traceback
+
+    porter_dir = str(Path(__file__).resolve().parents[1])
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith((TORCH_DIR, porter_dir)) and not f.filename.startswith("<")]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{frame.filename}:{frame.lineno} ({frame.name})"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -257,7 +283,7 @@ def render_text(report: TraceReport) -> str:
             out.append(f"  {op.count:5d}  {op.status:12s} {op.target}{note}{kernel}{where}")
     if report.graph_breaks:
         out.append(f"graph breaks: {len(report.graph_breaks)}")
-        out += [f"  {b['source']}: {b['reason']}" for b in report.graph_breaks]
+        out += [f"  {b['source']}: {b.get('kind', 'graph break')}: {b['reason']}" for b in report.graph_breaks]
     if report.dynamic_shapes:
         out.append("dynamic shapes:")
         out += [f"  {d}" for d in report.dynamic_shapes]
@@ -278,7 +304,8 @@ def render_markdown(report: TraceReport) -> str:
             src = op.sources[0] if op.sources else ""
             out.append(f"| `{op.target}` | {op.count} | {op.status} | {op.note} | {op.kernel} | {src} |")
     if report.graph_breaks:
-        out += ["", "## Graph breaks", ""] + [f"- `{b['source']}`: {b['reason']}" for b in report.graph_breaks]
+        out += ["", "## Graph breaks", ""] + [f"- `{b['source']}`: {b.get('kind', 'graph break')}: {b['reason']}"
+                                                for b in report.graph_breaks]
     if report.dynamic_shapes:
         out += ["", "## Dynamic shapes", ""] + [f"- `{d}`" for d in report.dynamic_shapes]
     if report.kernel_hints:
