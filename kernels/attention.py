@@ -56,7 +56,9 @@ def mask_to_bias(attention_mask: torch.Tensor | None, batch: int, sk: int) -> to
     if m.dim() != 2 or m.shape[1] != sk or m.shape[0] not in (1, batch):
         raise ValueError(f"attention_mask must be (B, Sk) = ({batch}, {sk}), got {tuple(attention_mask.shape)}")
     if m.dtype.is_floating_point:
-        bias = m.float()
+        # -inf / finfo.min (the Hugging Face convention) would make a fully masked key tile's running
+        # max -inf and the online softmax NaN; NEG_INF drops the key just as well.
+        bias = m.float().clamp(min=NEG_INF)
     else:
         bias = torch.where(m.bool(), 0.0, NEG_INF).float()
     return bias.expand(batch, sk).contiguous()
