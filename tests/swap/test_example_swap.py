@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import porter.kernels as pk  # noqa: E402
+
 from porter.config import Overrides  # noqa: E402
 from porter.rewrite.tree_port import PortOptions, port_tree  # noqa: E402
 
