@@ -134,6 +134,28 @@ def _existing_markers(stmt: cst.CSTNode) -> set[str]:
             if line.comment is not None and MARKER.search(line.comment.value)}
 
 
+def _markers_above(stmt: cst.CSTNode, parents: dict) -> set[str]:
+    """Rule ids marked above this statement, or above the compound statements it opens.
+
+    A guarded import's marker sits above its `try:`; the import inside is the first statement of
+    that block, so the marker counts as its own on the next port.
+    """
+    found = set(_existing_markers(stmt))
+    node = stmt
+    while True:
+        block = parents.get(node)
+        if isinstance(block, cst.Module) and block.body and block.body[0] is node:
+            # Comments at the very top of a file belong to the module's header in libcst.
+            found |= {m.group(1) for line in block.header if line.comment is not None
+                      for m in [MARKER.search(line.comment.value)] if m}
+            return found
+        owner = parents.get(block) if isinstance(block, cst.IndentedBlock) else None
+        if owner is None or not block.body or block.body[0] is not node:
+            return found
+        found |= _existing_markers(owner)
+        node = owner
+
+
 class _Rewriter(cst.CSTTransformer):
     def __init__(self, edits: dict, markers: dict, guards: set) -> None:
         super().__init__()
@@ -302,6 +324,8 @@ def port_source(
 
     def mark(stmt, rule, fix, reason=""):
         if stmt is not None:
+            if rule.id in _markers_above(stmt, parents):
+                return  # a marker from an earlier port (perhaps above the try it is now in) stays single
             entry = (rule.id, _marker_text(rule, fix, reason))
             if entry not in markers.setdefault(stmt, []):
                 markers[stmt].append(entry)
@@ -317,7 +341,11 @@ def port_source(
         result.changes.append(change)
         sited.append((finding.matched, change))
         if node is None:
-            change.action, change.detail = "marked", "site not located"
+            # The exact node was not found (ast and libcst disagree on a range): the marker still goes
+            # above the statement on that line, so nothing is lost silently.
+            change.action, change.detail = "marked", "site not located exactly"
+            if fix.applicability != "none":
+                mark(sites.statement_at(finding.line), rule, fix)
             continue
         if fix.applicability == "none":
             continue

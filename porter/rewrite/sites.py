@@ -24,7 +24,10 @@ class SiteIndex:
     def __init__(self, positions: dict[cst.CSTNode, CodeRange]) -> None:
         self.by_range: dict[tuple[int, int, int, int], list[cst.CSTNode]] = defaultdict(list)
         self.names_by_start: dict[tuple[int, int], cst.Name] = {}
+        self.statements: list[tuple[int, int, cst.CSTNode]] = []
         for node, r in positions.items():
+            if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                self.statements.append((r.start.line, r.end.line, node))
             key = (r.start.line, r.start.column, r.end.line, r.end.column)
             self.by_range[key].append(node)
             if isinstance(node, cst.Name):
@@ -40,3 +43,8 @@ class SiteIndex:
                         return node
             return candidates[0]
         return self.names_by_start.get((finding.line, finding.col - 1))
+
+    def statement_at(self, line: int) -> cst.CSTNode | None:
+        """The innermost statement spanning `line`: where a marker goes when the exact node is not found."""
+        spans = [(end - start, node) for start, end, node in self.statements if start <= line <= end]
+        return min(spans, key=lambda item: item[0])[1] if spans else None

@@ -96,7 +96,10 @@ def hit_lines(source: str, regex: re.Pattern[str]) -> list[int]:
 
 def _overlapping(nodes: list[ast.AST], hits: list[int]) -> Iterator[ast.AST]:
     for node in nodes:
-        start = node.lineno
+        start = getattr(node, "lineno", None)
+        if start is None:  # a `case` block has no position of its own: look inside
+            yield node
+            continue
         decorators = getattr(node, "decorator_list", None)
         if decorators:
             start = min(start, decorators[0].lineno)
@@ -365,8 +368,10 @@ class _Analysis:
         if m.position is not None and len(node.args) > m.position:
             if not any(isinstance(a, ast.Starred) for a in node.args[: m.position + 1]):
                 arg = node.args[m.position]
+        label = ""
         if arg is None and m.keyword is not None:
             arg = next((k.value for k in node.keywords if k.arg == m.keyword), None)
+            label = f"{m.keyword}="
         if m.value == "absent":
             splat = any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args)
             if arg is None and not splat:
@@ -374,7 +379,7 @@ class _Analysis:
             return
         if arg is not None and PREDICATES[m.value](arg, scope):
             self.claim(arg)
-            self.report(rule, arg, self._describe(arg))
+            self.report(rule, arg, label + self._describe(arg))
 
     def _keyword(self, rule: Rule, m: Matcher, node: ast.Call, kw: ast.keyword, scope: Scope) -> None:
         if m.exclude_callee:

@@ -129,3 +129,18 @@ def test_syntax_error_is_one_diagnostic():
 def test_files_without_tokens_are_not_parsed():
     # a syntax error is only found if the file is parsed at all
     assert analyse_source("this is not python\n", "t.py", RuleIndex.build(RULES)) == []
+
+
+def test_match_statements_are_walked():
+    """`case` blocks carry no line numbers of their own; a CUDA call inside one is still found."""
+    from porter.config import Settings
+    from porter.source.catalogue import load_catalogue
+    from porter.source.selection import select_rules
+
+    catalogue = load_catalogue()
+    index = RuleIndex.build([r for r in select_rules(catalogue, Settings(root=Path("."))) if r.matchers])
+    source = 'import torch as T\ndef f(x):\n    match x:\n        case "a":\n            return 1\n' \
+             '        case _:\n            import torch.cuda as tc\n            return x.cuda(), tc.synchronize()\n'
+    codes = [f.rule_id for f in analyse_source(source, "m.py", index)]
+    assert "NRN003" not in codes
+    assert {"NRN101", "NRN123"} <= set(codes)

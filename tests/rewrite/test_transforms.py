@@ -1,0 +1,160 @@
+"""Each fix kind of the shipped catalogue, on small snippets: what it writes, per target, and where
+it must leave a marker instead of guessing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from porter.config import Settings
+from porter.rewrite import fileio
+from porter.rewrite.file_port import port_source
+from porter.source.catalogue import load_catalogue
+from porter.source.engine import RuleIndex
+from porter.source.selection import select_rules
+
+CATALOGUE = load_catalogue()
+
+
+def port(code: str, target: str = "neuron", unsafe: bool = False, extend: tuple[str, ...] = ()) -> str:
+    rules = [r for r in select_rules(CATALOGUE, Settings(root=Path("."), target=target, extend_select=extend))
+             if r.matchers]
+    result = port_source(code, "snippet.py", RuleIndex.build(rules), CATALOGUE, target, unsafe)
+    assert result.error is None, result.error
+    compile(result.ported, "ported.py", "exec")
+    again = port_source(result.ported, "snippet.py", RuleIndex.build(rules), CATALOGUE, target, unsafe)
+    assert again.ported == result.ported, "a second port must change nothing"
+    return result.ported
+
+
+def test_device_keeps_the_index_and_non_blocking():
+    out = port("import torch\ny = x.cuda(rank, non_blocking=True)\n", extend=())
+    assert "y = x.to(_porter_device(rank))" in out  # non_blocking dropped by NRN603 on neuron
+    out = port("import torch\ny = x.cuda(rank, non_blocking=True)\n", target="portable")
+    assert "y = x.to(_porter_device(rank), non_blocking=True)" in out
+
+
+def test_torch_device_with_an_index_becomes_one_helper_call():
+    assert "d = _porter_device(rank)" in port('import torch\nd = torch.device("cuda", rank)\n')
+
+
+def test_the_files_own_torch_alias_is_used():
+    out = port("import torch as T\nif T.cuda.is_available():\n    T.cuda.synchronize()\n")
+    assert "if T.accelerator.is_available():" in out
+    assert "T.accelerator.synchronize()" in out
+    assert "\nimport torch\n" not in out
+
+
+def test_device_type_comparison_per_target():
+    code = 'import torch\nuse_amp = device.type == "cuda"\n'
+    assert 'device.type == "neuron"' in port(code)
+    assert 'device.type == "xla"' in port(code, target="xla")
+    assert "# porter: NRN107" in port(code, target="portable")
+
+
+def test_autocast_gets_the_device_type_and_bf16_on_neuron():
+    out = port('import torch\nwith torch.autocast("cuda", dtype=torch.float16, enabled=amp):\n    pass\n')
+    assert "torch.autocast(_porter_device().type, dtype=torch.bfloat16, enabled=amp)" in out
+    out = port("from torch.cuda.amp import autocast\nwith autocast(enabled=amp):\n    pass\n", target="portable")
+    assert "torch.autocast(_porter_device().type, enabled=amp)" in out
+    assert "from torch.cuda.amp" not in out
+
+
+def test_grad_scaler_is_disabled_on_neuron():
+    out = port("from torch.cuda.amp import GradScaler\nscaler = GradScaler(init_scale=1024)\n")
+    assert "scaler = torch.amp.GradScaler(_porter_device().type, enabled=False)" in out
+
+
+def test_statement_replaces_a_legacy_default_tensor_type():
+    out = port("import torch\ntorch.set_default_tensor_type(torch.cuda.HalfTensor)\n")
+    assert "torch.set_default_dtype(torch.float16)\ntorch.set_default_device(_porter_device())" in out
+
+
+def test_remove_leaves_pass_in_an_emptied_block():
+    out = port("import torch\nif fast:\n    torch.backends.cudnn.benchmark = True\nx = 1\n")
+    assert "if fast:\n    pass\nx = 1" in out
+    assert "cudnn" not in port("import torch\ntorch.backends.cudnn.benchmark = True\nx = 1\n")
+
+
+def test_guarded_call_as_statement_and_as_expression():
+    out = port("import torch\ntorch.cuda.empty_cache()\nused = torch.cuda.memory_allocated() / 2**20\n")
+    assert "if torch.accelerator.is_available():\n    torch.accelerator.empty_cache()" in out
+    assert "(torch.accelerator.memory_allocated() if torch.accelerator.is_available() else 0) / 2**20" in out
+
+
+def test_keywords_set_and_drop():
+    out = port('import torch\nm = torch.compile(model, mode="max-autotune", fullgraph=True)\n')
+    assert 'torch.compile(model, fullgraph=True, backend=("neuron" if _porter_device().type == "neuron"' in out
+    out = port("from torch.nn.parallel import DistributedDataParallel as DDP\nm = DDP(m, device_ids=[r], "
+               "output_device=r)\n")
+    assert "m = DDP(m)" in out
+
+
+def test_nccl_backend_per_target():
+    code = 'import torch.distributed as dist\ndist.init_process_group(backend="nccl")\n'
+    assert 'backend=("neuron" if _porter_device().type == "neuron" else "gloo")' in port(code)
+    assert "backend=torch.distributed.get_default_backend_for_device(_porter_device())" in port(code, "portable")
+    xla = port(code, "xla")
+    assert "backend=_porter_process_group_backend()" in xla and "def _porter_process_group_backend" in xla
+
+
+def test_unsafe_fixes_only_when_asked():
+    code = "import torch\nmodel = model.half()\n"
+    assert "model.half()" in port(code)
+    assert "model = model.to(torch.bfloat16)" in port(code, unsafe=True)
+
+
+def test_guard_import_and_marker_for_a_package_without_a_drop_in():
+    out = port("import triton\n\n@triton.jit\ndef kernel(x):\n    pass\n")
+    assert "try:\n    import triton\nexcept ImportError:" in out and "triton = None" in out
+    assert out.count("# porter: NRN406") == 2  # the import and the kernel
+
+
+def test_swap_import_keeps_names_and_refuses_partial_imports():
+    out = port("from flash_attn import flash_attn_func as attn\ny = attn(q, k, v, causal=True)\n")
+    assert "from porter.kernels.compat.flash_attn import flash_attn_func as attn" in out
+    out = port("from flash_attn import flash_attn_func, flash_attn_with_kvcache\n")
+    assert "from flash_attn import flash_attn_func, flash_attn_with_kvcache" in out
+    assert "# porter: NRN411" in out
+
+
+def test_a_swap_site_with_an_unsupported_argument_is_marked():
+    out = port("from flash_attn import flash_attn_func\ny = flash_attn_func(q, k, v, window_size=(8, 0))\n")
+    assert "# porter: NRN415" in out
+
+
+def test_sdpa_swap_is_opt_in():
+    code = "import torch.nn.functional as F\ny = F.scaled_dot_product_attention(q, k, v)\n"
+    assert port(code) == code
+    out = port(code, extend=("NRN416",))
+    assert "import porter.kernels.compat.sdpa" in out
+    assert "porter.kernels.compat.sdpa.scaled_dot_product_attention(q, k, v)" in out
+
+
+def test_xla_optimizer_step_keeps_closures_marked():
+    out = port("optimizer.step()\nopt.step(closure)\nscheduler.step()\n", target="xla")
+    assert "_porter_optimizer_step(optimizer)" in out
+    assert "opt.step(closure)" in out and "# porter: NRN505" in out
+    assert "scheduler.step()" in out
+
+
+def test_device_agnostic_code_is_left_alone():
+    code = ("import torch\ndevice = torch.accelerator.current_accelerator() or torch.device('cpu')\n"
+            "x = torch.zeros(3, device=device)\ny = x.to(other.device)\nprint('runs on cuda too')\n")
+    for target in ("neuron", "portable"):
+        assert port(code, target) == code
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "a.py"
+    target.write_text("old\n")
+
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        fileio.atomic_write(target, b"new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
