@@ -7,13 +7,10 @@ its changes for the report. A damaged or unreadable cache is a miss, never an er
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 from porter.rewrite.file_port import Change, FilePort
-from porter.source.cache import content_hash
+from porter.source.cache import content_hash, read_entries, save_entries
 
 
 class PortCache:
@@ -23,11 +20,7 @@ class PortCache:
         self.dirty = False
 
     def _read(self) -> dict[str, list]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_entries(self.path)
 
     def lookup(self, path: str, text: str) -> FilePort | None:
         entry = self.entries.get(path)
@@ -50,17 +43,5 @@ class PortCache:
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            gitignore = self.path.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("# Created by porter\n*\n", encoding="utf-8")
-            merged = {**self._read(), **self.entries}
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".port-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(merged, out, separators=(",", ":"))
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written costs speed, never correctness
+        if self.dirty:
+            save_entries(self.path, self.entries)

@@ -41,6 +41,31 @@ def default_cache_dir(cwd: Path) -> Path:
     return cwd / ".porter_cache"
 
 
+def read_entries(path: Path) -> dict[str, list]:
+    """A cache file's entries; a missing or damaged file reads as empty."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_entries(path: Path, entries: dict[str, list]) -> None:
+    """Merge with what another process wrote meanwhile, then replace the file atomically."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gitignore = path.parent / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# Created by porter\n*\n", encoding="utf-8")
+        merged = {**read_entries(path), **entries}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(merged, out, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written costs speed, never correctness
+
+
 class Cache:
     def __init__(self, directory: Path, key: str) -> None:
         self.path = directory / f"lint-{key}.json"
@@ -48,11 +73,7 @@ class Cache:
         self.dirty = False
 
     def _read(self) -> dict[str, list]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_entries(self.path)
 
     def lookup(self, path: str, size: int, mtime_ns: int) -> list[Finding] | None:
         entry = self.entries.get(path)
@@ -77,18 +98,5 @@ class Cache:
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            gitignore = self.path.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("# Created by porter\n*\n", encoding="utf-8")
-            merged = {**self._read(), **self.entries}
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lint-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(merged, out, separators=(",", ":"))
-            os.replace(tmp, self.path)
-        except OSError:
-            # A cache that cannot be written costs speed, never correctness.
-            pass
+        if self.dirty:
+            save_entries(self.path, self.entries)
