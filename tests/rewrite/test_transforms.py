@@ -158,3 +158,9 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
         fileio.atomic_write(target, b"new\n")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+
+
+def test_apex_amp_is_swapped_and_its_calls_marked():
+    out = port('from apex import amp\nmodel, opt = amp.initialize(model, opt, opt_level="O1")\n')
+    assert "from porter.kernels.compat.apex import amp" in out
+    assert out.count("# porter: NRN417") == 1
