@@ -203,10 +203,15 @@ def lint_paths(
             if f.suppressed and not show_suppressed:
                 continue
             findings.append(f)
-    # porter's own diagnostics are dropped by an `ignore` naming them, in the settings of their file
-    # (the nearest [tool.porter] governs, as for every other rule).
-    findings = [f for f in findings
-                if not (f.rule_id.startswith("NRN0") and f.rule_id in resolver.for_path(Path(f.path)).ignore)]
+    # porter's own diagnostics are dropped by an `ignore` naming them by id or by an NRN0 prefix (not
+    # by `ALL`), in the settings of their file (the nearest [tool.porter] governs, as for every rule).
+    def diagnostic_ignored(f: Finding) -> bool:
+        if not f.rule_id.startswith("NRN0"):
+            return False
+        ignore = resolver.for_path(Path(f.path)).ignore
+        return any(sel.startswith("NRN0") and f.rule_id.startswith(sel) for sel in ignore)
+
+    findings = [f for f in findings if not diagnostic_ignored(f)]
     findings.sort(key=document_order)
     rule_ids = {r.id for g in groups.values() for r in g.index.rules}
     return LintResult(findings, len(found.files), len(pending), catalogues[cwd_settings.rule_paths],

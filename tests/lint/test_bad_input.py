@@ -198,3 +198,15 @@ def test_python2_file_among_many(tmp_path):
     result = lint(".", "--no-cache")
     assert codes(result).count("NRN101") == 5
     assert ("py2.py:2:1", "NRN001") in findings(result)
+
+
+def test_diagnostics_are_ignored_by_id_or_nrn0_prefix(tmp_path):
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    (tmp_path / "py2.py").write_text('print "moving", x.cuda()\n')
+    runner = CliRunner()
+    for args, expected in (([], 1), (["--ignore", "NRN001"], 0), (["--ignore", "NRN0"], 0)):
+        result = runner.invoke(app, ["lint", str(tmp_path / "py2.py"), "--no-cache", *args])
+        assert result.exit_code == expected, (args, result.output)
