@@ -74,13 +74,21 @@ def discover(
     force_exclude: bool = False,
 ) -> Discovery:
     found = Discovery()
-    seen: set[Path] = set()
+    position_of: dict[Path, int] = {}
 
     def add(path: Path) -> None:
-        key = path.absolute()
-        if key not in seen:
-            seen.add(key)
+        # A file reached twice (through a symlinked folder) is checked once, under its real name
+        # when that name is one of the two: port must not rewrite one file twice.
+        absolute = path.absolute()
+        try:
+            key = path.resolve()
+        except OSError:
+            key = absolute
+        if key not in position_of:
+            position_of[key] = len(found.files)
             found.files.append(path)
+        elif absolute == key:
+            found.files[position_of[key]] = path
 
     for path in paths:
         if not os.path.lexists(path):

@@ -132,12 +132,20 @@ def test_broken_symlink_is_reported(tmp_path):
 
 
 def test_symlinked_folder_inside_the_tree_is_followed(tmp_path):
-    # discovery.py: symlinked directories are followed while they stay inside the tree, so the
-    # same file is reported under both names
+    # discovery.py: symlinked directories are followed while they stay inside the tree; a file
+    # reached under two names is checked once, under its real name
     write(tmp_path / "real" / "a.py", CUDA_CODE)
     os.symlink(tmp_path / "real", tmp_path / "alias")
     result = lint(".", "--no-cache")
-    assert files_reported(result) == ["alias/a.py", "real/a.py"]
+    assert files_reported(result) == ["real/a.py"]
+
+
+def test_file_only_reachable_through_a_symlinked_folder_is_checked(tmp_path):
+    write(tmp_path / "tree" / "main.py", "x = 1\n")
+    write(tmp_path / "tree" / "real" / "a.py", CUDA_CODE)
+    os.symlink(tmp_path / "tree" / "real", tmp_path / "tree" / "alias")
+    result = lint("tree/alias", "--no-cache")
+    assert files_reported(result) == ["tree/alias/a.py"]
 
 
 def test_symlink_out_of_the_tree_is_not_followed(tmp_path):

@@ -28,3 +28,16 @@ def test_one_failing_write_does_not_stop_the_others(tmp_path, monkeypatch):
     assert not (out / "b.py").exists()
     assert [(Path(p).name, m) for p, m in result.problems] == [("b.py", f"cannot write {out / 'b.py'} "
                                                                  "(Permission denied)")]
+
+
+def test_file_reached_through_a_symlinked_folder_is_ported_once(tmp_path):
+    import os
+
+    root = tmp_path / "proj"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    os.symlink(root / "real", root / "alias")
+    result = port_tree(root, PortOptions(in_place=True), Overrides())
+    assert [Path(r.path).relative_to(root).as_posix() for r in result.changed] == ["real/a.py"]
+    assert (root / "alias").is_symlink()
+    assert (root / "real" / "a.py").read_text().count("def _porter_device") == 1
