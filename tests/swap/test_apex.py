@@ -185,22 +185,59 @@ def test_fused_lamb_unsupported():
 
 # ------------------------------------------------------------------------------------------------------------- amp
 
-def test_amp_is_a_transparent_facade():
-    model = torch.nn.Linear(3, 2)
+def _bf16_autocast_reference(model, x):
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        return model(x)
+
+
+@pytest.mark.parametrize("opt_level", ["O1", "O2", "O3"])
+def test_amp_initialize_runs_the_forward_under_bf16_autocast(opt_level):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 4))
+    x = torch.randn(5, 8)
+    expected = _bf16_autocast_reference(model, x)
+    plain = model(x)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        m2, o2 = amp.initialize(model, opt, opt_level="O2")
-    assert m2 is model and o2 is opt and any("autocast" in str(w.message) for w in caught)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert amp.initialize(model, opt_level="O0") is model
-    loss = model(torch.ones(1, 3)).sum()
+    m2, o2 = amp.initialize(model, opt, opt_level=opt_level)
+    assert m2 is model and o2 is opt
+    out = model(x)
+    assert out.dtype == torch.bfloat16 and plain.dtype == torch.float32
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    # parameters stay fp32: the optimizer holds fp32 master weights; checkpoints keep their keys and dtypes
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    loss = out.float().sum()
     with amp.scale_loss(loss, opt) as scaled:
-        assert scaled is loss
+        assert scaled is loss  # bf16 needs no loss scaling
         scaled.backward()
-    assert model.weight.grad is not None
+    assert model[0].weight.grad.dtype == torch.float32
     assert list(amp.master_params(opt)) == list(model.parameters())
     assert amp.state_dict() == {}
+
+
+def test_amp_o0_and_disabled_leave_the_model_alone():
+    model = torch.nn.Linear(3, 2)
+    x = torch.ones(1, 3)
+    assert amp.initialize(model, opt_level="O0") is model
+    assert amp.initialize(model, enabled=False, opt_level="O1") is model
+    assert model(x).dtype == torch.float32
+    assert "forward" not in vars(model)
+
+
+def test_amp_cast_model_outputs_and_several_models():
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    models = amp.initialize([a, b], opt_level="O1", cast_model_outputs=torch.float32)
+    assert models == [a, b]
+    assert a(torch.ones(1, 3)).dtype == torch.float32 and b(torch.ones(1, 3)).dtype == torch.float32
+    # a second initialize does not stack another autocast
+    forward = a.forward
+    amp.initialize(a, opt_level="O1")
+    assert a.forward is forward
+
+
+def test_amp_rejects_bad_arguments():
+    model = torch.nn.Linear(3, 2)
     with pytest.raises(ValueError, match="opt_level"):
         amp.initialize(model, opt_level="O4")
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        amp.initialize("not a model", opt_level="O1")
