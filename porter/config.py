@@ -70,11 +70,16 @@ class Overrides:
     def apply(self, settings: Settings) -> Settings:
         changes = {}
         if self.select is not None:
+            # As in ruff: a `--select` starts the selection afresh, dropping the configuration's
+            # select, extend-select and ignore; the command line's own ignores still apply.
             changes["select"] = self.select
-        if self.extend_select is not None:
-            changes["extend_select"] = settings.extend_select + self.extend_select
-        if self.ignore is not None:
-            changes["ignore"] = settings.ignore + self.ignore
+            changes["extend_select"] = self.extend_select or ()
+            changes["ignore"] = self.ignore or ()
+        else:
+            if self.extend_select is not None:
+                changes["extend_select"] = settings.extend_select + self.extend_select
+            if self.ignore is not None:
+                changes["ignore"] = settings.ignore + self.ignore
         if self.target is not None:
             changes["target"] = check_target(self.target, "--target")
         if self.exclude is not None:

@@ -88,7 +88,7 @@ def port_tree(
                            ("--extend-select", overrides.extend_select)):
         validate_selectors(values or (), catalogue, option)
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
-    index = RuleIndex.build(rules)
+    index = RuleIndex.build(rules, also_match=[r for r in catalogue if r.applies_to(settings.target)])
     result = TreePort(root=root, target=options.target, catalogue=catalogue)
     python_files: list[str] = []
     others: list[tuple[Path, bool]] = []

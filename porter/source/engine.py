@@ -45,10 +45,19 @@ class RuleIndex:
     strings: list[tuple[Rule, Matcher]] = field(default_factory=list)
     tokens: tuple[str, ...] = ()
     token_regex: re.Pattern[str] | None = None
+    # The ids whose findings are reported; the other indexed rules only take part in deciding
+    # which rule owns a construct, so ignoring NRN120 does not hand `torch.cuda.is_available`
+    # to the `torch.cuda.*` catch-all.
+    reported: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, rules: Iterable[Rule]) -> RuleIndex:
-        index = cls(rules=tuple(rules))
+    def build(cls, rules: Iterable[Rule], also_match: Iterable[Rule] = ()) -> RuleIndex:
+        """Index `rules` for reporting, and `also_match` (e.g. the unselected rules of the
+        target) for deciding which rule owns a construct."""
+        selected = tuple(rules)
+        chosen = {r.id for r in selected}
+        extra = tuple(r for r in also_match if r.id not in chosen and r.matchers)
+        index = cls(rules=selected + extra, reported=frozenset(chosen))
         for rule in index.rules:
             for m in rule.matchers:
                 if m.kind == "name":
@@ -70,7 +79,7 @@ class RuleIndex:
                     index.compares.append((rule, m))
                 elif m.kind == "string":
                     index.strings.append((rule, m))
-        index.tokens = tuple(sorted({t for r in index.rules for t in r.tokens}))
+        index.tokens = tuple(sorted({t for r in selected for t in r.tokens}))
         if index.tokens:
             index.token_regex = re.compile("|".join(re.escape(t) for t in index.tokens))
         return index
@@ -170,6 +179,8 @@ class _Analysis:
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace")) + 1
 
     def report(self, rule: Rule, node: ast.AST, matched: str, start: tuple[int, int] | None = None) -> None:
+        if rule.id not in self.index.reported:
+            return
         line, col = start or (node.lineno, node.col_offset)
         end_line = node.end_lineno or node.lineno
         message = rule.message.replace("{name}", matched)

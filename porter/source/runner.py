@@ -152,7 +152,8 @@ def lint_paths(
             rules = select_rules(catalogue, settings)
             ids = ",".join(sorted(r.id for r in rules))
             cache = Cache(cache_root, cache_key(catalogue.digest, settings.target, ids)) if use_cache else None
-            group = groups[settings] = Group(settings, RuleIndex.build(rules), cache)
+            index = RuleIndex.build(rules, also_match=[r for r in catalogue if r.applies_to(settings.target)])
+            group = groups[settings] = Group(settings, index, cache)
         return group
 
     group_for(cwd_settings)
@@ -213,7 +214,7 @@ def lint_paths(
 
     findings = [f for f in findings if not diagnostic_ignored(f)]
     findings.sort(key=document_order)
-    rule_ids = {r.id for g in groups.values() for r in g.index.rules}
+    rule_ids = {rule_id for g in groups.values() for rule_id in g.index.reported}
     return LintResult(findings, len(found.files), len(pending), catalogues[cwd_settings.rule_paths],
                       cwd_settings, rule_ids)
 

@@ -231,6 +231,16 @@ def test_select_ignore_extend_select(selection_file, args, expected):
     assert result.exit_code == (1 if expected else 0)
 
 
+def test_ignoring_a_rule_does_not_hand_its_code_to_a_catch_all(tmp_path):
+    # `torch.cuda.*` has a catch-all (NRN139); the specific rules own their calls even when ignored
+    write(tmp_path / "rt.py", "import torch\nif torch.cuda.is_available():\n    torch.cuda.synchronize()\n"
+                              "torch.cuda.foo_bar()\n")
+    assert codes(lint("rt.py", "--no-cache")) == ["NRN120", "NRN123", "NRN139"]
+    assert codes(lint("rt.py", "--no-cache", "--ignore", "NRN120,NRN123")) == ["NRN139"]
+    write(tmp_path / "pyproject.toml", '[tool.porter]\nignore = ["NRN123"]\n')
+    assert codes(lint("rt.py", "--no-cache")) == ["NRN120", "NRN139"]
+
+
 def test_porter_diagnostics_run_even_when_not_selected(tmp_path):
     # the file holds a token of the selected rules (`half`), so it is parsed, and does not parse
     write(tmp_path / "bad.py", "import torch\nprint 'x', torch.zeros(1).half()\n")

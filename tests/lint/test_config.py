@@ -200,6 +200,14 @@ def test_cli_ignore_adds_to_config_ignore(tmp_path):
     assert codes(lint("m.py", "--no-cache", "--ignore", "NRN206")) == ["NRN101", "NRN123"]
 
 
+def test_cli_select_starts_afresh_like_ruff(tmp_path):
+    # a command-line --select drops the config's ignore and extend-select
+    project(tmp_path, 'ignore = ["NRN1"]\nextend-select = ["NRN150"]\n')
+    assert codes(lint("m.py", "--no-cache")) == ["NRN150", "NRN206"]
+    assert codes(lint("m.py", "--no-cache", "--select", "NRN12")) == ["NRN123"]
+    assert codes(lint("m.py", "--no-cache", "--select", "NRN1", "--ignore", "NRN15")) == ["NRN101", "NRN123"]
+
+
 @pytest.mark.parametrize(
     ("config", "key"),
     [
