@@ -22,7 +22,7 @@ from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import PYTHON_SUFFIXES, walk_all
 from porter.source.engine import RuleIndex
 from porter.source.runner import decode_python
-from porter.source.selection import select_rules, validate_selectors
+from porter.source.selection import ignored_rules, select_rules, validate_selectors
 
 PARALLEL_THRESHOLD = 16
 
@@ -88,7 +88,7 @@ def port_tree(
                            ("--extend-select", overrides.extend_select)):
         validate_selectors(values or (), catalogue, option)
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
-    index = RuleIndex.build(rules, also_match=[r for r in catalogue if r.applies_to(settings.target)])
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
     result = TreePort(root=root, target=options.target, catalogue=catalogue)
     python_files: list[str] = []
     others: list[tuple[Path, bool]] = []

@@ -45,15 +45,15 @@ class RuleIndex:
     strings: list[tuple[Rule, Matcher]] = field(default_factory=list)
     tokens: tuple[str, ...] = ()
     token_regex: re.Pattern[str] | None = None
-    # The ids whose findings are reported; the other indexed rules only take part in deciding
-    # which rule owns a construct, so ignoring NRN120 does not hand `torch.cuda.is_available`
-    # to the `torch.cuda.*` catch-all.
+    # The ids whose findings are reported; the other indexed rules (ignored ones) only take part
+    # in deciding which rule owns a construct, so ignoring NRN120 does not hand
+    # `torch.cuda.is_available` to the `torch.cuda.*` catch-all.
     reported: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, rules: Iterable[Rule], also_match: Iterable[Rule] = ()) -> RuleIndex:
-        """Index `rules` for reporting, and `also_match` (e.g. the unselected rules of the
-        target) for deciding which rule owns a construct."""
+        """Index `rules` for reporting, and `also_match` (the ignored rules) only for deciding
+        which rule owns a construct."""
         selected = tuple(rules)
         chosen = {r.id for r in selected}
         extra = tuple(r for r in also_match if r.id not in chosen and r.matchers)

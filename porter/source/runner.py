@@ -18,7 +18,7 @@ from porter.source.discovery import NOTEBOOK_SUFFIX, discover
 from porter.source.engine import RuleIndex, analyse_source
 from porter.source.findings import Finding
 from porter.source.notebook import NotebookError, load_notebook
-from porter.source.selection import per_file_ignored, select_rules, validate_selectors
+from porter.source.selection import ignored_rules, per_file_ignored, select_rules, validate_selectors
 from porter.source.suppressions import covers
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -152,7 +152,7 @@ def lint_paths(
             rules = select_rules(catalogue, settings)
             ids = ",".join(sorted(r.id for r in rules))
             cache = Cache(cache_root, cache_key(catalogue.digest, settings.target, ids)) if use_cache else None
-            index = RuleIndex.build(rules, also_match=[r for r in catalogue if r.applies_to(settings.target)])
+            index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
             group = groups[settings] = Group(settings, index, cache)
         return group
 

@@ -37,10 +37,22 @@ def validate_selectors(selectors: tuple[str, ...], catalogue: Catalogue, where: 
 
 
 def select_rules(catalogue: Catalogue, settings: Settings) -> list[Rule]:
+    return _selection(catalogue, settings)[0]
+
+
+def ignored_rules(catalogue: Catalogue, settings: Settings) -> list[Rule]:
+    """Rules a selector picks but an ignore drops. They still own the constructs they match, so
+    ignoring NRN120 silences `torch.cuda.is_available()` instead of handing it to the
+    `torch.cuda.*` catch-all; rules that were never selected take no part."""
+    return _selection(catalogue, settings)[1]
+
+
+def _selection(catalogue: Catalogue, settings: Settings) -> tuple[list[Rule], list[Rule]]:
     select = _normalise(settings.select if settings.select is not None else ("NRN",))
     select = select + _normalise(settings.extend_select)
     ignore = _normalise(settings.ignore)
-    chosen = []
+    chosen: list[Rule] = []
+    dropped_rules: list[Rule] = []
     for rule in catalogue:
         if not rule.applies_to(settings.target):
             continue
@@ -50,12 +62,13 @@ def select_rules(catalogue: Catalogue, settings: Settings) -> list[Rule]:
             if dropped is None:
                 chosen.append(rule)
             continue
-        if picked is None or (dropped is not None and len(dropped) >= len(picked)):
+        if picked is None or (not rule.default and picked == "NRN"):
             continue
-        if not rule.default and picked == "NRN":
+        if dropped is not None and len(dropped) >= len(picked):
+            dropped_rules.append(rule)
             continue
         chosen.append(rule)
-    return chosen
+    return chosen, dropped_rules
 
 
 def per_file_ignored(path: Path, settings: Settings) -> tuple[str, ...]:
