@@ -65,8 +65,19 @@ def op_name(target: str) -> str:
 ALIASES = {"softmax": "_softmax", "log_softmax": "_log_softmax"}
 
 
-def verdict(target: str, dtypes: set[str]) -> Verdict:
-    """The verdict for one op, given the dtypes of its inputs and outputs.
+# Ops with index operands: the positions of their data operands (the tensors the documented integer
+# restrictions are about) among the node's inputs and among its outputs. A float topk returns int64
+# indices and a float scatter_reduce takes an int64 index: neither is an integer op.
+DATA_OPERANDS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "topk": ((0,), (0,)),               # topk(self, k, ...) -> (values, indices)
+    "scatter_reduce": ((0, 3), (0,)),   # scatter_reduce(self, dim, index, src, reduce, ...) -> like self
+}
+
+
+def verdict(target: str, dtypes: set[str], data_dtypes: set[str] | None = None) -> Verdict:
+    """The verdict for one op, given the dtypes of its inputs and outputs (`dtypes`) and, for an op
+    with index operands (DATA_OPERANDS), the dtypes of its data operands alone (`data_dtypes`; all
+    of `dtypes` when not given): the integer rules for topk and scatter_reduce judge the data.
 
     An op the documents call unsupported stays unsupported whatever its dtypes (a float64 sort is
     still a sort); dtype caveats only qualify an op that could otherwise run.
@@ -76,9 +87,10 @@ def verdict(target: str, dtypes: set[str]) -> Verdict:
         return Verdict(UNSUPPORTED, DOCUMENTED_UNSUPPORTED[name])
     if any(d.startswith("complex") for d in dtypes):
         return Verdict(UNSUPPORTED, "complex dtypes are not supported on device (NCC_EVRF004)")
-    if name == "topk" and dtypes & {"int32", "int64", "int16", "int8"}:
+    data = dtypes if data_dtypes is None else data_dtypes
+    if name == "topk" and data & {"int32", "int64", "int16", "int8"}:
         return Verdict(UNSUPPORTED, "topk on integers (NCC_EVRF013): cast to float first")
-    if name.startswith("scatter_reduce") and dtypes & {"int32", "int64", "bool"}:
+    if name.startswith("scatter_reduce") and data & {"int32", "int64", "bool"}:
         return Verdict(UNSUPPORTED, "scatter_reduce on int/bool (NCC_EVRF016)")
     if "float64" in dtypes:
         return Verdict(CAVEAT, "no float64 on Neuron: computed in a lower precision")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from porter.graph.compat import CAVEAT, SUPPORTED, UNSUPPORTED, ignored, op_name, verdict
+from porter.graph.compat import CAVEAT, DATA_OPERANDS, SUPPORTED, UNSUPPORTED, ignored, op_name, verdict
 
 # aten op → the kernel in porter.kernels that implements it.
 KERNEL_FOR_OP = {
@@ -44,6 +44,7 @@ class OpEntry:
     target: str
     count: int = 0
     dtypes: set[str] = field(default_factory=set)
+    data_dtypes: set[str] | None = None  # ops with index operands: the dtypes of their data alone
     sources: list[str] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
     status: str = ""
@@ -101,16 +102,35 @@ def _user_frame(stack: str | None) -> str:
     return f"{path}:{line} ({func})"
 
 
-def _dtypes(node) -> set[str]:
+def _dtype_names(values) -> set[str]:
     found = set()
-    values = [node.meta.get("val")]
-    values += [a.meta.get("val") for a in node.all_input_nodes]
     for value in values:
         for item in value if isinstance(value, (tuple, list)) else (value,):
             dtype = getattr(item, "dtype", None)
             if isinstance(dtype, torch.dtype):
                 found.add(str(dtype).replace("torch.", ""))
     return found
+
+
+def _dtypes(node) -> set[str]:
+    """The dtypes of every tensor the node reads or returns."""
+    return _dtype_names([node.meta.get("val")] + [a.meta.get("val") for a in node.all_input_nodes])
+
+
+def _data_dtypes(node) -> set[str] | None:
+    """For an op with index operands (compat.DATA_OPERANDS): the dtypes of its data operands and
+    data outputs only (a float topk's int64 indices are not its data); None for any other op."""
+    name = op_name(str(node.target))
+    positions = next((p for op, p in DATA_OPERANDS.items() if name == op or name.startswith(op + "_")), None)
+    if positions is None:
+        return None
+    inputs, outputs = positions
+    values = [node.args[i].meta.get("val") for i in inputs
+              if i < len(node.args) and hasattr(node.args[i], "meta")]
+    result = node.meta.get("val")
+    results = result if isinstance(result, (tuple, list)) else (result,)
+    values += [results[i] for i in outputs if i < len(results)]
+    return _dtype_names(values)
 
 
 def inventory(exported) -> list[OpEntry]:
@@ -124,6 +144,9 @@ def inventory(exported) -> list[OpEntry]:
         entry = ops.setdefault(target, OpEntry(target))
         entry.count += 1
         entry.dtypes |= _dtypes(node)
+        data = _data_dtypes(node)
+        if data is not None:
+            entry.data_dtypes = (entry.data_dtypes or set()) | data
         source = _user_frame(node.meta.get("stack_trace"))
         if source and source not in entry.sources:
             entry.sources.append(source)
@@ -131,7 +154,7 @@ def inventory(exported) -> list[OpEntry]:
         if stack:
             entry.modules.add(list(stack.values())[-1][0])
     for entry in ops.values():
-        v = verdict(entry.target, entry.dtypes)
+        v = verdict(entry.target, entry.dtypes, entry.data_dtypes)
         entry.status, entry.note = v.status, v.note
         entry.kernel = KERNEL_FOR_OP.get(op_name(entry.target), "")
     return sorted(ops.values(), key=lambda e: (e.status != UNSUPPORTED, -e.count, e.target))

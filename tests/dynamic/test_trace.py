@@ -53,6 +53,42 @@ def test_verdicts(target, dtypes, status):
     assert verdict(target, dtypes).status == status
 
 
+@pytest.mark.parametrize("target, dtypes, data_dtypes, status", [
+    # a float topk returns int64 indices; a float scatter_reduce takes an int64 index
+    ("aten.topk.default", {"float32", "int64"}, {"float32"}, CAVEAT),
+    ("aten.topk.default", {"int32", "int64"}, {"int32"}, UNSUPPORTED),
+    ("aten.scatter_reduce.two", {"float32", "int64"}, {"float32"}, CAVEAT),
+    ("aten.scatter_reduce.two", {"int64"}, {"int64"}, UNSUPPORTED),
+    ("aten.scatter_reduce.two", {"bool", "int64"}, {"bool"}, UNSUPPORTED),
+])
+def test_integer_rules_judge_the_data_operands(target, dtypes, data_dtypes, status):
+    assert verdict(target, dtypes, data_dtypes).status == status
+
+
+def test_float_topk_and_scatter_reduce_are_not_integer_ops():
+    """Regression: every float topk was flagged "topk on integers" because of its int64 indices."""
+    code, report = trace_json("topk")
+    assert code == 0 and report["unsupported"] == []
+    ops = {op["op"]: op for op in report["ops"]}
+    topk, scatter = ops["aten.topk.default"], ops["aten.scatter_reduce.two"]
+    assert topk["status"] == CAVEAT and "int32" in topk["note"]  # the int64 indices: the downcast caveat only
+    assert {"float32", "int64"} <= set(topk["dtypes"])
+    assert source_of(topk).startswith(at("float_topk"))
+    assert scatter["status"] == CAVEAT and source_of(scatter).startswith(at("float_scatter"))
+
+
+def test_integer_topk_and_scatter_reduce_are_flagged():
+    code, report = trace_json("int_topk")
+    assert code == 1
+    ops = {op["op"]: op for op in report["ops"]}
+    topk, scatter = ops["aten.topk.default"], ops["aten.scatter_reduce.two"]
+    assert topk["status"] == UNSUPPORTED and "NCC_EVRF013" in topk["note"]
+    assert source_of(topk).startswith(at("int_topk"))
+    assert scatter["status"] == UNSUPPORTED and "NCC_EVRF016" in scatter["note"]
+    assert source_of(scatter).startswith(at("int_scatter"))
+    assert {op["op"] for op in report["unsupported"]} == {"aten.topk.default", "aten.scatter_reduce.two"}
+
+
 def test_int64_caveat_says_int32():
     assert "int32" in verdict("aten.embedding.default", {"int64"}).note
 
