@@ -61,6 +61,8 @@ class FilePort:
     ported: str
     changes: list[Change] = field(default_factory=list)
     error: str | None = None
+    # The source's own encoding (BOM / PEP 263 cookie, as read): the ported text is written in it.
+    encoding: str = "utf-8"
 
     @property
     def changed(self) -> bool:
@@ -241,6 +243,14 @@ def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]]) -> cst.M
     return module.with_changes(body=[*body[:insert_at], *helpers, *after])
 
 
+def _inside(node: cst.CSTNode, parents: dict, kind: type) -> bool:
+    while node is not None and not isinstance(node, cst.BaseStatement):
+        node = parents.get(node)
+        if isinstance(node, kind):
+            return True
+    return False
+
+
 def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: FileContext) -> Callable | None:
     """The edit for one site: a function from the (possibly already rewritten) node to its replacement."""
     kind = fix.transform
@@ -250,7 +260,8 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
         if call is not target and isinstance(call, cst.Call) and is_torch_device(call.func):
             # torch.device("cuda", rank): the whole call becomes the helper's call.
             target = call
-        return target, lambda n: device_transform(n, ctx)
+        in_lambda = _inside(target, parents, cst.Lambda)
+        return target, lambda n: device_transform(n, ctx, keyword=in_lambda, as_string=fix.to == "str")
     if kind == "device-type":
         target = node
         while target is not None and not isinstance(target, cst.Comparison):
@@ -355,6 +366,10 @@ def port_source(
         if fix.applicability == "manual" or not fix.transform:
             change.action = "marked"
             mark(stmt, rule, fix)
+            continue
+        if finding.manual:  # the engine saw why this site cannot take the fix
+            change.action, change.detail = "marked", finding.manual
+            mark(stmt, rule, fix, finding.manual)
             continue
         if fix.transform == "swap-import":
             if isinstance(stmt, cst.SimpleStatementLine) and any(

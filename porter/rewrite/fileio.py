@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
 import tempfile
+import tokenize
 from pathlib import Path
+
+
+def source_encoding(data: bytes) -> str:
+    """The encoding Python reads these bytes in: `utf-8-sig` with a BOM, a PEP 263 cookie's, else utf-8.
+
+    Writing the ported text back in it keeps the BOM and keeps the cookie true.
+    """
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except SyntaxError:
+        return "utf-8"
+
+
+def encode_source(text: str, encoding: str) -> bytes:
+    """The ported text in the source's own encoding; UnicodeEncodeError when it cannot hold it."""
+    return text.encode(encoding)
 
 
 def atomic_write(path: Path, data: bytes, mode_from: Path | None = None) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from porter.config import ConfigResolver, Overrides
 from porter.rewrite.cache import PortCache
 from porter.rewrite.file_port import FilePort, port_source
-from porter.rewrite.fileio import atomic_write, copy_file
+from porter.rewrite.fileio import atomic_write, copy_file, encode_source, source_encoding
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import PYTHON_SUFFIXES, walk_all
@@ -69,9 +69,28 @@ def _port_file(path: str) -> FilePort | tuple[str, str]:
     if not isinstance(text, str):
         return FilePort(path, "", "", error=text.message)
     try:
-        return port_source(text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"])
+        port = port_source(text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"])
     except Exception as exc:  # one file's failure must not end the run
-        return FilePort(path, text, text, error=f"internal error: {type(exc).__name__}: {exc}")
+        port = FilePort(path, text, text, error=f"internal error: {type(exc).__name__}: {exc}")
+    return _in_encoding(port, source_encoding(data))
+
+
+def _in_encoding(port: FilePort, encoding: str) -> FilePort:
+    """Record the file's encoding; a ported text that encoding cannot hold is a problem, not a write.
+
+    A latin-1 file whose port adds text outside latin-1 would otherwise be corrupted (or turned into
+    UTF-8 under a latin-1 cookie): it is reported and copied unchanged instead.
+    """
+    port.encoding = encoding
+    if port.changed and not port.error:
+        try:
+            encode_source(port.ported, encoding)
+        except UnicodeEncodeError as exc:
+            port.error = (f"the ported text cannot be written in the file's encoding {encoding} "
+                          f"({exc.object[exc.start:exc.end]!r} at offset {exc.start}); copied unchanged")
+            port.ported = port.original
+            port.changes = []  # nothing of it is applied
+    return port
 
 
 def port_tree(
@@ -147,7 +166,10 @@ def _cached(cache: PortCache, path: str) -> FilePort | None:
     except OSError:
         return None
     text = decode_python(data, path)
-    return cache.lookup(path, text) if isinstance(text, str) else None
+    if not isinstance(text, str):
+        return None
+    hit = cache.lookup(path, text)
+    return _in_encoding(hit, source_encoding(data)) if hit is not None else None
 
 
 def _map(paths: list[str], index, catalogue, options: PortOptions):
@@ -172,7 +194,7 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
             if port.error or not port.changed:
                 copy_file(src, dst)  # unparsable or untouched files are copied unchanged
             else:
-                atomic_write(dst, port.ported.encode("utf-8"), mode_from=src)
+                atomic_write(dst, encode_source(port.ported, port.encoding), mode_from=src)
         except OSError as exc:
             result.problems.append((port.path, f"cannot write {dst} ({exc.strerror})"))
     for src, is_link in others:
@@ -199,6 +221,6 @@ def _write_in_place(result: TreePort) -> None:
         if port.error:
             continue
         try:
-            atomic_write(Path(port.path), port.ported.encode("utf-8"))
+            atomic_write(Path(port.path), encode_source(port.ported, port.encoding))
         except OSError as exc:
             result.problems.append((port.path, f"cannot write ({exc.strerror})"))
