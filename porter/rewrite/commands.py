@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from porter.config import ConfigError, Overrides
-from porter.rewrite.report import build_report, render_markdown, write_report
+from porter.rewrite.report import build_report, render_markdown, skipped_summary, write_report
 from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.cache import NO_CACHE_ENV, default_cache_dir
 from porter.source.catalogue import CatalogueError
@@ -100,5 +100,6 @@ def _summary_line(summary: dict, out, in_place, check) -> str:
         f"porter port ({summary['target']}){where}: {summary['files_scanned']} Python files scanned, "
         f"{summary['files_changed']} {verb}; {summary['constructs']} constructs: {summary['fixed']} fixed, "
         f"{summary['marked']} marked, {summary['unsafe_skipped']} unsafe not applied "
-        f"({summary['migrated_percent']}% migrated, effort left: {summary['effort']})\n"
+        f"({summary['migrated_percent']}% migrated, effort left: {summary['effort']})"
+        + (f"; {skipped}" if (skipped := skipped_summary(summary)) else "") + "\n"
     )

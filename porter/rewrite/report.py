@@ -68,6 +68,7 @@ def build_report(result: TreePort) -> dict:
         "manual": sorted(manual, key=lambda m: (m["file"], m["line"], m["col"])),
         "swaps": sorted(swaps, key=lambda m: (m["file"], m["line"], m["col"])),
         "problems": [{"file": p, "message": m} for p, m in result.problems],
+        "skipped": [{"folder": p, "reason": r} for p, r in result.skipped],
     }
 
 
@@ -107,10 +108,25 @@ def render_markdown(report: dict) -> str:
             if item["action"] == "unsafe-skipped":
                 what = f"unsafe fix available (`--unsafe-fixes`): {what}"
             out.append(f"| `{item['file']}:{item['line']}` | {item['rule']} | {item['effort']} | {what} |")
+    if report.get("skipped"):
+        out += ["", "## Not copied", ""]
+        out += [f"- `{s['folder']}` ({s['reason']})" for s in report["skipped"]]
     if report["problems"]:
         out += ["", "## Problems", ""]
         out += [f"- `{p['file']}`: {p['message']}" for p in report["problems"]]
     return "\n".join(out) + "\n"
+
+
+def skipped_summary(report: dict) -> str:
+    """`skipped .venv (virtual environment), __pycache__ ×3 (bytecode cache)`, or ''."""
+    groups: dict[tuple[str, str], int] = {}
+    for item in report.get("skipped", ()):
+        key = (Path(item["folder"]).name, item["reason"])
+        groups[key] = groups.get(key, 0) + 1
+    if not groups:
+        return ""
+    parts = [f"{name}{f' ×{n}' if n > 1 else ''} ({reason})" for (name, reason), n in groups.items()]
+    return "skipped " + ", ".join(parts)
 
 
 def write_report(report: dict, path: Path) -> None:

@@ -33,6 +33,8 @@ class TreePort:
     target: str
     files: list[FilePort] = field(default_factory=list)
     copied: int = 0
+    # (path, reason): tool folders (.venv, node_modules, ...) left out of an --out copy.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     # (path, message): files that could not be read, ported or written.
     problems: list[tuple[str, str]] = field(default_factory=list)
     catalogue: Catalogue | None = None
@@ -114,8 +116,10 @@ def port_tree(
     if root.is_file():
         python_files.append(str(root))
     else:
-        for path, is_link in walk_all(root, resolver.for_path, result.problems):
-            if not is_link and path.suffix in PYTHON_SUFFIXES:
+        # --out copies the whole tree: ignored and excluded files too (unchanged, not ported).
+        for path, is_link, port in walk_all(root, resolver.for_path, result.problems,
+                                            copy_all=options.out is not None, skipped=result.skipped):
+            if port and not is_link and path.suffix in PYTHON_SUFFIXES:
                 python_files.append(str(path))
             else:
                 others.append((path, is_link))

@@ -162,12 +162,37 @@ def _walk(root: Path, settings_for, found: Discovery, add) -> None:
         stack.extend(reversed(subdirs))
 
 
-def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: list[tuple[str, str]]):
-    """Every file below `root` that is not excluded or git-ignored, symlinks included but never
-    followed: yields (path, is_symlink). Used by port, which copies the whole tree."""
-    stack: list[tuple[Path, tuple]] = [(root, ())]
+# Never copied by `porter port --out`: version-control internals and porter's own cache.
+NEVER_COPIED = (".git", ".hg", ".svn", ".bzr", ".porter_cache")
+# Tool folders `porter port --out` leaves out of the copy, and says so in its summary: they are
+# rebuilt by their tools (and a virtual environment is not relocatable anyway).
+TOOL_FOLDERS = {
+    ".venv": "virtual environment", "node_modules": "node packages", "__pycache__": "bytecode cache",
+    ".tox": "tox environments", ".nox": "nox environments", ".mypy_cache": "mypy cache",
+    ".pytest_cache": "pytest cache", ".ruff_cache": "ruff cache",
+}
+
+
+def tool_folder(path: Path) -> str | None:
+    """Why a folder is a tool folder `port --out` skips (a virtual environment anywhere), or None."""
+    if path.name in TOOL_FOLDERS:
+        return TOOL_FOLDERS[path.name]
+    if (path / "pyvenv.cfg").is_file():
+        return "virtual environment"
+    return None
+
+
+def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: list[tuple[str, str]],
+             copy_all: bool = False, skipped: list[tuple[str, str]] | None = None):
+    """Every file below `root`, symlinks included but never followed: yields (path, is_symlink, port).
+
+    `port` is False for a file that is excluded or git-ignored (its folder's, too). Without
+    `copy_all` those are not yielded at all (nor walked into). With it, everything is yielded for a
+    full copy except NEVER_COPIED and tool folders (each added to `skipped` as (path, reason)).
+    """
+    stack: list[tuple[Path, tuple, bool]] = [(root, (), True)]
     while stack:
-        directory, specs = stack.pop()
+        directory, specs, port_here = stack.pop()
         spec = _gitignore(directory)
         if spec is not None:
             specs = specs + ((directory, spec),)
@@ -182,12 +207,21 @@ def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: lis
             path = Path(entry.path)
             link = entry.is_symlink()
             is_dir = not link and entry.is_dir()
-            if _ignored(path, is_dir, specs) or _excluded(path, settings):
+            port = port_here and not (_ignored(path, is_dir, specs) or _excluded(path, settings))
+            if not port and not copy_all:
                 continue
+            if copy_all and entry.name in NEVER_COPIED:
+                continue
+            if copy_all and not port:
+                reason = tool_folder(path) if is_dir else None
+                if reason is not None:
+                    if skipped is not None:
+                        skipped.append((str(path), reason))
+                    continue
             if is_dir:
-                subdirs.append((path, specs))
+                subdirs.append((path, specs, port))
             else:
-                yield path, link
+                yield path, link, port
         stack.extend(reversed(subdirs))
 
 

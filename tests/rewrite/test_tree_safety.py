@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from porter.config import Overrides
@@ -41,3 +42,65 @@ def test_file_reached_through_a_symlinked_folder_is_ported_once(tmp_path):
     assert [Path(r.path).relative_to(root).as_posix() for r in result.changed] == ["real/a.py"]
     assert (root / "alias").is_symlink()
     assert (root / "real" / "a.py").read_text().count("def _porter_device") == 1
+
+
+def _full_tree(tmp_path):
+    import os
+
+    root = tmp_path / "proj"
+    for folder in ("data", "weights", "build", ".git/objects", ".porter_cache", ".venv/lib", "node_modules/x",
+                   "pkg/__pycache__", "docs"):
+        (root / folder).mkdir(parents=True)
+    (root / ".gitignore").write_text("data/\n*.pt\ngen_*.py\n")
+    (root / "a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    (root / "gen_a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    (root / "data" / "train.csv").write_bytes(b"a,b\r\n1,2\r\n")
+    (root / "weights" / "model.pt").write_bytes(bytes(range(256)))
+    (root / "build" / "lib.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (root / ".porter_cache" / "lint.json").write_text("{}")
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    (root / "node_modules" / "x" / "i.js").write_text("x")
+    (root / "pkg" / "__pycache__" / "m.pyc").write_bytes(b"\0")
+    (root / "docs" / "notes.md").write_text("# notes\n")
+    os.symlink("a.py", root / "link.py")
+    os.symlink(tmp_path, root / "escape")
+    return root
+
+
+def test_out_copies_the_whole_tree_ignored_and_excluded_files_unchanged(tmp_path):
+    root = _full_tree(tmp_path)
+    out = tmp_path / "out"
+    result = port_tree(root, PortOptions(out=out), Overrides())
+    copied = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir())
+    assert copied == [".gitignore", "a.py", "build/lib.py", "data/train.csv", "docs/notes.md", "gen_a.py",
+                      "link.py", "weights/model.pt"]
+    for rel in ("build/lib.py", "data/train.csv", "gen_a.py", "weights/model.pt"):
+        assert (out / rel).read_bytes() == (root / rel).read_bytes()  # copied, not ported
+    assert "_porter_device" in (out / "a.py").read_text()
+    assert (out / "link.py").is_symlink() and os.readlink(out / "link.py") == "a.py"
+    assert [Path(p).name for p, _ in result.problems] == ["escape"]  # never followed out of the tree
+    assert [Path(r.path).name for r in result.files] == ["a.py"]
+    assert sorted((Path(p).name, why) for p, why in result.skipped) == [
+        (".venv", "virtual environment"), ("__pycache__", "bytecode cache"), ("node_modules", "node packages")]
+
+
+def test_out_summary_says_which_tool_folders_were_not_copied(tmp_path):
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    root = _full_tree(tmp_path)
+    out = tmp_path / "out"
+    outcome = CliRunner().invoke(app, ["port", str(root), "--out", str(out), "--no-cache"])
+    assert ("skipped .venv (virtual environment), node_modules (node packages), __pycache__ (bytecode cache)"
+            in outcome.stdout)
+
+
+def test_in_place_still_ports_only_files_lint_checks(tmp_path):
+    root = _full_tree(tmp_path)
+    result = port_tree(root, PortOptions(in_place=True), Overrides())
+    assert [Path(r.path).name for r in result.changed] == ["a.py"]
+    assert "_porter_device" not in (root / "gen_a.py").read_text()
+    assert "_porter_device" not in (root / "build" / "lib.py").read_text()
+    assert result.skipped == []
