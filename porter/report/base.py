@@ -27,4 +27,4 @@ class LintReport:
 
     def fixable(self, finding: Finding) -> bool:
         fix = self.fix(finding)
-        return bool(fix and fix.available)
+        return bool(fix and fix.available and not finding.manual)

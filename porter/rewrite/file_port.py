@@ -122,11 +122,14 @@ def code_name(node: cst.BaseExpression) -> str:
     return ""
 
 
-def _marker_text(rule: Rule, fix: Fix, reason: str = "") -> str:
-    what = fix.marker or fix.result or rule.title
+def _marker_text(rule: Rule, fix: Fix, reason: str = "", site_only: bool = False) -> str:
+    if site_only:  # the rule has a fix, but lint saw this site cannot take it
+        what = f"{rule.title}: not rewritten here, {reason}"
+    else:
+        what = fix.marker or fix.result or rule.title
+        if reason:
+            what = f"{what} ({reason})"
     what = " ".join(what.replace("`", "").split())
-    if reason:
-        what = f"{what} ({reason})"
     return f"# porter: {rule.id} {what}"
 
 
@@ -333,11 +336,11 @@ def port_source(
     guards: set[cst.CSTNode] = set()
     sited: list[tuple[str, Change]] = []
 
-    def mark(stmt, rule, fix, reason=""):
+    def mark(stmt, rule, fix, reason="", site_only=False):
         if stmt is not None:
             if rule.id in _markers_above(stmt, parents):
                 return  # a marker from an earlier port (perhaps above the try it is now in) stays single
-            entry = (rule.id, _marker_text(rule, fix, reason))
+            entry = (rule.id, _marker_text(rule, fix, reason, site_only))
             if entry not in markers.setdefault(stmt, []):
                 markers[stmt].append(entry)
 
@@ -369,7 +372,7 @@ def port_source(
             continue
         if finding.manual:  # the engine saw why this site cannot take the fix
             change.action, change.detail = "marked", finding.manual
-            mark(stmt, rule, fix, finding.manual)
+            mark(stmt, rule, fix, finding.manual, site_only=True)
             continue
         if fix.transform == "swap-import":
             if isinstance(stmt, cst.SimpleStatementLine) and any(

@@ -140,8 +140,13 @@ def is_torch_device(func: cst.BaseExpression) -> bool:
             and isinstance(func.value, cst.Name)) or (isinstance(func, cst.Name) and func.value == "device")
 
 
-def device_transform(node: cst.CSTNode, ctx: FileContext) -> cst.CSTNode:
-    """`.cuda(i)` → `.to(_porter_device(i))`; "cuda:0", f"cuda:{r}", torch.device("cuda") → `_porter_device(...)`."""
+def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False, as_string: bool = False
+                     ) -> cst.CSTNode:
+    """`.cuda(i)` → `.to(_porter_device(i))`; "cuda:0", f"cuda:{r}", torch.device("cuda") → `_porter_device(...)`.
+
+    `keyword` writes `.to(device=...)`, the one spelling storages accept too (a `map_location`
+    lambda gets storages); `as_string` keeps a string a string: `str(_porter_device(i))`.
+    """
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "cuda":
         positional = [a for a in node.args if a.keyword is None and not a.star]
         by_name = {a.keyword.value: a for a in node.args if a.keyword is not None}
@@ -154,7 +159,9 @@ def device_transform(node: cst.CSTNode, ctx: FileContext) -> cst.CSTNode:
             device = ctx.device_call(device_index(index)[1])
         else:
             device = ctx.device_call(index)
-        new_args = [cst.Arg(device)]
+        new_args = [cst.Arg(device, keyword=cst.Name("device"),
+                            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+                    if keyword else cst.Arg(device)]
         if "non_blocking" in by_name:
             new_args.append(by_name["non_blocking"].with_changes(comma=cst.MaybeSentinel.DEFAULT))
         elif len(positional) == 2:
@@ -162,12 +169,14 @@ def device_transform(node: cst.CSTNode, ctx: FileContext) -> cst.CSTNode:
                                     equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
         return node.with_changes(func=node.func.with_changes(attr=cst.Name("to")), args=new_args)
     if isinstance(node, cst.Arg):
-        return node.with_changes(value=device_transform(node.value, ctx))
+        return node.with_changes(value=device_transform(node.value, ctx, keyword, as_string))
     if isinstance(node, cst.BaseExpression):
         ok, index = device_index(node)
         if ok:
-            return ctx.device_call(index).with_changes(lpar=node.lpar, rpar=node.rpar) \
-                if getattr(node, "lpar", None) else ctx.device_call(index)
+            device = ctx.device_call(index)
+            if as_string:
+                device = cst.Call(cst.Name("str"), [cst.Arg(device)])
+            return device.with_changes(lpar=node.lpar, rpar=node.rpar) if getattr(node, "lpar", None) else device
     raise CannotFix("not a device expression porter can rewrite")
 
 

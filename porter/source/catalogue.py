@@ -133,6 +133,11 @@ class Rule:
         """The rule's name patterns that are plain names, not globs."""
         return tuple(n for m in self.matchers for n in m.names if not any(c in n for c in "*?["))
 
+    @property
+    def removes_statement(self) -> bool:
+        """Does some target's fix delete the statement the construct is in?"""
+        return any(f.transform == "remove" for f in self.fixes.values())
+
     def fix_for(self, target: str) -> Fix:
         return self.fixes.get(target, Fix())
 

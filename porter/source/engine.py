@@ -178,9 +178,12 @@ class _Analysis:
             return byte_col + 1
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace")) + 1
 
-    def report(self, rule: Rule, node: ast.AST, matched: str, start: tuple[int, int] | None = None) -> None:
+    def report(self, rule: Rule, node: ast.AST, matched: str, start: tuple[int, int] | None = None,
+               manual: str = "") -> None:
         if rule.id not in self.index.reported:
             return
+        if not manual and rule.removes_statement and not self._whole_statement(node):
+            manual = "its value is read, so the statement cannot simply be removed"
         line, col = start or (node.lineno, node.col_offset)
         end_line = node.end_lineno or node.lineno
         message = rule.message.replace("{name}", matched)
@@ -195,8 +198,35 @@ class _Analysis:
                 end_col=self._char_col(end_line, node.end_col_offset or node.col_offset),
                 cell=self.cell,
                 matched=matched,
+                manual=manual,
             )
         )
+
+    def _whole_statement(self, node: ast.AST) -> bool:
+        """Is this construct all its statement does: `flag = True` assigned to it, or it called alone?"""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Call) and parent.func is node:
+            node, parent = parent, self.parents.get(id(parent))
+            return isinstance(parent, ast.Expr)
+        if isinstance(parent, ast.Assign):
+            return parent.targets == [node]
+        return isinstance(parent, (ast.AugAssign, ast.AnnAssign)) and parent.target is node
+
+    def _value_position(self, node: ast.AST) -> bool:
+        """Is this literal a value that flows on as such (assigned, returned, a default, a keyword
+        argument, an argument of a device call) rather than text printed, keyed or listed?"""
+        child, parent = node, self.parents.get(id(node))
+        while isinstance(parent, (ast.IfExp, ast.BoolOp)) and child is not getattr(parent, "test", None):
+            child, parent = parent, self.parents.get(id(parent))
+        if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+            return parent.value is child
+        if isinstance(parent, (ast.Return, ast.keyword, ast.arguments, ast.Lambda)):
+            return True
+        if isinstance(parent, ast.Call) and child in parent.args:
+            func = parent.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            return name == "to" or "device" in name.lower()
+        return False
 
     def claim(self, node: ast.AST) -> None:
         """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""
@@ -390,7 +420,7 @@ class _Analysis:
             return
         if arg is not None and PREDICATES[m.value](arg, scope):
             self.claim(arg)
-            self.report(rule, arg, label + self._describe(arg))
+            self.report(rule, arg, label + self._describe(arg), manual=_mapping_reason(arg))
 
     def _keyword(self, rule: Rule, m: Matcher, node: ast.Call, kw: ast.keyword, scope: Scope) -> None:
         if m.exclude_callee:
@@ -402,7 +432,7 @@ class _Analysis:
                 return
         if PREDICATES[m.value](kw.value, scope):
             self.claim(kw.value)
-            self.report(rule, kw, f"{kw.arg}={self._describe(kw.value)}")
+            self.report(rule, kw, f"{kw.arg}={self._describe(kw.value)}", manual=_mapping_reason(kw.value))
 
     def _compare(self, node: ast.Compare, scope: Scope) -> None:
         if not all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops):
@@ -442,7 +472,9 @@ class _Analysis:
                 continue
             if m.regex.search(text):
                 self.claimed.add(key)
-                self._guard(rule, self.report, rule, node, text)
+                manual = "" if self._value_position(node) else (
+                    "it is printed, listed, keyed or computed with rather than passed on as a value")
+                self._guard(rule, self.report, rule, node, text, None, manual)
                 return
 
     @staticmethod
@@ -452,6 +484,11 @@ class _Analysis:
         except Exception:  # unparse has gaps on some node kinds
             return type(node).__name__
         return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _mapping_reason(value: ast.AST) -> str:
+    # `map_location={"cuda:1": "cuda:0"}`: location tags map to location tags, not to devices.
+    return "a mapping of device names needs its own new names" if isinstance(value, ast.Dict) else ""
 
 
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

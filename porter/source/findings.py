@@ -22,6 +22,8 @@ class Finding:
     matched: str = ""
     # Set when an inline suppression comment (porter: ignore, noqa) covers this finding.
     suppressed: bool = False
+    # Why this site cannot take the rule's automatic fix (empty: it can); port marks it instead.
+    manual: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -61,24 +61,10 @@ def is_cuda_device(node: ast.AST, scope: Scope) -> bool:
     prefix = formatted_prefix(node)
     if prefix is not None:
         return bool(CUDA_DEVICE_PREFIX.match(prefix.strip()))
-    if isinstance(node, ast.Call):
-        if "torch.device" in qualified_names(node.func, scope):
-            first = node.args[0] if node.args else next(
-                (k.value for k in node.keywords if k.arg == "type"), None
-            )
-            return first is not None and is_cuda_device(first, scope)
-        return False
+    # `torch.device("cuda")` is NRN102's, and a lambda's `.cuda()` NRN101's: each is reported (and
+    # fixed) where it is, not again as the argument it sits in.
     if isinstance(node, ast.IfExp):
         return is_cuda_device(node.body, scope) or is_cuda_device(node.orelse, scope)
-    if isinstance(node, ast.Lambda):
-        # map_location=lambda storage, loc: storage.cuda(0)
-        for sub in ast.walk(node.body):
-            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "cuda":
-                return True
-            text = string_value(sub)
-            if text is not None and CUDA_DEVICE.match(text.strip()):
-                return True
-        return False
     if isinstance(node, ast.Dict):
         return any(v is not None and is_cuda_device(v, scope) for v in (*node.keys, *node.values))
     return False

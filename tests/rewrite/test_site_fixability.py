@@ -1,0 +1,108 @@
+"""Where a rule has an automatic fix but one site cannot take it, lint says so (no `[*]`) and port
+marks that site instead of rewriting it into something that breaks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from porter.config import Settings
+from porter.rewrite.file_port import port_source
+from porter.source.catalogue import load_catalogue
+from porter.source.engine import RuleIndex, analyse_source
+from porter.source.selection import select_rules
+
+CATALOGUE = load_catalogue()
+
+
+def index(target: str = "neuron") -> RuleIndex:
+    rules = [r for r in select_rules(CATALOGUE, Settings(root=Path("."), target=target)) if r.matchers]
+    return RuleIndex.build(rules)
+
+
+def port(code: str, target: str = "neuron") -> str:
+    result = port_source(code, "snippet.py", index(target), CATALOGUE, target, False)
+    assert result.error is None, result.error
+    again = port_source(result.ported, "snippet.py", index(target), CATALOGUE, target, False)
+    assert again.ported == result.ported, "a second port must change nothing"
+    return result.ported
+
+
+def findings(code: str) -> list[tuple[int, str, bool]]:
+    """(line, rule, fixable at this site)"""
+    return [(f.line, f.rule_id, not f.manual) for f in analyse_source(code, "snippet.py", index())]
+
+
+def test_device_strings_stay_strings_where_they_flow_on():
+    out = port('import torch\nDEVICE = "cuda"\ndef f(dev="cuda:0"):\n    return dev\n'
+               'if DEVICE == "cuda":\n    pass\n')
+    assert 'DEVICE = str(_porter_device())' in out
+    assert 'def f(dev=str(_porter_device(0))):' in out
+    assert 'if DEVICE == "neuron":' in out
+
+
+def test_device_strings_that_are_printed_listed_or_keyed_are_marked_not_rewritten():
+    code = ('import argparse\nimport torch\np = argparse.ArgumentParser()\n'
+            'p.add_argument("--device", default="cuda", choices=["cpu", "cuda"])\n'
+            'print("cuda")\ncounts = {"cuda": 0}\n')
+    assert findings(code) == [(4, "NRN105", True), (4, "NRN105", False), (5, "NRN105", False),
+                              (6, "NRN105", False)]
+    out = port(code)
+    assert 'p.add_argument("--device", default=str(_porter_device()), choices=["cpu", "cuda"])' in out
+    assert 'print("cuda")' in out and 'counts = {"cuda": 0}' in out
+    assert out.count("# porter: NRN105 CUDA device string: not rewritten here") == 3
+
+
+def test_ported_device_string_still_compares_and_concatenates():
+    code = 'import torch\nDEVICE = "cuda"\nname = DEVICE + "!"\nok = DEVICE == "cuda"\nprint(name, ok)\n'
+    out = port(code)
+    run = subprocess.run([sys.executable, "-c", out], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["cpu!", "False"]  # no Neuron device here: the CPU's name
+
+
+def test_map_location_lambda_keeps_working_for_storages(tmp_path):
+    ckpt = tmp_path / "w.pt"
+    code = ("import torch\n"
+            f"torch.save({{'w': torch.ones(2)}}, {str(ckpt)!r})\n"
+            f"state = torch.load({str(ckpt)!r}, map_location=lambda s, loc: s.cuda(), weights_only=True)\n"
+            "print(state['w'].sum().item())\n")
+    assert findings(code) == [(3, "NRN101", True)]  # the lambda's .cuda() alone, not NRN108 too
+    out = port(code)
+    assert "map_location=lambda s, loc: s.to(device=_porter_device())" in out
+    run = subprocess.run([sys.executable, "-c", out], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "2.0"
+
+
+def test_map_location_dict_is_marked_and_not_promised_as_fixable():
+    code = 'import torch\nt = torch.load("f.pt", map_location={"cuda:1": "cuda:0"})\n'
+    assert findings(code) == [(2, "NRN108", False)]
+    assert "# porter: NRN108" in port(code)
+
+
+def test_torch_device_inside_a_device_keyword_is_reported_once():
+    code = 'import torch\nr = torch.randn(2, device=torch.device("cuda"))\n'
+    assert findings(code) == [(2, "NRN102", True)]
+    out = port(code)
+    assert "r = torch.randn(2, device=_porter_device())" in out and "# porter:" not in out
+
+
+@pytest.mark.parametrize(("code", "fixable"), [
+    ("torch.backends.cudnn.benchmark = True\n", True),
+    ("torch.backends.cuda.enable_flash_sdp(False)\n", True),
+    ("v = torch.backends.cudnn.version()\n", False),
+    ("if torch.backends.cudnn.is_available():\n    pass\n", False),
+])
+def test_remove_fixes_only_statements_that_do_nothing_else(code, fixable):
+    code = "import torch\n" + code
+    [(line, rule, can_fix)] = findings(code)
+    assert can_fix is fixable
+    out = port(code)
+    if fixable:
+        assert "torch.backends" not in out
+    else:
+        assert "torch.backends" in out and f"# porter: {rule}" in out
