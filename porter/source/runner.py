@@ -17,7 +17,7 @@ from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, discover
 from porter.source.engine import RuleIndex, analyse_source
 from porter.source.findings import Finding
-from porter.source.notebook import NotebookError, load_notebook
+from porter.source.notebook import NotebookError, load_notebook, read_cells
 from porter.source.selection import ignored_rules, per_file_ignored, select_rules, validate_selectors
 from porter.source.suppressions import covers
 
@@ -58,15 +58,20 @@ def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
     if len(data) > MAX_FILE_BYTES:
         limit = f"{MAX_FILE_BYTES / 2**20:g} MiB"
         return [diagnostic(path, "NRN004", f"file is {len(data) / 1e6:.1f} MB, over the {limit} limit; not checked")]
-    if not index.wants(data):
-        return []
     if path.endswith(NOTEBOOK_SUFFIX):
+        # A notebook's JSON is always checked (it is cheap): a broken notebook is NRN006 even
+        # without a catalogue token; the cells are parsed only when the prefilter wants them.
         try:
-            notebook = load_notebook(data, path)
+            cells = read_cells(data)
         except NotebookError as exc:
             return [diagnostic(path, "NRN006", str(exc))]
+        if not index.wants(data):
+            return []
+        notebook = load_notebook(data, path, cells)
         findings = [notebook.to_cell(f) for f in analyse_source(notebook.source, path, index)]
         return sorted(notebook.cell_errors + findings, key=document_order)
+    if not index.wants(data):
+        return []
     text = decode_python(data, path)
     if isinstance(text, Finding):
         return [text]

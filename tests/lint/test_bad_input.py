@@ -84,7 +84,7 @@ def test_bom_with_conflicting_cookie_is_nrn002(tmp_path):
 def test_empty_file(tmp_path):
     write(tmp_path / "empty.py", b"")
     write(tmp_path / "only_bom.py", b"\xef\xbb\xbf")
-    # an empty notebook holds no CUDA token, so the prefilter skips it before it is parsed
+    # a zero-byte .ipynb (as editors create) is an empty notebook, as in ruff, not NRN006
     write(tmp_path / "empty.ipynb", b"")
     result = lint(".", "--no-cache")
     assert result.exit_code == 0
