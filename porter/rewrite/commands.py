@@ -88,9 +88,11 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
         sys.stdout.write(_summary_line(summary, out, in_place, check))
     for file, message in result.problems:
         sys.stderr.write(f"{file}: {message}\n")
-    if check:
-        return 1 if result.changed else 0
-    return 0
+    # Exit 1 when anything would change (--check) or any file could not be read, ported, copied or
+    # written (each is on stderr and in the report's problems); usage errors exit 2.
+    if check and result.changed:
+        return 1
+    return 1 if result.problems else 0
 
 
 def _summary_line(summary: dict, out, in_place, check) -> str:

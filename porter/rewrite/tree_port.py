@@ -41,7 +41,8 @@ class TreePort:
 
     @property
     def changed(self) -> list[FilePort]:
-        return [f for f in self.files if f.changed]
+        """Files whose port changed them (a file that failed, to port or to write, is not among them)."""
+        return [f for f in self.files if f.changed and not f.error]
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
             else:
                 atomic_write(dst, encode_source(port.ported, port.encoding), mode_from=src)
         except OSError as exc:
-            result.problems.append((port.path, f"cannot write {dst} ({exc.strerror})"))
+            _write_failed(result, port, f"cannot write {dst} ({exc.strerror})")
     for src, is_link in others:
         dst = out / src.relative_to(base)
         try:
@@ -227,4 +228,12 @@ def _write_in_place(result: TreePort) -> None:
         try:
             atomic_write(Path(port.path), encode_source(port.ported, port.encoding))
         except OSError as exc:
-            result.problems.append((port.path, f"cannot write ({exc.strerror})"))
+            _write_failed(result, port, f"cannot write ({exc.strerror})")
+
+
+def _write_failed(result: TreePort, port: FilePort, message: str) -> None:
+    """A file that could not be written is a problem, not a change: none of its fixes reached the disk."""
+    result.problems.append((port.path, message))
+    port.error = message
+    port.ported = port.original
+    port.changes = []

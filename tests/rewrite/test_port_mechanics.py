@@ -68,7 +68,7 @@ def project(tmp_path: Path) -> Path:
 def test_out_copies_the_tree(project, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["port", str(project), "--out", str(out), "--report", str(tmp_path / "r.json")])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # broken.py is a problem: exit 1, everything else written
     assert (out / "train.py").read_text() == (FIXTURES / "port" / "train.neuron.py").read_text()
     assert (out / "data.bin").read_bytes() == (project / "data.bin").read_bytes()
     # an unparsable file is copied unchanged and reported
@@ -89,6 +89,9 @@ def test_out_refuses_a_folder_inside_the_tree(project):
 def test_diff_and_check_write_nothing(project):
     before = (project / "train.py").read_text()
     diff = runner.invoke(app, ["port", str(project), "--diff"])
+    assert diff.exit_code == 1  # broken.py cannot be ported: a problem
+    (project / "broken.py").unlink()
+    diff = runner.invoke(app, ["port", str(project), "--diff"])
     assert diff.exit_code == 0
     assert "+    model = model.to(_porter_device())  # keep this comment" in diff.output
     check = runner.invoke(app, ["port", str(project), "--check"])
@@ -97,6 +100,7 @@ def test_diff_and_check_write_nothing(project):
 
 
 def test_report_only_prints_the_analysis(project):
+    (project / "broken.py").unlink()
     result = runner.invoke(app, ["port", str(project), "--report-only"])
     assert result.exit_code == 0
     assert "| effort left | **low** |" in result.output
@@ -116,8 +120,11 @@ def test_in_place_refuses_a_dirty_git_tree(project):
     refused = runner.invoke(app, ["port", str(project), "--in-place"])
     assert refused.exit_code == 2 and "uncommitted" in refused.output
     forced = runner.invoke(app, ["port", str(project), "--in-place", "--force"])
-    assert forced.exit_code == 0
+    assert forced.exit_code == 1 and "broken.py" in forced.output  # written, but broken.py is a problem
     assert "_porter_device" in (project / "train.py").read_text()
+    again = runner.invoke(app, ["port", str(project), "--check"])
+    assert again.exit_code == 1 and "broken.py" in again.output  # nothing to change, but a problem
+    (project / "broken.py").unlink()
     again = runner.invoke(app, ["port", str(project), "--check"])
     assert again.exit_code == 0
 

@@ -104,3 +104,40 @@ def test_in_place_still_ports_only_files_lint_checks(tmp_path):
     assert "_porter_device" not in (root / "gen_a.py").read_text()
     assert "_porter_device" not in (root / "build" / "lib.py").read_text()
     assert result.skipped == []
+
+
+def test_failed_write_exits_1_and_is_not_counted_as_changed(tmp_path):
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "m.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    (root / "ok.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "pkg").write_text("a file where the folder should go")
+    report = tmp_path / "r.json"
+    outcome = CliRunner().invoke(app, ["port", str(root), "--out", str(out), "--force", "--no-cache",
+                                       "--report", str(report)])
+    assert outcome.exit_code == 1
+    assert "2 Python files scanned, 1 changed; 1 constructs: 1 fixed" in outcome.stdout
+    assert f"cannot write {out / 'pkg' / 'm.py'}" in outcome.stderr
+    import json
+
+    data = json.loads(report.read_text())
+    assert data["files_changed"] == 1 and [p["file"] for p in data["problems"]] == [str(root / "pkg" / "m.py")]
+    assert "_porter_device" in (out / "ok.py").read_text()
+
+
+def test_clean_port_exits_0(tmp_path):
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "ok.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    outcome = CliRunner().invoke(app, ["port", str(root), "--out", str(tmp_path / "out"), "--no-cache"])
+    assert outcome.exit_code == 0 and "1 changed" in outcome.stdout
