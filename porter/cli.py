@@ -103,7 +103,9 @@ def lint(
         raise fail(str(exc)) from None
     except Exception as exc:  # exit 2, like ruff, not a traceback and exit 1
         raise fail(f"internal error: {type(exc).__name__}: {exc}") from exc
-    if result.files_seen == 0 and not result.findings:
+    for directory in result.empty_dirs:
+        typer.secho(f"warning: {directory}: no Python files found", err=True, fg=typer.colors.YELLOW)
+    if result.files_seen == 0 and not result.findings and not result.empty_dirs:
         typer.secho("warning: no Python files found under the given path(s)", err=True, fg=typer.colors.YELLOW)
     report = LintReport(result.findings, result.catalogue, result.settings.target)
     text = render_statistics(report) if statistics else LINT_FORMATS[output_format](report)

@@ -26,6 +26,8 @@ class Discovery:
     files: list[Path] = field(default_factory=list)
     # (path, message): paths that could not be walked; each becomes an NRN005 finding.
     problems: list[tuple[str, str]] = field(default_factory=list)
+    # Directories named explicitly in which the walk found no file to check (a warning, like ruff's).
+    empty_dirs: list[str] = field(default_factory=list)
 
 
 def is_checkable(path: Path) -> bool:
@@ -98,7 +100,15 @@ def discover(
             found.problems.append((str(path), _link_problem(path)))
             continue
         if path.is_dir():
-            _walk(path, settings_for, found, add)
+            reached = []
+
+            def add_reached(file: Path) -> None:
+                reached.append(file)
+                add(file)
+
+            _walk(path, settings_for, found, add_reached)
+            if not reached:
+                found.empty_dirs.append(str(path))
         elif not (force_exclude and _excluded(path, settings_for(path), with_parents=True)):
             add(path)
     return found

@@ -119,6 +119,8 @@ class LintResult:
     catalogue: Catalogue
     settings: Settings
     rule_ids: set[str] = field(default_factory=set)
+    # Directories given explicitly that hold no file to check.
+    empty_dirs: list[str] = field(default_factory=list)
 
 
 def lint_paths(
@@ -221,7 +223,7 @@ def lint_paths(
     findings.sort(key=document_order)
     rule_ids = {rule_id for g in groups.values() for rule_id in g.index.reported}
     return LintResult(findings, len(found.files), len(pending), catalogues[cwd_settings.rule_paths],
-                      cwd_settings, rule_ids)
+                      cwd_settings, rule_ids, found.empty_dirs)
 
 
 def _relocate(finding: Finding, path: str) -> Finding:
