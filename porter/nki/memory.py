@@ -1,14 +1,25 @@
-"""Allocations and on-chip capacity tracking.
+"""Allocations and on-chip capacity tracking by liveness.
 
-Lifetime rule (deterministic under CPython): an SBUF/PSUM allocation is live while
-any NkiTensor view of it is referenced.  CPython frees an object as soon as its last
-reference goes, so rebinding a loop variable to a new tile releases the old one at
-that point.  Everything still live is released when the kernel instance returns.
+Lifetime rule (the compiler's liveness analysis, replayed at run time): an SBUF/PSUM
+allocation is live from the moment it is allocated until its last access by an
+instruction (a read or a write of any view of it).  Time is counted in on-chip
+allocations: the live set only grows when something is allocated, so the peak is
+the largest sum, over allocation points, of the tiles whose lifetime covers that
+point.  A later access of a tile extends its lifetime over every allocation made
+since its previous access, and that is when an overflow becomes known: the error
+is raised at the instruction that proves two tiles were needed at the same time,
+and names the tiles live at the worst point and where they were allocated.
+
+Python references play no part: a tile that is still bound to a variable (or held
+in a list) but never used again is dead, as on hardware; a tile declared once per
+loop iteration occupies one slot at a time.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 import weakref
 from typing import Any
 
@@ -20,12 +31,13 @@ from porter.nki.platform import KIB, Target, psum_banks_usable
 from porter.nki.stats import RunStats
 
 ONCHIP = ("sbuf", "psum")
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class Allocation:
     """One buffer: a contiguous NumPy array plus NKI metadata."""
 
-    __slots__ = ("kind", "dtype", "shape", "data", "flat", "acc", "name", "dirty", "__weakref__")
+    __slots__ = ("kind", "dtype", "shape", "data", "flat", "acc", "name", "dirty", "span", "__weakref__")
 
     def __init__(self, kind: str, dtype: str, shape: tuple[int, ...], data: np.ndarray, name: str = "") -> None:
         self.kind = kind  # 'sbuf' | 'psum' | 'hbm'
@@ -39,6 +51,53 @@ class Allocation:
         self.acc = np.zeros(self.flat.shape, dtype=bool) if kind == "psum" else None
         self.name = name
         self.dirty = False
+        self.span: Span | None = None  # on-chip only: the allocation's lifetime (shared by dtype aliases)
+
+
+class Span:
+    """Lifetime of one on-chip allocation, in allocation indices: [start, end]."""
+
+    __slots__ = (
+        "tracker",
+        "kind",
+        "pbytes",
+        "banks",
+        "total",
+        "start",
+        "end",
+        "shape",
+        "dtype",
+        "name",
+        "site",
+        "dead",
+    )
+
+    def __init__(self, tracker: MemoryTracker, kind: str, shape: tuple, dtype: str, name: str, site: Any) -> None:
+        self.tracker = tracker
+        self.kind = kind
+        self.shape = shape
+        self.dtype = dtype
+        self.name = name
+        self.site = site
+        self.pbytes = partition_bytes(shape, dtype)
+        self.total = self.pbytes * shape[0]
+        # PSUM tiles start on a bank boundary and occupy whole banks.
+        self.banks = max(1, -(-self.pbytes // tracker.target.psum_bank_bytes)) if kind == "psum" else 0
+        self.start = self.end = tracker.clock
+        self.dead = False
+
+    def touch(self) -> None:
+        """An instruction accessed the allocation: it is live up to now."""
+        t = self.tracker
+        if self.end < t.clock and not t.closed:
+            lo = self.end + 1
+            self.end = t.clock
+            t._add(self, lo, t.clock)
+
+    def describe(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        size = f"{self.banks} bank(s)" if self.kind == "psum" else f"{self.pbytes} B/partition"
+        return f"{self.shape} {self.dtype}{label} allocated at {_fmt_site(self.site)} [{size}]"
 
 
 def partition_bytes(shape: tuple[int, ...], dtype: str) -> int:
@@ -46,23 +105,50 @@ def partition_bytes(shape: tuple[int, ...], dtype: str) -> int:
     return free * dtypes.ITEMSIZE[dtype]
 
 
+def _kernel_site() -> tuple[str, int] | None:
+    """(file, line) of the innermost caller outside the simulator package."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
+
+
+def _fmt_site(site: tuple[str, int] | None) -> str:
+    return f"{os.path.basename(site[0])}:{site[1]}" if site else "?"
+
+
+def _mark_dead(span: Span) -> None:
+    span.dead = True
+
+
+class _Timeline:
+    """Per allocation index: the capacity metric (bytes per partition or banks) and total bytes."""
+
+    def __init__(self) -> None:
+        self.metric = np.zeros(256, dtype=np.int64)
+        self.total = np.zeros(256, dtype=np.int64)
+
+    def ensure(self, n: int) -> None:
+        if n > self.metric.size:
+            size = max(n, 2 * self.metric.size)
+            self.metric = np.concatenate([self.metric, np.zeros(size - self.metric.size, np.int64)])
+            self.total = np.concatenate([self.total, np.zeros(size - self.total.size, np.int64)])
+
+
 class MemoryTracker:
-    """Live SBUF/PSUM allocations of one kernel instance, checked against the target."""
+    """On-chip lifetimes of one kernel instance, checked against the target's capacity."""
 
     def __init__(self, target: Target, stats: RunStats) -> None:
         self.target = target
         self.stats = stats
-        self._live: dict[int, tuple[str, int, int, int]] = {}  # id -> (kind, partition bytes, total bytes, banks)
-        self._next = 0
+        self.clock = -1  # index of the most recent on-chip allocation
+        self.usable_banks = psum_banks_usable()
+        self._lines = {"sbuf": _Timeline(), "psum": _Timeline()}
+        self._spans: list[Span] = []  # kept while they can still appear in an overflow report
+        self._prune_at = 1024
         self.closed = False
 
-    def live_partition_bytes(self, kind: str) -> int:
-        return sum(v[1] for v in self._live.values() if v[0] == kind)
-
-    def live_banks(self) -> int:
-        return sum(v[3] for v in self._live.values() if v[0] == "psum")
-
-    def _check(self, kind: str, shape: tuple[int, ...], dtype: str, name: str) -> tuple[int, int]:
+    def _check_shape(self, kind: str, shape: tuple[int, ...], dtype: str, name: str) -> None:
         label = f"{name!r} " if name else ""
         if len(shape) < 1:
             raise NkiValidationError(f"{kind} tensor {label}needs at least one dimension (the partition dim)")
@@ -72,35 +158,15 @@ class MemoryTracker:
             )
         pbytes = partition_bytes(shape, dtype)
         t = self.target
-        if kind == "sbuf":
-            used = self.live_partition_bytes("sbuf")
-            if used + pbytes > t.sbuf_partition_bytes:
-                raise NkiOutOfMemoryError(
-                    f"SBUF over capacity: {label}{shape} {dtype} needs {pbytes} bytes per partition, "
-                    f"{used} of {t.sbuf_partition_bytes} bytes per partition already live "
-                    f"({t.name}: {t.sbuf_partition_bytes // KIB} KiB per partition)"
-                )
-            return pbytes, 0
-        if pbytes > t.psum_partition_bytes:
+        if kind == "psum" and pbytes > t.psum_partition_bytes:
             raise NkiOutOfMemoryError(
                 f"PSUM over capacity: {label}{shape} {dtype} needs {pbytes} bytes per partition, "
                 f"PSUM has {t.psum_partition_bytes} ({t.psum_banks} banks x {t.psum_bank_bytes} bytes)"
             )
-        banks = max(1, -(-pbytes // t.psum_bank_bytes))  # allocations start on a bank boundary
-        used = self.live_banks()
-        usable = psum_banks_usable()
-        if used + banks > usable:
-            raise NkiOutOfMemoryError(
-                f"PSUM bank overflow: {label}{shape} {dtype} needs {banks} bank(s) of {t.psum_bank_bytes} bytes, "
-                f"{used} of {usable} banks already live (free PSUM tiles before allocating more)"
-            )
-        return pbytes, banks
 
     def allocate(self, kind: str, shape: tuple[int, ...], dtype: str, name: str = "", fill: Any = None) -> Allocation:
         if kind in ONCHIP:
-            pbytes, banks = self._check(kind, shape, dtype, name)
-        else:
-            pbytes, banks = 0, 0
+            self._check_shape(kind, shape, dtype, name)
         store = dtypes.storage_type(dtype)
         data = np.empty(shape, dtype=store)
         if fill is None:
@@ -108,24 +174,65 @@ class MemoryTracker:
         else:
             data[...] = dtypes.cast(np.asarray(fill), dtype)
         alloc = Allocation(kind, dtype, shape, data, name)
-        if kind in ONCHIP:
-            key = self._next
-            self._next += 1
-            self._live[key] = (kind, pbytes, pbytes * shape[0], banks)
-            weakref.finalize(alloc, self._release, key)
-            self._update_peaks()
+        if kind in ONCHIP and not self.closed:
+            self.clock += 1
+            for line in self._lines.values():
+                line.ensure(self.clock + 1)
+            span = Span(self, kind, shape, dtype, name, _kernel_site())
+            alloc.span = span
+            weakref.finalize(alloc, _mark_dead, span)
+            self._spans.append(span)
+            if len(self._spans) >= self._prune_at:
+                self._prune()
+            self._add(span, self.clock, self.clock)
         return alloc
 
-    def _release(self, key: int) -> None:
-        self._live.pop(key, None)
+    def _limit(self, kind: str) -> int:
+        return self.target.sbuf_partition_bytes if kind == "sbuf" else self.usable_banks
 
-    def _update_peaks(self) -> None:
+    def _add(self, span: Span, lo: int, hi: int) -> None:
+        """Count `span` as live at allocation indices lo..hi and check capacity there."""
+        line = self._lines[span.kind]
+        seg = line.metric[lo : hi + 1]
+        seg += span.pbytes if span.kind == "sbuf" else span.banks
+        tot = line.total[lo : hi + 1]
+        tot += span.total
+        worst = int(seg.max())
         s = self.stats
-        s.peak_sbuf_partition_bytes = max(s.peak_sbuf_partition_bytes, self.live_partition_bytes("sbuf"))
-        s.peak_sbuf_bytes = max(s.peak_sbuf_bytes, sum(v[2] for v in self._live.values() if v[0] == "sbuf"))
-        s.peak_psum_bytes = max(s.peak_psum_bytes, sum(v[2] for v in self._live.values() if v[0] == "psum"))
-        s.peak_psum_banks = max(s.peak_psum_banks, self.live_banks())
+        if span.kind == "sbuf":
+            s.peak_sbuf_partition_bytes = max(s.peak_sbuf_partition_bytes, worst)
+            s.peak_sbuf_bytes = max(s.peak_sbuf_bytes, int(tot.max()))
+        else:
+            s.peak_psum_banks = max(s.peak_psum_banks, worst)
+            s.peak_psum_bytes = max(s.peak_psum_bytes, int(tot.max()))
+        if worst > self._limit(span.kind):
+            raise self._overflow(span.kind, lo + int(seg.argmax()), worst)
+
+    def _overflow(self, kind: str, at: int, used: int) -> NkiOutOfMemoryError:
+        live = [s for s in self._spans if s.kind == kind and s.start <= at <= s.end]
+        live.sort(key=lambda s: s.start)
+        where = next((s for s in live if s.start == at), None)
+        when = f"when {where.shape} {where.dtype} was allocated at {_fmt_site(where.site)}" if where else ""
+        tiles = "; ".join(s.describe() for s in live)
+        t = self.target
+        if kind == "sbuf":
+            head = (
+                f"SBUF over capacity: {used} bytes per partition are live at once {when}, "
+                f"{t.sbuf_partition_bytes} available ({t.name}: {t.sbuf_partition_bytes // KIB} KiB per partition)"
+            )
+        else:
+            head = (
+                f"PSUM bank overflow: {used} banks of {t.psum_bank_bytes} bytes are live at once {when}, "
+                f"{self.usable_banks} usable"
+            )
+        return NkiOutOfMemoryError(f"{head}. A tile is live from its allocation to its last use; live then: {tiles}")
+
+    def _prune(self) -> None:
+        """Drop dead spans that end before every live one: no future check can reach them."""
+        horizon = min((s.end for s in self._spans if not s.dead), default=self.clock)
+        self._spans = [s for s in self._spans if not s.dead or s.end >= horizon]
+        self._prune_at = max(1024, 2 * len(self._spans))
 
     def close(self) -> None:
-        self._live.clear()
+        self._spans.clear()
         self.closed = True

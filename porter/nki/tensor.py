@@ -177,8 +177,15 @@ class NkiTensor:
                 idx = idx + int(_scalar_value(value)) * self._strides[d]
         return idx
 
+    def _touch(self) -> None:
+        """An instruction accesses this tensor: extend the on-chip allocation's lifetime to now."""
+        span = self._alloc.span
+        if span is not None:
+            span.touch()
+
     def _read_raw(self) -> np.ndarray:
         """Copy of the values in storage dtype; closes PSUM accumulation groups it touches."""
+        self._touch()
         if self._indirect:
             idx = self._flat_indices()
             if idx.size and (idx.min() < 0 or idx.max() >= self._alloc.flat.size):
@@ -193,6 +200,7 @@ class NkiTensor:
         return dtypes.to_f32(self._read_raw())
 
     def _write_raw(self, values: np.ndarray, oob_skip: bool = False) -> None:
+        self._touch()
         self._alloc.dirty = True
         if self._indirect:
             idx = self._flat_indices()
@@ -357,6 +365,7 @@ class NkiTensor:
             raise NkiValidationError("view: reinterpretation needs NKI_PRECISE_FP=1 storage")
         alias = Allocation(self._alloc.kind, name, self._alloc.shape, self._alloc.data.view(store), self._alloc.name)
         alias.acc = self._alloc.acc
+        alias.span = self._alloc.span  # accesses through the alias keep the real allocation live
         t = NkiTensor(alias, self.shape, self._strides, self._offset, self._buffer)
         t._base_alloc = self._alloc  # keep the real allocation (and its SBUF accounting) alive
         return t
