@@ -473,7 +473,7 @@ class _Analysis:
             if m.regex.search(text):
                 self.claimed.add(key)
                 manual = "" if self._value_position(node) else (
-                    "it is printed, listed, keyed or computed with rather than passed on as a value")
+                    "it is compared, printed, listed, keyed or computed with rather than passed on as a value")
                 self._guard(rule, self.report, rule, node, text, None, manual)
                 return
 

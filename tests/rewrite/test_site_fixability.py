@@ -106,3 +106,37 @@ def test_remove_fixes_only_statements_that_do_nothing_else(code, fixable):
         assert "torch.backends" not in out
     else:
         assert "torch.backends" in out and f"# porter: {rule}" in out
+
+
+@pytest.mark.parametrize("target", ["neuron", "xla"])
+def test_every_grad_scaler_is_disabled_where_autocast_becomes_bf16(target):
+    out = port('import torch\na = torch.amp.GradScaler("cuda")\nb = torch.amp.GradScaler()\n'
+               'c = torch.GradScaler(device="cuda", init_scale=1024.0)\n'
+               'd = torch.GradScaler(init_scale=4.0, enabled=True)\n', target)
+    assert "a = torch.amp.GradScaler(_porter_device().type, enabled=False)" in out
+    assert "b = torch.amp.GradScaler(device=_porter_device().type, enabled=False)" in out
+    assert "c = torch.amp.GradScaler(_porter_device().type, enabled=False)" in out
+    assert "d = torch.GradScaler(init_scale=4.0, enabled=False, device=_porter_device().type)" in out
+    assert "# porter:" not in out
+
+
+def test_portable_grad_scaler_names_the_device_and_stays_enabled():
+    out = port("import torch\nb = torch.amp.GradScaler()\n", "portable")
+    assert "b = torch.amp.GradScaler(device=_porter_device().type)" in out
+
+
+def test_nccl_held_in_a_variable_follows_the_target():
+    code = ('import torch\nimport torch.distributed as dist\n'
+            'backend = "nccl" if torch.cuda.is_available() else "gloo"\n'
+            'if backend == "nccl":\n    pass\ndist.init_process_group(backend=backend)\n')
+    assert findings(code) == [(3, "NRN308", True), (3, "NRN120", True), (4, "NRN308", False)]
+    out = port(code)
+    assert ('backend = ("neuron" if _porter_device().type == "neuron" else "gloo") '
+            'if torch.accelerator.is_available() else "gloo"') in out
+    assert "# porter: NRN308" in out and 'if backend == "nccl":' in out
+
+
+def test_bare_compile_decorator_gets_the_backend():
+    code = "import torch\n\n\n@torch.compile\ndef step(x):\n    return x * 2\n"
+    assert findings(code) == [(4, "NRN502", True)]
+    assert '@torch.compile(backend=("neuron" if _porter_device().type == "neuron" else "inductor"))' in port(code)
