@@ -79,6 +79,7 @@ def lint(
     """Find CUDA-only code and say what it means on Trainium / Inferentia."""
     from porter.report import LINT_FORMATS, LintReport, render_statistics
     from porter.source.catalogue import CatalogueError
+    from porter.source.engine import INTERNAL_ERROR
     from porter.source.runner import lint_paths
     from porter.source.selection import SelectionError
 
@@ -110,6 +111,11 @@ def lint(
     report = LintReport(result.findings, result.catalogue, result.settings.target)
     text = render_statistics(report) if statistics else LINT_FORMATS[output_format](report)
     _emit(text, output_file)
+    crashed = sorted({f.path for f in result.findings if f.rule_id == INTERNAL_ERROR})
+    if crashed:  # a porter bug: exit 2 like ruff, even with --exit-zero, after the full report
+        typer.secho(f"porter: error: internal error while checking {len(crashed)} file(s) ({INTERNAL_ERROR}); "
+                    "the other rules ran and their findings are reported", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
     if result.findings and not exit_zero:
         raise typer.Exit(1)
 

@@ -15,7 +15,7 @@ from porter.config import ConfigResolver, Overrides, Settings
 from porter.source.cache import Cache, cache_key, content_hash, default_cache_dir
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, discover
-from porter.source.engine import RuleIndex, analyse_source
+from porter.source.engine import INTERNAL_ERROR, RuleIndex, analyse_source
 from porter.source.findings import Finding
 from porter.source.notebook import NotebookError, load_notebook, read_cells
 from porter.source.selection import ignored_rules, per_file_ignored, select_rules, validate_selectors
@@ -194,7 +194,9 @@ def lint_paths(
         number, stat = stats[key]
         group = group_list[number]
         results[key] = findings
-        if group.cache and digest and stat is not None:
+        # an internal error is never cached: the next run tries the file again
+        crashed = any(f.rule_id == INTERNAL_ERROR for f in findings)
+        if group.cache and digest and stat is not None and not crashed:
             group.cache.store(str(Path(key).absolute()), stat.st_size, stat.st_mtime_ns, digest, findings)
     for group in groups.values():
         if group.cache:
