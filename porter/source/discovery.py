@@ -92,6 +92,12 @@ def discover(
         elif absolute == key:
             found.files[position_of[key]] = path
 
+    reached = [0]  # files the current directory's walk reached (duplicates included)
+
+    def add_reached(path: Path) -> None:
+        reached[0] += 1
+        add(path)
+
     for path in paths:
         if not os.path.lexists(path):
             found.problems.append((str(path), "path does not exist"))
@@ -100,14 +106,9 @@ def discover(
             found.problems.append((str(path), _link_problem(path)))
             continue
         if path.is_dir():
-            reached = []
-
-            def add_reached(file: Path) -> None:
-                reached.append(file)
-                add(file)
-
+            reached[0] = 0
             _walk(path, settings_for, found, add_reached)
-            if not reached:
+            if not reached[0]:
                 found.empty_dirs.append(str(path))
         elif not (force_exclude and _excluded(path, settings_for(path), with_parents=True)):
             add(path)
