@@ -77,7 +77,7 @@ def lint(
     unsafe_fixes: Annotated[bool, typer.Option(help="With --fix: apply unsafe fixes too.")] = False,
 ) -> None:
     """Find CUDA-only code and say what it means on Trainium / Inferentia."""
-    from porter.report import LINT_FORMATS, LintReport, render_statistics
+    from porter.report import LINT_FORMATS, STATISTICS_FORMATS, LintReport
     from porter.source.catalogue import CatalogueError
     from porter.source.engine import INTERNAL_ERROR
     from porter.source.runner import lint_paths
@@ -85,6 +85,9 @@ def lint(
 
     check_choice(output_format, OUTPUT_FORMATS, "--output-format")
     check_choice(target, TARGETS, "--target")
+    if statistics and output_format not in STATISTICS_FORMATS:
+        raise fail(f"--statistics cannot be written as --output-format {output_format}; "
+                   f"use {' or '.join(STATISTICS_FORMATS)}")
     overrides = Overrides(
         select=split_codes(select),
         extend_select=split_codes(extend_select),
@@ -109,7 +112,7 @@ def lint(
     if result.files_seen == 0 and not result.findings and not result.empty_dirs:
         typer.secho("warning: no Python files found under the given path(s)", err=True, fg=typer.colors.YELLOW)
     report = LintReport(result.findings, result.catalogue, result.settings.target)
-    text = render_statistics(report) if statistics else LINT_FORMATS[output_format](report)
+    text = STATISTICS_FORMATS[output_format](report) if statistics else LINT_FORMATS[output_format](report)
     _emit(text, output_file)
     crashed = sorted({f.path for f in result.findings if f.rule_id == INTERNAL_ERROR})
     if crashed:  # a porter bug: exit 2 like ruff, even with --exit-zero, after the full report

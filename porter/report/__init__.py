@@ -9,7 +9,8 @@ from porter.report.github import render_github
 from porter.report.json_report import render_json
 from porter.report.junit import render_junit
 from porter.report.sarif import render_sarif
-from porter.report.text import render_statistics, render_text
+from porter.report.statistics import STATISTICS_FORMATS, render_statistics
+from porter.report.text import render_text
 
 LINT_FORMATS: dict[str, Callable[[LintReport], str]] = {
     "text": render_text,
@@ -19,4 +20,4 @@ LINT_FORMATS: dict[str, Callable[[LintReport], str]] = {
     "junit": render_junit,
 }
 
-__all__ = ["LINT_FORMATS", "LintReport", "render_statistics"]
+__all__ = ["LINT_FORMATS", "STATISTICS_FORMATS", "LintReport", "render_statistics"]

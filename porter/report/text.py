@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from porter.report.base import LintReport
 
 
@@ -22,14 +20,3 @@ def render_text(report: LintReport) -> str:
         lines.append("All checks passed!")
     return "\n".join(lines) + "\n"
 
-
-def render_statistics(report: LintReport) -> str:
-    counts = Counter(f.rule_id for f in report.findings)
-    lines = []
-    for rule_id, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        rule = report.catalogue.get(rule_id)
-        fix = rule.fix_for(report.target) if rule else None
-        marker = "[*]" if fix and fix.available else "[ ]"
-        name = rule.name if rule else ""
-        lines.append(f"{count:6d}  {rule_id}  {marker} {name}")
-    return "\n".join(lines) + ("\n" if lines else "")
