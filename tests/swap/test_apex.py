@@ -241,3 +241,78 @@ def test_amp_rejects_bad_arguments():
         amp.initialize(model, opt_level="O4")
     with pytest.raises(TypeError, match="torch.nn.Module"):
         amp.initialize("not a model", opt_level="O1")
+
+
+def _amp_model():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 4))
+    amp.initialize(model, opt_level="O1")
+    return model
+
+
+def test_amp_deepcopy_runs_the_copys_own_weights():
+    import copy
+
+    model = _amp_model()
+    x = torch.randn(5, 8)
+    before = model(x)
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.zero_()
+    out = twin(x)
+    assert out.dtype == torch.bfloat16  # the copy still runs under autocast
+    assert torch.count_nonzero(out) == 0  # ... with its own (zeroed) weights
+    torch.testing.assert_close(model(x), before, rtol=0, atol=0)  # the original is untouched
+    assert twin.forward.module is twin and model.forward.module is model
+
+
+def test_amp_model_pickles_whole(tmp_path):
+    model = _amp_model()
+    x = torch.randn(5, 8)
+    expected = _bf16_autocast_reference(torch.nn.Sequential(*model), x)
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    torch.save(model, tmp_path / "model.pt")
+    loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert list(loaded.state_dict()) == list(model.state_dict())
+    out = loaded(x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    torch.testing.assert_close(model(x), expected, rtol=0, atol=0)
+    assert loaded.forward.module is loaded
+    # the state_dict round trip into a fresh model gives the same numbers
+    fresh = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 4))
+    fresh.load_state_dict(loaded.state_dict())
+    torch.testing.assert_close(_bf16_autocast_reference(fresh, x), expected, rtol=0, atol=0)
+
+
+def test_amp_exception_in_forward_leaves_autocast_exited():
+    class Boom(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+
+        def forward(self, x, fail=False):
+            if fail:
+                raise RuntimeError("boom")
+            return self.lin(x)
+
+    model = amp.initialize(Boom(), opt_level="O2")
+    with pytest.raises(RuntimeError, match="boom"):
+        model(torch.ones(1, 2), fail=True)
+    assert not torch.is_autocast_enabled("cpu")
+    assert model(torch.ones(1, 2)).dtype == torch.bfloat16
+    assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float32
+    import inspect
+
+    assert list(inspect.signature(model.forward).parameters) == ["x", "fail"]
+
+
+def test_amp_keeps_a_forward_set_on_the_instance():
+    model = torch.nn.Linear(3, 2)
+    model.forward = lambda x: torch.nn.functional.linear(x, model.weight, model.bias) * 2  # noqa: PLW0108
+    amp.initialize(model, opt_level="O1")
+    x = torch.ones(1, 3)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        expected = torch.nn.functional.linear(x, model.weight, model.bias) * 2
+    torch.testing.assert_close(model(x), expected, rtol=0, atol=0)

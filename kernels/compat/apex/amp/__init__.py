@@ -2,12 +2,14 @@
 
 * ``initialize(models, optimizers=None, enabled=True, opt_level="O1", ...)``: for opt levels O1, O2 and O3 each
   model's ``forward`` runs under ``torch.autocast(device_type=<the model's device>, dtype=torch.bfloat16)``
-  (the same patching of ``forward`` apex O2 does; parameters stay fp32, so the optimizer keeps fp32 master
-  weights as in O1/O2). O0, or ``enabled=False``, leaves the models alone. ``cast_model_outputs`` casts the
-  floating outputs as apex does. Returns ``models`` (or ``(models, optimizers)``), the same objects.
-  fp16 becomes bf16 here, as porter does for ``torch.cuda.amp``; apex's O3 (pure fp16, no master weights) is
-  served by the same autocast. ``cast_model_type``, ``keep_batchnorm_fp32``, ``master_weights`` and the
-  loss-scale options have nothing to set under bf16 autocast and are accepted and ignored.
+  (the same patching of ``forward`` apex O2 does, by a picklable object: ``torch.save(model)`` and
+  ``copy.deepcopy(model)`` work, and a copy runs its own weights). Parameters stay fp32, so the optimizer
+  keeps fp32 master weights as in O1/O2, and ``state_dict`` keys are unchanged. O0, or ``enabled=False``,
+  leaves the models alone. ``cast_model_outputs`` casts the floating outputs as apex does. Returns ``models``
+  (or ``(models, optimizers)``), the same objects. fp16 becomes bf16 here, as porter does for
+  ``torch.cuda.amp``; apex's O3 (pure fp16, no master weights) is served by the same autocast.
+  ``cast_model_type``, ``keep_batchnorm_fp32``, ``master_weights`` and the loss-scale options have nothing to
+  set under bf16 autocast and are accepted and ignored.
 * ``scale_loss(loss, optimizers, ...)`` yields ``loss`` itself: bf16 has fp32's exponent range, so no loss
   scaling is needed and ``with amp.scale_loss(loss, opt) as scaled: scaled.backward()`` is ``loss.backward()``.
 * ``master_params(optimizer)`` yields the optimizer's parameters (they are the fp32 master weights);
@@ -18,7 +20,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
 
 import torch
@@ -59,19 +60,45 @@ def initialize(models, optimizers=None, enabled=True, opt_level="O1", cast_model
     return models, optimizers
 
 
+class _AutocastForward:
+    """A model's ``forward`` under bf16 ``torch.autocast``, set as the instance attribute ``model.forward``.
+
+    A plain object of a module-level class rather than a closure, so the model stays what apex users expect
+    of it: ``torch.save(model)`` pickles it (``torch.load`` restores the autocast), and ``copy.deepcopy(model)``
+    gives a copy whose forward runs the *copy's* weights — the reference to the module is part of the model's
+    own object graph, which both pickle and deepcopy rebuild (the memo maps it to the new module). The
+    autocast is a ``with`` block around the call, so an exception in the forward leaves it exited.
+    ``state_dict`` keys are unchanged (this is not a module, parameter or buffer).
+    """
+
+    _porter_amp = True
+
+    def __init__(self, module: torch.nn.Module, inner, output_dtype: torch.dtype | None) -> None:
+        self.module = module
+        # A forward already set on the instance (a bound method, a callable), else None: the class's forward.
+        self.inner = inner
+        self.output_dtype = output_dtype
+
+    @property
+    def __wrapped__(self):
+        """The forward being wrapped (``inspect.signature(model.forward)`` follows it)."""
+        return self.inner if self.inner is not None else type(self.module).forward.__get__(self.module)
+
+    def __call__(self, *args, **kwargs):
+        with torch.autocast(device_type=_device_type(self.module), dtype=AUTOCAST_DTYPE):
+            output = self.__wrapped__(*args, **kwargs)
+        return output if self.output_dtype is None else _cast_floating(output, self.output_dtype)
+
+    def __repr__(self) -> str:
+        return f"<apex.amp bf16 autocast forward of {type(self.module).__name__}>"
+
+
 def _autocast_forward(model: torch.nn.Module, output_dtype: torch.dtype | None) -> None:
     forward = model.forward
     if getattr(forward, "_porter_amp", False):
         return  # initialized twice: one autocast is enough
-
-    @functools.wraps(forward)
-    def autocast_forward(*args, **kwargs):
-        with torch.autocast(device_type=_device_type(model), dtype=AUTOCAST_DTYPE):
-            output = forward(*args, **kwargs)
-        return output if output_dtype is None else _cast_floating(output, output_dtype)
-
-    autocast_forward._porter_amp = True
-    model.forward = autocast_forward
+    inner = vars(model).get("forward")  # a forward set on the instance; None: the class's own
+    model.forward = _AutocastForward(model, inner, output_dtype)
 
 
 def _device_type(model: torch.nn.Module) -> str:
