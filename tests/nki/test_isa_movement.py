@@ -1,3 +1,5 @@
+import ml_dtypes
+import nki
 import nki.isa as nisa
 import nki.language as nl
 import numpy as np
@@ -174,7 +176,7 @@ def test_dma_transpose_and_compute():
     np.testing.assert_allclose(s, b + a.astype(np.float32), rtol=1e-6)
 
 
-def test_nc_n_gather_local_gather_shuffle():
+def test_nc_n_gather_and_shuffle():
     a = rand(16, 10)
     idx = np.random.default_rng(1).integers(0, 10, size=(16, 4)).astype(np.uint32)
 
@@ -190,18 +192,6 @@ def test_nc_n_gather_local_gather_shuffle():
     g, sh = run(k, a, idx)
     np.testing.assert_array_equal(g, np.take_along_axis(a, idx.astype(np.int64), 1))
     np.testing.assert_array_equal(sh, a[[(j + 1) % 16 for j in range(16)]])
-
-    src = rand(16, 4, seed=5)
-    lidx = np.zeros((16, 1), np.uint16)
-    lidx[:, 0] = np.arange(16)[::-1] * 4  # element index within the 16-partition slice
-
-    def lg(x, i):
-        d = nl.ndarray((16, 4), nl.float32, buffer=nl.sbuf)
-        nisa.memset(d, 0.0)
-        nisa.local_gather(d, sbuf(x), sbuf(i), num_elem_per_idx=4)
-        return out(d)
-
-    np.testing.assert_array_equal(run(lg, src, lidx), src[::-1])
 
 
 def test_nonzero_with_count_and_sequence_bounds():
@@ -243,3 +233,98 @@ def test_registers():
         return count
 
     assert run(k, rand(1, 1)) == 3
+
+
+def _local_gather_reference(src, index, num_valid_indices, num_elem_per_idx):
+    """NumPy semantics published with the SDK example (nki/test/test_nki_isa_local_gather.py)."""
+    out = np.empty((src.shape[0], num_valid_indices, num_elem_per_idx), src.dtype)
+    for core in range(src.shape[0] // 16):
+        s, e = core * 16, (core + 1) * 16
+        indices_1d = index[s:e].flatten(order="F")[:num_valid_indices]
+        out[s:e] = np.take(src[s:e], indices_1d, axis=1)
+    return out
+
+
+def _lg_kernel(src_buffer, index, num_elem_per_idx, num_valid_indices, output_shape):
+    output = nl.ndarray(output_shape, dtype=src_buffer.dtype, buffer=nl.shared_hbm)
+    src_tile = nl.load(src_buffer)
+    index_tile = nl.load(index)
+    output_tile = nl.ndarray(output_shape, dtype=src_buffer.dtype, buffer=nl.sbuf)
+    nisa.local_gather(
+        dst=output_tile,
+        src_buffer=src_tile,
+        index=index_tile,
+        num_elem_per_idx=num_elem_per_idx,
+        num_valid_indices=num_valid_indices,
+    )
+    nl.store(output, output_tile)
+    return output
+
+
+def test_local_gather_documented_example():
+    # The SDK example: src (128, 512, 4), one (16, 4) index block replicated to the 8 GpSimd cores,
+    # 4 contiguous elements per index, 64 valid indices per core; hardware indices are element
+    # offsets (index * num_elem_per_idx).
+    g = np.random.default_rng(0)
+    src = (g.random((128, 512, 4)) * 100).astype(np.float32)
+    index = np.tile(g.integers(0, 512, (16, 4)).astype(np.uint16), (8, 1))
+    got = nki.simulate(nki.jit(_lg_kernel))(src, index * 4, 4, 64, (128, 4, 16, 4))
+    ref = _local_gather_reference(src, index, 64, 4).reshape(128, 4, 16, 4)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_local_gather_per_core_indices_and_defaults():
+    # Different indices per core; default num_valid_indices = all indices of a 16-partition slice.
+    g = np.random.default_rng(1)
+    src = g.standard_normal((32, 40)).astype(np.float32)
+    index = g.integers(0, 40, (32, 3)).astype(np.uint16)
+
+    def k(x, i):
+        d = nl.ndarray((32, 48), nl.float32, buffer=nl.sbuf)
+        nisa.local_gather(d, sbuf(x), sbuf(i))
+        return out(d)
+
+    got = run(k, src, index)
+    ref = _local_gather_reference(src[:, :, None], index, 48, 1).reshape(32, 48)
+    np.testing.assert_array_equal(got, ref)
+    assert not np.array_equal(ref[:16], ref[16:])  # the two cores really used different lists
+
+
+def test_local_gather_fewer_valid_indices_and_bf16():
+    g = np.random.default_rng(2)
+    src = g.standard_normal((16, 64)).astype(np.float32)
+    index = (g.integers(0, 32, (16, 2)) * 2).astype(np.uint16)  # element offsets for 2-element reads
+
+    def k(x, i):
+        xb = nl.ndarray(x.shape, nl.bfloat16, buffer=nl.sbuf)
+        nisa.dma_copy(dst=xb, src=x)
+        d = nl.ndarray((16, 20, 2), nl.bfloat16, buffer=nl.sbuf)
+        nisa.local_gather(d, xb, sbuf(i), num_elem_per_idx=2, num_valid_indices=20)
+        return out(d)
+
+    got = run(k, src, index)
+    ref = _local_gather_reference(src.reshape(16, 32, 2), index // 2, 20, 2)
+    np.testing.assert_array_equal(got.astype(np.float32), ref.astype(ml_dtypes.bfloat16).astype(np.float32))
+
+
+_OOB_INDEX = np.zeros((16, 1), np.uint16)
+_OOB_INDEX[3, 0] = 100
+
+
+@pytest.mark.parametrize(
+    "dshape,index,n,valid,match",
+    [
+        ((16, 16), np.zeros((16, 1), np.uint32), 1, None, "index must be uint16"),
+        ((16, 16), np.zeros((16, 1), np.uint16), 3, None, "num_elem_per_idx must be one of"),
+        ((16, 17), np.zeros((16, 1), np.uint16), 1, None, r"expected num_valid_indices \* num_elem_per_idx = 16 \* 1"),
+        ((16, 17), np.zeros((16, 1), np.uint16), 1, 17, r"num_valid_indices 17 must be in \[1, 16\]"),
+        ((16, 16), _OOB_INDEX, 1, None, "reads past the 8 elements per partition"),
+    ],
+)
+def test_local_gather_errors(dshape, index, n, valid, match):
+    def k(x, i):
+        d = nl.ndarray(dshape, nl.float32, buffer=nl.sbuf)
+        nisa.local_gather(d, sbuf(x), sbuf(i), num_elem_per_idx=n, num_valid_indices=valid)
+
+    with pytest.raises(NkiValidationError, match=match):
+        run(k, rand(16, 8), index)

@@ -201,11 +201,13 @@ def local_gather(
     num_valid_indices: Any = None,
     name: str | None = None,
 ) -> None:
-    """Per 16-partition GpSimd core: gather num_elem_per_idx contiguous elements at each index.
+    """Gather within 16-partition groups (one GpSimd core each), with one index list per group.
 
-    Simulator model: each core sees its 16-partition slice of src_buffer flattened partition-major
-    (element index = partition * F + f); indices are read partition-first (column-major) from the
-    core's 16-partition slice of `index`; gathered elements fill the core's dst slice partition-major.
+    Core g owns partitions [16g, 16g + 16) of src_buffer, index and dst.  It flattens its
+    16-partition slice of `index` partition-first into `indices_1d` and keeps the first
+    `num_valid_indices`.  Every partition p of the group then reads, for each index k, the
+    `num_elem_per_idx` contiguous elements starting at element `indices_1d[k]` of its own
+    (flattened) free dims:  dst[p, k * n + j] = src_buffer[p, indices_1d[k] + j].
     """
     api = "local_gather"
     d = c.onchip_operand(api, "dst", dst, ("sbuf",))
@@ -214,27 +216,46 @@ def local_gather(
     if i.dtype != "uint16":
         raise NkiValidationError(f"{api}: index must be uint16, got {i.dtype}")
     if s.shape[0] != i.shape[0] or s.shape[0] % 16:
-        raise NkiValidationError(f"{api}: src_buffer and index partition sizes must match and be multiples of 16")
-    if num_elem_per_idx not in (1, 2, 4, 8, 16, 32):
-        raise NkiValidationError(f"{api}: num_elem_per_idx must be one of 1, 2, 4, 8, 16, 32")
+        raise NkiValidationError(
+            f"{api}: src_buffer and index partition sizes must match and be a multiple of 16, "
+            f"got {s.shape[0]} and {i.shape[0]}"
+        )
+    if d.shape[0] != s.shape[0]:
+        raise NkiValidationError(f"{api}: dst partition size {d.shape[0]} must equal src_buffer's {s.shape[0]}")
+    n = int(num_elem_per_idx)
+    if n not in (1, 2, 4, 8, 16, 32):
+        raise NkiValidationError(f"{api}: num_elem_per_idx must be one of 1, 2, 4, 8, 16, 32, got {num_elem_per_idx}")
     if d.dtype != s.dtype:
-        raise NkiValidationError(f"{api}: dst dtype must equal src_buffer dtype (no casting)")
-    cores = s.shape[0] // 16
-    per_core = i.size // cores
+        raise NkiValidationError(f"{api}: dst dtype {d.dtype} must equal src_buffer dtype {s.dtype} (no casting)")
+    p = s.shape[0]
+    cores = p // 16
+    per_core = 16 * c.free_size(i)  # index.size / (index.shape[0] / 16)
     valid = per_core if num_valid_indices is None else int(num_valid_indices)
-    if valid > per_core or valid > 4096:
-        raise NkiValidationError(f"{api}: num_valid_indices {valid} exceeds {min(per_core, 4096)}")
-    src = s._read_raw().reshape(cores, -1)
+    if not 1 <= valid <= per_core:
+        raise NkiValidationError(
+            f"{api}: num_valid_indices {valid} must be in [1, {per_core}] (the indices in a 16-partition index slice)"
+        )
+    if valid > 4096:
+        raise NkiValidationError(f"{api}: num_valid_indices {valid} exceeds 4096 indices per core")
+    if c.free_size(d) != valid * n:
+        raise NkiValidationError(
+            f"{api}: dst has {c.free_size(d)} elements per partition, expected num_valid_indices * num_elem_per_idx "
+            f"= {valid} * {n} = {valid * n}"
+        )
+    src = s._read_raw().reshape(p, -1)
+    # Partition-first flattening of each core's [16, F] index slice, as index[...].flatten(order='F').
     idx = i._read_raw().astype(np.int64).reshape(cores, 16, -1).transpose(0, 2, 1).reshape(cores, -1)[:, :valid]
-    offs = idx[:, :, None] + np.arange(num_elem_per_idx)[None, None, :]
-    if offs.size and offs.max() >= src.shape[1]:
-        raise NkiValidationError(f"{api}: index out of range for the 16-partition slice")
-    got = np.take_along_axis(src, offs.reshape(cores, -1), axis=1)
-    out = d._read_raw().reshape(cores, -1)
-    n = min(out.shape[1], got.shape[1])
-    out[:, :n] = got[:, :n]
+    offs = (idx[:, :, None] + np.arange(n)[None, None, :]).reshape(cores, -1)
+    bad = offs.max(axis=1) >= src.shape[1]
+    if bad.any():
+        g = int(np.argmax(bad))
+        raise NkiValidationError(
+            f"{api}: an index of core {g} (partitions {16 * g}-{16 * g + 15}) reads past the {src.shape[1]} "
+            "elements per partition of src_buffer (out-of-bounds behaviour is undefined on hardware)"
+        )
+    got = np.take_along_axis(src, np.repeat(offs, 16, axis=0), axis=1)
     c.record(api, "gpsimd")
-    d._write_raw(out.reshape(d.shape))
+    d._write_raw(got.reshape(d.shape))
 
 
 def nc_n_gather(dst: Any, data: Any, indices: Any, name: str | None = None) -> None:
