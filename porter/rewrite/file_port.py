@@ -17,7 +17,14 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from porter.rewrite.helpers import DEVICE_HELPER, EXTRA_HELPERS, device_helper_source, extra_helper_source
+from porter.rewrite.helpers import (
+    DEVICE_HELPER,
+    EXTRA_HELPERS,
+    MISSING_HELPER,
+    device_helper_source,
+    extra_helper_source,
+    missing_helper_source,
+)
 from porter.rewrite.sites import SiteIndex
 from porter.rewrite.transforms import (
     CannotFix,
@@ -162,7 +169,7 @@ def _markers_above(stmt: cst.CSTNode, parents: dict) -> set[str]:
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, edits: dict, markers: dict, guards: set) -> None:
+    def __init__(self, edits: dict, markers: dict, guards: dict) -> None:
         super().__init__()
         self.edits = edits
         self.markers = markers
@@ -179,26 +186,68 @@ class _Rewriter(cst.CSTTransformer):
             if new_lines:
                 updated = updated.with_changes(leading_lines=[*updated.leading_lines, *new_lines])
         if original in self.guards and isinstance(updated, cst.SimpleStatementLine):
-            updated = _guard_import(updated)
+            updated = _guard_import(updated, self.guards[original])
         return updated
 
 
-def _guard_import(stmt: cst.SimpleStatementLine) -> cst.BaseStatement:
-    """`from flash_attn import f` → try/except ImportError binding each imported name to None."""
-    names: list[str] = []
-    for small in stmt.body:
-        if isinstance(small, cst.Import):
-            names += [a.asname.name.value if a.asname else code_name(a.name).split(".")[0] for a in small.names]
-        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-            names += [a.asname.name.value if a.asname else code_name(a.name) for a in small.names]
-    fallback = "\n".join(f"    {name} = None" for name in dict.fromkeys(names)) or "    pass"
+def _imported(small: cst.BaseSmallStatement) -> list[tuple[str, str]]:
+    """(name bound, module or object imported) for each name an import statement binds."""
+    if isinstance(small, cst.Import):
+        return [(a.asname.name.value if a.asname else code_name(a.name).split(".")[0],
+                 code_name(a.name) if a.asname else code_name(a.name).split(".")[0]) for a in small.names]
+    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        base = "." * len(small.relative) + (code_name(small.module) if small.module is not None else "")
+        base = base if base.endswith(".") or not base else base + "."
+        return [(a.asname.name.value if a.asname else code_name(a.name), base + code_name(a.name))
+                for a in small.names]
+    return []
+
+
+def _guard_import(stmt: cst.SimpleStatementLine, rule_id: str) -> cst.BaseStatement:
+    """`from flash_attn import f` → try/except ImportError binding each name to a `_PorterMissing`.
+
+    The stand-in (helpers.MISSING_HELPER) lets module-level uses run, so the file imports without
+    the package, and raises ImportError naming the package and the rule when the code is called.
+    """
+    names = dict(pair for small in stmt.body for pair in _imported(small))
+    fallback = "\n".join(f'    {name} = {MISSING_HELPER}("{what}", "{rule_id}")' for name, what in names.items())
     body = stmt.with_changes(leading_lines=[])
     handler = "except ImportError:  # CUDA-only package, absent here"
-    template = cst.parse_statement(f"try:\n    pass\n{handler}\n{fallback}\n")
+    template = cst.parse_statement(f"try:\n    pass\n{handler}\n{fallback or '    pass'}\n")
     return template.with_changes(
         body=template.body.with_changes(body=[body]),
         leading_lines=stmt.leading_lines,
     )
+
+
+def _runs_at_import(stmt: cst.CSTNode, parents: dict) -> bool:
+    """True for a statement the module runs when imported: not inside a function (if-blocks,
+    loops, with-blocks and class bodies at module level all run)."""
+    node = parents.get(stmt)
+    while node is not None and not isinstance(node, cst.Module):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            return False
+        node = parents.get(node)
+    return True
+
+
+def _insert_missing_helper(module: cst.Module) -> cst.Module:
+    """Define `_PorterMissing` once, right before the first statement that uses it (a guard), so the
+    guards' fallbacks can run while the module is being imported."""
+    if any(isinstance(stmt, cst.ClassDef) and stmt.name.value == MISSING_HELPER for stmt in module.body):
+        return module
+    users = [i for i, stmt in enumerate(module.body) if f"{MISSING_HELPER}(" in module.code_for_node(stmt)]
+    if not users:
+        return module
+    i = users[0]
+    helper = cst.parse_statement(missing_helper_source())
+    if i > 0:
+        helper = helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    lines = list(module.body[i].leading_lines)
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    first = module.body[i].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *lines])
+    return module.with_changes(body=[*module.body[:i], helper, first, *module.body[i + 1:]])
 
 
 def _in_import_guard(stmt: cst.CSTNode, parents: dict) -> bool:
@@ -333,7 +382,7 @@ def port_source(
     ctx = FileContext(torch_alias=_torch_alias(module) or "torch")
     edits: dict[cst.CSTNode, Callable] = {}
     markers: dict[cst.CSTNode, list[tuple[str, str]]] = {}
-    guards: set[cst.CSTNode] = set()
+    guards: dict[cst.CSTNode, str] = {}
     sited: list[tuple[str, Change]] = []
 
     def mark(stmt, rule, fix, reason="", site_only=False):
@@ -394,10 +443,17 @@ def port_source(
                 # A use of the package, not its import: the marker says what to do instead.
                 change.action = "marked"
                 mark(stmt, rule, fix)
-            elif parents.get(stmt) is module and not _in_import_guard(stmt, parents):
-                guards.add(stmt)
+            elif _in_import_guard(stmt, parents):
+                pass  # the project guards this import itself
+            elif _runs_at_import(stmt, parents):
+                # Top level, or in an if/with/loop block the module runs on import: guarded in place.
+                guards.setdefault(stmt, rule.id)
                 if fix.marker:
                     mark(stmt, rule, fix)
+            else:
+                # Inside a function the import only runs, and fails, when the function is called.
+                change.action = "marked"
+                mark(stmt, rule, fix)
             continue
         try:
             site, edit = _apply_fix(rule, fix, node, parents, ctx)
@@ -420,6 +476,8 @@ def port_source(
     helpers += [(name, extra_helper_source(name, ctx.torch_alias)) for name in EXTRA_HELPERS
                 if name in ctx.extra_helpers]
     new_module = _insert_helpers(new_module, helpers)
+    if guards:
+        new_module = _insert_missing_helper(new_module)
     needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_alias(new_module) is None else [])
     if needed:
         context = CodemodContext()

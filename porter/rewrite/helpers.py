@@ -116,3 +116,75 @@ def device_helper_source(target: str, torch_alias: str = "torch") -> str:
             "torch.neuron", f"{torch_alias}.neuron").replace("(torch, ", f"({torch_alias}, ").replace(
             "torch.accelerator", f"{torch_alias}.accelerator")
     return source
+
+# What a guarded import binds when the CUDA-only module is missing (see file_port._guard_import).
+# It lets the file import: attribute access, decorators with or without arguments (`@triton.jit`,
+# `@triton.autotune(configs=[triton.Config(...)], key=[...])`), annotations (`tl.constexpr`),
+# subscripts (`kernel[grid]`) and subclassing all work at module level (or in a class body). A call
+# from running code, i.e. from inside a function, raises ImportError naming the package and the
+# porter rule. It is falsy, so `if flash_attn_func:` picks a fallback. Plain Python: no porter at
+# run time. Added once per file, before its first guarded import.
+MISSING_HELPER = "_PorterMissing"
+
+_MISSING = '''
+class _PorterMissing:
+    """Stands in for a CUDA-only module that is not installed. Added by porter.
+
+    Module-level uses (attributes, decorators, configs, annotations) work, so this file imports;
+    calling it from running code raises ImportError.
+    """
+
+    def __init__(self, name, rule, package=None):
+        self._name, self._rule = name, rule
+        self._package = package or name.lstrip(".").split(".")[0]
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _PorterMissing(f"{self._name}.{attr}", self._rule, self._package)
+
+    def __call__(self, *args, **kwargs):
+        import sys
+
+        frame = sys._getframe(1)
+        while frame.f_back is not None and frame.f_code.co_name in (
+                "<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"):
+            frame = frame.f_back
+        if frame.f_code.co_flags & 1:  # CO_OPTIMIZED: called from a function, i.e. at run time
+            raise ImportError(
+                f"{self._name} needs {self._package!r}, a CUDA-only module that is not installed here "
+                f"(porter: {self._rule}; `porter rule {self._rule}` says what to use instead)")
+        if len(args) == 1 and not kwargs and isinstance(args[0], _PorterMissing):
+            return args[0]  # stacked decorators: the kernel keeps its name
+        if len(args) == 1 and not kwargs and hasattr(args[0], "__qualname__"):
+            # A decorator at definition time: the decorated kernel stands in, and fails when called.
+            return _PorterMissing(args[0].__qualname__, self._rule, self._package)
+        return _PorterMissing(f"{self._name}(...)", self._rule, self._package)
+
+    def __getitem__(self, key):
+        return self
+
+    def __or__(self, other):
+        return self
+
+    __ror__ = __or__
+
+    def __mro_entries__(self, bases):
+        missing = self
+
+        class _Base:
+            def __init__(self, *args, **kwargs):
+                missing()
+
+        return (_Base,)
+
+    def __bool__(self):
+        return False
+
+    def __repr__(self):
+        return f"<{self._name}: {self._package!r} is not installed (porter: {self._rule})>"
+'''
+
+
+def missing_helper_source() -> str:
+    return _MISSING.lstrip("\n")

@@ -3,6 +3,8 @@ it must leave a marker instead of guessing."""
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -107,8 +109,84 @@ def test_unsafe_fixes_only_when_asked():
 
 def test_guard_import_and_marker_for_a_package_without_a_drop_in():
     out = port("import triton\n\n@triton.jit\ndef kernel(x):\n    pass\n")
-    assert "try:\n    import triton\nexcept ImportError:" in out and "triton = None" in out
+    assert "try:\n    import triton\nexcept ImportError:" in out
+    assert 'triton = _PorterMissing("triton", "NRN406")' in out
     assert out.count("# porter: NRN406") == 2  # the import and the kernel
+
+
+TRITON_MODULE = """import triton
+import triton.language as tl
+from flash_attn.bert_padding import unpad_input
+import bitsandbytes as bnb
+
+
+@triton.autotune(configs=[triton.Config({"BLOCK": 64}, num_warps=4)], key=["n"])
+@triton.jit
+def add_kernel(x_ptr, n, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+
+
+CONFIGS = [triton.Config({"BLOCK": b}) for b in (32, 64)]
+
+
+class QLinear(bnb.nn.Linear8bitLt):
+    pass
+
+
+def launch(x):
+    add_kernel[(1,)](x, 4, BLOCK=4)
+"""
+
+
+def _without(monkeypatch, *packages):
+    for name in packages:
+        monkeypatch.setitem(sys.modules, name, None)  # `import name` raises ImportError
+
+
+def test_guarded_package_imports_without_its_cuda_packages_and_fails_only_when_called(monkeypatch):
+    out = port(TRITON_MODULE)
+    assert out.count("class _PorterMissing") == 1
+    assert 'tl = _PorterMissing("triton.language", "NRN406")' in out
+    assert 'unpad_input = _PorterMissing("flash_attn.bert_padding.unpad_input", "NRN401")' in out
+    _without(monkeypatch, "triton", "triton.language", "flash_attn", "flash_attn.bert_padding", "bitsandbytes")
+    namespace: dict = {"__name__": "ported"}
+    exec(compile(out, "ported.py", "exec"), namespace)  # module-level decorators, configs, annotations
+    assert not namespace["triton"] and not namespace["unpad_input"]  # falsy: `if triton:` picks a fallback
+    with pytest.raises(ImportError, match=r"add_kernel needs 'triton'.*NRN406"):
+        namespace["launch"](None)
+    with pytest.raises(ImportError, match=r"bitsandbytes.nn.Linear8bitLt needs 'bitsandbytes'.*NRN404"):
+        namespace["QLinear"](4, 4)
+    with pytest.raises(ImportError, match=r"flash_attn.bert_padding.unpad_input needs 'flash_attn'.*NRN401"):
+        (lambda: namespace["unpad_input"](1, 2))()
+
+
+def test_guard_uses_the_real_package_when_it_is_installed(monkeypatch):
+    fake = types.ModuleType("bitsandbytes")
+    fake.VERSION = "fake"
+    monkeypatch.setitem(sys.modules, "bitsandbytes", fake)
+    namespace: dict = {}
+    exec(compile(port("import bitsandbytes as bnb\nversion = bnb.VERSION\n"), "ported.py", "exec"), namespace)
+    assert namespace["bnb"] is fake and namespace["version"] == "fake"
+
+
+def test_imports_in_a_module_level_if_are_guarded_and_marked(monkeypatch):
+    out = port('import os\nif os.environ.get("FAST"):\n    import triton\n    import bitsandbytes as bnb\n'
+               'else:\n    bnb = None\n')
+    assert "    try:\n        import triton\n    except ImportError:" in out
+    assert '        bnb = _PorterMissing("bitsandbytes", "NRN404")' in out
+    assert "    # porter: NRN406" in out and "    # porter: NRN404" in out
+    _without(monkeypatch, "triton", "bitsandbytes")
+    monkeypatch.setenv("FAST", "1")
+    exec(compile(out, "ported.py", "exec"), {})
+
+
+def test_an_import_inside_a_function_is_marked_not_counted_as_fixed():
+    code = "def quantise(m):\n    import bitsandbytes as bnb\n    return bnb\n"
+    out = port(code)
+    assert "    # porter: NRN404" in out and "try:" not in out
+    result = port_source(code, "snippet.py", RuleIndex.build([r for r in CATALOGUE.rules.values() if r.matchers]),
+                         CATALOGUE, "neuron")
+    assert [c.action for c in result.changes if c.rule_id == "NRN404"][0] == "marked"
 
 
 def test_swap_import_keeps_names_and_refuses_partial_imports():
