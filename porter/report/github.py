@@ -18,8 +18,10 @@ def render_github(report: LintReport) -> str:
     lines = []
     for f in report.findings:
         level = LEVELS[report.severity(f)]
+        # a notebook's line counts within its cell: the cell is in the title and the message
+        title = f"porter ({f.rule_id})" + (f" cell {f.cell}" if f.cell is not None else "")
         props = (
-            f"title={_escape(f'porter ({f.rule_id})', True)},file={_escape(f.path, True)},"
+            f"title={_escape(title, True)},file={_escape(f.path, True)},"
             f"line={f.line},col={f.col},endLine={f.end_line},endColumn={f.end_col}"
         )
         lines.append(f"::{level} {props}::{_escape(f'{f.location}: {f.rule_id} {f.message}')}")

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 from porter import __version__
 from porter.report.base import LintReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def artifact_uri(path: str) -> str:
+    """A URI reference for a path as shown: relative paths stay relative (percent-encoded, so a
+    space, `#`, `%` or a `:` that would read as a scheme are safe); absolute ones are file URIs."""
+    posix = Path(path)
+    if posix.is_absolute():
+        return posix.as_uri()
+    return quote(posix.as_posix(), safe="/")
 
 
 def render_sarif(report: LintReport) -> str:
@@ -32,13 +42,18 @@ def render_sarif(report: LintReport) -> str:
     results = []
     for f in report.findings:
         region = {"startLine": f.line, "startColumn": f.col, "endLine": f.end_line, "endColumn": f.end_col}
+        # A notebook's lines count within a cell: the cell is in the message, the region's and
+        # the result's properties, so no viewer reads the line as a line of the .ipynb file.
+        message = f"cell {f.cell}: {f.message}" if f.cell is not None else f.message
+        if f.cell is not None:
+            region["properties"] = {"cell": f.cell}
         result = {
             "ruleId": f.rule_id,
             "level": LEVELS[report.severity(f)],
-            "message": {"text": f.message},
+            "message": {"text": message},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": Path(f.path).as_posix()},
+                    "artifactLocation": {"uri": artifact_uri(f.path)},
                     "region": region,
                 }
             }],
