@@ -262,30 +262,58 @@ def _in_import_guard(stmt: cst.CSTNode, parents: dict) -> bool:
     return False
 
 
-def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]]) -> cst.Module:
-    """Add helper functions after the imports, each once: one already defined by name is kept."""
+def _leading_imports_end(body: list) -> int:
+    """Index just past the module's opening block: docstring, imports and try-wrapped imports.
+
+    Helpers go there: before the first statement that could call them, after `from __future__`.
+    """
+    end = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) or (isinstance(s, cst.Expr) and i == 0) for s in stmt.body
+        ):
+            end = i + 1
+        elif isinstance(stmt, cst.Try) and all(
+            isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in s.body)
+            for s in stmt.body.body
+        ):
+            end = i + 1
+        else:
+            break
+    return end
+
+
+def _importing_torch_itself(helper: cst.FunctionDef, torch_alias: str) -> cst.FunctionDef:
+    """The helper with its own `import torch` (after its docstring): for a file that imports torch
+    only after statements that may already call the helper."""
+    statements = list(helper.body.body)
+    at = 1 if statements and isinstance(statements[0], cst.SimpleStatementLine) and isinstance(
+        statements[0].body[0], cst.Expr) else 0
+    line = "import torch" if torch_alias == "torch" else f"import torch as {torch_alias}"
+    statements.insert(at, cst.parse_statement(f"{line}  # imported later in this file\n"))
+    return helper.with_changes(body=helper.body.with_changes(body=statements))
+
+
+def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_alias: str = "torch") -> cst.Module:
+    """Add helper functions right after the opening imports, each once: one already defined by name
+    is kept. A helper that needs torch imports it itself when the file imports torch only later."""
     defined = {stmt.name.value for stmt in module.body if isinstance(stmt, cst.FunctionDef)}
     sources = [(name, source) for name, source in sources if name not in defined]
     if not sources:
         return module
     body = list(module.body)
-    insert_at = 0
-    for i, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and all(
-            isinstance(s, (cst.Import, cst.ImportFrom)) or (isinstance(s, cst.Expr) and i == 0) for s in stmt.body
-        ):
-            insert_at = i + 1
-        elif isinstance(stmt, cst.Try) and all(
-            isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in s.body)
-            for s in stmt.body.body
-        ):
-            insert_at = i + 1
-        elif i > insert_at:
-            break
-    helpers = [
-        cst.parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
-        for _, source in sources
-    ]
+    insert_at = _leading_imports_end(body)
+    # No torch import at all: AddImportsVisitor adds one to the opening imports afterwards.
+    torch_late = _torch_alias(module) is not None and _torch_alias(cst.Module(body=body[:insert_at])) is None
+    uses_torch = re.compile(rf"\b{re.escape(torch_alias)}\.")
+    helpers = []
+    for _, source in sources:
+        helper = cst.parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+        if torch_late and isinstance(helper, cst.FunctionDef) and uses_torch.search(source):
+            helper = _importing_torch_itself(helper, torch_alias)
+        helpers.append(helper)
+    if insert_at == 0:
+        helpers[0] = helpers[0].with_changes(leading_lines=[])
     after = body[insert_at:]
     if after and isinstance(after[0], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
         lines = list(after[0].leading_lines)
@@ -475,7 +503,7 @@ def port_source(
         helpers.append((DEVICE_HELPER, device_helper_source(target, ctx.torch_alias)))
     helpers += [(name, extra_helper_source(name, ctx.torch_alias)) for name in EXTRA_HELPERS
                 if name in ctx.extra_helpers]
-    new_module = _insert_helpers(new_module, helpers)
+    new_module = _insert_helpers(new_module, helpers, ctx.torch_alias)
     if guards:
         new_module = _insert_missing_helper(new_module)
     needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_alias(new_module) is None else [])

@@ -152,9 +152,26 @@ def test_psum_num_banks_reserved(monkeypatch):
 def test_tile_size_constants(monkeypatch):
     ts = nl.tile_size
     assert (ts.pmax, ts.psum_fmax, ts.gemm_stationary_fmax, ts.gemm_moving_fmax) == (128, 512, 128, 512)
+    assert (ts.psum_bank_fmax, ts.psum_bank_fmax_bytes, ts.psum_fmax_bytes) == (512, 2048, 2048)
     assert ts.bn_stats_fmax == 512 and ts.psum_num_banks == 8
-    monkeypatch.setenv("NEURON_PLATFORM_TARGET_OVERRIDE", "trn1")
-    assert ts.sbuf_size_bytes == 192 * 1024
+    assert (ts.psum_min_align, ts.sbuf_min_align) == (4, 4)
+
+
+@pytest.mark.parametrize(
+    "target,kib,usable",
+    [("trn1", 192, 192 * 1024 - 16384), ("trn2", 224, 224 * 1024 - 16392), ("trn3", 256, 256 * 1024 - 16392)],
+)
+def test_tile_size_sbuf_sizes_per_target(monkeypatch, target, kib, usable):
+    monkeypatch.setenv("NEURON_PLATFORM_TARGET_OVERRIDE", target)
+    ts = nl.tile_size
+    assert ts.sbuf_size_bytes == 128 * kib * 1024  # total over all partitions (29,360,128 on trn2)
+    assert ts.sbuf_fmax_bytes == ts.total_available_sbuf_size == usable  # usable bytes per partition
+    assert ts.sbuf_fmax == usable // 4
+    assert (ts.sbuf_fmax_bytes, ts.sbuf_fmax) == {
+        "trn1": (180224, 45056),
+        "trn2": (212984, 53246),
+        "trn3": (245752, 61438),
+    }[target]
 
 
 def test_sbuf_tiles_declared_in_a_loop_reuse_their_slots():

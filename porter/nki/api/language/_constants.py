@@ -25,19 +25,33 @@ float4_e2m1fn_x4 = "float4_e2m1fn_x4"
 float8_e8m0fnu = "float8_e8m0fnu"
 
 
+# Bytes per partition the compiler keeps for itself: 16 KiB, plus 8 bytes from NeuronCore-v3 on.
+_SBUF_RESERVED = {2: 16 * 1024, 3: 16 * 1024 + 8, 4: 16 * 1024 + 8}
+
+
+def _usable_sbuf_partition_bytes() -> int:
+    t = current_target()
+    return t.sbuf_partition_bytes - _SBUF_RESERVED[t.version]
+
+
 class _TileSize:
-    """nl.tile_size: constants that depend on the target read the env at access time."""
+    """nl.tile_size (SDK nki.language.tile_size): target-dependent values read the env at access time.
+
+    The SDK documents what each attribute means but not its value; the values follow the NKI 0.6
+    wheel (nki/language/_tile_size.py): 128 partitions, 2 KiB PSUM banks, 192/224/256 KiB SBUF per
+    partition on trn1/trn2/trn3 of which 16 KiB (+8 bytes on trn2/trn3) are reserved.
+    """
 
     pmax = 128
-    psum_fmax = 512  # deprecated name of psum_bank_fmax
-    psum_bank_fmax = 512
+    psum_fmax = 512  # deprecated in 0.4: same as psum_bank_fmax
+    psum_bank_fmax = 512  # fp32 elements per partition in one PSUM bank
     psum_bank_fmax_bytes = 2048
+    psum_fmax_bytes = 2048  # NKI 0.4 name of psum_bank_fmax_bytes
     gemm_stationary_fmax = 128
+    gemm_moving_fmax = 512
     bn_stats_fmax = 512
-
-    @property
-    def gemm_moving_fmax(self) -> int:
-        return 512
+    psum_min_align = 4  # bytes, alignment of a PSUM free-dimension address
+    sbuf_min_align = 4  # bytes, alignment of an SBUF free-dimension address
 
     @property
     def psum_num_banks(self) -> int:
@@ -45,19 +59,24 @@ class _TileSize:
 
     @property
     def sbuf_size_bytes(self) -> int:
-        return current_target().sbuf_partition_bytes
+        """Total SBUF capacity in bytes, all partitions combined (29,360,128 on trn2)."""
+        t = current_target()
+        return t.sbuf_partition_bytes * t.partitions
 
     @property
     def sbuf_fmax_bytes(self) -> int:
-        return current_target().sbuf_partition_bytes
+        """Usable free size of an SBUF tile per partition, in bytes."""
+        return _usable_sbuf_partition_bytes()
 
     @property
     def sbuf_fmax(self) -> int:
-        return current_target().sbuf_partition_bytes // 4
+        """Usable free size of an SBUF tile per partition, in fp32 elements."""
+        return _usable_sbuf_partition_bytes() // 4
 
     @property
-    def total_available_sbuf_size(self) -> int:  # deprecated: it was really per partition
-        return current_target().sbuf_partition_bytes
+    def total_available_sbuf_size(self) -> int:
+        """Deprecated in 0.4: despite the name, the usable SBUF bytes per partition (= sbuf_fmax_bytes)."""
+        return _usable_sbuf_partition_bytes()
 
     def __repr__(self) -> str:
         return "nl.tile_size"
