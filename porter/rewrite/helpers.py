@@ -26,14 +26,25 @@ def _porter_device(index=None):
     return accelerator if index is None else torch.device(accelerator.type, index)
 '''
 
+# torch_xla.device(index) takes a position in this process's torch_xla.devices() (torch_xla docs:
+# "index of the XLA device to be returned. Corresponds to index in `torch_xla.devices()`"; out of
+# range raises IndexError). A CUDA script's index is usually LOCAL_RANK, but under torchrun each
+# process owns one device, so rank 1 and up would be out of range: such an index selects the
+# process's own device.
 _XLA = '''
 def _porter_device(index=None):
-    """The XLA device of a NeuronCore when torch_xla is installed, else the CPU. Added by porter."""
+    """The XLA device of this process's NeuronCore when torch_xla is installed, else the CPU. Added by porter.
+
+    A CUDA-style index (often LOCAL_RANK) outside this process's torch_xla.devices() selects the
+    process's own device: under torchrun each process owns one.
+    """
     try:
         import torch_xla
     except ImportError:
         return torch.device("cpu")
-    return torch_xla.device() if index is None else torch_xla.device(index)
+    if not isinstance(index, int) or not 0 <= index < len(torch_xla.devices()):
+        return torch_xla.device()
+    return torch_xla.device(index)
 '''
 
 DEVICE_HELPERS = {"neuron": _NEURON, "portable": _PORTABLE, "xla": _XLA}

@@ -245,3 +245,37 @@ def test_apex_amp_is_swapped_without_markers():
     assert "from porter.kernels.compat.apex import amp" in out
     assert "from porter.kernels.compat.apex.amp import scale_loss, master_params" in out
     assert "# porter:" not in out
+
+
+def _fake_torch_xla(monkeypatch, n_devices: int):
+    """torch_xla as documented: device(index) is a position in this process's devices()."""
+    import torch
+
+    xla = types.ModuleType("torch_xla")
+    xla.devices = lambda: [torch.device("cpu", i) for i in range(n_devices)]  # stand-ins for xla:i
+
+    def device(index=None):
+        if index is None:
+            return torch.device("cpu", 0)
+        if index >= n_devices:
+            raise IndexError(f"Device index {index} out of range")
+        return torch.device("cpu", index)
+
+    xla.device = device
+    monkeypatch.setitem(sys.modules, "torch_xla", xla)
+
+
+def test_xla_set_device_is_guarded_and_a_rank_index_picks_the_process_device(monkeypatch):
+    pytest.importorskip("torch")
+    out = port("import torch\ntorch.cuda.set_device(local_rank)\nd = torch.device('cuda', local_rank)\n",
+               target="xla")
+    assert "if torch.accelerator.is_available():\n    torch.accelerator.set_device_index(local_rank)" in out
+    assert "# porter: NRN122" not in out
+    namespace: dict = {"local_rank": 3}
+    exec(compile(out, "ported.py", "exec"), namespace)  # no torch_xla, no accelerator: runs on the CPU
+    assert namespace["d"].type == "cpu"
+    _fake_torch_xla(monkeypatch, n_devices=1)  # torchrun: one device per process
+    assert namespace["_porter_device"](3).index == 0  # rank 3 is not an index into this process's devices
+    assert namespace["_porter_device"]().index == 0
+    _fake_torch_xla(monkeypatch, n_devices=2)
+    assert namespace["_porter_device"](1).index == 1  # a valid position is kept
