@@ -68,3 +68,11 @@ def test_internal_error_is_not_cached(tmp_path, monkeypatch):
 def test_no_internal_error_keeps_exit_zero(tmp_path):
     _project(tmp_path)
     assert lint(".", "--no-cache", "--exit-zero").exit_code == 0
+
+
+def test_ignoring_nrn003_explicitly_hides_it_and_its_exit_code(tmp_path, broken_predicates):
+    _project(tmp_path)
+    result = lint(".", "--no-cache", "-j", "1", "--ignore", "NRN003")
+    assert result.exit_code == 1
+    assert "NRN003" not in codes(result)
+    assert ("b.py:2:20", "NRN101") in findings(result)
