@@ -6,6 +6,7 @@ Every heavy import happens inside the command, so `porter --help` and `porter li
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ def model_spec(root: Path, name: str | None, model: str | None, inputs: str | No
     """The model entrypoints: --model/--inputs, or [tool.porter.models.NAME] in root/pyproject.toml."""
     from porter.graph.entrypoints import EntrypointError, ModelSpec
 
+    _check_dir("--root", root)
     if model or inputs:
         if not (model and inputs):
             raise _fail("--model and --inputs go together (pkg.module:function each)")
@@ -63,7 +65,20 @@ def model_spec(root: Path, name: str | None, model: str | None, inputs: str | No
         raise _fail(f"{pyproject}: [tool.porter.models.{name}] weights file {weights} does not exist")
     return {"name": name, "factory": spec.factory, "inputs": spec.inputs, "rtol": spec.rtol, "atol": spec.atol,
             "dtype": spec.dtype, "weights": str(weights.resolve()) if weights else None,
-            "tolerances": spec.per_output}
+            "tolerances": spec.per_output, "table": f"{pyproject} [tool.porter.models.{name}]"}
+
+
+def _check_dir(option: str, path: Path) -> None:
+    if not path.exists():
+        raise _fail(f"{option} {path}: no such directory")
+    if not path.is_dir():
+        raise _fail(f"{option} {path}: not a directory")
+
+
+def _check_tolerance(where: str, value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise _fail(f"{where}: a tolerance must be a finite number >= 0, not {value:g}")
+    return value
 
 
 def _load(root: Path, spec: dict, seed: int):
@@ -167,7 +182,9 @@ def compile_(
 
 def parity(
     root: Annotated[Path, typer.Option(help="The original project (the reference).")] = Path("."),
-    candidate_root: Annotated[Path | None, typer.Option(help="The ported project (default: --root).")] = None,
+    candidate_root: Annotated[Path | None, typer.Option(
+        help="The ported project: the candidate is the same entrypoint imported from it (default: --root, "
+             "which needs --candidate, --golden or --onnx).")] = None,
     name: Name = None,
     model: Model = None,
     inputs: Inputs = None,
@@ -186,13 +203,30 @@ def parity(
     timeout: Annotated[float, typer.Option(help="Seconds the user code may run.")] = 600.0,
     seed: int = 0,
 ) -> None:
-    """Compare the ported model's outputs with the original's, on CPU. Exit 0 pass, 1 mismatch, 2 error."""
+    """Compare the ported model's outputs with the original's, on CPU. Exit 0 pass, 1 mismatch, 2 error.
+
+    The candidate is the same entrypoint in --candidate-root (the ported tree), another factory
+    (--candidate), a saved golden (--golden) or a compiled ONNX artifact (--onnx); one of them is
+    required, as the original compared with itself proves nothing. --save-golden alone stores the
+    reference's inputs and outputs without comparing anything.
+    """
     from porter.parity.output import print_table, render_json, render_junit, render_markdown
 
     if output_format not in ("table", "json", "junit", "markdown"):
         raise _fail(f"--output-format: {output_format!r} is not one of table, json, junit, markdown")
+    _check_dir("--root", root)
+    if candidate_root is not None:
+        _check_dir("--candidate-root", candidate_root)
+    _check_combinations(golden=golden, save_golden=save_golden, onnx=onnx, layers=layers, three_way=three_way,
+                        candidate=candidate, candidate_root=candidate_root, simulate_kernels=simulate_kernels)
+    if timeout <= 0:
+        raise _fail("--timeout must be positive")
+    for option, value in (("--atol", atol), ("--rtol", rtol)):
+        if value is not None:
+            _check_tolerance(option, value)
     spec = model_spec(root, name, model, inputs)
-    per_output = {}
+    per_output: dict[str, list] = {}
+    sources: dict[str, str] = {}
     for item in tolerance or []:
         key, _, values = item.partition("=")
         try:
@@ -202,14 +236,27 @@ def parity(
         if not key.strip():
             raise _fail(f"--tolerance {item!r}: expected NAME=RTOL,ATOL")
         key = key.strip()
-        per_output[key] = [r, a]
+        per_output[key] = [_check_tolerance(f"--tolerance {item}", r), _check_tolerance(f"--tolerance {item}", a)]
+        sources[key] = "--tolerance"
     for key, values in (spec.get("tolerances") or {}).items():
-        per_output.setdefault(key, list(values))
-    if timeout <= 0:
-        raise _fail("--timeout must be positive")
+        if key not in per_output:
+            per_output[key] = list(values)
+            sources[key] = f"{spec['table']} tolerances"
+    candidate_factory = candidate or spec["factory"]
+    candidate_path = (candidate_root or root).resolve()
+    save_only = False
+    if (golden is None and onnx is None and candidate_path == root.resolve()
+            and candidate_factory == spec["factory"]):
+        if save_golden is None:
+            raise _fail(
+                f"nothing to compare: the candidate would be {candidate_factory} from {root}, the reference itself. "
+                f"Port the project (porter port {root} --out PORTED) and pass --candidate-root PORTED, or pass "
+                f"--candidate pkg.module:factory, --golden DIR or --onnx FILE; --save-golden DIR alone stores the "
+                f"reference's inputs and outputs without a comparison")
+        save_only = True
     request = {
-        "candidate_root": str((candidate_root or root).resolve()),
-        "candidate_factory": candidate or spec["factory"],
+        "candidate_root": str(candidate_path),
+        "candidate_factory": candidate_factory,
         "inputs": spec["inputs"],
         "reference_root": str(root.resolve()),
         "reference_factory": spec["factory"],
@@ -218,8 +265,10 @@ def parity(
         "rtol": rtol if rtol is not None else spec.get("rtol"),
         "atol": atol if atol is not None else spec.get("atol"),
         "per_output": per_output,
+        "tolerance_sources": sources,
         "layers": layers,
         "save_golden": str(save_golden.resolve()) if save_golden else None,
+        "save_only": save_only,
         "golden": str(golden.resolve()) if golden else None,
         "three_way": three_way,
         "simulate_kernels": simulate_kernels,
@@ -229,7 +278,10 @@ def parity(
     }
     result = run_in_subprocess(request, timeout)
     if "error" in result:
-        typer.secho(f"porter parity: error in user code: {result['error']}", err=True, fg=typer.colors.RED)
+        if result.get("kind") in ("usage", "entrypoint"):
+            typer.secho(f"porter parity: error: {result['error']}", err=True, fg=typer.colors.RED)
+        else:
+            typer.secho(f"porter parity: error in user code: {result['error']}", err=True, fg=typer.colors.RED)
         if output_file is not None and output_format != "table":
             # CI still gets a report to upload: a JUnit <error>, a JSON {"error": ..}, a Markdown note.
             _write({"json": render_json, "junit": render_junit, "markdown": render_markdown}[output_format](result),
@@ -241,7 +293,32 @@ def parity(
         text = {"json": render_json, "junit": render_junit, "markdown": render_markdown,
                 "table": render_markdown}[output_format](result)
         _write(text, output_file)
-    raise typer.Exit(0 if result.get("passed") else 1)
+    raise typer.Exit(0 if result.get("passed") or result.get("mode") == "save-golden" else 1)
+
+
+def _check_combinations(*, golden, save_golden, onnx, layers, three_way, candidate, candidate_root,
+                        simulate_kernels) -> None:
+    """Options that would be silently ignored together are usage errors."""
+    if golden is not None and save_golden is not None:
+        raise _fail("--save-golden and --golden exclude each other: save a golden from the original code, then "
+                    "check a candidate against it in a second run")
+    if golden is not None and onnx is not None:
+        raise _fail("--golden and --onnx exclude each other: --golden checks the ported code's eager outputs; "
+                    "check the ONNX artifact against the original code with --root ORIGINAL --onnx FILE")
+    for flag, on, what in (("--layers", layers, "compares the modules of the reference and the candidate side by "
+                            "side"),
+                           ("--three-way", three_way, "runs the reference code in fp32 and bf16 next to the "
+                            "candidate")):
+        if on and golden is not None:
+            raise _fail(f"{flag} does not work with --golden: it {what}, and a golden holds outputs only")
+        if on and onnx is not None:
+            raise _fail(f"{flag} does not work with --onnx: it {what}, and an ONNX artifact is compared by its "
+                        f"outputs only")
+    if onnx is not None:
+        for flag, given in (("--candidate", candidate is not None), ("--candidate-root", candidate_root is not None),
+                            ("--simulate-kernels", simulate_kernels)):
+            if given:
+                raise _fail(f"{flag} does not work with --onnx: the ONNX artifact is the candidate")
 
 
 def run_in_subprocess(request: dict, timeout: float) -> dict:
@@ -249,7 +326,9 @@ def run_in_subprocess(request: dict, timeout: float) -> dict:
         request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request_path.write_text(json.dumps(request), encoding="utf-8")
         try:
-            proc = subprocess.run([sys.executable, "-m", "porter.parity.worker", str(request_path), str(result_path)],
+            # -P: the working directory is not put on sys.path, so no model is imported from it.
+            proc = subprocess.run([sys.executable, "-P", "-m", "porter.parity.worker", str(request_path),
+                                   str(result_path)],
                                   capture_output=True, text=True, timeout=timeout, env=_worker_env())
         except subprocess.TimeoutExpired:
             return {"error": f"the models did not finish within {timeout:g} s (--timeout)"}

@@ -9,6 +9,7 @@ both models in it, e.g. "bfloat16"), `rtol` / `atol`, and `tolerances.OUTPUT = [
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class ModelSpec:
         for key in ("rtol", "atol"):
             if key in table and (isinstance(table[key], bool) or not isinstance(table[key], (int, float))):
                 raise EntrypointError(f"{prefix} {key} must be a number")
+            if key in table:
+                check_tolerance(table[key], f"{prefix} {key}")
         for key in ("weights", "dtype"):
             if key in table and not isinstance(table[key], str):
                 raise EntrypointError(f"{prefix} {key} must be a string")
@@ -79,7 +82,15 @@ def parse_tolerance(value: Any, where: str) -> list[float | None]:
     for item in pair:
         if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
             raise EntrypointError(f"{where}: tolerances must be numbers")
+        if item is not None:
+            check_tolerance(item, where)
     return [None if v is None else float(v) for v in pair]
+
+
+def check_tolerance(value: float, where: str) -> None:
+    """A tolerance is a finite number >= 0 (a negative one fails everything, a NaN or inf passes anything)."""
+    if not math.isfinite(value) or value < 0:
+        raise EntrypointError(f"{where}: a tolerance must be a finite number >= 0, not {value!r}")
 
 
 @contextmanager

@@ -33,8 +33,10 @@ class ParityRequest:
     rtol: float | None = None
     atol: float | None = None
     per_output: dict[str, list] = field(default_factory=dict)
+    tolerance_sources: dict[str, str] = field(default_factory=dict)  # output name -> where its tolerance came from
     layers: bool = False
     save_golden: str | None = None
+    save_only: bool = False  # store the golden, compare nothing (no candidate was given)
     golden: str | None = None
     three_way: bool = False
     simulate_kernels: bool = False
@@ -44,6 +46,18 @@ class ParityRequest:
 
     def tolerances(self) -> Tolerances:
         return Tolerances(self.rtol, self.atol, {k: (v[0], v[1]) for k, v in self.per_output.items()})
+
+    def check_tolerance_names(self, names: list[str]) -> None:
+        """Every per-output tolerance must name an output of the reference: a typo would otherwise
+        leave the output on the default tolerance without a word."""
+        unknown = [k for k in self.per_output if k not in names]
+        if unknown:
+            listed = ", ".join(f"{k!r} ({self.tolerance_sources.get(k, 'tolerances')})" for k in unknown)
+            raise UsageError(f"no output named {listed}; the model's outputs are: {', '.join(names) or '(none)'}")
+
+
+class UsageError(ValueError):
+    """A request that cannot be carried out as asked (not a failure of the user's code)."""
 
 
 def _to_float32(value: Any) -> Any:
@@ -75,6 +89,7 @@ def run_parity(request: ParityRequest) -> dict:
     result: dict[str, Any] = {"request": asdict(request)}
     if request.golden:
         args, kwargs, reference_leaves, weights, _info = load_golden(Path(request.golden))
+        request.check_tolerance_names(list(reference_leaves))
         candidate = build(candidate_root, request.candidate_factory, request.seed)
         candidate.load_state_dict(weights)
         if dtype is not None:
@@ -103,11 +118,17 @@ def run_parity(request: ParityRequest) -> dict:
         with torch.no_grad():
             ref_out = reference(*args, **kwargs)
         ref_layers = []
+    output_names = [name for name, _ in flatten(ref_out)]
+    request.check_tolerance_names(output_names)
 
     if request.save_golden:
         save_golden(Path(request.save_golden), args, kwargs, ref_out, state,
                     {"factory": request.reference_factory or request.candidate_factory, "seed": request.seed})
         result["golden_saved"] = request.save_golden
+    if request.save_only:
+        result.update(passed=None, outputs=[], golden_outputs=output_names, mode="save-golden",
+                      candidate="none (golden saved, nothing compared)")
+        return result
 
     if request.onnx_artifact:
         from porter.compile.backends import run_onnx

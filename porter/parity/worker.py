@@ -1,25 +1,44 @@
 """The child process of `porter parity`: user code runs here, never in the CLI's own process.
 
-    python -m porter.parity.worker REQUEST.json RESULT.json
+    python -P -m porter.parity.worker REQUEST.json RESULT.json
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
 
 
-def main(argv: list[str]) -> int:
-    from porter.parity.run import ParityRequest, run_parity
+def isolate_path() -> None:
+    """Take the working directory off sys.path: the models come from the roots the request names,
+    never from wherever `porter parity` was started (the CLI also runs this worker with `python -P`)."""
+    cwd = os.path.abspath(os.getcwd())
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != cwd]
 
-    request_path, result_path = Path(argv[0]), Path(argv[1])
-    request = ParityRequest(**json.loads(request_path.read_text(encoding="utf-8")))
+
+def run_request(request: dict) -> dict:
+    """The result of one parity request, or {"error", "kind", "traceback"}: kind "usage" (the request
+    cannot be carried out as asked), "entrypoint" (a factory or inputs function cannot be loaded) or
+    "user code" (the user's code raised)."""
+    from porter.graph.entrypoints import EntrypointError
+    from porter.parity.run import ParityRequest, UsageError, run_parity
+
     try:
-        result = run_parity(request)
+        return run_parity(ParityRequest(**request))
+    except (UsageError, EntrypointError) as exc:
+        kind = "usage" if isinstance(exc, UsageError) else "entrypoint"
+        return {"error": str(exc), "kind": kind, "traceback": traceback.format_exc()}
     except Exception as exc:
-        result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        return {"error": f"{type(exc).__name__}: {exc}", "kind": "user code", "traceback": traceback.format_exc()}
+
+
+def main(argv: list[str]) -> int:
+    isolate_path()
+    request_path, result_path = Path(argv[0]), Path(argv[1])
+    result = run_request(json.loads(request_path.read_text(encoding="utf-8")))
     result_path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     return 0
 

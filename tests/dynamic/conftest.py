@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import traceback
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,13 +37,9 @@ def run_cli(*args: str | Path):
 
 def in_process_worker(request: dict, timeout: float) -> dict:
     """What `porter.parity.worker` does, minus the subprocess: same request, same JSON round trip."""
-    from porter.parity.run import ParityRequest, run_parity
+    from porter.parity.worker import run_request
 
-    try:
-        result = run_parity(ParityRequest(**json.loads(json.dumps(request))))
-    except Exception as exc:
-        result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    return json.loads(json.dumps(result, default=str))
+    return json.loads(json.dumps(run_request(json.loads(json.dumps(request))), default=str))
 
 
 @pytest.fixture
@@ -53,6 +49,15 @@ def parity_in_process(monkeypatch):
 
     monkeypatch.setattr(dynamic, "run_in_subprocess", in_process_worker)
     return run_cli
+
+
+@pytest.fixture
+def outputs_port(tmp_path):
+    """A copy of the outputs fixture project: a port that changed nothing, the candidate root of
+    the tests that expect a pass (the original compared with itself is refused)."""
+    port = tmp_path / "outputs_port"
+    shutil.copytree(FIXTURES / "outputs", port)
+    return port
 
 
 def parity_json(*args: str | Path, out: Path) -> tuple[int, dict]:

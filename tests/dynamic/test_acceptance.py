@@ -5,6 +5,7 @@ names that layer. Runs the real CLI and the real worker subprocess."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -41,9 +42,11 @@ def test_table_output_names_the_layer(parity_in_process):
     assert "MISMATCH" in result.stdout
 
 
-def test_the_reference_against_itself_passes_layer_by_layer(parity_in_process, tmp_path):
+def test_a_faithful_port_passes_layer_by_layer(parity_in_process, tmp_path):
+    port = tmp_path / "port"
+    shutil.copytree(REFERENCE, port)  # a port that changed nothing
     out = tmp_path / "r.json"
-    result = run_cli("parity", "--root", REFERENCE, "--candidate-root", REFERENCE, "--layers", "--output-format",
+    result = run_cli("parity", "--root", REFERENCE, "--candidate-root", port, "--layers", "--output-format",
                      "json", "-o", out)
     data = json.loads(out.read_text())
     assert result.exit_code == 0 and data["first_divergence"] is None

@@ -169,16 +169,18 @@ def test_example_inputs_are_seeded_and_keyword_inputs_work():
     assert torch.equal(a1[0], a2[0]) and set(k1) == {"scale"}
 
 
-def test_model_with_empty_params_compares_equal_to_itself(parity_in_process, tmp_path):
-    code, data = parity_json("--root", OUTPUTS, "--name", "uninitialised", out=tmp_path / "r.json")
+def test_model_with_empty_params_compares_equal_to_its_port(parity_in_process, outputs_port, tmp_path):
+    code, data = parity_json("--root", OUTPUTS, "--name", "uninitialised", "--candidate-root", outputs_port,
+                             out=tmp_path / "r.json")
     assert code == 0 and data["passed"]
     (output,) = data["outputs"]
     # equal, and on real numbers: not NaN == NaN
     assert output["reference_nonfinite"] == 0 and output["max_abs"] == 0.0
 
 
-def test_keyword_inputs_parity(parity_in_process, tmp_path):
-    code, data = parity_json("--root", OUTPUTS, "--name", "keywords", out=tmp_path / "r.json")
+def test_keyword_inputs_parity(parity_in_process, outputs_port, tmp_path):
+    code, data = parity_json("--root", OUTPUTS, "--name", "keywords", "--candidate-root", outputs_port,
+                             out=tmp_path / "r.json")
     assert code == 0 and data["passed"] and data["outputs"][0]["shape"] == [2, 8]
 
 
@@ -199,10 +201,10 @@ def test_candidate_factory_option(parity_in_process, tmp_path):
     assert by_name["output[0]"]["passed"] and by_name["output[2].hidden"]["passed"]
 
 
-def test_weights_file_is_what_both_models_load(parity_in_process, tmp_path):
+def test_weights_file_is_what_both_models_load(parity_in_process, outputs_port, tmp_path):
     golden = tmp_path / "golden"
-    code, data = parity_json("--root", OUTPUTS, "--name", "weighted", "--save-golden", golden,
-                             out=tmp_path / "r.json")
+    code, data = parity_json("--root", OUTPUTS, "--name", "weighted", "--candidate-root", outputs_port,
+                             "--save-golden", golden, out=tmp_path / "r.json")
     assert code == 0 and data["passed"]
     assert data["request"]["weights"] == str(OUTPUTS / "weights" / "linear.safetensors")
     saved = load_file(str(golden / "weights.safetensors"))
@@ -212,8 +214,9 @@ def test_weights_file_is_what_both_models_load(parity_in_process, tmp_path):
     assert torch.allclose(outputs["output/output"], x.sum(-1, keepdim=True).expand(3, 4) * 0.25 + 1.0)
 
 
-def test_dtype_runs_both_models_in_it(parity_in_process, tmp_path):
-    code, data = parity_json("--root", OUTPUTS, "--name", "half", out=tmp_path / "r.json")
+def test_dtype_runs_both_models_in_it(parity_in_process, outputs_port, tmp_path):
+    code, data = parity_json("--root", OUTPUTS, "--name", "half", "--candidate-root", outputs_port,
+                             out=tmp_path / "r.json")
     assert code == 0
     (output,) = data["outputs"]
     assert output["dtype"] == "bfloat16"

@@ -129,8 +129,8 @@ def test_missing_extra_and_non_tensor_leaves():
 
 # --- the command, in process ---------------------------------------------------------------------
 
-def test_nested_outputs_each_compared(parity_in_process, tmp_path):
-    code, data = parity_json(*NESTED, out=tmp_path / "r.json")
+def test_nested_outputs_each_compared(parity_in_process, outputs_port, tmp_path):
+    code, data = parity_json(*NESTED, "--candidate-root", outputs_port, out=tmp_path / "r.json")
     assert code == 0 and data["passed"] and data["mode"] == "eager"
     by_name = outputs_by_name(data)
     assert set(by_name) == {"output[0]", "output[1]['logits']", "output[1]['aux'][0]", "output[1]['aux'][1]",
@@ -189,8 +189,11 @@ def test_bad_tolerance_option(item):
 
 def test_golden_round_trip(parity_in_process, tmp_path):
     golden = tmp_path / "golden"
+    # no candidate: the golden is saved and nothing is compared (no PASS claimed)
     code, data = parity_json(*NESTED, "--save-golden", golden, out=tmp_path / "save.json")
     assert code == 0 and data["golden_saved"] == str(golden)
+    assert data["mode"] == "save-golden" and data["passed"] is None and data["outputs"] == []
+    assert len(data["golden_outputs"]) == 6
     info = json.loads((golden / "golden.json").read_text())
     assert info["args"] == ["arg0"] and "output[1]['aux'][1]" in info["scalars"]
     # the same model against the golden: pass
@@ -212,7 +215,7 @@ def test_missing_golden_is_an_error(parity_in_process, tmp_path):
     assert code == 2 and "golden.json" in data["error"]
 
 
-def test_three_way_tells_precision_loss_from_a_porting_bug(parity_in_process, tmp_path):
+def test_three_way_tells_precision_loss_from_a_porting_bug(parity_in_process, outputs_port, tmp_path):
     code, data = parity_json(*NESTED, "--three-way", "--candidate", "model:make_nested_slightly_off",
                              out=tmp_path / "a.json")
     assert code == 1
@@ -222,17 +225,17 @@ def test_three_way_tells_precision_loss_from_a_porting_bug(parity_in_process, tm
                              out=tmp_path / "b.json")
     verdicts = {v["output"]: v["verdict"] for v in data["three_way"]["outputs"]}
     assert code == 1 and verdicts["output[0]"].startswith("porting bug")
-    code, data = parity_json(*NESTED, "--three-way", out=tmp_path / "c.json")
+    code, data = parity_json(*NESTED, "--three-way", "--candidate-root", outputs_port, out=tmp_path / "c.json")
     assert code == 0 and {v["verdict"] for v in data["three_way"]["outputs"]} == {"match"}
 
 
 # --- output formats ------------------------------------------------------------------------------
 
-def test_table_output(parity_in_process):
+def test_table_output(parity_in_process, outputs_port):
     result = run_cli("parity", *NESTED, "--candidate", "model:make_nested_offset_logits")
     assert result.exit_code == 1
     assert "MISMATCH" in result.stdout and "output[1]['logits']" in result.stdout and "needed atol" in result.stdout
-    result = run_cli("parity", *NESTED)
+    result = run_cli("parity", *NESTED, "--candidate-root", outputs_port)
     assert result.exit_code == 0 and "PASS" in result.stdout
 
 
@@ -258,8 +261,8 @@ def test_markdown_output(parity_in_process, tmp_path):
     assert "| output | pass | max abs (index) |" in text and "| `output[1]['logits']` | ❌ |" in text
 
 
-def test_json_to_stdout(parity_in_process):
-    result = run_cli("parity", *NESTED, "--output-format", "json")
+def test_json_to_stdout(parity_in_process, outputs_port):
+    result = run_cli("parity", *NESTED, "--candidate-root", outputs_port, "--output-format", "json")
     assert result.exit_code == 0 and json.loads(result.stdout)["passed"] is True
 
 
@@ -268,9 +271,10 @@ def test_bad_output_format():
     assert result.exit_code == 2 and "--output-format" in result.stderr
 
 
-def test_error_still_writes_the_ci_report(parity_in_process, tmp_path):
+def test_error_still_writes_the_ci_report(parity_in_process, outputs_port, tmp_path):
     out = tmp_path / "parity.xml"
-    result = run_cli("parity", "--root", OUTPUTS, "--name", "raising", "--output-format", "junit", "-o", out)
+    result = run_cli("parity", "--root", OUTPUTS, "--name", "raising", "--candidate-root", outputs_port,
+                     "--output-format", "junit", "-o", out)
     assert result.exit_code == 2
     suite = ET.parse(out).getroot()
     assert suite.get("errors") == "1" and "user factory exploded" in suite.find("testcase/error").get("message")
@@ -278,21 +282,22 @@ def test_error_still_writes_the_ci_report(parity_in_process, tmp_path):
 
 # --- exit codes through the real worker subprocess -----------------------------------------------
 
-def test_bad_factory_path_exits_2():
-    result = run_cli("parity", "--root", OUTPUTS, "--name", "missing")
+def test_bad_factory_path_exits_2(outputs_port):
+    result = run_cli("parity", "--root", OUTPUTS, "--name", "missing", "--candidate-root", outputs_port)
     assert result.exit_code == 2
     assert "cannot import no_such_module" in result.stderr
 
 
-def test_exception_in_user_code_exits_2():
-    result = run_cli("parity", "--root", OUTPUTS, "--name", "raising")
+def test_exception_in_user_code_exits_2(outputs_port):
+    result = run_cli("parity", "--root", OUTPUTS, "--name", "raising", "--candidate-root", outputs_port)
     assert result.exit_code == 2
     assert "RuntimeError: user factory exploded" in result.stderr
 
 
-def test_timeout_exits_2():
+def test_timeout_exits_2(outputs_port):
     start = time.monotonic()
-    result = run_cli("parity", "--root", OUTPUTS, "--name", "sleepy", "--timeout", "8")
+    result = run_cli("parity", "--root", OUTPUTS, "--name", "sleepy", "--candidate-root", outputs_port, "--timeout",
+                     "8")
     elapsed = time.monotonic() - start
     assert result.exit_code == 2
     assert "did not finish within 8 s" in result.stderr
@@ -304,7 +309,7 @@ def test_non_positive_timeout():
     assert result.exit_code == 2 and "--timeout" in result.stderr
 
 
-def test_worker_finds_porter_from_any_directory(tmp_path, monkeypatch):
+def test_worker_finds_porter_from_any_directory(tmp_path, monkeypatch, outputs_port):
     """The worker is `python -m porter.parity.worker`: its PYTHONPATH carries the directory porter was
     imported from, so an uninstalled checkout works from any directory (porter is installed editable
     here, so this checks the environment given to the worker and a run from an unrelated directory)."""
@@ -316,7 +321,8 @@ def test_worker_finds_porter_from_any_directory(tmp_path, monkeypatch):
     env = _worker_env()
     assert str(ROOT_OF_PORTER) in env["PYTHONPATH"].split(":")
     assert ROOT_OF_PORTER == __import__("pathlib").Path(porter.__file__).resolve().parents[1]
-    code, data = parity_json("--root", OUTPUTS, "--name", "keywords", out=tmp_path / "r.json")
+    code, data = parity_json("--root", OUTPUTS, "--name", "keywords", "--candidate-root", outputs_port,
+                             out=tmp_path / "r.json")
     assert code == 0 and data["passed"]
 
 
