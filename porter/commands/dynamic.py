@@ -70,7 +70,7 @@ def model_spec(root: Path, name: str | None, model: str | None, inputs: str | No
 
 def _check_dir(option: str, path: Path) -> None:
     if not path.exists():
-        raise _fail(f"{option} {path}: no such directory")
+        raise _fail(f"{option} {path}: the directory does not exist")
     if not path.is_dir():
         raise _fail(f"{option} {path}: not a directory")
 
@@ -326,8 +326,7 @@ def run_in_subprocess(request: dict, timeout: float) -> dict:
         request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request_path.write_text(json.dumps(request), encoding="utf-8")
         try:
-            # -P: the working directory is not put on sys.path, so no model is imported from it.
-            proc = subprocess.run([sys.executable, "-P", "-m", "porter.parity.worker", str(request_path),
+            proc = subprocess.run([*_worker_python(), "-m", "porter.parity.worker", str(request_path),
                                    str(result_path)],
                                   capture_output=True, text=True, timeout=timeout, env=_worker_env())
         except subprocess.TimeoutExpired:
@@ -336,6 +335,13 @@ def run_in_subprocess(request: dict, timeout: float) -> dict:
             tail = (proc.stderr or "").strip().splitlines()[-5:]
             return {"error": f"the parity worker exited with {proc.returncode}: " + " | ".join(tail)}
         return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def _worker_python() -> list[str]:
+    """The interpreter for the worker: with -P (Python 3.11+) the working directory is not put on
+    sys.path, so no model is imported from it; on 3.10 the worker takes it off itself
+    (porter.parity.worker.isolate_path), before any user code is imported."""
+    return [sys.executable, "-P"] if sys.version_info >= (3, 11) else [sys.executable]
 
 
 def _worker_env() -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The child process of `porter parity`: user code runs here, never in the CLI's own process.
 
-    python -P -m porter.parity.worker REQUEST.json RESULT.json
+    python -P -m porter.parity.worker REQUEST.json RESULT.json    (-P on Python 3.11+)
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 
 def isolate_path() -> None:
     """Take the working directory off sys.path: the models come from the roots the request names,
-    never from wherever `porter parity` was started (the CLI also runs this worker with `python -P`)."""
+    never from wherever `porter parity` was started (on Python 3.11+ the CLI also starts this worker
+    with `python -P`, which never puts it there)."""
     cwd = os.path.abspath(os.getcwd())
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != cwd]
 

@@ -52,9 +52,22 @@ def test_missing_candidate_root_is_an_error_naming_it(tmp_path):
     nowhere = tmp_path / "nowhere"
     proc = porter_parity("--name", "attn", "--candidate-root", nowhere, cwd=ATTENTION)
     assert proc.returncode == 2
-    assert f"--candidate-root {nowhere}: no such directory" in proc.stderr
-    result = run_cli("parity", "--root", tmp_path / "no_root", "--candidate-root", ATTENTION)
-    assert result.exit_code == 2 and f"--root {tmp_path / 'no_root'}: no such directory" in result.stderr
+    assert f"--candidate-root {nowhere}: the directory does not exist" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["parity", "trace", "compile"])
+def test_missing_root_is_an_error_naming_it(command, tmp_path):
+    """Regression: `--root /nonexistent` said only that no model was given."""
+    result = run_cli(command, "--root", tmp_path / "no_root", "--name", "attn")
+    assert result.exit_code == 2 and f"--root {tmp_path / 'no_root'}: the directory does not exist" in result.stderr
+
+
+def test_worker_runs_without_the_working_directory_on_its_path():
+    from porter.commands.dynamic import _worker_python
+
+    command = _worker_python()
+    assert command[0] == sys.executable
+    assert ("-P" in command) is (sys.version_info >= (3, 11))
 
 
 def test_a_module_the_port_lost_is_not_borrowed_from_the_working_directory():
