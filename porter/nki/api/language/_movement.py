@@ -33,11 +33,18 @@ def transfer(api: str, dst: NkiTensor, src: NkiTensor, oob_skip: bool = False) -
         raise NkiValidationError(
             f"{api}: element count mismatch: src {src.shape} has {src.size}, dst {dst.shape} has {dst.size}"
         )
-    raw = src._read_raw()
-    if src.dtype == dst.dtype:
-        dst._write_raw(raw.reshape(dst.shape), oob_skip=oob_skip)
+    if oob_skip and src._indirect:  # gather: out-of-range source elements leave dst unchanged
+        raw, ok = src._read_raw_skip()
     else:
-        dst._write_raw(dtypes.cast(dtypes.to_f32(raw).reshape(dst.shape), dst.dtype), oob_skip=oob_skip)
+        raw, ok = src._read_raw(), None
+    if src.dtype == dst.dtype:
+        vals = raw.reshape(dst.shape)
+    else:
+        vals = dtypes.cast(dtypes.to_f32(raw).reshape(dst.shape), dst.dtype)
+    if ok is not None and not ok.all():
+        current = dst._read_raw_skip()[0] if dst._indirect else dst._read_raw()
+        vals = np.where(ok.reshape(dst.shape), vals, current.reshape(dst.shape))
+    dst._write_raw(vals, oob_skip=oob_skip)
     _count_dma(src, dst)
 
 
