@@ -66,8 +66,11 @@ class JitKernel:
 def jit(fn: Callable | None = None, **kwargs: Any) -> Any:
     """`@nki.jit` or `@nki.jit(...)`.  `platform_target=` is an error in NKI >= 0.3; `mode=` is ignored."""
     if "platform_target" in kwargs:
+        value = kwargs["platform_target"]
         raise NkiValidationError(
-            "nki.jit(platform_target=...) is not supported; set NEURON_PLATFORM_TARGET_OVERRIDE instead"
+            f"nki.jit(platform_target={value!r}): the platform_target argument was removed in NKI 0.3; "
+            f"drop it and set the environment variable NEURON_PLATFORM_TARGET_OVERRIDE={value} instead "
+            "(trn1|inf2|gen2, trn2|gen3, trn3|gen4)"
         )
     if fn is None:
         return lambda f: JitKernel(f, kwargs)

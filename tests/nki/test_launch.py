@@ -29,8 +29,14 @@ def test_jit_forms_and_simulate():
 
 
 def test_platform_target_rejected():
-    with pytest.raises(NkiValidationError, match="platform_target"):
-        nki.jit(platform_target="trn2")
+    # NKI 0.3 update guide: passing platform_target raises; the target comes from the environment.
+    with pytest.raises(NkiValidationError, match="set the environment variable NEURON_PLATFORM_TARGET_OVERRIDE=trn1"):
+        nki.jit(platform_target="trn1")
+    with pytest.raises(NkiValidationError, match="removed in NKI 0.3"):
+
+        @nki.jit(platform_target="trn2")
+        def k(a):
+            return a
 
 
 @pytest.mark.parametrize(
