@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ def seeded_state(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
             value = torch.randn(value.shape, generator=generator, dtype=torch.float32).mul_(0.02).to(value.dtype)
         state[name] = value
     return state
+
+
+def _installed(path: str) -> bool:
+    """A file of an installed library or of the standard library: `torchvision.models:resnet18` is
+    a fine factory, and the same for reference and candidate by nature."""
+    paths = sysconfig.get_paths()
+    return any(_under(path, str(Path(paths[key]).resolve())) for key in ("purelib", "platlib", "stdlib")
+               if paths.get(key))
 
 
 def _under(path: str, root: str) -> bool:
@@ -78,7 +87,7 @@ class ProjectLoader:
         """True when the module was loaded from somewhere other than this root (a built-in or
         frozen module, with no file, is nobody's and stays)."""
         origins = module_origins(module)
-        return bool(origins) and not any(self.owns(o) for o in origins)
+        return bool(origins) and not any(self.owns(o) or _installed(o) for o in origins)
 
     def _shadowed(self) -> dict[str, Any]:
         root = str(self.root)
@@ -131,7 +140,7 @@ class ProjectLoader:
         except ImportError as exc:
             raise EntrypointError(f"{reference}: cannot import {module_name} from {self.root}: {exc}") from exc
         origins = module_origins(target)
-        if not any(self.owns(o) for o in origins):
+        if not any(self.owns(o) or _installed(o) for o in origins):
             where = ", ".join(origins) if origins else "built into Python"
             raise EntrypointError(f"{reference}: module {module_name} was imported from {where}, not from the "
                                   f"project root {self.root}")

@@ -110,6 +110,15 @@ def test_module_found_elsewhere_on_the_path_is_refused(tmp_path, monkeypatch):
     assert f"not from the project root {empty}" in message
 
 
+def test_factory_from_an_installed_library_is_allowed(tmp_path):
+    """`torch.nn:Identity` comes from site-packages, not from a project root: a library's
+    factory is a legitimate model, the same for every root."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    model = build(empty, "torch.nn:Identity", 0)
+    assert type(model).__name__ == "Identity"
+
+
 def test_stale_modules_of_another_root_never_serve_this_one(monkeypatch):
     """The original's model and helper left in sys.modules (as by a leak) are set aside while a
     port is loaded: the port's own files are imported, or the import fails."""
