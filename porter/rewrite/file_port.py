@@ -17,6 +17,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
+from porter.rewrite.extensions import imported_extension
 from porter.rewrite.helpers import (
     DEVICE_HELPER,
     EXTRA_HELPERS,
@@ -46,6 +47,8 @@ from porter.rewrite.transforms import (
 from porter.source.catalogue import Catalogue, Fix, Rule
 from porter.source.engine import RuleIndex, analyse_source
 
+# The rule under which imports of the project's own CUDA extension modules are guarded and marked.
+EXTENSION_RULE = "NRN408"
 MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
 
 
@@ -392,14 +395,19 @@ def port_source(
     catalogue: Catalogue,
     target: str,
     unsafe_fixes: bool = False,
+    extension_modules: frozenset[str] = frozenset(),
 ) -> FilePort:
+    """Port one file. `extension_modules` are the compiled extensions the project declares
+    (extensions.discover_extension_modules): their imports are guarded and marked as NRN408."""
     findings = [f for f in analyse_source(source, path, index) if not f.suppressed]
     result = FilePort(path, source, source)
     errors = [f for f in findings if f.rule_id.startswith("NRN0")]
     if errors:
         result.error = errors[0].message
         return result
-    if not findings:
+    if EXTENSION_RULE not in index.reported or not any(e.rsplit(".", 1)[-1] in source for e in extension_modules):
+        extension_modules = frozenset()
+    if not findings and not extension_modules:
         return result
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
@@ -495,6 +503,8 @@ def port_source(
         edits[site] = current if previous is None else _chain(previous, current)
         change.action = "fixed"
 
+    if extension_modules:
+        _extension_imports(path, target, extension_modules, catalogue, positions, parents, result, guards, mark)
     new_module = wrapper.module.visit(_Rewriter(edits, markers, guards))
     fixed_names = {matched for matched, change in sited if change.action == "fixed" and matched}
     new_module = _drop_unused_imports(new_module, fixed_names)
@@ -520,6 +530,35 @@ def port_source(
         return result
     result.ported = code
     return result
+
+
+def _extension_imports(path, target, extensions, catalogue, positions, parents, result, guards, mark) -> None:
+    """Guard (or, inside a function, just mark) each import of the project's own compiled
+    extensions: they are built from CUDA sources and do not exist on the target."""
+    rule = catalogue.get(EXTENSION_RULE)
+    if rule is None:
+        return
+    fix = rule.fix_for(target)
+    for node in positions:
+        if isinstance(node, cst.Import):
+            hits = [hit for alias in node.names
+                    for hit in imported_extension(code_name(alias.name), [], 0, path, extensions)]
+        elif isinstance(node, cst.ImportFrom):
+            names = [] if isinstance(node.names, cst.ImportStar) else [code_name(a.name) for a in node.names]
+            module_name = code_name(node.module) if node.module is not None else None
+            hits = imported_extension(module_name, names, len(node.relative), path, extensions)
+        else:
+            continue
+        stmt = parents.get(node)
+        if not hits or not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        start = positions[node].start
+        what = ", ".join(hits)
+        result.changes.append(Change(EXTENSION_RULE, start.line, start.column + 1, "marked",
+                                     f"imports {what}, this project's compiled (CUDA) extension"))
+        if not _in_import_guard(stmt, parents) and _runs_at_import(stmt, parents):
+            guards.setdefault(stmt, EXTENSION_RULE)
+        mark(stmt, rule, fix, f"{what} is this project's CUDA extension, absent on the target")
 
 
 def _drop_unused_imports(module: cst.Module, fixed_names: set[str]) -> cst.Module:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from porter.config import ConfigResolver, Overrides
 from porter.rewrite.cache import PortCache
+from porter.rewrite.extensions import discover_extension_modules
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file, encode_source, source_encoding
 from porter.source.cache import cache_key
@@ -59,8 +60,9 @@ class PortOptions:
 _STATE: dict = {}
 
 
-def _init(index: RuleIndex, catalogue: Catalogue, target: str, unsafe: bool) -> None:
-    _STATE.update(index=index, catalogue=catalogue, target=target, unsafe=unsafe)
+def _init(index: RuleIndex, catalogue: Catalogue, target: str, unsafe: bool,
+          extensions: frozenset[str] = frozenset()) -> None:
+    _STATE.update(index=index, catalogue=catalogue, target=target, unsafe=unsafe, extensions=extensions)
 
 
 def _port_file(path: str) -> FilePort | tuple[str, str]:
@@ -72,7 +74,8 @@ def _port_file(path: str) -> FilePort | tuple[str, str]:
     if not isinstance(text, str):
         return FilePort(path, "", "", error=text.message)
     try:
-        port = port_source(text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"])
+        port = port_source(text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"],
+                           _STATE.get("extensions", frozenset()))
     except Exception as exc:  # one file's failure must not end the run
         port = FilePort(path, text, text, error=f"internal error: {type(exc).__name__}: {exc}")
     return _in_encoding(port, source_encoding(data))
@@ -124,11 +127,13 @@ def port_tree(
                 python_files.append(str(path))
             else:
                 others.append((path, is_link))
-    _init(index, catalogue, options.target, options.unsafe_fixes)
+    # The project's own CUDA extension modules (setup.py, cpp_extension.load): their imports are guarded.
+    extensions = discover_extension_modules(python_files)
+    _init(index, catalogue, options.target, options.unsafe_fixes, extensions)
     cache = None
     if options.cache_dir is not None:
         key = cache_key("port", catalogue.digest, options.target, str(options.unsafe_fixes),
-                        ",".join(r.id for r in rules))
+                        ",".join(r.id for r in rules), ",".join(sorted(extensions)))
         cache = PortCache(options.cache_dir, key)
     todo: list[str] = []
     done = 0
@@ -186,7 +191,8 @@ def _map(paths: list[str], index, catalogue, options: PortOptions):
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init,
-                             initargs=(index, catalogue, options.target, options.unsafe_fixes)) as pool:
+                             initargs=(index, catalogue, options.target, options.unsafe_fixes,
+                                       _STATE.get("extensions", frozenset()))) as pool:
         yield from pool.map(_port_file, paths, chunksize=4)
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from porter.config import Settings
+from porter.config import Overrides, Settings
 from porter.rewrite import fileio
+from porter.rewrite.extensions import extension_modules_in
 from porter.rewrite.file_port import port_source
+from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.catalogue import load_catalogue
 from porter.source.engine import RuleIndex
 from porter.source.selection import select_rules
@@ -19,13 +21,14 @@ from porter.source.selection import select_rules
 CATALOGUE = load_catalogue()
 
 
-def port(code: str, target: str = "neuron", unsafe: bool = False, extend: tuple[str, ...] = ()) -> str:
+def port(code: str, target: str = "neuron", unsafe: bool = False, extend: tuple[str, ...] = (),
+         extensions: frozenset[str] = frozenset(), path: str = "snippet.py") -> str:
     rules = [r for r in select_rules(CATALOGUE, Settings(root=Path("."), target=target, extend_select=extend))
              if r.matchers]
-    result = port_source(code, "snippet.py", RuleIndex.build(rules), CATALOGUE, target, unsafe)
+    result = port_source(code, path, RuleIndex.build(rules), CATALOGUE, target, unsafe, extensions)
     assert result.error is None, result.error
     compile(result.ported, "ported.py", "exec")
-    again = port_source(result.ported, "snippet.py", RuleIndex.build(rules), CATALOGUE, target, unsafe)
+    again = port_source(result.ported, path, RuleIndex.build(rules), CATALOGUE, target, unsafe, extensions)
     assert again.ported == result.ported, "a second port must change nothing"
     return result.ported
 
@@ -279,3 +282,56 @@ def test_xla_set_device_is_guarded_and_a_rank_index_picks_the_process_device(mon
     assert namespace["_porter_device"]().index == 0
     _fake_torch_xla(monkeypatch, n_devices=2)
     assert namespace["_porter_device"](1).index == 1  # a valid position is kept
+
+
+SETUP_PY = """from setuptools import setup
+from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
+
+setup(name="mypkg", cmdclass={"build_ext": BuildExtension}, ext_modules=[
+    CUDAExtension("fused_ops_cuda", ["csrc/fused.cu"]),
+    CppExtension(name="mypkg._C", sources=["csrc/c.cpp"]),
+])
+"""
+
+
+def test_extension_module_names_come_from_setup_and_jit_loads():
+    assert extension_modules_in(SETUP_PY) == {"fused_ops_cuda", "mypkg._C"}
+    jit = 'from torch.utils import cpp_extension\nops = cpp_extension.load(name="jit_ops", sources=["a.cu"])\n'
+    assert extension_modules_in(jit) == {"jit_ops"}
+    assert extension_modules_in('import json\ndata = json.load(name="x")\n') == set()  # not cpp_extension
+
+
+def test_imports_of_the_projects_extensions_are_guarded_and_marked(monkeypatch):
+    extensions = frozenset({"fused_ops_cuda", "mypkg._C"})
+    code = ("import torch\nimport fused_ops_cuda\nfrom . import _C\nfrom mypkg._C import helper\n\n\n"
+            "def run(x):\n    return fused_ops_cuda.forward(x)\n\n\n"
+            "def lazy():\n    import fused_ops_cuda as f\n    return f\n")
+    out = port(code, extensions=extensions, path="src/mypkg/ops.py")
+    assert 'fused_ops_cuda = _PorterMissing("fused_ops_cuda", "NRN408")' in out
+    assert '_C = _PorterMissing("._C", "NRN408")' in out
+    assert 'helper = _PorterMissing("mypkg._C.helper", "NRN408")' in out
+    assert out.count("# porter: NRN408") == 4  # three guarded imports, one import inside a function
+    assert "    # porter: NRN408" in out and "    import fused_ops_cuda as f\n" in out  # marked, left as is
+    assert "(fused_ops_cuda is this project's CUDA extension" in out
+    namespace: dict = {"__name__": "mypkg.ops", "__package__": "mypkg"}
+    monkeypatch.setitem(sys.modules, "mypkg", types.ModuleType("mypkg"))  # the package, without its _C
+    _without(monkeypatch, "fused_ops_cuda", "mypkg._C")
+    exec(compile(out, "ported.py", "exec"), namespace)
+    with pytest.raises(ImportError, match=r"fused_ops_cuda.forward needs 'fused_ops_cuda'.*NRN408"):
+        namespace["run"](1)
+    assert port("import fused_ops_cuda_v2\nfrom otherpkg import _C\n", extensions=extensions,
+                path="src/mypkg/ops.py") == "import fused_ops_cuda_v2\nfrom otherpkg import _C\n"
+
+
+def test_port_tree_finds_the_extensions_declared_in_setup_py(tmp_path):
+    root = tmp_path / "proj"
+    (root / "mypkg").mkdir(parents=True)
+    (root / "setup.py").write_text(SETUP_PY)
+    (root / "mypkg" / "__init__.py").write_text("import torch\nimport fused_ops_cuda\nfrom mypkg import _C\n")
+    out = tmp_path / "out"
+    result = port_tree(root, PortOptions(target="neuron", out=out), Overrides(target="neuron"))
+    assert not result.problems
+    ported = (out / "mypkg" / "__init__.py").read_text()
+    assert ported.count("# porter: NRN408") == 2 and "except ImportError:" in ported
+    manual = [c for f in result.files if f.path.endswith("__init__.py") for c in f.changes]
+    assert [(c.rule_id, c.line, c.action) for c in manual] == [("NRN408", 2, "marked"), ("NRN408", 3, "marked")]

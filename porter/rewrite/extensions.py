@@ -1,0 +1,101 @@
+"""The project's own compiled extension modules, found in the tree being ported.
+
+A CUDA project often builds kernels of its own: `setup.py` declares
+`CUDAExtension("fused_ops_cuda", [...])` (or `CppExtension("pkg._C", ...)`), or the code JIT-builds
+them with `torch.utils.cpp_extension.load(name="fused_ops_cuda", ...)`. Those modules do not exist
+on a Neuron machine, so `import fused_ops_cuda` at the top of a ported file would stop the package
+from importing. Port guards such imports and marks them (NRN408); this module supplies the names.
+Static, like the rest of port: the files are parsed with `ast`, never run.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from pathlib import Path
+
+EXTENSION_CLASSES = {"CUDAExtension", "CppExtension"}
+LOADERS = {"load", "load_inline"}
+# Cheap prefilter: a file without any of these cannot declare an extension.
+TOKENS = ("CUDAExtension", "CppExtension", "cpp_extension")
+
+
+def _callee(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _name_argument(call: ast.Call) -> str | None:
+    for keyword in call.keywords:
+        if keyword.arg == "name":
+            value = keyword.value
+            return value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
+def extension_modules_in(source: str) -> set[str]:
+    """Module names one file declares: `CUDAExtension(name, ...)`, `CppExtension(name=...)`, and
+    `cpp_extension.load(name=...)` / `load_inline(name=...)` in a file that uses cpp_extension."""
+    if not any(token in source for token in TOKENS):
+        return set()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    loaders_known = "cpp_extension" in source
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = _callee(node.func)
+        if callee in EXTENSION_CLASSES or (callee in LOADERS and loaders_known):
+            name = _name_argument(node)
+            if name and all(part.isidentifier() for part in name.split(".")):
+                found.add(name)
+    return found
+
+
+def discover_extension_modules(paths: Iterable[str]) -> frozenset[str]:
+    found: set[str] = set()
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        found |= extension_modules_in(text)
+    return frozenset(found)
+
+
+def imported_extension(module: str | None, names: list[str], level: int, path: str,
+                       extensions: frozenset[str]) -> list[str]:
+    """The extension modules an import statement brings in, as declared.
+
+    `import fused_ops_cuda`, `import pkg._C`, `from pkg import _C`, `from pkg._C import f`, and the
+    relative `from . import _C` inside `pkg/` all name a declared extension.
+    """
+    if not extensions:
+        return []
+    if level:
+        package = list(Path(path).parent.parts)
+        package = package[: len(package) - (level - 1)] if level > 1 else package
+        base = [*package, *(module.split(".") if module else [])]
+    else:
+        base = module.split(".") if module else []
+    hits = []
+    for extension in sorted(extensions):
+        parts = extension.split(".")
+        candidates = [base] + [[*base, name] for name in names]
+        for candidate in candidates:
+            if not candidate:
+                continue
+            # absolute: the import names the extension itself or something inside it;
+            # relative: the resolved path ends with the extension's dotted name.
+            if (not level and candidate[:len(parts)] == parts) or (level and candidate[-len(parts):] == parts):
+                hits.append(extension)
+                break
+    return hits
