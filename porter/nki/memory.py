@@ -122,17 +122,20 @@ def _mark_dead(span: Span) -> None:
 
 
 class _Timeline:
-    """Per allocation index: the capacity metric (bytes per partition or banks) and total bytes."""
+    """Per allocation index: the capacity metric (bytes per partition or banks) and total bytes.
+
+    Plain lists: most updates cover one or a few allocation points, where list arithmetic is far
+    cheaper than NumPy slicing; the total work is the sum of all lifetimes, in allocations.
+    """
 
     def __init__(self) -> None:
-        self.metric = np.zeros(256, dtype=np.int64)
-        self.total = np.zeros(256, dtype=np.int64)
+        self.metric: list[int] = []
+        self.total: list[int] = []
 
     def ensure(self, n: int) -> None:
-        if n > self.metric.size:
-            size = max(n, 2 * self.metric.size)
-            self.metric = np.concatenate([self.metric, np.zeros(size - self.metric.size, np.int64)])
-            self.total = np.concatenate([self.total, np.zeros(size - self.total.size, np.int64)])
+        while len(self.metric) < n:
+            self.metric.append(0)
+            self.total.append(0)
 
 
 class MemoryTracker:
@@ -193,20 +196,27 @@ class MemoryTracker:
     def _add(self, span: Span, lo: int, hi: int) -> None:
         """Count `span` as live at allocation indices lo..hi and check capacity there."""
         line = self._lines[span.kind]
-        seg = line.metric[lo : hi + 1]
-        seg += span.pbytes if span.kind == "sbuf" else span.banks
-        tot = line.total[lo : hi + 1]
-        tot += span.total
-        worst = int(seg.max())
+        metric, total = line.metric, line.total
+        amount = span.pbytes if span.kind == "sbuf" else span.banks
+        worst, worst_at, most = -1, lo, 0
+        for i in range(lo, hi + 1):
+            m = metric[i] + amount
+            metric[i] = m
+            t = total[i] + span.total
+            total[i] = t
+            if m > worst:
+                worst, worst_at = m, i
+            if t > most:
+                most = t
         s = self.stats
         if span.kind == "sbuf":
             s.peak_sbuf_partition_bytes = max(s.peak_sbuf_partition_bytes, worst)
-            s.peak_sbuf_bytes = max(s.peak_sbuf_bytes, int(tot.max()))
+            s.peak_sbuf_bytes = max(s.peak_sbuf_bytes, most)
         else:
             s.peak_psum_banks = max(s.peak_psum_banks, worst)
-            s.peak_psum_bytes = max(s.peak_psum_bytes, int(tot.max()))
+            s.peak_psum_bytes = max(s.peak_psum_bytes, most)
         if worst > self._limit(span.kind):
-            raise self._overflow(span.kind, lo + int(seg.argmax()), worst)
+            raise self._overflow(span.kind, worst_at, worst)
 
     def _overflow(self, kind: str, at: int, used: int) -> NkiOutOfMemoryError:
         live = [s for s in self._spans if s.kind == kind and s.start <= at <= s.end]
