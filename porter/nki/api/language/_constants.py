@@ -38,8 +38,9 @@ class _TileSize:
     """nl.tile_size (SDK nki.language.tile_size): target-dependent values read the env at access time.
 
     The SDK documents what each attribute means but not its value; the values follow the NKI 0.6
-    wheel (nki/language/_tile_size.py): 128 partitions, 2 KiB PSUM banks, 192/224/256 KiB SBUF per
-    partition on trn1/trn2/trn3 of which 16 KiB (+8 bytes on trn2/trn3) are reserved.
+    wheel's nki/language/_tile_size.py as reported publicly: 128 partitions, 2 KiB PSUM banks,
+    192/224/256 KiB SBUF per partition on trn1/trn2/trn3 of which 16 KiB (+8 bytes on trn2/trn3)
+    are reserved, 4-byte minimum alignment in PSUM and SBUF.
     """
 
     pmax = 128
