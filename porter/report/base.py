@@ -27,4 +27,5 @@ class LintReport:
 
     def fixable(self, finding: Finding) -> bool:
         fix = self.fix(finding)
-        return bool(fix and fix.available and not finding.manual)
+        # `porter port` does not rewrite notebooks: their findings are not promised a fix.
+        return bool(fix and fix.available and not finding.manual and finding.cell is None)

@@ -103,5 +103,7 @@ def _summary_line(summary: dict, out, in_place, check) -> str:
         f"{summary['files_changed']} {verb}; {summary['constructs']} constructs: {summary['fixed']} fixed, "
         f"{summary['marked']} marked, {summary['unsafe_skipped']} unsafe not applied "
         f"({summary['migrated_percent']}% migrated, effort left: {summary['effort']})"
+        + (f"; {n} notebook{'s' if n > 1 else ''} not ported (copied unchanged)"
+           if (n := len(summary["notebooks_not_ported"])) else "")
         + (f"; {skipped}" if (skipped := skipped_summary(summary)) else "") + "\n"
     )

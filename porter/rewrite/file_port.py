@@ -529,7 +529,37 @@ def port_source(
         result.error = f"internal error: the ported file would not parse ({exc.msg}, line {exc.lineno})"
         return result
     result.ported = code
+    _settle_resolved(result, findings, sites, parents, edits, index, path)
     return result
+
+
+def _settle_resolved(result: FilePort, findings, sites: SiteIndex, parents: dict, edits: dict,
+                     index: RuleIndex, path: str) -> None:
+    """An unsafe fix not applied is not left to do when another applied fix already rewrote its
+    construct away: NRN202 turns `torch.autocast("cuda", dtype=torch.float16)` into bf16, which
+    resolves NRN207 (fp16 autocast). The ported text is analysed again; a rule with fewer findings
+    left than sites not fixed had sites resolved, taken among those inside a rewritten node."""
+    pending = [c for c in result.changes if c.action == "unsafe-skipped"]
+    if not pending or not edits or not result.changed:
+        return
+    after: dict[str, int] = {}
+    for finding in analyse_source(result.ported, path, index):
+        if not finding.suppressed:
+            after[finding.rule_id] = after.get(finding.rule_id, 0) + 1
+    where = {(f.rule_id, f.line, f.col): f for f in findings}
+    for rule_id in dict.fromkeys(c.rule_id for c in pending):
+        expected = sum(1 for c in result.changes if c.rule_id == rule_id and c.action != "fixed")
+        resolved = expected - after.get(rule_id, 0)
+        for change in [c for c in pending if c.rule_id == rule_id]:
+            if resolved <= 0:
+                break
+            finding = where.get((change.rule_id, change.line, change.col))
+            node = sites.locate(finding) if finding is not None else None
+            while node is not None and node not in edits:
+                node = parents.get(node)
+            if node is not None:
+                change.action, change.detail = "fixed", "resolved by another fix at this site"
+                resolved -= 1
 
 
 def _extension_imports(path, target, extensions, catalogue, positions, parents, result, guards, mark) -> None:

@@ -15,6 +15,10 @@ from porter import __version__
 from porter.rewrite.tree_port import TreePort
 
 EFFORT_ORDER = ("none", "low", "medium", "high")
+NOTEBOOK_REASON = "notebook: porter port does not rewrite notebooks; port this cell by hand"
+# A Python file porter could not port (it does not parse, cannot be decoded, ...): unknown work,
+# at least a person's look at the file.
+FAILED_FILE_EFFORT = "medium"
 # The detail a kernel-swap site carries (porter.rewrite.file_port).
 SWAPPED = "swapped: now calls"
 
@@ -41,7 +45,24 @@ def build_report(result: TreePort) -> dict:
                     "action": change.action, "effort": effort,
                     "what": (fix.marker or fix.result) if fix else "", "detail": change.detail,
                 })
-    actionable = actions["fixed"] + actions["marked"] + actions["unsafe-skipped"]
+    for path, findings in result.notebooks:
+        for finding in findings:
+            rule = catalogue.get(finding.rule_id) if catalogue else None
+            fix = rule.fix_for(result.target) if rule else None
+            per_rule[finding.rule_id] += 1
+            actions["not-ported"] += 1
+            manual.append({
+                "file": path, "line": finding.line, "col": finding.col, "cell": finding.cell,
+                "rule": finding.rule_id, "action": "not-ported", "effort": fix.effort if fix else "low",
+                "what": (fix.marker or fix.result) if fix else finding.message, "detail": NOTEBOOK_REASON,
+            })
+    # A Python file that could not be ported (or written) is work left, whatever it contains.
+    for path, message in dict(result.problems).items():
+        if Path(path).suffix in (".py", ".pyi"):
+            actions["not-ported"] += 1
+            manual.append({"file": path, "line": 1, "col": 1, "rule": "", "action": "not-ported",
+                           "effort": FAILED_FILE_EFFORT, "what": f"not ported: {message}", "detail": message})
+    actionable = actions["fixed"] + actions["marked"] + actions["unsafe-skipped"] + actions["not-ported"]
     effort = "none"
     for item in manual:
         if EFFORT_ORDER.index(item["effort"]) > EFFORT_ORDER.index(effort):
@@ -62,6 +83,8 @@ def build_report(result: TreePort) -> dict:
         "marked": actions["marked"],
         "unsafe_skipped": actions["unsafe-skipped"],
         "informational": actions["informational"],
+        "not_ported": actions["not-ported"],
+        "notebooks_not_ported": [path for path, _ in result.notebooks],
         "migrated_percent": round(100.0 * actions["fixed"] / actionable, 1) if actionable else 100.0,
         "effort": effort,
         "rules": rules,
@@ -89,6 +112,7 @@ def render_markdown(report: dict) -> str:
         f"| marked for manual work | {report['marked']} |",
         f"| unsafe fixes not applied | {report['unsafe_skipped']} |",
         f"| informational | {report['informational']} |",
+        f"| not ported (notebook cells, files that failed) | {report.get('not_ported', 0)} |",
         f"| migrated | {report['migrated_percent']}% |",
         f"| effort left | **{report['effort']}** |",
         "",
@@ -107,7 +131,11 @@ def render_markdown(report: dict) -> str:
             what = item["what"].replace("|", "\\|").replace("\n", " ")
             if item["action"] == "unsafe-skipped":
                 what = f"unsafe fix available (`--unsafe-fixes`): {what}"
-            out.append(f"| `{item['file']}:{item['line']}` | {item['rule']} | {item['effort']} | {what} |")
+            elif item["action"] == "not-ported" and item.get("cell") is not None:
+                what = f"notebook not ported, by hand: {what}"
+            where = f"{item['file']}:cell {item['cell']}:{item['line']}" if item.get("cell") is not None else \
+                f"{item['file']}:{item['line']}"
+            out.append(f"| `{where}` | {item['rule']} | {item['effort']} | {what} |")
     if report.get("skipped"):
         out += ["", "## Not copied", ""]
         out += [f"- `{s['folder']}` ({s['reason']})" for s in report["skipped"]]

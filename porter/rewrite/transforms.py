@@ -387,10 +387,12 @@ def _drop_keywords(node: cst.Call, drop: list[str]) -> list[cst.Arg]:
     # The old last argument is gone: the new last one takes over its ending (trailing comma or not,
     # the line break before the `)`), keeping its own comment.
     last, old_last = args[-1], original[-1]
-    own = last.comma.whitespace_after
+    # (A comma left to libcst's default, after an earlier rewrite of this call, has no whitespace.)
+    last_comma = last.comma if isinstance(last.comma, cst.Comma) else cst.Comma()
+    own = last_comma.whitespace_after
     if isinstance(old_last.comma, cst.Comma) or _has_comment(own):
         closing = _tail(old_last)
-        comma = last.comma.with_changes(whitespace_after=_join_ws(own, closing, keep_own_lines=True))
+        comma = last_comma.with_changes(whitespace_after=_join_ws(own, closing, keep_own_lines=True))
         args[-1] = last.with_changes(comma=comma)
     else:
         args[-1] = last.with_changes(comma=cst.MaybeSentinel.DEFAULT,

@@ -20,9 +20,10 @@ from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file, encode_source, source_encoding
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
-from porter.source.discovery import PYTHON_SUFFIXES, walk_all
+from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, walk_all
 from porter.source.engine import RuleIndex
-from porter.source.runner import decode_python
+from porter.source.findings import Finding
+from porter.source.runner import analyse_bytes, decode_python
 from porter.source.selection import ignored_rules, select_rules, validate_selectors
 
 PARALLEL_THRESHOLD = 16
@@ -34,6 +35,9 @@ class TreePort:
     target: str
     files: list[FilePort] = field(default_factory=list)
     copied: int = 0
+    # Notebooks with findings: port does not rewrite notebooks (they are copied unchanged); each
+    # finding is work left in the report.
+    notebooks: list[tuple[str, list[Finding]]] = field(default_factory=list)
     # (path, reason): tool folders (.venv, node_modules, ...) left out of an --out copy.
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # (path, message): files that could not be read, ported or written.
@@ -117,12 +121,15 @@ def port_tree(
     result = TreePort(root=root, target=options.target, catalogue=catalogue)
     python_files: list[str] = []
     others: list[tuple[Path, bool]] = []
+    notebooks: list[Path] = []
     if root.is_file():
         python_files.append(str(root))
     else:
         # --out copies the whole tree: ignored and excluded files too (unchanged, not ported).
         for path, is_link, port in walk_all(root, resolver.for_path, result.problems,
                                             copy_all=options.out is not None, skipped=result.skipped):
+            if port and not is_link and path.suffix == NOTEBOOK_SUFFIX:
+                notebooks.append(path)
             if port and not is_link and path.suffix in PYTHON_SUFFIXES:
                 python_files.append(str(path))
             else:
@@ -154,11 +161,29 @@ def port_tree(
     if cache is not None:
         cache.save()
     result.files.sort(key=lambda f: f.path)
+    for notebook in notebooks:
+        _notebook_left(result, notebook, index)
     if options.out is not None:
         _write_copy(root, options.out, result, others)
     elif options.in_place:
         _write_in_place(result)
     return result
+
+
+def _notebook_left(result: TreePort, path: Path, index: RuleIndex) -> None:
+    """A notebook is not rewritten (it is copied unchanged): its findings are work left."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        result.problems.append((str(path), f"cannot read ({exc.strerror})"))
+        return
+    findings = [f for f in analyse_bytes(data, str(path), index) if not f.suppressed]
+    errors = [f for f in findings if f.rule_id.startswith("NRN0")]
+    if errors:
+        result.problems.append((str(path), errors[0].message))
+    left = [f for f in findings if not f.rule_id.startswith("NRN0")]
+    if left or errors:
+        result.notebooks.append((str(path), left))
 
 
 def _collect(result: TreePort, item: FilePort | tuple[str, str]) -> None:

@@ -54,6 +54,14 @@ def test_keywords_keep_the_layout(source, set_, drop, expected):
     assert rewrite(source, set_, drop) == expected
 
 
+def test_dropping_after_an_earlier_rewrite_that_left_default_commas():
+    module = cst.parse_module("m = x.to(d, non_blocking=True)\n")
+    call = module.body[0].body[0].value
+    call = call.with_changes(args=[a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in call.args])
+    new = keywords_transform(call, FileContext(), {}, ["non_blocking"])
+    assert module.code_for_node(new) == "x.to(d)"
+
+
 def test_template_args_placeholder_with_no_arguments_leaves_no_stray_comma():
     ctx = FileContext()
     assert ctx.render("{torch}.amp.GradScaler({device}.type, {args})", args="") == \
