@@ -164,9 +164,14 @@ def lint_paths(
         return group
 
     group_for(cwd_settings)
+    for path in found.files:  # every project's catalogue, so `--select` may name a project's own rule
+        group_for(resolver.for_path(path))
     for option, values in (("--select", overrides.select), ("--extend-select", overrides.extend_select),
                            ("--ignore", overrides.ignore)):
-        validate_selectors(values or (), catalogues[cwd_settings.rule_paths], option)
+        for selector in values or ():
+            known = [c for c in catalogues.values() if any(r.id.startswith(selector.upper()) for r in c)]
+            if not known:
+                validate_selectors((selector,), catalogues[cwd_settings.rule_paths], option)
     results: dict[str, list[Finding]] = {}
     pending: list[tuple[str, int, os.stat_result | None]] = []
     group_list: list[Group] = []

@@ -117,6 +117,17 @@ def test_rule_paths_single_file_and_selectable(tmp_path):
     assert codes(lint("m.py", "--no-cache")) == ["NRN901"]
 
 
+def test_project_rule_selectable_from_outside_the_project(tmp_path, monkeypatch):
+    # --select is checked against every catalogue the linted files bring, not only the cwd's
+    fixture("user_rules/frobnicate.toml", tmp_path / "proj" / "tools")
+    write(tmp_path / "proj" / "pyproject.toml", '[tool.porter]\nrule-paths = ["tools/frobnicate.toml"]\n')
+    write(tmp_path / "proj" / "m.py", "import torch\ntorch.cuda.frobnicate()\nx = torch.zeros(1).cuda()\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert codes(lint(tmp_path / "proj" / "m.py", "--no-cache", "--select", "NRN901")) == ["NRN901"]
+    assert lint(tmp_path / "proj" / "m.py", "--no-cache", "--select", "NRN998").exit_code == 2
+
+
 def test_malformed_rule_file_names_the_file(tmp_path):
     write(tmp_path / "tools" / "bad.toml", '[[rule]]\nid = "NRN902"\nname = "x"\n')
     project(tmp_path, 'rule-paths = ["tools"]\n')
