@@ -38,7 +38,7 @@ class PortCache:
             content_hash(port.original.encode("utf-8")),
             port.error,
             port.ported if port.changed else None,
-            [[c.rule_id, c.line, c.col, c.action, c.detail] for c in port.changes],
+            [[c.rule_id, c.line, c.col, c.action, c.detail, c.name, c.swap, c.covered_by] for c in port.changes],
         ]
         self.dirty = True
 

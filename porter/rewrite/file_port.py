@@ -27,6 +27,7 @@ from porter.rewrite.helpers import (
     missing_helper_source,
 )
 from porter.rewrite.sites import SiteIndex
+from porter.rewrite.swaps import SwapPlan
 from porter.rewrite.transforms import (
     CannotFix,
     FileContext,
@@ -41,7 +42,6 @@ from porter.rewrite.transforms import (
     rename_transform,
     replace_transform,
     statement_transform,
-    swap_import,
     value_transform,
 )
 from porter.source.catalogue import Catalogue, Fix, Rule
@@ -62,6 +62,13 @@ class Change:
     # fixed | marked | unsafe-skipped | informational
     action: str
     detail: str = ""
+    # What matched (a qualified name, `keyword=value`): markers and the report name it.
+    name: str = ""
+    # Kernel-swap sites (porter.rewrite.swaps): "swapped" (detail: what it now calls) or "not-swapped"
+    # (detail: why); "" for every other site.
+    swap: str = ""
+    # A not-swapped site whose marker is another rule's (the NRN415 argument in its call): that rule's id.
+    covered_by: str = ""
 
 
 @dataclass
@@ -132,11 +139,11 @@ def code_name(node: cst.BaseExpression) -> str:
     return ""
 
 
-def _marker_text(rule: Rule, fix: Fix, reason: str = "", site_only: bool = False) -> str:
+def _marker_text(rule: Rule, fix: Fix, reason: str = "", site_only: bool = False, name: str = "") -> str:
     if site_only:  # the rule has a fix, but lint saw this site cannot take it
         what = f"{rule.title}: not rewritten here, {reason}"
     else:
-        what = fix.marker or fix.result or rule.title
+        what = (fix.marker or fix.result or rule.title).replace("{name}", name or "this construct")
         if reason:
             what = f"{what} ({reason})"
     what = " ".join(what.replace("`", "").split())
@@ -172,13 +179,17 @@ def _markers_above(stmt: cst.CSTNode, parents: dict) -> set[str]:
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, edits: dict, markers: dict, guards: dict) -> None:
+    def __init__(self, edits: dict, markers: dict, guards: dict, splits: dict | None = None) -> None:
         super().__init__()
         self.edits = edits
         self.markers = markers
         self.guards = guards
+        self.splits = splits or {}
 
     def on_leave(self, original, updated):
+        split = self.splits.get(original)
+        if split is not None:
+            return self._split(original, split)
         edit = self.edits.get(original)
         if edit is not None:
             updated = edit(updated)
@@ -191,6 +202,19 @@ class _Rewriter(cst.CSTTransformer):
         if original in self.guards and isinstance(updated, cst.SimpleStatementLine):
             updated = _guard_import(updated, self.guards[original])
         return updated
+
+    def _split(self, original: cst.SimpleStatementLine, split) -> cst.CSTNode:
+        """An import whose names with a drop-in now come from the shims; the markers and the package's
+        guard go with the names that stay."""
+        present = _existing_markers(original)
+        marker_lines = [cst.EmptyLine(comment=cst.Comment(text)) for rule_id, text in self.markers.get(original, ())
+                        if rule_id not in present]
+        if split.rest is None:
+            return split.swapped.with_changes(leading_lines=[*split.swapped.leading_lines, *marker_lines])
+        rest = split.rest.with_changes(leading_lines=marker_lines)
+        if original in self.guards:
+            rest = _guard_import(rest, self.guards[original])
+        return cst.FlattenSentinel([split.swapped, rest])
 
 
 def _imported(small: cst.BaseSmallStatement) -> list[tuple[str, str]]:
@@ -421,13 +445,26 @@ def port_source(
     guards: dict[cst.CSTNode, str] = {}
     sited: list[tuple[str, Change]] = []
 
-    def mark(stmt, rule, fix, reason="", site_only=False):
+    # One marker per rule and statement: the names and reasons of its sites there are merged into it.
+    marked: dict[tuple[cst.CSTNode, str], tuple[list[str], list[str]]] = {}
+
+    def mark(stmt, rule, fix, reason="", site_only=False, name=""):
         if stmt is not None:
             if rule.id in _markers_above(stmt, parents):
                 return  # a marker from an earlier port (perhaps above the try it is now in) stays single
-            entry = (rule.id, _marker_text(rule, fix, reason, site_only))
-            if entry not in markers.setdefault(stmt, []):
-                markers[stmt].append(entry)
+            names, reasons = marked.setdefault((stmt, rule.id), ([], []))
+            for value, values in ((name, names), (reason, reasons)):
+                if value and value not in values:
+                    values.append(value)
+            entry = (rule.id, _marker_text(rule, fix, "; ".join(reasons), site_only, ", ".join(names)))
+            entries = markers.setdefault(stmt, [])
+            at = next((i for i, (rule_id, _) in enumerate(entries) if rule_id == rule.id), None)
+            if at is None:
+                entries.append(entry)
+            else:
+                entries[at] = entry
+
+    plan = SwapPlan(catalogue, parents)
 
     for finding in findings:
         rule = catalogue.get(finding.rule_id)
@@ -436,15 +473,16 @@ def port_source(
         fix = rule.fix_for(target)
         node = sites.locate(finding)
         stmt = _statement_of(node, parents) if node is not None else None
-        change = Change(finding.rule_id, finding.line, finding.col, "informational", fix.result)
+        change = Change(finding.rule_id, finding.line, finding.col, "informational", fix.result, finding.matched)
         result.changes.append(change)
         sited.append((finding.matched, change))
+        plan.add(finding, rule, fix, change, node, stmt)
         if node is None:
             # The exact node was not found (ast and libcst disagree on a range): the marker still goes
             # above the statement on that line, so nothing is lost silently.
-            change.action, change.detail = "marked", "site not located exactly"
+            change.action, change.detail = "marked", finding.message
             if fix.applicability != "none":
-                mark(sites.statement_at(finding.line), rule, fix)
+                mark(sites.statement_at(finding.line), rule, fix, name=finding.matched)
             continue
         if fix.applicability == "none":
             continue
@@ -452,25 +490,15 @@ def port_source(
             change.action = "unsafe-skipped"
             continue
         if fix.applicability == "manual" or not fix.transform:
-            change.action = "marked"
-            mark(stmt, rule, fix)
+            change.action, change.detail = "marked", finding.message
+            mark(stmt, rule, fix, name=finding.matched)
             continue
         if finding.manual:  # the engine saw why this site cannot take the fix
             change.action, change.detail = "marked", finding.manual
             mark(stmt, rule, fix, finding.manual, site_only=True)
             continue
         if fix.transform == "swap-import":
-            if isinstance(stmt, cst.SimpleStatementLine) and any(
-                isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
-            ):
-                swappable = set(rule.names_exact)
-                previous = edits.get(stmt)
-                current = _safe_edit(lambda n, s=swappable, p=fix.to: swap_import(n, p, s), stmt, rule, fix, stmt,
-                                     change, mark)
-                edits[stmt] = current if previous is None else _chain(previous, current)
-            change.action = "fixed"
-            change.detail = f"swapped: now calls {fix.to}.{finding.matched}"
-            continue
+            continue  # settled below, once every import of the file is known (porter.rewrite.swaps)
         if fix.transform == "guard-import":
             change.action = "fixed"
             if not isinstance(stmt, cst.SimpleStatementLine) or not any(
@@ -505,7 +533,9 @@ def port_source(
 
     if extension_modules:
         _extension_imports(path, target, extension_modules, catalogue, positions, parents, result, guards, mark)
-    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards))
+    splits = plan.resolve(mark)
+    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards, splits))
+    plan.finish(plan.sites)
     fixed_names = {matched for matched, change in sited if change.action == "fixed" and matched}
     new_module = _drop_unused_imports(new_module, fixed_names)
     helpers: list[tuple[str, str]] = []

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from porter import __version__
+from porter.rewrite.swaps import NOT_SWAPPED, SWAPPED
 from porter.rewrite.tree_port import TreePort
 
 EFFORT_ORDER = ("none", "low", "medium", "high")
@@ -19,8 +20,8 @@ NOTEBOOK_REASON = "notebook: porter port does not rewrite notebooks; port this c
 # A Python file porter could not port (it does not parse, cannot be decoded, ...): unknown work,
 # at least a person's look at the file.
 FAILED_FILE_EFFORT = "medium"
-# The detail a kernel-swap site carries (porter.rewrite.file_port).
-SWAPPED = "swapped: now calls"
+# A swapped site's detail (porter.rewrite.swaps).
+NOW_CALLS = "now calls "
 
 
 def build_report(result: TreePort) -> dict:
@@ -29,21 +30,27 @@ def build_report(result: TreePort) -> dict:
     actions: Counter = Counter()
     manual = []
     swaps = []
+    not_swapped = []
     for port in result.files:
         for change in port.changes:
             per_rule[change.rule_id] += 1
             actions[change.action] += 1
-            if change.action == "fixed" and change.detail.startswith(SWAPPED):
-                swaps.append({"file": port.path, "line": change.line, "col": change.col, "rule": change.rule_id,
-                              "calls": change.detail[len(SWAPPED):].strip()})
-            if change.action in ("marked", "unsafe-skipped"):
+            where = {"file": port.path, "line": change.line, "col": change.col, "rule": change.rule_id}
+            if change.swap == SWAPPED:
+                swaps.append({**where, "calls": change.detail.removeprefix(NOW_CALLS)})
+            elif change.swap == NOT_SWAPPED:
+                not_swapped.append({**where, "name": change.name, "reason": change.detail})
+            if change.action in ("marked", "unsafe-skipped") and not change.covered_by:
+                # (a site covered by another rule's marker is that rule's item: its not-swapped row says why)
                 rule = catalogue.get(change.rule_id) if catalogue else None
                 fix = rule.fix_for(result.target) if rule else None
                 effort = (fix.effort if fix else "low") if change.action == "marked" else "low"
+                if change.swap == NOT_SWAPPED and fix and fix.transform == "swap-import":
+                    what = f"not swapped: {change.detail}"
+                else:
+                    what = (fix.marker or fix.result).replace("{name}", change.name or "this construct") if fix else ""
                 manual.append({
-                    "file": port.path, "line": change.line, "col": change.col, "rule": change.rule_id,
-                    "action": change.action, "effort": effort,
-                    "what": (fix.marker or fix.result) if fix else "", "detail": change.detail,
+                    **where, "action": change.action, "effort": effort, "what": what, "detail": change.detail,
                 })
     for path, findings in result.notebooks:
         for finding in findings:
@@ -90,6 +97,7 @@ def build_report(result: TreePort) -> dict:
         "rules": rules,
         "manual": sorted(manual, key=lambda m: (m["file"], m["line"], m["col"])),
         "swaps": sorted(swaps, key=lambda m: (m["file"], m["line"], m["col"])),
+        "not_swapped": sorted(not_swapped, key=lambda m: (m["file"], m["line"], m["col"])),
         "problems": [{"file": p, "message": m} for p, m in result.problems],
         "skipped": [{"folder": p, "reason": r} for p, r in result.skipped],
     }
@@ -125,6 +133,11 @@ def render_markdown(report: dict) -> str:
     if report.get("swaps"):
         out += ["", "## Kernel swaps", "", "| where | rule | now calls |", "|---|---|---|"]
         out += [f"| `{item['file']}:{item['line']}` | {item['rule']} | `{item['calls']}` |" for item in report["swaps"]]
+    if report.get("not_swapped"):
+        out += ["", "## Not swapped", "", "| where | rule | what | why |", "|---|---|---|---|"]
+        for item in report["not_swapped"]:
+            why = item["reason"].replace("|", "\\|").replace("\n", " ")
+            out.append(f"| `{item['file']}:{item['line']}` | {item['rule']} | `{item['name']}` | {why} |")
     if report["manual"]:
         out += ["", "## Left to do", "", "| where | rule | effort | what |", "|---|---|---|---|"]
         for item in report["manual"]:

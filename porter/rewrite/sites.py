@@ -42,6 +42,12 @@ class SiteIndex:
                     if isinstance(node, kind):
                         return node
             return candidates[0]
+        # ast's range of a parenthesised tuple, `window_size=(256, 0)`, includes its parentheses;
+        # libcst's range of the Tuple node (which owns them) does not.
+        inner = self.by_range.get((key[0], key[1] + 1, key[2], key[3] - 1), ())
+        tuples = [node for node in inner if isinstance(node, cst.Tuple) and node.lpar]
+        if tuples:
+            return tuples[0]
         return self.names_by_start.get((finding.line, finding.col - 1))
 
     def statement_at(self, line: int) -> cst.CSTNode | None:

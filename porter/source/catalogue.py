@@ -37,6 +37,10 @@ VALUE_PREDICATES = (
     "cuda-compile-options",
     "float16",
     "cuda-tensor-type",
+    "not-none",
+    "not-false",
+    "not-zero",
+    "not-full-window",
 )
 ID_PATTERN = re.compile(r"^NRN\d{3}$")
 

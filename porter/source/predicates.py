@@ -113,6 +113,38 @@ def is_cuda_tensor_type(node: ast.AST, scope: Scope) -> bool:
     return any(glob_match(q, ("torch.cuda.*Tensor",)) for q in qualified_names(node, scope))
 
 
+_NOT_A_LITERAL = object()
+
+
+def literal_value(node: ast.AST) -> object:
+    """The value of a literal (`0.0`, `None`, `(-1, -1)`, `[-1, -1]` as a tuple), else a sentinel."""
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _NOT_A_LITERAL
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _is_default(value: object, default: object) -> bool:
+    if default is None or isinstance(default, bool):
+        return value is default
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == default
+    return value == default
+
+
+def not_default(*defaults: object) -> Callable[[ast.AST, Scope], bool]:
+    """A predicate for an argument the kernel swap supports only at its default value: it matches every
+    literal other than `defaults`, and every value that is not a literal (a variable, an expression),
+    since porter cannot prove that one is the default."""
+
+    def predicate(node: ast.AST, scope: Scope) -> bool:
+        value = literal_value(node)
+        return value is _NOT_A_LITERAL or not any(_is_default(value, d) for d in defaults)
+
+    return predicate
+
+
 PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
     "cuda-device": is_cuda_device,
     "nccl": is_nccl,
@@ -123,4 +155,9 @@ PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
     "cuda-compile-options": is_cuda_compile_options,
     "float16": is_float16,
     "cuda-tensor-type": is_cuda_tensor_type,
+    # kernel-swap arguments supported only at their default (rules/swaps.toml, NRN415 and NRN418)
+    "not-none": not_default(None),
+    "not-false": not_default(False),
+    "not-zero": not_default(0.0),
+    "not-full-window": not_default((-1, -1)),
 }

@@ -7,15 +7,20 @@ import sys
 import types
 from pathlib import Path
 
+import libcst as cst
 import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.config import Overrides, Settings
 from porter.rewrite import fileio
 from porter.rewrite.extensions import extension_modules_in
 from porter.rewrite.file_port import port_source
+from porter.rewrite.sites import SiteIndex
+from porter.rewrite.transforms import code_of, split_swap_import
 from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.catalogue import load_catalogue
 from porter.source.engine import RuleIndex
+from porter.source.findings import Finding
 from porter.source.selection import select_rules
 
 CATALOGUE = load_catalogue()
@@ -192,17 +197,58 @@ def test_an_import_inside_a_function_is_marked_not_counted_as_fixed():
     assert [c.action for c in result.changes if c.rule_id == "NRN404"][0] == "marked"
 
 
-def test_swap_import_keeps_names_and_refuses_partial_imports():
+def test_swap_import_keeps_names_and_splits_partial_imports():
     out = port("from flash_attn import flash_attn_func as attn\ny = attn(q, k, v, causal=True)\n")
     assert "from porter.kernels.compat.flash_attn import flash_attn_func as attn" in out
     out = port("from flash_attn import flash_attn_func, flash_attn_with_kvcache\n")
-    assert "from flash_attn import flash_attn_func, flash_attn_with_kvcache" in out
-    assert "# porter: NRN411" in out
+    assert out.startswith("from porter.kernels.compat.flash_attn import flash_attn_func\n")
+    assert "try:\n    from flash_attn import flash_attn_with_kvcache\nexcept ImportError:" in out
+    assert "# porter: NRN411" not in out and "flash_attn_func = " not in out
+    assert "(not swapped: flash_attn.flash_attn_with_kvcache; the other names come from porter.kernels.compat)" in out
+
+
+def test_split_swap_import_keeps_layout_and_says_why_names_stay():
+    swappable = {"flash_attn.flash_attn_func": "porter.kernels.compat", "xformers.ops": "porter.kernels.compat"}
+    line = cst.parse_statement("from flash_attn import (\n    flash_attn_with_kvcache,\n    flash_attn_func,\n)  # c\n")
+    split = split_swap_import(line, swappable)
+    assert code_of(split.swapped) == "from porter.kernels.compat.flash_attn import (\n    flash_attn_func,\n)  # c\n"
+    assert code_of(split.rest).startswith("from flash_attn import (\n    flash_attn_with_kvcache,")
+    assert split.done == {"flash_attn.flash_attn_func": "porter.kernels.compat.flash_attn.flash_attn_func"}
+    assert split.kept == {
+        "flash_attn.flash_attn_with_kvcache": "porter has no drop-in for flash_attn.flash_attn_with_kvcache"}
+    line = cst.parse_statement("import xformers.ops as xops, triton; import xformers.ops\n")
+    split = split_swap_import(line, swappable)
+    assert code_of(split.swapped) == "import porter.kernels.compat.xformers.ops as xops\n"
+    assert code_of(split.rest) == "import triton; import xformers.ops\n"
+    assert split.kept == {"triton": "porter has no drop-in for module triton",
+                          "xformers.ops": "`import xformers.ops` without an alias: use `import xformers.ops as ...`"}
+    split = split_swap_import(cst.parse_statement("from flash_attn import *\n"), swappable)
+    assert split.swapped is None
+    assert split.kept == {"flash_attn": "`from flash_attn import *` cannot be swapped name by name"}
 
 
 def test_a_swap_site_with_an_unsupported_argument_is_marked():
     out = port("from flash_attn import flash_attn_func\ny = flash_attn_func(q, k, v, window_size=(8, 0))\n")
-    assert "# porter: NRN415" in out
+    assert "# porter: NRN415 window_size=(8, 0) is not supported by porter's attention" in out
+
+
+def test_flash_attn_defaults_are_not_marked_and_non_literals_are():
+    code = ("from flash_attn import flash_attn_func\n"
+            "y = flash_attn_func(q, k, v, causal=True, window_size=(-1, -1), alibi_slopes=None, "
+            "return_attn_probs=False, dropout_p=0.0, softcap=0)\n")
+    assert "# porter:" not in port(code)
+    out = port("from flash_attn import flash_attn_func\ny = flash_attn_func(q, k, v, alibi_slopes=slopes)\n")
+    assert "# porter: NRN415 alibi_slopes=slopes is not supported" in out
+    assert "a value that is not a literal cannot be checked here" in out
+
+
+def test_a_parenthesised_tuple_argument_is_located():
+    source = "y = f(q, window_size=(256, 0))\n"
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    index = SiteIndex(wrapper.resolve(PositionProvider))
+    # lint's (ast's) range of the tuple includes its parentheses: columns 22-30 (1-based, end exclusive)
+    node = index.locate(Finding("s.py", 1, 22, "NRN415", "", 1, 30))
+    assert isinstance(node, cst.Tuple) and code_of(node) == "(256, 0)"
 
 
 def test_sdpa_swap_is_opt_in():
