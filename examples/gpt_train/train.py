@@ -2,6 +2,7 @@
 
 Single GPU:   python train.py
 Multi GPU:    torchrun --nproc_per_node=8 train.py
+No GPU:       python train.py --steps 20 --batch-size 8   (falls back to the CPU, fp32, no streams)
 """
 
 import argparse
@@ -47,13 +48,13 @@ def build_optimizer(model, lr: float, weight_decay: float):
 
 
 @torch.no_grad()
-def evaluate(model, loader, device) -> float:
+def evaluate(model, loader, device, use_amp: bool) -> float:
     model.eval()
-    total = torch.zeros(1, device="cuda")
+    total = torch.zeros(1, device=device)
     count = 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with torch.autocast("cuda", dtype=torch.float16):
+        with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
             logits = model(x)
         total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         count += 1
@@ -64,7 +65,7 @@ def evaluate(model, loader, device) -> float:
 @torch.no_grad()
 def sample(model, prompt: torch.Tensor, steps: int, gen: torch.Generator) -> torch.Tensor:
     raw = model.module if hasattr(model, "module") else model
-    idx = prompt if prompt.is_cuda else prompt.to("cuda")
+    idx = prompt.to(gen.device)
     for _ in range(steps):
         logits = raw(idx[:, -raw.cfg.block_size:])[:, -1, :]
         probs = torch.softmax(logits.float(), dim=-1)
@@ -82,17 +83,21 @@ def main():
     parser.add_argument("--resume", default=None)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--export-fp16", default=None)
+    parser.add_argument("--n-layer", type=int, default=4)
+    parser.add_argument("--n-embd", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--val-size", type=int, default=1_000)
+    parser.add_argument("--log-every", type=int, default=50)
     args = parser.parse_args()
 
     rank, local_rank, world_size, device = utils.setup_distributed(args.gpus)
-    if not (utils.have_accelerator() and device.type == "cuda"):
-        raise SystemExit("this script needs a GPU")
+    on_gpu = device.type == "cuda"  # without a GPU: fp32 on the CPU, no side stream, no NVTX
     if rank == 0:
         utils.describe_devices()
-    gen = utils.seed_everything(1337 + rank)
+    gen = utils.seed_everything(1337 + rank, device)
 
-    cfg = GPTConfig(block_size=64, n_layer=4, n_head=8, n_embd=256)
-    model = GPT(cfg).cuda(local_rank)
+    cfg = GPTConfig(block_size=64, n_layer=args.n_layer, n_head=8, n_embd=args.n_embd)
+    model = GPT(cfg).cuda(local_rank) if on_gpu else GPT(cfg)
     optimizer = build_optimizer(model, args.lr, weight_decay=0.1)
     step0 = utils.load_checkpoint(args.resume, model, optimizer) if args.resume else 0
     if world_size > 1:
@@ -101,14 +106,15 @@ def main():
         model = torch.compile(model, mode="max-autotune")
 
     train_ds = CopyTask(20_000, cfg.block_size, cfg.vocab_size, seed=0)
-    val_ds = CopyTask(1_000, cfg.block_size, cfg.vocab_size, seed=1)
+    val_ds = CopyTask(args.val_size, cfg.block_size, cfg.vocab_size, seed=1)
     sampler = DistributedSampler(train_ds) if world_size > 1 else None
     train_loader = DataLoader(train_ds, batch_size=args.batch_size, shuffle=sampler is None,
-                              sampler=sampler, num_workers=2, pin_memory=True, drop_last=True)
+                              sampler=sampler, num_workers=args.workers, pin_memory=True, drop_last=True)
     val_loader = DataLoader(val_ds, batch_size=args.batch_size, pin_memory=True)
 
-    scaler = GradScaler()
-    copy_stream = torch.cuda.Stream()
+    scaler = GradScaler(enabled=on_gpu)
+    # Host-to-device copies overlap compute on a side stream; `torch.cuda.stream(None)` is a no-op.
+    copy_stream = torch.cuda.Stream() if on_gpu else None
     step, epoch = step0, 0
     while step < args.steps:
         if sampler is not None:
@@ -117,11 +123,13 @@ def main():
             with torch.cuda.stream(copy_stream):
                 x = x.to(device, non_blocking=True)
                 y = y.to(device=device, non_blocking=True)
-            torch.cuda.current_stream().wait_stream(copy_stream)
+            if copy_stream is not None:
+                torch.cuda.current_stream().wait_stream(copy_stream)
 
-            torch.cuda.nvtx.range_push(f"step {step}")
+            if on_gpu:
+                torch.cuda.nvtx.range_push(f"step {step}")
             with utils.CudaTimer() as timer:
-                with autocast():
+                with autocast(enabled=on_gpu):
                     logits = model(x)
                     loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
                 optimizer.zero_grad(set_to_none=True)
@@ -130,9 +138,10 @@ def main():
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 scaler.step(optimizer)
                 scaler.update()
-            torch.cuda.nvtx.range_pop()
+            if on_gpu:
+                torch.cuda.nvtx.range_pop()
 
-            if rank == 0 and step % 50 == 0:
+            if rank == 0 and step % args.log_every == 0:
                 print(f"step {step:5d} | loss {loss.item():.4f} | {timer.ms:.1f} ms")
                 utils.memory_report(f"step {step}", device)
             step += 1
@@ -141,11 +150,12 @@ def main():
         epoch += 1
 
     if rank == 0:
-        print(f"val loss {evaluate(model, val_loader, device):.4f}")
+        print(f"val loss {evaluate(model, val_loader, device, use_amp=on_gpu):.4f}")
         prompt = torch.randint(0, cfg.vocab_size, (1, 8), generator=torch.Generator().manual_seed(0))
-        print(sample(model, prompt.pin_memory(), 16, gen).tolist())
+        print(sample(model, prompt.pin_memory() if on_gpu else prompt, 16, gen).tolist())
         utils.save_checkpoint("gpt_ckpt.pt", model, optimizer, step)
-        print(utils.dump_memory_summary(device))
+        if on_gpu:
+            print(utils.dump_memory_summary(device))
         if args.export_fp16:
             raw = model.module if hasattr(model, "module") else model
             torch.save(raw.half().state_dict(), args.export_fp16)

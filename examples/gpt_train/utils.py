@@ -80,26 +80,33 @@ def describe_devices() -> None:
     print(f"  flash_attn={HAS_FLASH_ATTN} apex={HAS_APEX} xformers={HAS_XFORMERS} triton={HAS_TRITON}")
 
 
-def seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int, device: torch.device) -> torch.Generator:
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
-    gen = torch.Generator(device="cuda")
+    gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
 
 
 class CudaTimer:
-    """Times a region on the GPU stream with CUDA events."""
+    """Times a region on the GPU stream with CUDA events (wall clock without a GPU)."""
 
     def __init__(self):
-        self.start = torch.cuda.Event(enable_timing=True)
-        self.end = torch.cuda.Event(enable_timing=True)
+        self.events = torch.cuda.is_available()
+        if self.events:
+            self.start = torch.cuda.Event(enable_timing=True)
+            self.end = torch.cuda.Event(enable_timing=True)
 
     def __enter__(self):
-        self.start.record()
+        if self.events:
+            self.start.record()
+        self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
+        if not self.events:
+            self.ms = (time.perf_counter() - self.t0) * 1e3
+            return
         self.end.record()
         torch.cuda.synchronize()
         self.ms = self.start.elapsed_time(self.end)
@@ -114,6 +121,8 @@ def wall_clock_step(fn, *args):
 
 
 def memory_report(tag: str, device: torch.device) -> None:
+    if device.type != "cuda":
+        return
     alloc = torch.cuda.memory_allocated(device) / 2**20
     reserved = torch.cuda.memory_reserved(device) / 2**20
     peak = torch.cuda.max_memory_allocated(device) / 2**20
