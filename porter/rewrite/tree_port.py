@@ -15,13 +15,13 @@ from pathlib import Path
 
 from porter.config import ConfigResolver, Overrides
 from porter.rewrite.cache import PortCache
-from porter.rewrite.extensions import discover_extension_modules
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file, encode_source, source_encoding
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, walk_all
 from porter.source.engine import RuleIndex
+from porter.source.extensions import discover_extension_modules
 from porter.source.findings import Finding
 from porter.source.runner import analyse_bytes, decode_python
 from porter.source.selection import ignored_rules, select_rules, validate_selectors
@@ -122,12 +122,14 @@ def port_tree(
     python_files: list[str] = []
     others: list[tuple[Path, bool]] = []
     notebooks: list[Path] = []
+    folders: list[Path] = []
     if root.is_file():
         python_files.append(str(root))
     else:
         # --out copies the whole tree: ignored and excluded files too (unchanged, not ported).
         for path, is_link, port in walk_all(root, resolver.for_path, result.problems,
-                                            copy_all=options.out is not None, skipped=result.skipped):
+                                            copy_all=options.out is not None, skipped=result.skipped,
+                                            folders=folders):
             if port and not is_link and path.suffix == NOTEBOOK_SUFFIX:
                 notebooks.append(path)
             if port and not is_link and path.suffix in PYTHON_SUFFIXES:
@@ -164,7 +166,7 @@ def port_tree(
     for notebook in notebooks:
         _notebook_left(result, notebook, index)
     if options.out is not None:
-        _write_copy(root, options.out, result, others)
+        _write_copy(root, options.out, result, others, folders)
     elif options.in_place:
         _write_in_place(result)
     return result
@@ -221,8 +223,14 @@ def _map(paths: list[str], index, catalogue, options: PortOptions):
         yield from pool.map(_port_file, paths, chunksize=4)
 
 
-def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path, bool]]) -> None:
+def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path, bool]],
+                folders: list[Path] = ()) -> None:
     base = root if root.is_dir() else root.parent
+    for folder in folders:  # empty folders too: the copy is the whole tree
+        try:
+            (out / folder.relative_to(base)).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            result.problems.append((str(folder), f"cannot create {out / folder.relative_to(base)} ({exc.strerror})"))
     for port in result.files:
         src = Path(port.path)
         dst = out / src.relative_to(base)

@@ -194,12 +194,14 @@ def tool_folder(path: Path) -> str | None:
 
 
 def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: list[tuple[str, str]],
-             copy_all: bool = False, skipped: list[tuple[str, str]] | None = None):
+             copy_all: bool = False, skipped: list[tuple[str, str]] | None = None,
+             folders: list[Path] | None = None):
     """Every file below `root`, symlinks included but never followed: yields (path, is_symlink, port).
 
     `port` is False for a file that is excluded or git-ignored (its folder's, too). Without
     `copy_all` those are not yielded at all (nor walked into). With it, everything is yielded for a
-    full copy except NEVER_COPIED and tool folders (each added to `skipped` as (path, reason)).
+    full copy except NEVER_COPIED and tool folders (each added to `skipped` as (path, reason)), and
+    every folder below `root` is added to `folders` (so a copy keeps empty ones too).
     """
     stack: list[tuple[Path, tuple, bool]] = [(root, (), True)]
     while stack:
@@ -231,6 +233,8 @@ def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: lis
                     continue
             if is_dir:
                 subdirs.append((path, specs, port))
+                if folders is not None:
+                    folders.append(path)
             else:
                 yield path, link, port
         stack.extend(reversed(subdirs))

@@ -49,7 +49,7 @@ def _full_tree(tmp_path):
 
     root = tmp_path / "proj"
     for folder in ("data", "weights", "build", ".git/objects", ".porter_cache", ".venv/lib", "node_modules/x",
-                   "pkg/__pycache__", "docs"):
+                   "pkg/__pycache__", "docs", "empty", ".git_not"):
         (root / folder).mkdir(parents=True)
     (root / ".gitignore").write_text("data/\n*.pt\ngen_*.py\n")
     (root / "a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
@@ -81,6 +81,7 @@ def test_out_copies_the_whole_tree_ignored_and_excluded_files_unchanged(tmp_path
     assert (out / "link.py").is_symlink() and os.readlink(out / "link.py") == "a.py"
     assert [Path(p).name for p, _ in result.problems] == ["escape"]  # never followed out of the tree
     assert [Path(r.path).name for r in result.files] == ["a.py"]
+    assert (out / "empty").is_dir() and (out / ".git_not").is_dir()  # empty folders are kept
     assert sorted((Path(p).name, why) for p, why in result.skipped) == [
         (".venv", "virtual environment"), ("__pycache__", "bytecode cache"), ("node_modules", "node packages")]
 
@@ -127,7 +128,8 @@ def test_failed_write_exits_1_and_is_not_counted_as_changed(tmp_path):
     import json
 
     data = json.loads(report.read_text())
-    assert data["files_changed"] == 1 and [p["file"] for p in data["problems"]] == [str(root / "pkg" / "m.py")]
+    assert data["files_changed"] == 1
+    assert [p["file"] for p in data["problems"]] == [str(root / "pkg"), str(root / "pkg" / "m.py")]
     assert "_porter_device" in (out / "ok.py").read_text()
 
 
