@@ -17,7 +17,6 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from porter.rewrite.extensions import imported_extension
 from porter.rewrite.helpers import (
     DEVICE_HELPER,
     EXTRA_HELPERS,
@@ -46,6 +45,7 @@ from porter.rewrite.transforms import (
 )
 from porter.source.catalogue import Catalogue, Fix, Rule
 from porter.source.engine import RuleIndex, analyse_source
+from porter.source.extensions import imported_extension
 
 # The rule under which imports of the project's own CUDA extension modules are guarded and marked.
 EXTENSION_RULE = "NRN408"

@@ -4,7 +4,8 @@ A CUDA project often builds kernels of its own: `setup.py` declares
 `CUDAExtension("fused_ops_cuda", [...])` (or `CppExtension("pkg._C", ...)`), or the code JIT-builds
 them with `torch.utils.cpp_extension.load(name="fused_ops_cuda", ...)`. Those modules do not exist
 on a Neuron machine, so `import fused_ops_cuda` at the top of a ported file would stop the package
-from importing. Port guards such imports and marks them (NRN408); this module supplies the names.
+from importing. Port guards such imports and marks them (NRN408) and lint reports them; this
+module supplies the names and finds the imports.
 Static, like the rest of port: the files are parsed with `ast`, never run.
 """
 
@@ -14,6 +15,11 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
+from porter.source.engine import mark_suppressed
+from porter.source.findings import Finding
+
+# The rule their imports are reported, guarded and marked under.
+EXTENSION_RULE = "NRN408"
 EXTENSION_CLASSES = {"CUDAExtension", "CppExtension"}
 LOADERS = {"load", "load_inline"}
 # Cheap prefilter: a file without any of these cannot declare an extension.
@@ -99,3 +105,28 @@ def imported_extension(module: str | None, names: list[str], level: int, path: s
                 hits.append(extension)
                 break
     return hits
+
+
+def extension_import_findings(source: str, path: str, extensions: frozenset[str], rule_id: str) -> list[Finding]:
+    """Lint's view: each import of a declared extension module in one file, suppressions marked."""
+    if not extensions or not any(e.rsplit(".", 1)[-1] in source for e in extensions):
+        return []
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    findings = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            hits = [hit for alias in node.names for hit in imported_extension(alias.name, [], 0, path, extensions)]
+        elif isinstance(node, ast.ImportFrom):
+            names = [alias.name for alias in node.names if alias.name != "*"]
+            hits = imported_extension(node.module, names, node.level, path, extensions)
+        else:
+            continue
+        for hit in hits:
+            findings.append(Finding(
+                path, node.lineno, node.col_offset + 1, rule_id,
+                f"`{hit}` is this project's own CUDA extension module (declared in the tree); it does not exist "
+                "on Neuron", node.end_lineno or node.lineno, (node.end_col_offset or 0) + 1, matched=hit))
+    return mark_suppressed(findings, source)

@@ -16,6 +16,7 @@ from porter.source.cache import Cache, cache_key, content_hash, default_cache_di
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, discover
 from porter.source.engine import INTERNAL_ERROR, RuleIndex, analyse_source
+from porter.source.extensions import EXTENSION_RULE, discover_extension_modules, extension_import_findings
 from porter.source.findings import Finding
 from porter.source.notebook import NotebookError, load_notebook, read_cells
 from porter.source.selection import ignored_rules, per_file_ignored, select_rules, validate_selectors
@@ -207,6 +208,8 @@ def lint_paths(
         if group.cache:
             group.cache.save()
 
+    _extension_imports(results, found.files, lambda path: group_for(resolver.for_path(path)).index)
+
     findings: list[Finding] = [diagnostic(p, "NRN005", msg) for p, msg in found.problems]
     for key, file_findings in results.items():
         path = Path(key)
@@ -231,6 +234,25 @@ def lint_paths(
     rule_ids = {rule_id for g in groups.values() for rule_id in g.index.reported}
     return LintResult(findings, len(found.files), len(pending), catalogues[cwd_settings.rule_paths],
                       cwd_settings, rule_ids, found.empty_dirs)
+
+
+def _extension_imports(results: dict[str, list[Finding]], files: list[Path], index_for) -> None:
+    """Imports of the project's own CUDA extension modules (declared by setup.py or
+    cpp_extension.load in the tree) as NRN408 findings. A fact about the whole tree, so found after
+    the per-file pass and never cached with a file; files that name no extension are not parsed."""
+    extensions = discover_extension_modules(str(path) for path in files if path.suffix != ".ipynb")
+    if not extensions:
+        return
+    for key in results:
+        path = Path(key)
+        if path.suffix == ".ipynb" or EXTENSION_RULE not in index_for(path).reported:
+            continue
+        try:
+            text = decode_python(path.read_bytes(), key)
+        except OSError:
+            continue
+        if isinstance(text, str):
+            results[key] = [*results[key], *extension_import_findings(text, key, extensions, EXTENSION_RULE)]
 
 
 def _relocate(finding: Finding, path: str) -> Finding:

@@ -13,13 +13,13 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.config import Overrides, Settings
 from porter.rewrite import fileio
-from porter.rewrite.extensions import extension_modules_in
 from porter.rewrite.file_port import port_source
 from porter.rewrite.sites import SiteIndex
 from porter.rewrite.transforms import code_of, split_swap_import
 from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.catalogue import load_catalogue
 from porter.source.engine import RuleIndex
+from porter.source.extensions import extension_modules_in
 from porter.source.findings import Finding
 from porter.source.selection import select_rules
 
@@ -381,3 +381,21 @@ def test_port_tree_finds_the_extensions_declared_in_setup_py(tmp_path):
     assert ported.count("# porter: NRN408") == 2 and "except ImportError:" in ported
     manual = [c for f in result.files if f.path.endswith("__init__.py") for c in f.changes]
     assert [(c.rule_id, c.line, c.action) for c in manual] == [("NRN408", 2, "marked"), ("NRN408", 3, "marked")]
+
+
+def test_lint_reports_imports_of_the_projects_extensions(tmp_path):
+    from porter.source.runner import lint_paths
+
+    root = tmp_path / "proj"
+    (root / "mypkg").mkdir(parents=True)
+    (root / "setup.py").write_text(SETUP_PY)
+    (root / "mypkg" / "__init__.py").write_text(
+        "import torch\nimport fused_ops_cuda\nfrom . import _C  # noqa: NRN408\nimport json\n")
+    result = lint_paths([root], use_cache=False)
+    hits = [(Path(f.path).name, f.line, f.matched) for f in result.findings
+            if f.rule_id == "NRN408" and f.path.endswith("__init__.py")]
+    assert hits == [("__init__.py", 2, "fused_ops_cuda")]  # the suppressed `from . import _C` is not shown
+    for _ in range(2):  # a cached file still gets the tree-level findings
+        cached = lint_paths([root], cache_dir=tmp_path / "cache").findings
+        assert [f for f in cached if f.rule_id == "NRN408" and f.path.endswith("__init__.py")] == [
+            f for f in result.findings if f.rule_id == "NRN408" and f.path.endswith("__init__.py")]
