@@ -12,6 +12,7 @@ Static, like the rest of port: the files are parsed with `ast`, never run.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,8 +23,10 @@ from porter.source.findings import Finding
 EXTENSION_RULE = "NRN408"
 EXTENSION_CLASSES = {"CUDAExtension", "CppExtension"}
 LOADERS = {"load", "load_inline"}
-# Cheap prefilter: a file without any of these cannot declare an extension.
-TOKENS = ("CUDAExtension", "CppExtension", "cpp_extension")
+# Cheap prefilter (lint runs it over every file of the tree): only a file with something that looks
+# like a declaring call is parsed. `load(...)` counts only in a file that mentions cpp_extension.
+_DECLARES = re.compile(r"""\b(?:CUDAExtension|CppExtension)\s*\((?:\s*[rb]?["']|[^()]*?\bname\s*=)""")
+_LOADS = re.compile(r"""\bload(?:_inline)?\s*\((?:\s*[rb]?["']|[^()]*?\bname\s*=)""")
 
 
 def _callee(func: ast.expr) -> str:
@@ -47,7 +50,8 @@ def _name_argument(call: ast.Call) -> str | None:
 def extension_modules_in(source: str) -> set[str]:
     """Module names one file declares: `CUDAExtension(name, ...)`, `CppExtension(name=...)`, and
     `cpp_extension.load(name=...)` / `load_inline(name=...)` in a file that uses cpp_extension."""
-    if not any(token in source for token in TOKENS):
+    if not (("Extension" in source and _DECLARES.search(source))
+            or ("cpp_extension" in source and _LOADS.search(source))):
         return set()
     try:
         tree = ast.parse(source)
