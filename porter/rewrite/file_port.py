@@ -400,6 +400,9 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
         return node, lambda n: value_transform(n, ctx, fix.to)
     if kind == "keywords":
         target = _call_of(node, parents)
+        if isinstance(parents.get(target), cst.Decorator) and not isinstance(target, cst.Call):
+            # a bare `@torch.compile` becomes `@torch.compile(backend=...)`
+            return target, lambda n: keywords_transform(cst.Call(func=n), ctx, fix.set, list(fix.drop))
         return target, lambda n: keywords_transform(n, ctx, fix.set, list(fix.drop))
     if kind == "guarded-call":
         target = _call_of(_method_call(node, parents), parents)
