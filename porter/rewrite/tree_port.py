@@ -38,7 +38,8 @@ class TreePort:
     # Notebooks with findings: port does not rewrite notebooks (they are copied unchanged); each
     # finding is work left in the report.
     notebooks: list[tuple[str, list[Finding]]] = field(default_factory=list)
-    # (path, reason): tool folders (.venv, node_modules, ...) left out of an --out copy.
+    # (path, reason): tool folders (.venv, node_modules, ...) and symlinks leaving the tree, left
+    # out of an --out copy.
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # (path, message): files that could not be read, ported or written.
     problems: list[tuple[str, str]] = field(default_factory=list)
@@ -247,7 +248,8 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
             if is_link:
                 target = os.readlink(src)
                 if not (src.parent / target).resolve().is_relative_to(base.resolve()):
-                    result.problems.append((str(src), "symlink points outside the tree; not copied"))
+                    # Not an error (a `data -> /mnt/datasets` link is common): left out, and the summary says so.
+                    result.skipped.append((str(src), "symlink to outside the tree, not followed"))
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if dst.is_symlink() or dst.exists():

@@ -79,11 +79,12 @@ def test_out_copies_the_whole_tree_ignored_and_excluded_files_unchanged(tmp_path
         assert (out / rel).read_bytes() == (root / rel).read_bytes()  # copied, not ported
     assert "_porter_device" in (out / "a.py").read_text()
     assert (out / "link.py").is_symlink() and os.readlink(out / "link.py") == "a.py"
-    assert [Path(p).name for p, _ in result.problems] == ["escape"]  # never followed out of the tree
+    assert result.problems == [] and not (out / "escape").exists()  # never followed out of the tree
     assert [Path(r.path).name for r in result.files] == ["a.py"]
     assert (out / "empty").is_dir() and (out / ".git_not").is_dir()  # empty folders are kept
     assert sorted((Path(p).name, why) for p, why in result.skipped) == [
-        (".venv", "virtual environment"), ("__pycache__", "bytecode cache"), ("node_modules", "node packages")]
+        (".venv", "virtual environment"), ("__pycache__", "bytecode cache"),
+        ("escape", "symlink to outside the tree, not followed"), ("node_modules", "node packages")]
 
 
 def test_out_summary_says_which_tool_folders_were_not_copied(tmp_path):
@@ -94,8 +95,9 @@ def test_out_summary_says_which_tool_folders_were_not_copied(tmp_path):
     root = _full_tree(tmp_path)
     out = tmp_path / "out"
     outcome = CliRunner().invoke(app, ["port", str(root), "--out", str(out), "--no-cache"])
-    assert ("skipped .venv (virtual environment), node_modules (node packages), __pycache__ (bytecode cache)"
-            in outcome.stdout)
+    assert outcome.exit_code == 0
+    assert ("skipped .venv (virtual environment), node_modules (node packages), __pycache__ (bytecode cache), "
+            "escape (symlink to outside the tree, not followed)" in outcome.stdout)
 
 
 def test_in_place_still_ports_only_files_lint_checks(tmp_path):
