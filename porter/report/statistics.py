@@ -12,11 +12,13 @@ def statistics_records(report: LintReport) -> list[dict]:
     """One record per rule, most frequent first: code, name, count, fixable (for the target)."""
     counts = Counter(f.rule_id for f in report.findings)
     records = []
+    # Fixable when `porter port` fixes some of the rule's findings here (not notebook cells, not
+    # sites lint saw cannot take the fix), as the `[*]` on each finding says.
+    fixable = {f.rule_id for f in report.findings if report.fixable(f)}
     for rule_id, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         rule = report.catalogue.get(rule_id)
-        fix = rule.fix_for(report.target) if rule else None
         records.append({"code": rule_id, "name": rule.name if rule else None, "count": count,
-                        "fixable": bool(fix and fix.available)})
+                        "fixable": rule_id in fixable})
     return records
 
 

@@ -98,3 +98,13 @@ def test_marked_site_resolved_by_another_fix_loses_its_marker_and_is_not_left_to
     again.mkdir()
     (again / "a.py").write_text(port.ported)
     assert port_tree(again, PortOptions(in_place=True), Overrides()).changed == []
+
+
+def test_lint_statistics_do_not_promise_a_fix_for_notebook_only_rules(tmp_path, monkeypatch):
+    root = _project(tmp_path, {"nb.ipynb": json.dumps(NOTEBOOK)})
+    monkeypatch.chdir(tmp_path)
+    outcome = runner.invoke(app, ["lint", str(root), "--no-cache", "--statistics"])
+    assert "NRN101  [ ]" in outcome.stdout and "[*]" not in outcome.stdout
+    (root / "a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    outcome = runner.invoke(app, ["lint", str(root), "--no-cache", "--statistics"])
+    assert "NRN101  [*]" in outcome.stdout
