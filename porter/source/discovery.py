@@ -8,7 +8,9 @@ being walked; a link back to a folder already on the walk is reported as a loop,
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from porter.config import Settings
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 NOTEBOOK_SUFFIX = ".ipynb"
+CHECKABLE_SUFFIXES = (*PYTHON_SUFFIXES, NOTEBOOK_SUFFIX)
 
 
 @dataclass
@@ -44,21 +47,27 @@ def _excluded(path: Path, settings: Settings, with_parents: bool = False) -> boo
     patterns = settings.all_excludes
     if not patterns:
         return False
+    matches = _exclude_regex(patterns)
     candidates = [path]
     if with_parents:
         candidates += [p for p in path.absolute().parents if p.is_relative_to(settings.root) and p != settings.root]
     for candidate in candidates:
-        name = candidate.name
+        if matches(candidate.name):
+            return True
         try:
             rel = candidate.absolute().relative_to(settings.root).as_posix()
         except ValueError:
-            rel = None
-        for pattern in patterns:
-            if fnmatch.fnmatch(name, pattern):
-                return True
-            if rel is not None and fnmatch.fnmatch(rel, pattern):
-                return True
+            continue
+        if matches(rel):
+            return True
     return False
+
+
+@functools.lru_cache(maxsize=64)
+def _exclude_regex(patterns: tuple[str, ...]) -> Callable[[str], object]:
+    """All exclude globs as one compiled regex: one C-level match per name instead of one
+    `fnmatch` call per pattern (a walk asks about every entry of the tree)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(os.path.normcase(p))})" for p in patterns)).match
 
 
 def _gitignore(directory: Path) -> GitIgnoreSpec | None:
@@ -78,25 +87,28 @@ def discover(
     found = Discovery()
     position_of: dict[Path, int] = {}
 
-    def add(path: Path) -> None:
+    def add(path: Path, real: Path | None = None, is_real: bool | None = None) -> None:
         # A file reached twice (through a symlinked folder) is checked once, under its real name
-        # when that name is one of the two: port must not rewrite one file twice.
-        absolute = path.absolute()
-        try:
-            key = path.resolve()
-        except OSError:
-            key = absolute
-        if key not in position_of:
-            position_of[key] = len(found.files)
+        # when that name is one of the two: port must not rewrite one file twice. A walk passes
+        # the real path it knows from its folder; a path named alone is resolved here.
+        if real is None:
+            absolute = path.absolute()
+            try:
+                real = path.resolve()
+            except OSError:
+                real = absolute
+            is_real = absolute == real
+        if real not in position_of:
+            position_of[real] = len(found.files)
             found.files.append(path)
-        elif absolute == key:
-            found.files[position_of[key]] = path
+        elif is_real:
+            found.files[position_of[real]] = path
 
     reached = [0]  # files the current directory's walk reached (duplicates included)
 
-    def add_reached(path: Path) -> None:
+    def add_reached(path: Path, real: Path, is_real: bool) -> None:
         reached[0] += 1
-        add(path)
+        add(path, real, is_real)
 
     for path in paths:
         if not os.path.lexists(path):
@@ -127,13 +139,14 @@ def _link_problem(path: Path) -> str:
 
 def _walk(root: Path, settings_for, found: Discovery, add) -> None:
     root_real = root.resolve()
-    # Each entry: a directory, the real paths of the folders on its walk, and the gitignore
-    # specs in force there (each with the folder it is relative to).
-    stack: list[tuple[Path, frozenset[Path], tuple[tuple[Path, GitIgnoreSpec], ...]]] = [
-        (root, frozenset({root_real}), ())
+    # Each entry: a directory, its real path, whether the walk reached it without a symlink, the
+    # real paths of the folders on its walk, and the gitignore specs in force there (each with the
+    # folder it is relative to). Real paths are built as the walk goes, not resolved per file.
+    stack: list[tuple[Path, Path, bool, frozenset[Path], tuple[tuple[Path, GitIgnoreSpec], ...]]] = [
+        (root, root_real, root.absolute() == root_real, frozenset({root_real}), ())
     ]
     while stack:
-        directory, ancestors, specs = stack.pop()
+        directory, real_dir, is_real, ancestors, specs = stack.pop()
         spec = _gitignore(directory)
         if spec is not None:
             specs = specs + ((directory, spec),)
@@ -145,31 +158,38 @@ def _walk(root: Path, settings_for, found: Discovery, add) -> None:
             continue
         subdirs = []
         for entry in entries:
-            path = Path(entry.path)
+            link = entry.is_symlink()
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
+            name = entry.name
+            if not (is_dir or link or name.endswith(CHECKABLE_SUFFIXES)):
+                continue  # most of a tree: nothing to check, no pattern to match
+            path = Path(entry.path)
             if _ignored(path, is_dir, specs) or _excluded(path, settings):
                 continue
-            if entry.is_symlink():
+            if link:
                 if not path.exists():
                     if is_checkable(path) or path.suffix == "":
                         found.problems.append((str(path), _link_problem(path)))
                     continue
+                real = path.resolve()
                 if is_dir:
-                    real = path.resolve()
                     if real in ancestors:
                         found.problems.append((str(path), f"symlink loop to {real}, not followed"))
                         continue
                     if not real.is_relative_to(root_real):
                         continue  # never leave the tree being checked
-                    subdirs.append((path, ancestors | {real}, specs))
-                    continue
+                    subdirs.append((path, real, False, ancestors | {real}, specs))
+                elif is_checkable(path):
+                    add(path, real, False)
+                continue
+            real = real_dir / name
             if is_dir:
-                subdirs.append((path, ancestors | {path.resolve()}, specs))
+                subdirs.append((path, real, is_real, ancestors | {real}, specs))
             elif is_checkable(path):
-                add(path)
+                add(path, real, is_real)
         stack.extend(reversed(subdirs))
 
 

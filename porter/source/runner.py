@@ -239,8 +239,16 @@ def lint_paths(
 def _extension_imports(results: dict[str, list[Finding]], files: list[Path], index_for) -> None:
     """Imports of the project's own CUDA extension modules (declared by setup.py or
     cpp_extension.load in the tree) as NRN408 findings. A fact about the whole tree, so found after
-    the per-file pass and never cached with a file; files that name no extension are not parsed."""
-    extensions = discover_extension_modules(str(path) for path in files if path.suffix != ".ipynb")
+    the per-file pass and never cached with a file; files that name no extension are not parsed.
+
+    Only the files that can declare one are read again: each `setup.py`, and the files where the
+    per-file pass (cached or not) met `torch.utils.cpp_extension`, so a warm run stays cheap."""
+    declaring = [
+        str(path) for path in files
+        if path.suffix != ".ipynb" and (path.name == "setup.py" or any(
+            f.rule_id == EXTENSION_RULE and "cpp_extension" in f.matched for f in results.get(str(path), ())))
+    ]
+    extensions = discover_extension_modules(declaring)
     if not extensions:
         return
     for key in results:
