@@ -251,14 +251,18 @@ def _extension_imports(results: dict[str, list[Finding]], files: list[Path], ind
     extensions = discover_extension_modules(declaring)
     if not extensions:
         return
+    last_parts = {name.rsplit(".", 1)[-1].encode() for name in extensions}
     for key in results:
         path = Path(key)
         if path.suffix == ".ipynb" or EXTENSION_RULE not in index_for(path).reported:
             continue
         try:
-            text = decode_python(path.read_bytes(), key)
+            data = path.read_bytes()
         except OSError:
             continue
+        if not any(name in data for name in last_parts):
+            continue  # the common case: decode and parse only files that spell an extension's name
+        text = decode_python(data, key)
         if isinstance(text, str):
             results[key] = [*results[key], *extension_import_findings(text, key, extensions, EXTENSION_RULE)]
 
