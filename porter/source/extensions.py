@@ -12,6 +12,7 @@ Static, like the rest of port: the files are parsed with `ast`, never run.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,14 +71,28 @@ def extension_modules_in(source: str) -> set[str]:
     return found
 
 
-def discover_extension_modules(paths: Iterable[str]) -> frozenset[str]:
+def discover_extension_modules(paths: Iterable[str], memo: dict[str, list] | None = None) -> frozenset[str]:
+    """The extension module names the files declare. `memo` (absolute path → [size, mtime_ns,
+    names]) remembers each file's names between runs, so an unchanged file is not parsed again."""
     found: set[str] = set()
     for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        key = os.path.abspath(path)
+        entry = memo.get(key) if memo is not None else None
+        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+            found.update(name for name in entry[2] if isinstance(name, str))
+            continue
         try:
             text = Path(path).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        found |= extension_modules_in(text)
+        names = extension_modules_in(text)
+        if memo is not None:
+            memo[key] = [stat.st_size, stat.st_mtime_ns, sorted(names)]
+        found |= names
     return frozenset(found)
 
 

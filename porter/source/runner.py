@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from porter.config import ConfigResolver, Overrides, Settings
-from porter.source.cache import Cache, cache_key, content_hash, default_cache_dir
+from porter.source.cache import Cache, cache_key, content_hash, default_cache_dir, read_entries, save_entries
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, discover
 from porter.source.engine import INTERNAL_ERROR, RuleIndex, analyse_source
@@ -208,7 +208,8 @@ def lint_paths(
         if group.cache:
             group.cache.save()
 
-    _extension_imports(results, found.files, lambda path: group_for(resolver.for_path(path)).index)
+    memo_path = cache_root / "extensions.json" if use_cache else None
+    _extension_imports(results, found.files, lambda path: group_for(resolver.for_path(path)).index, memo_path)
 
     findings: list[Finding] = [diagnostic(p, "NRN005", msg) for p, msg in found.problems]
     for key, file_findings in results.items():
@@ -236,7 +237,8 @@ def lint_paths(
                       cwd_settings, rule_ids, found.empty_dirs)
 
 
-def _extension_imports(results: dict[str, list[Finding]], files: list[Path], index_for) -> None:
+def _extension_imports(results: dict[str, list[Finding]], files: list[Path], index_for,
+                       memo_path: Path | None = None) -> None:
     """Imports of the project's own CUDA extension modules (declared by setup.py or
     cpp_extension.load in the tree) as NRN408 findings. A fact about the whole tree, so found after
     the per-file pass and never cached with a file; files that name no extension are not parsed.
@@ -248,7 +250,11 @@ def _extension_imports(results: dict[str, list[Finding]], files: list[Path], ind
         if path.suffix != ".ipynb" and (path.name == "setup.py" or any(
             f.rule_id == EXTENSION_RULE and "cpp_extension" in f.matched for f in results.get(str(path), ())))
     ]
-    extensions = discover_extension_modules(declaring)
+    memo = read_entries(memo_path) if memo_path is not None else None
+    before = dict(memo) if memo is not None else None
+    extensions = discover_extension_modules(declaring, memo)
+    if memo_path is not None and memo != before:
+        save_entries(memo_path, memo)
     if not extensions:
         return
     last_parts = {name.rsplit(".", 1)[-1].encode() for name in extensions}
