@@ -8,7 +8,7 @@ import os
 import pytest
 
 import porter.source.runner as runner
-from tests.lint.helpers import CUDA_CODE, codes, fixture, lint, write
+from tests.lint.helpers import CUDA_CODE, codes, findings, fixture, lint, write
 
 
 @pytest.fixture
@@ -194,3 +194,23 @@ def test_unwritable_cache_dir_does_not_fail_the_run(proj):
     assert result.exit_code == 1
     assert codes(result) == ["NRN101", "NRN123"]
 
+
+
+def test_extension_declarations_are_remembered_and_follow_edits(tmp_path, monkeypatch):
+    import porter.source.extensions as extensions
+
+    setup = 'from torch.utils.cpp_extension import CUDAExtension\next = CUDAExtension("fused_a", ["a.cu"])\n'
+    write(tmp_path / "setup.py", setup)
+    write(tmp_path / "model.py", "import fused_a\nimport fused_b\n")
+    parsed: list[int] = []
+    real = extensions.extension_modules_in
+    monkeypatch.setattr(extensions, "extension_modules_in", lambda text: parsed.append(1) or real(text))
+
+    def extension_imports():
+        return [loc for loc, _ in findings(lint(".", "--select", "NRN408")) if loc.startswith("model.py")]
+
+    assert extension_imports() == ["model.py:1:1"]
+    assert extension_imports() == ["model.py:1:1"]
+    assert len(parsed) == 1  # the unchanged setup.py was not parsed again
+    write(tmp_path / "setup.py", setup.replace("fused_a", "fused_b") + "# edited\n")
+    assert extension_imports() == ["model.py:2:1"]
