@@ -351,7 +351,10 @@ class _Analysis:
                     if best is None or score > best[0] or (score == best[0] and rule.id < best[1].id):
                         best = (score, rule, q)
         if best is not None:
-            self._guard(best[1], self.report, best[1], node, best[2])
+            manual = ""
+            if context == "reference" and any(f.transform in CALL_TRANSFORMS for f in best[1].fixes.values()):
+                manual = "it is only referred to here, not called, and the fix rewrites a call"
+            self._guard(best[1], self.report, best[1], node, best[2], None, manual)
 
     def _wrapped_by_porter(self, call: ast.AST) -> bool:
         """`_porter_loader(DataLoader(...))`: a call a port already wrapped in one of its helpers."""
@@ -490,6 +493,9 @@ def _mapping_reason(value: ast.AST) -> str:
     # `map_location={"cuda:1": "cuda:0"}`: location tags map to location tags, not to devices.
     return "a mapping of device names needs its own new names" if isinstance(value, ast.Dict) else ""
 
+
+# Fixes that rewrite the call a name is the callee of: a bare reference to the name cannot take them.
+CALL_TRANSFORMS = frozenset({"guarded-call", "replace", "autocast", "keywords", "statement"})
 
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # The fields of a scope-opening node that belong to the new scope; decorators, bases and

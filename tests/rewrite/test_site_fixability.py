@@ -140,3 +140,14 @@ def test_bare_compile_decorator_gets_the_backend():
     code = "import torch\n\n\n@torch.compile\ndef step(x):\n    return x * 2\n"
     assert findings(code) == [(4, "NRN502", True)]
     assert '@torch.compile(backend=("neuron" if _porter_device().type == "neuron" else "inductor"))' in port(code)
+
+
+def test_a_name_only_referred_to_is_marked_not_rewritten_as_a_call():
+    # a call-rewriting fix (guarded-call, replace) must never rewrite the call the name is an argument of
+    code = ("import torch\n@register(torch.accelerator.synchronize, torch.cuda.synchronize)\ndef f():\n    pass\n"
+            "ok = isinstance(s, torch.cuda.amp.GradScaler)\n")
+    assert findings(code) == [(2, "NRN123", False), (5, "NRN203", False)]
+    out = port(code)
+    assert "@register(torch.accelerator.synchronize, torch.cuda.synchronize)" in out
+    assert "ok = isinstance(s, torch.cuda.amp.GradScaler)" in out
+    assert "# porter: NRN123" in out and "# porter: NRN203" in out
