@@ -155,6 +155,9 @@ def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False,
         if set(by_name) - {"device", "non_blocking"} or len(positional) > 2 or any(a.star for a in node.args):
             raise CannotFix("`.cuda()` with arguments porter does not map")
         index = positional[0].value if positional else (by_name["device"].value if "device" in by_name else None)
+        if (isinstance(index, cst.Call) and isinstance(index.func, cst.Name) and index.func.value == "str"
+                and len(index.args) == 1 and is_device_helper_call(index.args[0].value)):
+            index = index.args[0].value  # `.cuda("cuda:0")` whose string became `str(_porter_device(0))` first
         if index is not None and is_device_helper_call(index):
             device = index  # `.cuda("cuda:0")` whose string was rewritten first
         elif index is not None and device_index(index)[0]:

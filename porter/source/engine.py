@@ -225,7 +225,7 @@ class _Analysis:
         if isinstance(parent, ast.Call) and child in parent.args:
             func = parent.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            return name == "to" or "device" in name.lower()
+            return name in ("to", "cuda") or "device" in name.lower()
         return False
 
     def claim(self, node: ast.AST) -> None:

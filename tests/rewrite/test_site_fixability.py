@@ -151,3 +151,9 @@ def test_a_name_only_referred_to_is_marked_not_rewritten_as_a_call():
     assert "@register(torch.accelerator.synchronize, torch.cuda.synchronize)" in out
     assert "ok = isinstance(s, torch.cuda.amp.GradScaler)" in out
     assert "# porter: NRN123" in out and "# porter: NRN203" in out
+
+
+def test_cuda_with_a_device_string_becomes_one_helper_call():
+    code = 'import torch\nx = torch.zeros(2).cuda("cuda:0")\n'
+    assert findings(code) == [(2, "NRN101", True), (2, "NRN105", True)]
+    assert "x = torch.zeros(2).to(_porter_device(0))" in port(code)
