@@ -134,6 +134,8 @@ def _apply_fixes(paths: list[Path], overrides: Overrides, unsafe_fixes: bool, jo
         target = resolver.for_path(path).target
         result = port_tree(path, PortOptions(target=target, unsafe_fixes=unsafe_fixes, in_place=True, jobs=jobs),
                            overrides)
+        for problem_path, message in result.problems:  # a file --fix could not rewrite, and why
+            typer.echo(f"{problem_path}: not fixed: {message}", err=True)
         fixed = sum(1 for f in result.files for c in f.changes if c.action == "fixed")
         if fixed:
             typer.echo(f"Fixed {fixed} finding(s) in {len(result.changed)} file(s) under {path}.", err=True)

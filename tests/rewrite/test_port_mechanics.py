@@ -149,3 +149,19 @@ def test_lint_fix_applies_safe_fixes(project):
     # what is left is the marked flash-attn use and its guarded import
     assert result.exit_code == 1
     assert "NRN941" in result.output and "NRN901" not in result.output
+
+
+def test_lint_fix_names_a_file_it_could_not_write(tmp_path, monkeypatch):
+    from porter.rewrite import tree_port
+
+    (tmp_path / "a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+
+    def refuse(path, data, mode_from=None):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tree_port, "atomic_write", refuse)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["lint", "a.py", "--fix", "--no-cache"])
+    assert "a.py: not fixed: cannot write (Permission denied)" in result.output
+    assert result.exit_code == 1 and "NRN101" in result.output  # the finding is still there
+    assert (tmp_path / "a.py").read_text() == "import torch\nx = torch.zeros(1).cuda()\n"
