@@ -140,8 +140,9 @@ def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -
     return aliases
 
 
-def _receiver_name(node: ast.AST) -> str:
-    """The name a method is called on: `optimizer` in `optimizer.step()`, `opt` in `self.opt.step()`."""
+def last_name(node: ast.AST) -> str:
+    """The last name of a dotted expression: `optimizer` in `optimizer.step()`'s receiver, `opt` in
+    `self.opt`, `CUDAExtension` in `cpp_extension.CUDAExtension`."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
@@ -382,7 +383,7 @@ class _Analysis:
             # Point at `.cuda()`, not at the start of a long receiver expression.
             attr_start = (func.end_lineno, func.end_col_offset - len(func.attr))
             for rule, m in self.index.methods.get(func.attr, ()):
-                if m.receiver_regex is not None and not m.receiver_regex.search(_receiver_name(func.value)):
+                if m.receiver_regex is not None and not m.receiver_regex.search(last_name(func.value)):
                     continue
                 if not self._is_namespace(func.value, scope):
                     self._guard(rule, self.report, rule, node, func.attr, attr_start)

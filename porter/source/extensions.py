@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from porter.source.engine import mark_suppressed
+from porter.source.engine import last_name, mark_suppressed
 from porter.source.findings import Finding
 
 # The rule their imports are reported, guarded and marked under.
@@ -28,14 +28,6 @@ LOADERS = {"load", "load_inline"}
 # like a declaring call is parsed. `load(...)` counts only in a file that mentions cpp_extension.
 _DECLARES = re.compile(r"""\b(?:CUDAExtension|CppExtension)\s*\((?:\s*[rb]?["']|[^()]*?\bname\s*=)""")
 _LOADS = re.compile(r"""\bload(?:_inline)?\s*\((?:\s*[rb]?["']|[^()]*?\bname\s*=)""")
-
-
-def _callee(func: ast.expr) -> str:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return ""
 
 
 def _name_argument(call: ast.Call) -> str | None:
@@ -63,7 +55,7 @@ def extension_modules_in(source: str) -> set[str]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        callee = _callee(node.func)
+        callee = last_name(node.func)
         if callee in EXTENSION_CLASSES or (callee in LOADERS and loaders_known):
             name = _name_argument(node)
             if name and all(part.isidentifier() for part in name.split(".")):
