@@ -223,6 +223,11 @@ class _Analysis:
             return parent.value is child
         if isinstance(parent, (ast.Return, ast.keyword, ast.arguments, ast.Lambda)):
             return True
+        if isinstance(parent, ast.Dict) and child in parent.values:
+            # `{"device": "cuda"}`: a config entry named for a device (or backend) is a value
+            key = parent.keys[parent.values.index(child)]
+            text = string_value(key) if key is not None else None
+            return text is not None and ("device" in text.lower() or "backend" in text.lower())
         if isinstance(parent, ast.Call) and child in parent.args:
             func = parent.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")

@@ -157,3 +157,11 @@ def test_cuda_with_a_device_string_becomes_one_helper_call():
     code = 'import torch\nx = torch.zeros(2).cuda("cuda:0")\n'
     assert findings(code) == [(2, "NRN101", True), (2, "NRN105", True)]
     assert "x = torch.zeros(2).to(_porter_device(0))" in port(code)
+
+
+def test_a_config_entry_named_for_the_device_is_a_value():
+    code = 'import torch\ncfg = {"device": "cuda", "name": "cuda", "dist_backend": "nccl"}\n'
+    assert findings(code) == [(2, "NRN105", True), (2, "NRN105", False), (2, "NRN308", True)]
+    out = port(code)
+    assert '"device": str(_porter_device())' in out and '"name": "cuda"' in out
+    assert '"dist_backend": ("neuron" if _porter_device().type == "neuron" else "gloo")' in out
