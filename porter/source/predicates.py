@@ -155,7 +155,7 @@ PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
     "cuda-compile-options": is_cuda_compile_options,
     "float16": is_float16,
     "cuda-tensor-type": is_cuda_tensor_type,
-    # kernel-swap arguments supported only at their default (rules/swaps.toml, NRN415 and NRN418)
+    # kernel-swap arguments supported only at their default (rules/swaps.toml, NRN415, NRN418-NRN420)
     "not-none": not_default(None),
     "not-false": not_default(False),
     "not-zero": not_default(0.0),

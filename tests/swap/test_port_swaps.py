@@ -199,3 +199,71 @@ def test_a_second_port_changes_nothing(tmp_path):
     second, report = port_file(tmp_path / "b", first)
     assert second == first
     assert not report["swaps"]
+
+
+# ---------------------------------------------------------------- 5. what the apex optimizers and flash-attn's
+# dropout-add norms refuse is marked at port time too
+
+NORMS_AND_OPTIMIZERS = """\
+from apex.optimizers import FusedAdam, FusedLAMB, FusedSGD
+from flash_attn.ops.rms_norm import DropoutAddRMSNorm, dropout_add_rms_norm
+from flash_attn.ops.layer_norm import DropoutAddLayerNorm, dropout_add_layer_norm
+
+
+def build(params, x0, res, w, b):
+    return {call}
+"""
+
+
+def _params_and_norm_inputs():
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(4, 8, generator=gen))]
+    x0, res = torch.randn(2, 3, 8, generator=gen), torch.randn(2, 3, 8, generator=gen)
+    return params, x0, res, torch.ones(8), torch.zeros(8)
+
+
+@pytest.mark.parametrize(("call", "argument", "rule"), [
+    ("FusedAdam(params, lr=1e-3, amsgrad=True)", "amsgrad=True", "NRN419"),
+    ("FusedAdam(params, 1e-3, True, (0.9, 0.999), 1e-8, True, 0.0, True)", "True", "NRN419"),  # amsgrad, 8th
+    ("FusedAdam(params, master_weights=True)", "master_weights=True", "NRN419"),
+    ("FusedLAMB(params, amsgrad=True)", "amsgrad=True", "NRN419"),
+    ("FusedSGD(params, lr=0.1, momentum=0.9, wd_after_momentum=True)", "wd_after_momentum=True", "NRN419"),
+    ("DropoutAddRMSNorm(8, p=0.1)(x0, res)", "p=0.1", "NRN420"),
+    ("DropoutAddLayerNorm(8, False, 0.1)(x0, res)", "0.1", "NRN420"),
+    ("dropout_add_rms_norm(x0, res, w, None, 0.1, 1e-5)", "0.1", "NRN420"),
+    ("dropout_add_layer_norm(x0, res, w, b, dropout_p=0.1, epsilon=1e-5)", "dropout_p=0.1", "NRN420"),
+])
+def test_refused_optimizer_and_dropout_arguments_are_marked_and_not_swapped(tmp_path, call, argument, rule):
+    ported, report = port_file(tmp_path, NORMS_AND_OPTIMIZERS.format(call=call))
+    marker = next(line for line in ported.splitlines() if f"# porter: {rule}" in line)
+    assert f"{argument} is not supported" in marker and "the shim raises at run time" in marker
+    assert ported.count("# porter:") == 1  # the refused argument's marker only
+    (call_row,) = rows(report, "not_swapped", 7)
+    assert argument in call_row["reason"] and call_row["rule"] in ("NRN411", "NRN413")
+    assert not rows(report, "swaps", 7)
+    (item,) = rows(report, "manual", 7)
+    assert item["rule"] == rule and argument in item["what"]
+    assert "| `" + str(tmp_path / "src" / "snippet.py") + ":7` |" in render_markdown(report).split("## Not swapped")[1]
+    with pytest.raises(UnsupportedArgumentError):  # the drop-in refuses it at run time, as the marker says
+        run(ported)["build"](*_params_and_norm_inputs())
+    assert port_file(tmp_path / "again", ported)[0] == ported  # the marker is never added twice
+
+
+@pytest.mark.parametrize("call", [
+    "FusedAdam(params, lr=1e-3, amsgrad=False, master_weights=False)",
+    "FusedAdam(params, 1e-3, True, (0.9, 0.999), 1e-8, True, 0.0, False)",
+    "FusedLAMB(params, amsgrad=False)",
+    "FusedSGD(params, lr=0.1, momentum=0.9, wd_after_momentum=False)",
+    "DropoutAddRMSNorm(8, p=0.0)(x0, res)",
+    "DropoutAddLayerNorm(8, False, 0.0)(x0, res)",
+    "dropout_add_rms_norm(x0, res, w, None, 0.0, 1e-5)",
+    "dropout_add_layer_norm(x0, res, w, b, dropout_p=0, epsilon=1e-5)",
+])
+def test_optimizer_and_dropout_defaults_written_out_are_swapped_and_not_marked(tmp_path, call):
+    ported, report = port_file(tmp_path, NORMS_AND_OPTIMIZERS.format(call=call))
+    assert "# porter:" not in ported
+    assert not report["manual"] and not report["not_swapped"]
+    assert rows(report, "swaps", 7)
+    run(ported)["build"](*_params_and_norm_inputs())
+    again, _ = port_file(tmp_path / "again", ported)
+    assert again == ported
