@@ -49,6 +49,8 @@ from porter.source.extensions import imported_extension
 
 # The rule under which imports of the project's own CUDA extension modules are guarded and marked.
 EXTENSION_RULE = "NRN408"
+# Its JIT builders: a module-level `ext = load(name=..., sources=[...])` is guarded like an import.
+JIT_BUILDERS = {"torch.utils.cpp_extension.load", "torch.utils.cpp_extension.load_inline"}
 MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
 
 
@@ -179,12 +181,14 @@ def _markers_above(stmt: cst.CSTNode, parents: dict) -> set[str]:
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, edits: dict, markers: dict, guards: dict, splits: dict | None = None) -> None:
+    def __init__(self, edits: dict, markers: dict, guards: dict, splits: dict | None = None,
+                 builds: dict | None = None) -> None:
         super().__init__()
         self.edits = edits
         self.markers = markers
         self.guards = guards
         self.splits = splits or {}
+        self.builds = builds or {}
 
     def on_leave(self, original, updated):
         split = self.splits.get(original)
@@ -201,6 +205,8 @@ class _Rewriter(cst.CSTTransformer):
                 updated = updated.with_changes(leading_lines=[*updated.leading_lines, *new_lines])
         if original in self.guards and isinstance(updated, cst.SimpleStatementLine):
             updated = _guard_import(updated, self.guards[original])
+        elif original in self.builds and isinstance(updated, cst.SimpleStatementLine):
+            updated = _guard_build(updated, *self.builds[original])
         return updated
 
     def _split(self, original: cst.SimpleStatementLine, split) -> cst.CSTNode:
@@ -245,6 +251,69 @@ def _guard_import(stmt: cst.SimpleStatementLine, rule_id: str) -> cst.BaseStatem
         body=template.body.with_changes(body=[body]),
         leading_lines=stmt.leading_lines,
     )
+
+
+def _guard_build(stmt: cst.SimpleStatementLine, names: list[str], what: str) -> cst.BaseStatement:
+    """`ext = load(name="fused_ops_cuda", ...)` → try/except Exception binding `ext` to a `_PorterMissing`.
+
+    A JIT build needs nvcc, ninja and a CUDA toolchain, and fails with whatever error the missing piece
+    raises (OSError, RuntimeError, CalledProcessError, ...): hence `Exception`. Where the build works
+    nothing changes; where it fails the module still imports, and using the extension raises ImportError.
+    """
+    fallback = "\n".join(f'    {name} = {MISSING_HELPER}("{what}", "{EXTENSION_RULE}")' for name in names)
+    handler = "except Exception:  # building a CUDA extension needs nvcc and ninja, absent here"
+    template = cst.parse_statement(f"try:\n    pass\n{handler}\n{fallback}\n")
+    return template.with_changes(
+        body=template.body.with_changes(body=[stmt.with_changes(leading_lines=[])]),
+        leading_lines=stmt.leading_lines,
+    )
+
+
+def _in_build_guard(stmt: cst.CSTNode, parents: dict) -> bool:
+    """Inside a `try:` with a handler that catches what a failed build raises (bare, Exception, BaseException)."""
+    node = parents.get(stmt)
+    while node is not None and not isinstance(node, cst.Module):
+        if isinstance(node, cst.Try):
+            for handler in node.handlers:
+                kinds = [e.value for e in handler.type.elements] if isinstance(handler.type, cst.Tuple) \
+                    else [handler.type]
+                if any(k is None or code_name(k).rsplit(".", 1)[-1] in ("Exception", "BaseException") for k in kinds):
+                    return True
+        node = parents.get(node)
+    return False
+
+
+def _jit_build(matched: str, node: cst.CSTNode, stmt: cst.CSTNode | None,
+               parents: dict) -> tuple[list[str], str] | None:
+    """(names bound, extension name) for a `cpp_extension.load(...)` / `load_inline(...)` call assigned to
+    plain names in a statement the module runs on import; None for any other site (a use inside a
+    function fails only when called, and stays marked)."""
+    call = parents.get(node)
+    if matched not in JIT_BUILDERS or not isinstance(call, cst.Call) or call.func is not node:
+        return None
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, cst.Assign):
+        targets = [t.target for t in small.targets]
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        targets = [small.target]
+    else:
+        return None
+    if not all(isinstance(t, cst.Name) for t in targets):
+        return None
+    if not _runs_at_import(stmt, parents) or _in_build_guard(stmt, parents):
+        return None
+    names = list(dict.fromkeys(t.value for t in targets))
+    what = names[0]
+    for arg in call.args:
+        if (arg.keyword is not None and arg.keyword.value == "name") or (arg.keyword is None and arg is call.args[0]):
+            value = arg.value.evaluated_value if isinstance(arg.value, cst.SimpleString) else None
+            if isinstance(value, str) and value and all(part.isidentifier() for part in value.split(".")):
+                what = value
+            if arg.keyword is not None:
+                break
+    return names, what
 
 
 def _runs_at_import(stmt: cst.CSTNode, parents: dict) -> bool:
@@ -446,6 +515,7 @@ def port_source(
     edits: dict[cst.CSTNode, Callable] = {}
     markers: dict[cst.CSTNode, list[tuple[str, str]]] = {}
     guards: dict[cst.CSTNode, str] = {}
+    builds: dict[cst.CSTNode, tuple[list[str], str]] = {}
     sited: list[tuple[str, Change]] = []
 
     # One marker per rule and statement: the names and reasons of its sites there are merged into it.
@@ -494,6 +564,15 @@ def port_source(
             continue
         if fix.applicability == "manual" or not fix.transform:
             change.action, change.detail = "marked", finding.message
+            build = _jit_build(finding.matched, node, stmt, parents) if rule.id == EXTENSION_RULE else None
+            if build is not None:
+                # The module-level JIT build is guarded so the file imports; the kernel still needs a person.
+                builds.setdefault(stmt, build)
+                bound = ", ".join(build[0])
+                guarded = f"build guarded: where {build[1]} cannot be built, {bound} is a stand-in raising ImportError"
+                change.detail = f"{finding.message}; {guarded} when used"
+                mark(stmt, rule, fix, guarded, name=finding.matched)
+                continue
             mark(stmt, rule, fix, name=finding.matched)
             continue
         if finding.manual:  # the engine saw why this site cannot take the fix
@@ -537,7 +616,7 @@ def port_source(
     if extension_modules:
         _extension_imports(path, target, extension_modules, catalogue, positions, parents, result, guards, mark)
     splits = plan.resolve(mark)
-    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards, splits))
+    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards, splits, builds))
     plan.finish(plan.sites)
     fixed_names = {matched for matched, change in sited if change.action == "fixed" and matched}
     new_module = _drop_unused_imports(new_module, fixed_names)
@@ -547,7 +626,7 @@ def port_source(
     helpers += [(name, extra_helper_source(name, ctx.torch_alias)) for name in EXTRA_HELPERS
                 if name in ctx.extra_helpers]
     new_module = _insert_helpers(new_module, helpers, ctx.torch_alias)
-    if guards:
+    if guards or builds:
         new_module = _insert_missing_helper(new_module)
     needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_alias(new_module) is None else [])
     if needed:

@@ -383,6 +383,73 @@ def test_port_tree_finds_the_extensions_declared_in_setup_py(tmp_path):
     assert [(c.rule_id, c.line, c.action) for c in manual] == [("NRN408", 2, "marked"), ("NRN408", 3, "marked")]
 
 
+JIT_BUILD = """import torch
+from torch.utils.cpp_extension import load
+
+fused = load(name="fused_ops_cuda", sources=["k.cu"])
+
+
+def run(x):
+    return fused.op(x)
+"""
+
+
+def test_a_module_level_jit_build_is_guarded_so_the_module_imports_without_nvcc(monkeypatch, tmp_path):
+    out = port(JIT_BUILD)  # port() also checks that a second port changes nothing
+    assert ('try:\n    fused = load(name="fused_ops_cuda", sources=["k.cu"])\n'
+            'except Exception:  # building a CUDA extension needs nvcc and ninja, absent here\n'
+            '    fused = _PorterMissing("fused_ops_cuda", "NRN408")\n') in out
+    assert out.count("class _PorterMissing") == 1 and out.index("class _PorterMissing") < out.index("try:")
+    marker = next(line for line in out.splitlines() if line.startswith("# porter: NRN408") and "guarded" in line)
+    assert "where fused_ops_cuda cannot be built, fused is a stand-in raising ImportError" in marker
+    assert out.count("# porter: NRN408") == 2  # the import and the build, each once
+    # The real build runs and fails here (no nvcc, no k.cu): the module still imports ...
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    namespace: dict = {"__name__": "ported"}
+    exec(compile(out, "ported.py", "exec"), namespace)
+    assert not namespace["fused"]
+    # ... and the extension's use fails clearly, naming it and the rule.
+    with pytest.raises(ImportError, match=r"fused_ops_cuda.op needs 'fused_ops_cuda'.*NRN408"):
+        namespace["run"](namespace["torch"].ones(2))
+
+
+@pytest.mark.parametrize("code", [
+    'from torch.utils import cpp_extension\nops: object = cpp_extension.load_inline("jit_ops", cpp_sources=[src])\n',
+    'import torch.utils.cpp_extension as ce\nif USE_CUDA:\n    a = b = ce.load(name="jit_ops", sources=["a.cu"])\n',
+])
+def test_jit_build_guard_covers_aliases_annotations_and_module_level_blocks(code):
+    out = port(code)
+    assert "except Exception:  # building a CUDA extension" in out
+    assert '= _PorterMissing("jit_ops", "NRN408")' in out
+
+
+@pytest.mark.parametrize("code", [
+    # inside a function: it fails only when called, and stays marked
+    'from torch.utils.cpp_extension import load\n\n\ndef build():\n    return load(name="x", sources=["a.cu"])\n',
+    # the project already catches the build's failure
+    'from torch.utils.cpp_extension import load\ntry:\n    ext = load(name="x", sources=["a.cu"])\n'
+    'except (OSError, Exception):\n    ext = None\n',
+    # not a plain name to bind the stand-in to, or nothing bound at all
+    'from torch.utils.cpp_extension import load\nself_ops.ext = load(name="x", sources=["a.cu"])\n',
+    'from torch.utils.cpp_extension import load\nload(name="x", sources=["a.cu"], is_python_module=False)\n',
+])
+def test_other_jit_builds_are_marked_and_not_guarded(code):
+    out = port(code)
+    assert "except Exception:  # building" not in out and "_PorterMissing" not in out
+    assert "# porter: NRN408" in out
+
+
+def test_the_report_says_the_jit_build_is_guarded_and_still_left_to_do(tmp_path):
+    from porter.rewrite.report import build_report
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ops.py").write_text(JIT_BUILD)
+    result = port_tree(tmp_path / "src", PortOptions(target="neuron", out=tmp_path / "out"), Overrides(target="neuron"))
+    (build,) = [item for item in build_report(result)["manual"] if item["line"] == 4]
+    assert build["rule"] == "NRN408" and build["action"] == "marked" and build["effort"] == "high"
+    assert "build guarded" in build["detail"] and "fused is a stand-in raising ImportError" in build["detail"]
+
+
 def test_lint_reports_imports_of_the_projects_extensions(tmp_path):
     from porter.source.runner import lint_paths
 
