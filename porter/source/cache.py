@@ -1,12 +1,13 @@
 """The content-hash cache: a file whose bytes have not changed is not parsed again.
 
-One JSON file per (porter version, catalogue, target, rule set). An entry is reused when the
+One JSON file per (porter version and source files, catalogue, target, rule set). An entry is reused when the
 file's size and mtime are unchanged, or, failing that, when its content hash is. Writes are atomic
 and merge with what another process (pre-commit runs several) may have written meanwhile.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,8 +27,24 @@ def content_hash(data: bytes) -> str:
 
 def cache_key(*parts: str) -> str:
     h = hashlib.blake2b(digest_size=12)
-    for part in (__version__, *parts):
+    for part in (__version__, _code_signature(), *parts):
         h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_signature() -> str:
+    """porter's own source files by size and mtime: an edited or reinstalled porter (an editable
+    install, a development checkout) never reuses results its older code produced. A few hundred
+    stat calls, once per run."""
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.blake2b(digest_size=12)
+    for path in sorted(package.rglob("*.py")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        h.update(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}\0".encode())
     return h.hexdigest()
 
 

@@ -214,3 +214,17 @@ def test_extension_declarations_are_remembered_and_follow_edits(tmp_path, monkey
     assert len(parsed) == 1  # the unchanged setup.py was not parsed again
     write(tmp_path / "setup.py", setup.replace("fused_a", "fused_b") + "# edited\n")
     assert extension_imports() == ["model.py:2:1"]
+
+
+def test_cache_is_keyed_by_porter_source_files(tmp_path, monkeypatch, analysed):
+    # an edited porter (a development checkout, an editable install) never reuses older results
+    import porter.source.cache as cache
+
+    write(tmp_path / "a.py", CUDA_CODE)
+    lint(".")
+    lint(".")
+    assert analysed == ["a.py"]  # the second run was a cache hit
+    signature = cache._code_signature()
+    monkeypatch.setattr(cache, "_code_signature", lambda: signature + "-edited")
+    lint(".")
+    assert analysed == ["a.py", "a.py"]
