@@ -267,3 +267,16 @@ def test_optimizer_and_dropout_defaults_written_out_are_swapped_and_not_marked(t
     run(ported)["build"](*_params_and_norm_inputs())
     again, _ = port_file(tmp_path / "again", ported)
     assert again == ported
+
+
+def test_rotary_aliases_and_in_place_forms_are_swapped(tmp_path):
+    code = ("import torch\n"
+            "from flash_attn.layers.rotary import apply_rotary_emb_func, apply_rotary_emb_qkv_, apply_rotary_emb_kv_\n"
+            "x = torch.randn(1, 4, 2, 8)\n"
+            "y = apply_rotary_emb_func(x, torch.ones(4, 4), torch.zeros(4, 4))\n")
+    ported, report = port_file(tmp_path, code)
+    assert ("from porter.kernels.compat.flash_attn.layers.rotary import apply_rotary_emb_func, "
+            "apply_rotary_emb_qkv_, apply_rotary_emb_kv_") in ported
+    assert report["not_swapped"] == [] and "# porter:" not in ported
+    scope = run(ported)
+    torch.testing.assert_close(scope["y"], scope["x"])  # cos 1, sin 0: the identity rotation
