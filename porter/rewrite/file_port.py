@@ -419,6 +419,37 @@ def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_al
     return module.with_changes(body=[*body[:insert_at], *helpers, *after])
 
 
+def _fstring_quote(node: cst.CSTNode, parents: dict) -> str:
+    """The quote character of the f-string this node sits in, if any ("" outside f-strings)."""
+    while node is not None and not isinstance(node, cst.BaseStatement):
+        node = parents.get(node)
+        if isinstance(node, cst.FormattedString):
+            return node.start.lstrip("rRfFbBuU")[:1]
+    return ""
+
+
+class _Requote(cst.CSTTransformer):
+    """Before Python 3.12 an f-string's expressions cannot hold its own quote character: a string
+    a fix writes there (`== "neuron"`) takes the other quote."""
+
+    def __init__(self, quote: str) -> None:
+        self.quote, self.other = quote, "'" if quote == '"' else '"'
+
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+        prefix = updated.prefix
+        body = updated.value[len(prefix):]
+        if body[:1] != self.quote or body[:3] == self.quote * 3:
+            return updated
+        inner = body[1:-1]
+        if self.other in inner or "\\" in inner:
+            return updated
+        return updated.with_changes(value=f"{prefix}{self.other}{inner}{self.other}")
+
+
+def _requoting(edit: Callable, quote: str) -> Callable:
+    return lambda node: edit(node).visit(_Requote(quote))
+
+
 def _inside(node: cst.CSTNode, parents: dict, kind: type) -> bool:
     while node is not None and not isinstance(node, cst.BaseStatement):
         node = parents.get(node)
@@ -607,6 +638,9 @@ def port_source(
             change.action, change.detail = "marked", str(exc)
             mark(stmt, rule, fix, str(exc))
             continue
+        quote = _fstring_quote(site, parents)
+        if quote:
+            edit = _requoting(edit, quote)
         # Several fixes may rewrite one node (`.cuda(non_blocking=True)`): they run in turn.
         previous = edits.get(site)
         current = _safe_edit(edit, site, rule, fix, stmt, change, mark)
@@ -639,6 +673,7 @@ def port_source(
         ast.parse(code)
     except SyntaxError as exc:  # never write a file that does not parse
         result.error = f"internal error: the ported file would not parse ({exc.msg}, line {exc.lineno})"
+        result.changes = []  # nothing of it is written: no site counts as fixed
         return result
     result.ported = code
     _settle_resolved(result, findings, sites, parents, edits, index, path, markers)

@@ -165,3 +165,16 @@ def test_a_config_entry_named_for_the_device_is_a_value():
     out = port(code)
     assert '"device": str(_porter_device())' in out and '"name": "cuda"' in out
     assert '"dist_backend": ("neuron" if _porter_device().type == "neuron" else "gloo")' in out
+
+
+@pytest.mark.parametrize("target", ["neuron", "portable", "xla"])
+def test_fixes_inside_f_strings_use_the_other_quote(target):
+    # before Python 3.12 an f-string expression cannot hold the f-string's own quote character
+    code = ('import torch\ndevice_type = "cuda"\nprint(f"amp on: {device_type == \'cuda\'}")\n'
+            'print(f"{torch.cuda.is_available()}")\nprint(f\'dev {torch.device("cuda")}\')\n')
+    out = port(code, target)
+    compile(out, "ported.py", "exec")
+    assert "torch.cuda" not in out
+    assert "print(f'dev {_porter_device()}')" in out
+    if target != "portable":  # portable marks comparisons with "cuda" instead of rewriting them
+        assert "'cuda'" not in out and f"{{device_type == '{target}'}}" in out
