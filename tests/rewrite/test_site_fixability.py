@@ -178,3 +178,12 @@ def test_fixes_inside_f_strings_use_the_other_quote(target):
     assert "print(f'dev {_porter_device()}')" in out
     if target != "portable":  # portable marks comparisons with "cuda" instead of rewriting them
         assert "'cuda'" not in out and f"{{device_type == '{target}'}}" in out
+
+
+def test_cuda_seeding_leaves_the_cpu_generator_alone_on_a_cpu_run():
+    code = ("import torch\ntorch.manual_seed(0)\na = torch.randn(3)\ntorch.cuda.manual_seed(1234)\n"
+            "torch.cuda.manual_seed_all(1234)\ntorch.cuda.seed_all()\nprint(torch.randn(3).tolist())\n")
+    original = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    ported = subprocess.run([sys.executable, "-c", port(code)], capture_output=True, text=True, timeout=120)
+    assert ported.returncode == 0, ported.stderr
+    assert ported.stdout == original.stdout
