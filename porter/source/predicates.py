@@ -90,7 +90,11 @@ def is_any(node: ast.AST, scope: Scope) -> bool:
 
 
 def is_cuda_compile_mode(node: ast.AST, scope: Scope) -> bool:
-    return string_value(node) in CUDA_COMPILE_MODES
+    # A mode held in a variable (`mode=cfg.compile_mode`) may be a CUDA one: every mode but
+    # "default" tunes Inductor only, and a non-Inductor backend is handed `mode` and may refuse it.
+    if isinstance(node, ast.Constant):
+        return node.value in CUDA_COMPILE_MODES
+    return not isinstance(node, ast.JoinedStr)
 
 
 def is_cuda_compile_backend(node: ast.AST, scope: Scope) -> bool:

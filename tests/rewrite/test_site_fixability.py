@@ -187,3 +187,9 @@ def test_cuda_seeding_leaves_the_cpu_generator_alone_on_a_cpu_run():
     ported = subprocess.run([sys.executable, "-c", port(code)], capture_output=True, text=True, timeout=120)
     assert ported.returncode == 0, ported.stderr
     assert ported.stdout == original.stdout
+
+
+def test_compile_mode_held_in_a_variable_is_dropped_with_the_backend_set():
+    code = 'import torch\ncfg = {"mode": "max-autotune"}\nm = torch.compile(model, mode=cfg["mode"])\n'
+    assert ('m = torch.compile(model, backend=("neuron" if _porter_device().type == "neuron" else "inductor"))'
+            in port(code))
