@@ -106,6 +106,16 @@ def device_index(node: cst.BaseExpression) -> tuple[bool, cst.BaseExpression | N
         ):
             return True, parts[1].expression
         return False, None
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
+        # "cuda:%d" % rank
+        if _string_text(node.left) in ("cuda:%d", "cuda:%s", "cuda:%i") and not isinstance(node.right, cst.Tuple):
+            return True, node.right
+        return False, None
+    if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "format"
+            and _string_text(node.func.value) in ("cuda:{}", "cuda:{0}") and len(node.args) == 1
+            and node.args[0].keyword is None and not node.args[0].star):
+        # "cuda:{}".format(rank)
+        return True, node.args[0].value
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
         if _string_text(node.left) == "cuda:":
             right = node.right

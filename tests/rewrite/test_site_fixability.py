@@ -193,3 +193,11 @@ def test_compile_mode_held_in_a_variable_is_dropped_with_the_backend_set():
     code = 'import torch\ncfg = {"mode": "max-autotune"}\nm = torch.compile(model, mode=cfg["mode"])\n'
     assert ('m = torch.compile(model, backend=("neuron" if _porter_device().type == "neuron" else "inductor"))'
             in port(code))
+
+
+def test_formatted_device_strings_name_their_index():
+    code = ('import torch\ni = 1\na = torch.device("cuda:{}".format(i))\nb = torch.device("cuda:%d" % i)\n'
+            'c = torch.zeros(1, device="cuda:{}".format(i))\n')
+    out = port(code)
+    assert "a = _porter_device(i)" in out and "b = _porter_device(i)" in out
+    assert "c = torch.zeros(1, device=_porter_device(i))" in out and "# porter:" not in out
