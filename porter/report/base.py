@@ -25,7 +25,11 @@ class LintReport:
         rule = self.rule(finding)
         return rule.fix_for(self.target) if rule else None
 
-    def fixable(self, finding: Finding) -> bool:
+    def fixable(self, finding: Finding, unsafe: bool = False) -> bool:
+        """Does `porter port` fix this site by default? With `unsafe`: only with `--unsafe-fixes`.
+        As in ruff, `[*]` promises the safe fixes; the unsafe ones are counted apart."""
         fix = self.fix(finding)
         # `porter port` does not rewrite notebooks: their findings are not promised a fix.
-        return bool(fix and fix.available and not finding.manual and finding.cell is None)
+        if not (fix and fix.available and not finding.manual and finding.cell is None):
+            return False
+        return fix.applicability == ("unsafe" if unsafe else "safe")

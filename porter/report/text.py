@@ -16,6 +16,9 @@ def render_text(report: LintReport) -> str:
         lines.append(f"Found {n} finding{'s' if n != 1 else ''} (target: {report.target}).")
         if fixable:
             lines.append(f"[*] {fixable} fixable with `porter port` (target {report.target}).")
+        unsafe = sum(1 for f in report.findings if report.fixable(f, unsafe=True))
+        if unsafe:
+            lines.append(f"{unsafe} more fixable with `porter port --unsafe-fixes` (they change numerics).")
     else:
         lines.append("All checks passed!")
     return "\n".join(lines) + "\n"

@@ -606,7 +606,7 @@ def port_source(
                 continue
             mark(stmt, rule, fix, name=finding.matched)
             continue
-        if finding.manual:  # the engine saw why this site cannot take the fix
+        if finding.manual and fix.transform != "guard-import":  # the engine saw why this site cannot take the fix
             change.action, change.detail = "marked", finding.manual
             mark(stmt, rule, fix, finding.manual, site_only=True)
             continue

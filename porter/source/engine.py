@@ -358,8 +358,11 @@ class _Analysis:
                         best = (score, rule, q)
         if best is not None:
             manual = ""
-            if context == "reference" and any(f.transform in CALL_TRANSFORMS for f in best[1].fixes.values()):
+            transforms = {f.transform for f in best[1].fixes.values()}
+            if context == "reference" and transforms & CALL_TRANSFORMS:
                 manual = "it is only referred to here, not called, and the fix rewrites a call"
+            elif "guard-import" in transforms:
+                manual = "a use of the package: port guards its imports and marks its uses"
             self._guard(best[1], self.report, best[1], node, best[2], None, manual)
 
     def _wrapped_by_porter(self, call: ast.AST) -> bool:

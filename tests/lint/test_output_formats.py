@@ -209,3 +209,15 @@ def test_every_format_to_output_file(sample, fmt):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "NRN101" in (sample / f"report.{fmt}").read_text(encoding="utf-8")
+
+
+def test_fix_marker_promises_safe_fixes_only(tmp_path):
+    # as in ruff: `[*]` for what `porter port` applies by default; unsafe fixes are counted apart,
+    # and uses of a package whose imports port guards are not promised a fix
+    write(tmp_path / "h.py", "import torch\nimport triton\nx = torch.zeros(1).half()\ny = x.cuda()\n"
+                             "@triton.jit\ndef k(p):\n    pass\n")
+    out = lint("h.py", "--no-cache").stdout
+    assert "h.py:2:8: NRN406 [*]" in out and "h.py:5:2: NRN406 `triton.jit`" in out
+    assert "NRN206 `.half()`" in out and "NRN101 [*]" in out
+    assert "[*] 2 fixable with `porter port`" in out
+    assert "1 more fixable with `porter port --unsafe-fixes`" in out
