@@ -7,6 +7,7 @@ random numbers first, so uninitialised memory never makes a comparison meaningle
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -34,9 +35,13 @@ def seeded_state(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
 def _installed(path: str) -> bool:
     """A file of an installed library or of the standard library: `torchvision.models:resnet18` is
     a fine factory, and the same for reference and candidate by nature."""
+    return any(_under(path, root) for root in _library_roots())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_roots() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    return any(_under(path, str(Path(paths[key]).resolve())) for key in ("purelib", "platlib", "stdlib")
-               if paths.get(key))
+    return tuple(str(Path(paths[key]).resolve()) for key in ("purelib", "platlib", "stdlib") if paths.get(key))
 
 
 def _under(path: str, root: str) -> bool:

@@ -31,6 +31,7 @@ from porter.rewrite.transforms import (
     CannotFix,
     FileContext,
     autocast_transform,
+    code_name,
     device_transform,
     device_type_transform,
     guarded_call,
@@ -131,14 +132,6 @@ def _torch_alias(module: cst.Module) -> str | None:
                         if code_name(alias.name) == "torch":
                             return alias.asname.name.value if alias.asname else "torch"
     return None
-
-
-def code_name(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{code_name(node.value)}.{node.attr.value}"
-    return ""
 
 
 def _marker_text(rule: Rule, fix: Fix, reason: str = "", site_only: bool = False, name: str = "") -> str:
@@ -606,10 +599,6 @@ def port_source(
                 continue
             mark(stmt, rule, fix, name=finding.matched)
             continue
-        if finding.manual and fix.transform != "guard-import":  # the engine saw why this site cannot take the fix
-            change.action, change.detail = "marked", finding.manual
-            mark(stmt, rule, fix, finding.manual, site_only=True)
-            continue
         if fix.transform == "swap-import":
             continue  # settled below, once every import of the file is known (porter.rewrite.swaps)
         if fix.transform == "guard-import":
@@ -631,6 +620,10 @@ def port_source(
                 # Inside a function the import only runs, and fails, when the function is called.
                 change.action = "marked"
                 mark(stmt, rule, fix)
+            continue
+        if finding.manual:  # the engine saw why this site cannot take the fix
+            change.action, change.detail = "marked", finding.manual
+            mark(stmt, rule, fix, finding.manual, site_only=True)
             continue
         try:
             site, edit = _apply_fix(rule, fix, node, parents, ctx)

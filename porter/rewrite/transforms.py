@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
 from porter.rewrite.helpers import DEVICE_HELPER, EXTRA_HELPERS, USES_DEVICE_HELPER
 from porter.source.predicates import CUDA_DEVICE
@@ -483,12 +484,9 @@ def guarded_call(node: cst.Call, ctx: FileContext, to: str, guard: str, default:
     return expr(f"({call} if {ctx.render(guard)} else {ctx.render(default)})")
 
 
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
+def code_name(node: cst.BaseExpression) -> str:
+    """The dotted name a Name/Attribute spells (`torch.cuda`), "" for anything else."""
+    return get_full_name_for_node(node) or ""
 
 
 @dataclass
@@ -537,7 +535,7 @@ def split_swap_import(line: cst.SimpleStatementLine, swappable: dict[str, str]) 
     result = ImportSplit(None, None)
     for small in line.body:
         if isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
-            module = _dotted(small.module)
+            module = code_name(small.module)
             if any(module.startswith(p + ".") for p in prefixes):
                 swapped.append(small)
                 continue
@@ -547,7 +545,7 @@ def split_swap_import(line: cst.SimpleStatementLine, swappable: dict[str, str]) 
                 continue
             moved, stay = [], []
             for alias in small.names:
-                qualname = f"{module}.{_dotted(alias.name)}"
+                qualname = f"{module}.{code_name(alias.name)}"
                 if qualname in swappable:
                     moved.append(alias)
                     result.done[qualname] = f"{swappable[qualname]}.{qualname}"
@@ -556,7 +554,7 @@ def split_swap_import(line: cst.SimpleStatementLine, swappable: dict[str, str]) 
                     result.kept[qualname] = f"porter has no drop-in for {qualname}"
             parenthesised = bool(small.lpar)
             # one shim package per statement: all of a statement's names are under one original package
-            prefix = swappable[f"{module}.{_dotted(moved[0].name)}"] if moved else ""
+            prefix = swappable[f"{module}.{code_name(moved[0].name)}"] if moved else ""
             if moved:
                 swapped.append(small.with_changes(module=expr(f"{prefix}.{module}"),
                                                   names=_last_without(moved, "comma", parenthesised)))
@@ -565,7 +563,7 @@ def split_swap_import(line: cst.SimpleStatementLine, swappable: dict[str, str]) 
         elif isinstance(small, cst.Import):
             moved, stay = [], []
             for alias in small.names:
-                module = _dotted(alias.name)
+                module = code_name(alias.name)
                 if any(module.startswith(p + ".") for p in prefixes):
                     moved.append(alias)
                 elif module not in swappable:
