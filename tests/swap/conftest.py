@@ -12,16 +12,6 @@ torch = pytest.importorskip("torch")
 PATHS = ("reference", "simulate")
 
 
-def simulator_available() -> bool:
-    try:
-        from porter.kernels import _runtime
-
-        _runtime.ensure_nki(simulated=True)
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _no_simulate_env(monkeypatch):
     monkeypatch.delenv("PORTER_KERNELS_SIMULATE", raising=False)
@@ -47,8 +37,6 @@ class Runner:
 
 @pytest.fixture(params=PATHS)
 def path(request):
-    if request.param == "simulate" and not simulator_available():
-        pytest.skip("NKI simulator unavailable")
     return Runner(request.param)
 
 
