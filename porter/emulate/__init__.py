@@ -1,0 +1,24 @@
+"""Emulated devices: run a program on a CPU as if on a Neuron device (`neuron`) or a CUDA GPU.
+
+`with porter.emulate.neuron(): ...` or `porter run -- python script.py`. Imports torch lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["cuda", "neuron"]
+
+
+def neuron(platform: str = "trn2", cores: int = 1, strict: bool = False, report: Any = None):
+    """Context manager: inside it, `neuron` is a PyTorch device backed by CPU memory."""
+    from porter.emulate.neuron import emulate
+
+    return emulate(platform=platform, cores=cores, strict=strict, report=report)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cuda":  # built in porter/emulate/cuda/ (imported only when asked for)
+        return importlib.import_module("porter.emulate.cuda")
+    raise AttributeError(f"module 'porter.emulate' has no attribute {name!r}")
