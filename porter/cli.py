@@ -297,6 +297,9 @@ def _register_subcommands() -> None:
     from porter.commands.dynamic import register
 
     register(app)
+    from porter.commands.doctor import doctor
+
+    app.command("doctor")(doctor)
 
     if find_spec("porter.commands.kernels") is not None:
         from porter.commands.kernels import app as kernels_app

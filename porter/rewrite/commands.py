@@ -88,9 +88,9 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
         sys.stdout.write(_summary_line(summary, out, in_place, check))
     for file, message in result.problems:
         sys.stderr.write(f"{file}: {message}\n")
-    # Exit 1 when anything would change (--check) or any file could not be read, ported, copied or
-    # written (each is on stderr and in the report's problems); usage errors exit 2.
-    if check and result.changed:
+    # Exit 1 when anything would change (--check, and --diff as with ruff) or any file could not be
+    # read, ported, copied or written (each is on stderr and in the report's problems); usage errors exit 2.
+    if (check or diff) and result.changed:
         return 1
     return 1 if result.problems else 0
 

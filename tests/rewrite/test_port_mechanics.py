@@ -94,7 +94,7 @@ def test_diff_and_check_write_nothing(project):
     assert diff.exit_code == 1  # broken.py cannot be ported: a problem
     (project / "broken.py").unlink()
     diff = runner.invoke(app, ["port", str(project), "--diff"])
-    assert diff.exit_code == 0
+    assert diff.exit_code == 1  # as in ruff: a diff with changes exits 1
     assert "+    model = model.to(_porter_device())  # keep this comment" in diff.output
     check = runner.invoke(app, ["port", str(project), "--check"])
     assert check.exit_code == 1

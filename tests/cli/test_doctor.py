@@ -1,0 +1,56 @@
+"""`porter doctor`: what porter finds in this environment, each line true to the machine."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from porter.cli import app
+
+
+def _installed(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def test_doctor_json_matches_the_environment():
+    result = CliRunner().invoke(app, ["doctor", "--output-format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    checks = {c["name"]: c for c in data["checks"]}
+    assert set(checks) == {"torch", "neuron-sdk", "nki", "triton", "onnxruntime"}
+    torch_version = _installed("torch")
+    assert checks["torch"]["found"] is (torch_version is not None)
+    if torch_version:
+        assert checks["torch"]["detail"].startswith(torch_version)
+        assert "build" in checks["torch"]["detail"]
+    assert checks["triton"]["found"] is (importlib.util.find_spec("triton") is not None)
+    assert checks["onnxruntime"]["found"] is (_installed("onnxruntime") is not None)
+    assert checks["neuron-sdk"]["found"] is bool(_installed("torch-neuronx") or _installed("neuronx-cc"))
+    from porter.nki.install import real_nki_available
+
+    nki = checks["nki"]["detail"]
+    assert nki.startswith("real nki") is real_nki_available()
+    for check in checks.values():
+        assert check["enables"]
+
+
+def test_doctor_text_names_every_check():
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    for name in ("torch", "neuron-sdk", "nki", "triton", "onnxruntime", "→"):
+        assert name in result.stdout
+
+
+def test_cli_startup_does_not_import_torch_for_doctor():
+    probe = "import sys, porter.cli; print(any(m == 'torch' or m.startswith('torch.') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
