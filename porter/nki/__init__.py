@@ -1,4 +1,4 @@
-"""NKI CPU simulator: run NKI 0.6 kernels (`import nki`) with NumPy on any machine.
+"""NKI CPU simulator: run NKI 0.6-0.8 kernels (`import nki`) with NumPy on any machine (PORTER_NKI_VERSION).
 
 import porter.nki
 porter.nki.install_simulator()   # only if the real Neuron `nki` is not importable

@@ -44,6 +44,7 @@ _PRECISE_STORAGE: dict[str, Any] = {
     "uint8": np.uint8,
     "uint16": np.uint16,
     "uint32": np.uint32,
+    "int64": np.int64,  # NKI >= 0.7, for device scalars (nisa.scalar_load); see normalize()
     "bool": np.bool_,
 }
 
@@ -61,6 +62,7 @@ ITEMSIZE = {
     "uint8": 1,
     "uint16": 2,
     "uint32": 4,
+    "int64": 8,
     "bool": 1,
 }
 
@@ -88,8 +90,16 @@ def normalize(dtype: Any, what: str = "dtype") -> str:
             name = np.dtype(dtype).name
         except TypeError as exc:
             raise NkiValidationError(f"{what}: {dtype!r} is not a dtype") from exc
+    if name == "int64":
+        from porter.nki.version import at_least
+
+        if at_least("0.7"):  # nl.int64 exists from NKI 0.7 (64-bit NkiScalar offsets)
+            return name
     if name in ("int64", "uint64", "float64", "complex64", "complex128", "double", "long"):
-        raise NkiValidationError(f"{what}: {name} is not a NKI dtype (NKI has no 64-bit types); use int32/float32")
+        raise NkiValidationError(
+            f"{what}: {name} is not a NKI dtype (NKI has no 64-bit types but nl.int64 from NKI 0.7); "
+            "use int32/float32"
+        )
     if name in UNSUPPORTED_PACKED:
         raise NkiValidationError(f"{what}: packed/MX dtype {name} is not supported by the CPU simulator")
     if name not in ALL_TYPES:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# Where the SDK explains how to remove block dimensions (removed with the legacy neuronxcc.nki API).
+BLOCK_DIM_GUIDE = (
+    "https://awsdocs-neuron.readthedocs-hosted.com/en/latest/nki/migration/index.html"
+    "#nki-block-dimension-migration-guide"
+)
+
 
 class NkiValidationError(AssertionError):
     """A kernel broke a hardware rule (shape, buffer, dtype, engine, capacity).

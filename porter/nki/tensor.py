@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from porter.nki import dtypes
-from porter.nki.errors import NkiValidationError
+from porter.nki.errors import BLOCK_DIM_GUIDE, NkiValidationError
 from porter.nki.memory import Allocation
 
 
@@ -299,7 +299,9 @@ class NkiTensor:
                     raise IndexError(f"index {i} is out of bounds for dim {d} of size {n}")
                 if d == 0 and self.onchip:
                     raise NkiValidationError(
-                        "cannot index away the partition dimension (dim 0) of an on-chip tensor; slice it instead"
+                        "cannot index away the partition dimension (dim 0) of an on-chip tensor; slice it instead. "
+                        "If dim 0 was a block dimension (legacy neuronxcc.nki: dims in front of nl.par_dim), "
+                        f"block dims were removed: use a list of tiles, see {BLOCK_DIM_GUIDE}"
                     )
                 offset += (i % n) * s
         return self._derive(tuple(shape), tuple(strides), offset, ind)

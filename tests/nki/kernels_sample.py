@@ -11,7 +11,7 @@ def tiled_add_kernel(a_input, b_input):
     assert a_input.shape == b_input.shape
     rows, cols = a_input.shape
     c_output = nl.ndarray(a_input.shape, dtype=a_input.dtype, buffer=nl.shared_hbm)
-    for i in nl.affine_range(rows // nl.tile_size.pmax):
+    for i in range(rows // nl.tile_size.pmax):
         start = i * nl.tile_size.pmax
         end = start + nl.tile_size.pmax
         a_tile = nl.ndarray((nl.tile_size.pmax, cols), dtype=a_input.dtype, buffer=nl.sbuf)
@@ -32,7 +32,7 @@ def matmul_kernel(lhsT, rhs):
     assert K == K2 and M <= nl.tile_size.gemm_stationary_fmax and N <= nl.tile_size.gemm_moving_fmax
     result = nl.ndarray((M, N), dtype=nl.float32, buffer=nl.shared_hbm)
     res_psum = nl.ndarray((M, N), dtype=nl.float32, buffer=nl.psum)
-    for k in nl.affine_range(K // nl.tile_size.pmax):
+    for k in range(K // nl.tile_size.pmax):
         k0 = k * nl.tile_size.pmax
         lhsT_tile = nl.ndarray((nl.tile_size.pmax, M), dtype=lhsT.dtype, buffer=nl.sbuf)
         rhs_tile = nl.ndarray((nl.tile_size.pmax, N), dtype=rhs.dtype, buffer=nl.sbuf)

@@ -54,12 +54,15 @@ def test_int_types_and_bool():
 
 
 @pytest.mark.parametrize("bad", [np.float64, np.int64])
-def test_64_bit_inputs_rejected(bad):
+def test_64_bit_inputs_rejected(bad, monkeypatch):
+    monkeypatch.setenv("PORTER_NKI_VERSION", "0.6")  # nl.int64 exists from NKI 0.7
     with pytest.raises(NkiValidationError, match="not supported"):
         run(lambda a: None, np.zeros((2, 2), dtype=bad))
 
 
-def test_64_bit_dtype_rejected_in_kernel():
+def test_64_bit_dtype_rejected_in_kernel(monkeypatch):
+    monkeypatch.setenv("PORTER_NKI_VERSION", "0.6")
+
     def k(a):
         nl.ndarray((2, 2), "int64", buffer=nl.sbuf)
 

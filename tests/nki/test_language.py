@@ -166,11 +166,14 @@ def test_creation_and_expand_dims():
 
 
 def test_ranges_and_program_ids():
-    assert list(nl.affine_range(3)) == [0, 1, 2]
-    assert list(nl.sequential_range(1, 7, 2)) == [1, 3, 5]
-    assert list(nl.static_range(2)) == [0, 1]
+    with pytest.warns(DeprecationWarning):
+        assert list(nl.affine_range(3)) == [0, 1, 2]
+    with pytest.warns(DeprecationWarning):
+        assert list(nl.sequential_range(1, 7, 2)) == [1, 3, 5]
+    with pytest.warns(DeprecationWarning):
+        assert list(nl.static_range(2)) == [0, 1]
     seen = []
-    nl.fori_loop(0, 3, seen.append)
+    nl.fori_loop(0, 3, lambda i: seen.append(i._nki_scalar_value()))
     assert seen == [0, 1, 2]
     assert nl.ds(4, 3) == slice(4, 7)
 

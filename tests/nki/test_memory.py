@@ -179,7 +179,7 @@ def test_sbuf_tiles_declared_in_a_loop_reuse_their_slots():
     def row_exp(x):
         n, d = x.shape
         res = nl.ndarray((n, d), dtype=x.dtype, buffer=nl.shared_hbm)
-        for i in nl.affine_range(n // 128):
+        for i in range(n // 128):
             t = nl.ndarray((128, d), dtype=x.dtype, buffer=nl.sbuf)
             nisa.dma_copy(dst=t, src=x[i * 128 : (i + 1) * 128, :])
             e = nl.ndarray((128, d), dtype=x.dtype, buffer=nl.sbuf)
@@ -199,16 +199,16 @@ def test_psum_tiles_declared_in_a_loop_reuse_their_banks():
         res = nl.ndarray((256, 128), dtype=nl.float32, buffer=nl.shared_hbm)
         q_sb = nl.load(q_t)
         k_sb = nl.load(k)
-        for blk in nl.affine_range(2):
+        for blk in range(2):
             s_ps = nl.ndarray((128, 2048), dtype=nl.float32, buffer=nl.psum)
-            for j in nl.affine_range(4):
+            for j in range(4):
                 nisa.nc_matmul(
                     dst=s_ps[:, j * 512 : (j + 1) * 512], stationary=q_sb, moving=k_sb[:, j * 512 : (j + 1) * 512]
                 )
             s_sb = nl.ndarray((128, 2048), dtype=nl.float32, buffer=nl.sbuf)
             nisa.tensor_copy(dst=s_sb, src=s_ps)
             o_ps = nl.ndarray((128, 128), dtype=nl.float32, buffer=nl.psum)
-            for j in nl.affine_range(16):
+            for j in range(16):
                 pt_ps = nl.ndarray((128, 128), dtype=nl.float32, buffer=nl.psum)
                 nisa.nc_transpose(dst=pt_ps, data=s_sb[:, j * 128 : (j + 1) * 128])
                 pt = nl.ndarray((128, 128), dtype=nl.float32, buffer=nl.sbuf)

@@ -9,7 +9,6 @@ from porter.nki.errors import NkiSimulatorUnsupported, NkiValidationError, unsup
 from porter.nki.launch import jit, last_run_stats, simulate  # noqa: F401
 from porter.nki.tensor import NkiTensor  # noqa: F401
 
-__version__ = "0.6.0+porter.sim"
 IS_PORTER_SIMULATOR = True
 
 
@@ -24,3 +23,12 @@ def _unsupported(name: str):
 baremetal = _unsupported("baremetal")
 benchmark = _unsupported("benchmark")
 profile = _unsupported("profile")
+
+
+def __getattr__(name: str) -> Any:
+    # The simulated release follows PORTER_NKI_VERSION, read at each access.
+    if name == "__version__":
+        from porter.nki.version import nki_version
+
+        return f"{nki_version()}.0+porter.sim"
+    raise AttributeError(f"module 'nki' has no attribute {name!r}")

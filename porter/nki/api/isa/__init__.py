@@ -1,5 +1,6 @@
 """Simulated `nki.isa`: every instruction writes into `dst` (first argument), returns None."""
 
+from porter.nki.api.isa.device_scalar import scalar_load, scalar_store  # noqa: F401
 from porter.nki.api.isa.enums import (  # noqa: F401
     VirtualRegister,
     dge_mode,
@@ -68,3 +69,4 @@ from porter.nki.api.isa.unsupported import (  # noqa: F401
 )
 from porter.nki.api.isa.vector import reciprocal, scalar_tensor_tensor, tensor_scalar, tensor_tensor  # noqa: F401
 from porter.nki.errors import NkiValidationError  # noqa: F401
+from porter.nki.scalar import NkiScalar  # noqa: F401

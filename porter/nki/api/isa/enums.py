@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from porter.nki import context
+from porter.nki import context, version
 from porter.nki.api import _common as c
 from porter.nki.errors import NkiValidationError
 from porter.nki.tensor import NkiTensor, _scalar_value
@@ -89,17 +89,30 @@ class VirtualRegister:
         return self._nki_scalar_value()
 
     def __bool__(self) -> bool:
+        # `while reg:` was the pre-0.6 register loop: deprecated in 0.6, removed in 0.7.
+        if version.at_least("0.7"):
+            raise version.removed("`while register:` (a Python condition on a VirtualRegister)", "0.7",
+                                  "nl.while_loop(init, body_fun)")
+        version.deprecated("`while register:`", "0.6", "use nl.while_loop(init, body_fun)")
         return bool(self._nki_scalar_value())
 
     def __repr__(self) -> str:
         return f"VirtualRegister({self.value})"
 
 
+def _register_api(name: str) -> None:
+    if version.at_least("0.8"):
+        version.deprecated(f"nisa.{name}", "0.8", "use nisa.scalar_load / nisa.scalar_store with NkiScalar",
+                           stacklevel=4)
+
+
 def register_alloc(x: int | None = None) -> VirtualRegister:
+    _register_api("register_alloc")
     return VirtualRegister(x)
 
 
 def register_move(dst: VirtualRegister, src: Any) -> None:
+    _register_api("register_move")
     if not isinstance(dst, VirtualRegister):
         raise NkiValidationError("register_move: dst must be a VirtualRegister")
     dst.value = int(_scalar_value(src))
@@ -107,6 +120,7 @@ def register_move(dst: VirtualRegister, src: Any) -> None:
 
 
 def register_load(dst: VirtualRegister, src: Any) -> None:
+    _register_api("register_load")
     if not isinstance(dst, VirtualRegister):
         raise NkiValidationError("register_load: dst must be a VirtualRegister")
     if not isinstance(src, NkiTensor) or src.size != 1:
@@ -118,6 +132,7 @@ def register_load(dst: VirtualRegister, src: Any) -> None:
 
 
 def register_store(dst: Any, src: VirtualRegister) -> None:
+    _register_api("register_store")
     if not isinstance(dst, NkiTensor) or dst.size != 1:
         raise NkiValidationError("register_store: dst must be a tensor with exactly one element")
     dst._write(np.asarray(int(src)).reshape(dst.shape))

@@ -1,4 +1,4 @@
-"""Simulated `nki.language` (NKI 0.6 API surface, executed with NumPy)."""
+"""Simulated `nki.language` (NKI 0.6-0.8 API surface, executed with NumPy; see porter.nki.version)."""
 
 from porter.nki.api.language._constants import *  # noqa: F403
 from porter.nki.api.language._constants import tile_size  # noqa: F401
@@ -20,11 +20,8 @@ from porter.nki.api.language._reduce import (  # noqa: F401
     sum,
     var,
 )
+from porter.nki.nki_object import NKIObject  # noqa: F401
 from porter.nki.tensor import MemoryRegion, NkiTensor, hbm, private_hbm, psum, sbuf, shared_hbm  # noqa: F401
 
 ndarray_type = NkiTensor
 tile = NkiTensor
-
-
-class NKIObject:
-    """Base marker class of NKI objects (present for isinstance checks in kernels)."""

@@ -8,6 +8,7 @@ bool_ = "bool"
 int8 = "int8"
 int16 = "int16"
 int32 = "int32"
+int64 = "int64"  # NKI >= 0.7: 1x1 tiles for 64-bit device scalars
 uint8 = "uint8"
 uint16 = "uint16"
 uint32 = "uint32"
