@@ -1,6 +1,6 @@
 """Emulated devices: run a program on a CPU as if on a Neuron device (`neuron`) or a CUDA GPU.
 
-`with porter.emulate.neuron(): ...` or `porter run -- python script.py`. Imports torch lazily.
+`with porter.emulate.neuron_device(): ...` or `porter run -- python script.py`. Imports torch lazily.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ __all__ = ["cuda", "neuron"]
 
 def neuron(platform: str = "trn2", cores: int = 1, strict: bool = False, report: Any = None):
     """Context manager: inside it, `neuron` is a PyTorch device backed by CPU memory."""
-    from porter.emulate.neuron import emulate
+    from porter.emulate.neuron_device import emulate
 
     return emulate(platform=platform, cores=cores, strict=strict, report=report)
 

@@ -3,7 +3,7 @@
 `porter run` sets them, puts a bootstrap directory on PYTHONPATH whose `sitecustomize` reads them,
 and so every Python process of the program (the script, DataLoader workers, torchrun's workers,
 multiprocessing children) starts emulated. The names are shared by the neuron and cuda emulators:
-the lead, `porter.emulate.neuron` and `porter.emulate.cuda` all read them from here.
+the lead, `porter.emulate.neuron_device` and `porter.emulate.cuda` all read them from here.
 
 Stdlib only: the bootstrap imports this before anything else.
 """

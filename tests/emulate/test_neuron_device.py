@@ -1,0 +1,138 @@
+"""The emulated neuron device: tensors, modules, autograd, optimizers, RNG, save/load, op verdicts."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import porter.emulate as pe  # noqa: E402
+from porter.emulate.neuron_device.tensor import NeuronOpError  # noqa: E402
+
+
+def test_factories_modules_autograd_and_optimizer():
+    with pe.neuron() as state:
+        assert torch.neuron.is_available() and torch.accelerator.current_accelerator().type == "neuron"
+        x = torch.randn(4, 8, device="neuron")
+        assert x.device.type == "neuron"
+        model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 2)).to("neuron")
+        assert all(p.device.type == "neuron" for p in model.parameters())
+        before = model[0].weight.detach().cpu().clone()
+        opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+        model(x).pow(2).mean().backward()
+        assert model[0].weight.grad.device.type == "neuron"
+        opt.step()
+        assert not torch.equal(model[0].weight.detach().cpu(), before)
+        assert x.cpu().device.type == "cpu" and x.to("cpu", non_blocking=True).device.type == "cpu"
+    assert not torch.neuron.is_available()
+    assert state.by_verdict().get("Y", 0) > 10
+
+
+def test_results_equal_cpu_bitwise():
+    torch.manual_seed(0)
+    a, b = torch.randn(5, 7), torch.randn(7, 3)
+    expected = torch.nn.functional.gelu(a @ b).softmax(-1)
+    with pe.neuron():
+        got = torch.nn.functional.gelu(a.to("neuron") @ b.to("neuron")).softmax(-1)
+        assert got.device.type == "neuron"
+        assert torch.equal(got.cpu(), expected)
+
+
+def test_mixed_devices_raise_like_a_device():
+    with pe.neuron():
+        x = torch.ones(3, device="neuron")
+        with pytest.raises(RuntimeError, match="same device"):
+            x + torch.ones(3)
+        assert (x + torch.tensor(1.0)).device.type == "neuron"  # a 0-dim CPU scalar is fine, as on CUDA
+
+
+def test_device_rng_is_its_own_stream_and_generators_work():
+    with pe.neuron():
+        torch.manual_seed(0)
+        cpu_first = torch.rand(3)
+        torch.manual_seed(0)
+        torch.neuron.manual_seed(7)
+        a = torch.rand(3, device="neuron")
+        assert torch.equal(torch.rand(3), cpu_first)  # the device draw did not consume the CPU stream
+        torch.neuron.manual_seed(7)
+        assert torch.equal(torch.rand(3, device="neuron").cpu(), a.cpu())
+        gen = torch.Generator(device="neuron")
+        assert gen.device.type == "neuron" and isinstance(gen, torch.Generator)
+        gen.manual_seed(3)
+        first = torch.randn(4, device="neuron", generator=gen)
+        gen.manual_seed(3)
+        assert torch.equal(torch.randn(4, device="neuron", generator=gen).cpu(), first.cpu())
+
+
+def test_save_load_map_location_and_state_dict():
+    with pe.neuron():
+        model = torch.nn.Linear(3, 2).to("neuron")
+        buffer = io.BytesIO()
+        torch.save(model.state_dict(), buffer)
+        buffer.seek(0)
+        on_cpu = torch.load(buffer, map_location="cpu")
+        assert on_cpu["weight"].device.type == "cpu"
+        buffer.seek(0)
+        on_device = torch.load(buffer)
+        assert on_device["weight"].device.type == "neuron"
+        fresh = torch.nn.Linear(3, 2).to("neuron")
+        fresh.load_state_dict(on_cpu)
+        assert torch.equal(fresh.weight.detach().cpu(), model.weight.detach().cpu())
+        assert fresh.weight.device.type == "neuron"
+
+
+def test_autocast_bf16_follows_the_cuda_lists():
+    with pe.neuron() as state:
+        layer = torch.nn.Linear(8, 8).to("neuron")
+        x = torch.randn(2, 8, device="neuron")
+        with torch.autocast("neuron", dtype=torch.bfloat16):
+            y = layer(x)
+            assert y.dtype == torch.bfloat16  # linear: lower precision
+            assert torch.softmax(y, -1).dtype == torch.float32  # softmax: kept in fp32
+            assert torch.nn.functional.layer_norm(y, (8,)).dtype == torch.float32
+            assert (y + y).dtype == torch.bfloat16  # anything else: its inputs' dtype
+        y.float().sum().backward()
+        assert layer.weight.grad.dtype == torch.float32
+    assert state.autocast_casts[("linear", "bfloat16")] >= 1
+    assert state.autocast_casts[("softmax", "float32")] >= 1
+
+
+def test_grad_scaler_and_memory_stats():
+    with pe.neuron():
+        scaler = torch.amp.GradScaler("neuron")
+        w = torch.nn.Parameter(torch.ones(1024, device="neuron"))
+        opt = torch.optim.SGD([w], lr=0.1)
+        scaler.scale(w.sum()).backward()
+        scaler.step(opt)
+        scaler.update()
+        assert w.detach().cpu()[0].item() == pytest.approx(0.9)
+        assert torch.neuron.max_memory_allocated() >= 1024 * 4
+        assert torch.neuron.memory_allocated() <= torch.neuron.max_memory_allocated()
+
+
+def test_fallback_counted_with_source_and_strict_raises():
+    with pe.neuron() as state:
+        torch.sort(torch.randn(5, device="neuron"))  # the sort line
+    record = state.ops["sort"]
+    assert record.verdict == "CPU_FALLBACK" and record.count == 1
+    assert any("test_neuron_device.py" in s for s in record.sources)
+    with pe.neuron(strict=True):
+        with pytest.raises(NeuronOpError, match="strict"):
+            torch.sort(torch.randn(5, device="neuron"))
+
+
+def test_op_marked_n_raises():
+    with pe.neuron():
+        with pytest.raises(NeuronOpError, match="int_repr"):
+            torch.ops.aten.int_repr(torch.ones(2, device="neuron"))
+
+
+def test_dataloader_pin_memory():
+    data = torch.utils.data.TensorDataset(torch.arange(8.0).reshape(4, 2))
+    with pe.neuron():
+        loader = torch.utils.data.DataLoader(data, batch_size=2, pin_memory=True)
+        batches = [b.to("neuron", non_blocking=True) for (b,) in loader]
+        assert [b.device.type for b in batches] == ["neuron", "neuron"]
+        assert torch.equal(torch.cat([b.cpu() for b in batches]), data.tensors[0])
