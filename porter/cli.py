@@ -142,12 +142,15 @@ def _apply_fixes(paths: list[Path], overrides: Overrides, unsafe_fixes: bool, jo
 
 
 def _emit(text: str, output_file: Path | None) -> None:
+    # A non-UTF-8 file name (held as surrogates, PEP 383) is written back as its own bytes.
     if output_file is None:
-        sys.stdout.write(text)
+        from porter.report.base import write_stdout
+
+        write_stdout(text)
         return
     try:
         output_file.parent.mkdir(parents=True, exist_ok=True)
-        output_file.write_text(text, encoding="utf-8")
+        output_file.write_bytes(text.encode("utf-8", "surrogateescape"))
     except OSError as exc:
         raise fail(f"{output_file}: cannot write report: {exc.strerror}") from None
 

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 from porter.source.catalogue import Catalogue, Rule
 from porter.source.findings import Finding
+
+
+def display_path(path: str) -> str:
+    """A path as valid UTF-8 text: the bytes of a non-UTF-8 file name (held as surrogates, PEP 383)
+    are spelled `\\xe9`, for formats (XML, annotations) that cannot carry raw bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
+
+
+def write_stdout(text: str) -> None:
+    """Write to stdout; a non-UTF-8 file name (held as surrogates, PEP 383) goes out as its own bytes."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a replaced stdout (tests, IDEs) takes text
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode("utf-8", "surrogateescape"))
+    buffer.flush()
 
 
 @dataclass

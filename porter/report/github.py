@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from porter.report.base import LintReport
+from porter.report.base import LintReport, display_path
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -21,8 +21,8 @@ def render_github(report: LintReport) -> str:
         # a notebook's line counts within its cell: the cell is in the title and the message
         title = f"porter ({f.rule_id})" + (f" cell {f.cell}" if f.cell is not None else "")
         props = (
-            f"title={_escape(title, True)},file={_escape(f.path, True)},"
+            f"title={_escape(title, True)},file={_escape(display_path(f.path), True)},"
             f"line={f.line},col={f.col},endLine={f.end_line},endColumn={f.end_col}"
         )
-        lines.append(f"::{level} {props}::{_escape(f'{f.location}: {f.rule_id} {f.message}')}")
+        lines.append(f"::{level} {props}::{_escape(f'{display_path(f.location)}: {f.rule_id} {f.message}')}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from xml.etree import ElementTree as ET
 
-from porter.report.base import LintReport
+from porter.report.base import LintReport, display_path
 
 
 def render_junit(report: LintReport) -> str:
@@ -18,11 +18,13 @@ def render_junit(report: LintReport) -> str:
     if not by_file:
         suite = ET.SubElement(root, "testsuite", name="porter", tests="1", failures="0")
         ET.SubElement(suite, "testcase", name="No findings", classname="porter")
-    for path, findings in sorted(by_file.items()):
+    for raw_path, findings in sorted(by_file.items()):
+        path = display_path(raw_path)
         suite = ET.SubElement(root, "testsuite", name=path, tests=str(len(findings)), failures=str(len(findings)))
         for f in findings:
-            case = ET.SubElement(suite, "testcase", name=f"{f.rule_id} {f.location}", classname=path)
+            location = display_path(f.location)
+            case = ET.SubElement(suite, "testcase", name=f"{f.rule_id} {location}", classname=path)
             failure = ET.SubElement(case, "failure", message=f.message, type=f.rule_id)
-            failure.text = f"{f.location}: {f.rule_id} {f.message}"
+            failure.text = f"{location}: {f.rule_id} {f.message}"
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

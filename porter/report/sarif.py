@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,7 +20,7 @@ def artifact_uri(path: str) -> str:
     posix = Path(path)
     if posix.is_absolute():
         return posix.as_uri()
-    return quote(posix.as_posix(), safe="/")
+    return quote(os.fsencode(posix.as_posix()), safe="/")  # a non-UTF-8 name's bytes as %XX
 
 
 def render_sarif(report: LintReport) -> str:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from porter.config import ConfigError, Overrides
+from porter.report.base import write_stdout
 from porter.rewrite.report import build_report, render_markdown, skipped_summary, write_report
 from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.cache import NO_CACHE_ENV, default_cache_dir
@@ -81,11 +82,11 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
     if report is not None:
         write_report(summary, report)
     if diff:
-        sys.stdout.write(unified_diff(result))
+        write_stdout(unified_diff(result))
     elif report_only and report is None:
-        sys.stdout.write(render_markdown(summary))
+        write_stdout(render_markdown(summary))
     else:
-        sys.stdout.write(_summary_line(summary, out, in_place, check))
+        write_stdout(_summary_line(summary, out, in_place, check))
     for file, message in result.problems:
         sys.stderr.write(f"{file}: {message}\n")
     # Exit 1 when anything would change (--check, and --diff as with ruff) or any file could not be

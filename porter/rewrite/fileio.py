@@ -10,6 +10,23 @@ import tempfile
 import tokenize
 from pathlib import Path
 
+from porter.source.discovery import TEMP_SUFFIX, is_leftover_temp
+
+
+def remove_leftover_temps(folder: Path) -> int:
+    """Remove the temp files a killed run left below `folder`; the number removed."""
+    removed = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d not in (".git", ".hg", ".svn")]
+        for name in filenames:
+            if is_leftover_temp(name):
+                try:
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
 
 def source_encoding(data: bytes) -> str:
     """The encoding Python reads these bytes in: `utf-8-sig` with a BOM, a PEP 263 cookie's, else utf-8.
@@ -30,7 +47,7 @@ def encode_source(text: str, encoding: str) -> bytes:
 def atomic_write(path: Path, data: bytes, mode_from: Path | None = None) -> None:
     """Write to a temp file beside `path`, then rename over it: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".porter-tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

@@ -6,8 +6,10 @@ One file's failure never stops the others and never leaves a half-written file.
 
 from __future__ import annotations
 
-import multiprocessing
+import errno
 import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -16,15 +18,16 @@ from pathlib import Path
 from porter.config import ConfigResolver, Overrides
 from porter.rewrite.cache import PortCache
 from porter.rewrite.file_port import FilePort, port_source
-from porter.rewrite.fileio import atomic_write, copy_file, encode_source, source_encoding
+from porter.rewrite.fileio import atomic_write, copy_file, encode_source, remove_leftover_temps, source_encoding
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
-from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, walk_all
+from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, special_file, walk_all
 from porter.source.engine import RuleIndex
 from porter.source.extensions import discover_extension_modules
 from porter.source.findings import Finding
-from porter.source.runner import analyse_bytes, decode_python
+from porter.source.runner import MAX_FILE_BYTES, analyse_bytes, decode_python
 from porter.source.selection import ignored_rules, select_rules, validate_selectors
+from porter.source.workers import die_with_parent, pool_context
 
 PARALLEL_THRESHOLD = 16
 
@@ -66,24 +69,63 @@ _STATE: dict = {}
 
 
 def _init(index: RuleIndex, catalogue: Catalogue, target: str, unsafe: bool,
-          extensions: frozenset[str] = frozenset()) -> None:
+          extensions: frozenset[str] = frozenset(), in_pool: bool = False) -> None:
+    if in_pool:
+        die_with_parent()
     _STATE.update(index=index, catalogue=catalogue, target=target, unsafe=unsafe, extensions=extensions)
 
 
 def _port_file(path: str) -> FilePort | tuple[str, str]:
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return path, f"cannot read ({exc.strerror})"
+    if len(data) > MAX_FILE_BYTES:  # as lint: a file this big is generated data, not code to port
+        size = os.path.getsize(path)
+        return FilePort(path, "", "", error=f"file is {size / 1e6:.1f} MB, over the "
+                                            f"{MAX_FILE_BYTES / 2**20:g} MiB limit; not ported (copied unchanged)")
     text = decode_python(data, path)
     if not isinstance(text, str):
         return FilePort(path, "", "", error=text.message)
+    args = (text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"],
+            _STATE.get("extensions", frozenset()))
     try:
-        port = port_source(text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"],
-                           _STATE.get("extensions", frozenset()))
+        try:
+            port = port_source(*args)
+        except RecursionError:  # deep nesting CPython accepts: again, with a deeper stack
+            port = with_deep_stack(port_source, *args)
+    except RecursionError:
+        port = FilePort(path, text, text, error="nesting too deep for porter's rewriter; not ported (copied unchanged)")
     except Exception as exc:  # one file's failure must not end the run
         port = FilePort(path, text, text, error=f"internal error: {type(exc).__name__}: {exc}")
     return _in_encoding(port, source_encoding(data))
+
+
+def with_deep_stack(fn, *args):
+    """`fn(*args)` in a thread with a 512 MiB stack and a recursion limit to match: libcst's
+    visitors recurse once per nesting level, and CPython's default limit stops them near 150."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    limit = sys.getrecursionlimit()
+    old_size = threading.stack_size(512 * 2**20)
+    sys.setrecursionlimit(max(limit, 60_000))
+    try:
+        worker = threading.Thread(target=run, name="porter-deep-port")
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _in_encoding(port: FilePort, encoding: str) -> FilePort:
@@ -120,17 +162,25 @@ def port_tree(
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
     index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
     result = TreePort(root=root, target=options.target, catalogue=catalogue)
+    if (kind := special_file(root)) is not None:  # a FIFO named x.py would block the read forever
+        result.problems.append((str(root), f"{kind}, not a regular file: not read"))
+        return result
     python_files: list[str] = []
     others: list[tuple[Path, bool]] = []
     notebooks: list[Path] = []
     folders: list[Path] = []
-    if root.is_file():
+    leftovers: list[Path] = []
+    if root.is_file() and root.suffix == NOTEBOOK_SUFFIX:
+        notebooks.append(root)  # named on its own: still a notebook, not Python
+        if options.out is not None:
+            others.append((root, False))
+    elif root.is_file():
         python_files.append(str(root))
     else:
         # --out copies the whole tree: ignored and excluded files too (unchanged, not ported).
         for path, is_link, port in walk_all(root, resolver.for_path, result.problems,
                                             copy_all=options.out is not None, skipped=result.skipped,
-                                            folders=folders):
+                                            folders=folders, leftovers=leftovers):
             if port and not is_link and path.suffix == NOTEBOOK_SUFFIX:
                 notebooks.append(path)
             if port and not is_link and path.suffix in PYTHON_SUFFIXES:
@@ -167,8 +217,12 @@ def port_tree(
     for notebook in notebooks:
         _notebook_left(result, notebook, index)
     if options.out is not None:
+        if options.out.is_dir():
+            remove_leftover_temps(options.out)  # a killed earlier run's, in the folder written now
         _write_copy(root, options.out, result, others, folders)
     elif options.in_place:
+        for leftover in leftovers:  # a killed earlier run's: this run writes in these folders
+            leftover.unlink(missing_ok=True)
         _write_in_place(result)
     return result
 
@@ -216,11 +270,9 @@ def _map(paths: list[str], index, catalogue, options: PortOptions):
         for path in paths:
             yield _port_file(path)
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init,
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=pool_context(), initializer=_init,
                              initargs=(index, catalogue, options.target, options.unsafe_fixes,
-                                       _STATE.get("extensions", frozenset()))) as pool:
+                                       _STATE.get("extensions", frozenset()), True)) as pool:
         yield from pool.map(_port_file, paths, chunksize=4)
 
 
@@ -247,7 +299,10 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
         try:
             if is_link:
                 target = os.readlink(src)
-                if not (src.parent / target).resolve().is_relative_to(base.resolve()):
+                if _link_loops(src):
+                    result.skipped.append((str(src), "symlink loop, not copied"))
+                    continue
+                if not Path(os.path.realpath(src.parent / target)).is_relative_to(base.resolve()):
                     # Not an error (a `data -> /mnt/datasets` link is common): left out, and the summary says so.
                     result.skipped.append((str(src), "symlink to outside the tree, not followed"))
                     continue
@@ -260,6 +315,14 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
             result.copied += 1
         except OSError as exc:
             result.problems.append((str(src), f"cannot copy ({exc.strerror})"))
+
+
+def _link_loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _write_in_place(result: TreePort) -> None:

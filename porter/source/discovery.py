@@ -11,6 +11,7 @@ import fnmatch
 import functools
 import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,33 @@ from porter.config import Settings
 PYTHON_SUFFIXES = (".py", ".pyi")
 NOTEBOOK_SUFFIX = ".ipynb"
 CHECKABLE_SUFFIXES = (*PYTHON_SUFFIXES, NOTEBOOK_SUFFIX)
+# The temp file port writes beside its target (`.NAME.XXXXXXXX.porter-tmp`) and renames over it. One
+# still there was left by a killed run: never ported or copied, and removed by the next run that
+# writes in its folder.
+TEMP_SUFFIX = ".porter-tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + "$")
+
+
+def is_leftover_temp(name: str) -> bool:
+    return _TEMP_NAME.match(name) is not None
+
+
+def special_file(path: Path | os.DirEntry) -> str | None:
+    """What a path that is neither a folder nor a regular file is (a FIFO, a socket, a device), or
+    None. Reading a FIFO would wait forever for a writer: such paths are never opened."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 @dataclass
@@ -117,6 +145,9 @@ def discover(
         if path.is_symlink() and not path.exists():
             found.problems.append((str(path), _link_problem(path)))
             continue
+        if (kind := special_file(path)) is not None:
+            found.problems.append((str(path), f"{kind}, not a regular file: not read"))
+            continue
         if path.is_dir():
             reached[0] = 0
             _walk(path, settings_for, found, add_reached)
@@ -167,6 +198,9 @@ def _walk(root: Path, settings_for, found: Discovery, add) -> None:
             if not (is_dir or link or name.endswith(CHECKABLE_SUFFIXES)):
                 continue  # most of a tree: nothing to check, no pattern to match
             path = Path(entry.path)
+            if not is_dir and not entry.is_file() and (kind := special_file(entry)) is not None:
+                found.problems.append((str(path), f"{kind}, not a regular file: not read"))
+                continue
             if _ignored(path, is_dir, specs) or _excluded(path, settings):
                 continue
             if link:
@@ -215,8 +249,12 @@ def tool_folder(path: Path) -> str | None:
 
 def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: list[tuple[str, str]],
              copy_all: bool = False, skipped: list[tuple[str, str]] | None = None,
-             folders: list[Path] | None = None):
+             folders: list[Path] | None = None, leftovers: list[Path] | None = None):
     """Every file below `root`, symlinks included but never followed: yields (path, is_symlink, port).
+
+    Temp files a killed port left (`is_leftover_temp`) are never yielded: they go to `leftovers`.
+    FIFOs, sockets and devices are never yielded either (reading one could block): each is added to
+    `skipped` with what it is.
 
     `port` is False for a file that is excluded or git-ignored (its folder's, too). Without
     `copy_all` those are not yielded at all (nor walked into). With it, everything is yielded for a
@@ -240,6 +278,15 @@ def walk_all(root: Path, settings_for: Callable[[Path], Settings], problems: lis
             path = Path(entry.path)
             link = entry.is_symlink()
             is_dir = not link and entry.is_dir()
+            if not is_dir and not link:
+                if is_leftover_temp(entry.name):
+                    if leftovers is not None:
+                        leftovers.append(path)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    if skipped is not None:
+                        skipped.append((str(path), f"{special_file(entry) or 'not a regular file'}, not read"))
+                    continue
             port = port_here and not (_ignored(path, is_dir, specs) or _excluded(path, settings))
             if not port and not copy_all:
                 continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import tokenize
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from porter.source.findings import Finding
 from porter.source.notebook import NotebookError, load_notebook, read_cells
 from porter.source.selection import ignored_rules, per_file_ignored, select_rules, validate_selectors
 from porter.source.suppressions import covers
+from porter.source.workers import die_with_parent, pool_context
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # Below this many files to parse, a process pool costs more than it saves.
@@ -83,8 +83,10 @@ def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
 _WORKER_INDEXES: list[RuleIndex] = []
 
 
-def _init_worker(indexes: list[RuleIndex]) -> None:
+def _init_worker(indexes: list[RuleIndex], in_pool: bool = False) -> None:
     global _WORKER_INDEXES
+    if in_pool:
+        die_with_parent()
     _WORKER_INDEXES = indexes
 
 
@@ -290,12 +292,11 @@ def _run(tasks, indexes, jobs, progress):
             if progress:
                 progress(done, total)
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = pool_context()
     # Big files first, so no worker is left with one huge file at the end.
     tasks = sorted(tasks, key=lambda t: -_size(t[0]))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                             initializer=_init_worker, initargs=(indexes,)) as pool:
+                             initializer=_init_worker, initargs=(indexes, True)) as pool:
         for done, result in enumerate(pool.map(_work, tasks, chunksize=4), start=1):
             yield result
             if progress:
