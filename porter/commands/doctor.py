@@ -75,22 +75,19 @@ def check_neuron_sdk() -> Check:
 
 
 def _simulator_nki_version() -> str:
-    """The NKI version porter's simulator follows (PORTER_NKI_VERSION selects one where supported)."""
-    import porter.nki
+    """The NKI release porter's simulator behaves as (PORTER_NKI_VERSION, default the newest)."""
+    try:
+        from porter.nki.version import ENV, SDK_RELEASE, nki_version
+    except ImportError:  # a simulator without version selection
+        from porter.nki.api import __version__
 
-    for attr in ("selected_version", "nki_version"):
-        value = getattr(porter.nki, attr, None)
-        if callable(value):
-            try:
-                return str(value())
-            except Exception:  # an unknown PORTER_NKI_VERSION: report the raw setting below
-                break
-        if isinstance(value, str):
-            return value
-    from porter.nki.api import __version__
-
-    wanted = os.environ.get("PORTER_NKI_VERSION")
-    return f"{__version__} (PORTER_NKI_VERSION={wanted})" if wanted else __version__
+        return __version__
+    try:
+        version = nki_version()
+    except Exception as exc:  # an unknown PORTER_NKI_VERSION: say so instead of failing
+        return f"unknown ({exc})"
+    chosen = f"{ENV}={os.environ[ENV]}" if os.environ.get(ENV, "").strip() else f"default; set {ENV} to choose"
+    return f"{version} (as in Neuron {SDK_RELEASE.get(version, '?')}; {chosen})"
 
 
 def check_nki() -> Check:

@@ -54,3 +54,16 @@ def test_cli_startup_does_not_import_torch_for_doctor():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_doctor_names_the_simulated_nki_version(monkeypatch):
+    from porter.nki.install import real_nki_available
+
+    if real_nki_available():
+        import pytest
+
+        pytest.skip("a real nki is installed: doctor reports it, not the simulator")
+    monkeypatch.setenv("PORTER_NKI_VERSION", "0.7")
+    result = CliRunner().invoke(app, ["doctor", "--output-format", "json"])
+    nki = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "nki")
+    assert "NKI 0.7 (as in Neuron 2.33; PORTER_NKI_VERSION=0.7)" in nki["detail"]
