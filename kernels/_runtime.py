@@ -36,6 +36,14 @@ _simulate_override: contextvars.ContextVar[bool | None] = contextvars.ContextVar
 _lock = threading.Lock()
 _counts: Counter[tuple[str, str]] = Counter()
 _last_run_stats: dict[str, Any] = {}
+# Set by porter's emulated neuron device (porter.emulate): runs a kernel called with emulated `neuron`
+# tensors in the simulator, since there is no NeuronCore behind them.
+_emulated_device_call: Callable[..., Any] | None = None
+
+
+def set_emulated_device_call(call: Callable[..., Any] | None) -> None:
+    global _emulated_device_call
+    _emulated_device_call = call
 
 
 # --------------------------------------------------------------------------------------------- simulation switch
@@ -233,8 +241,9 @@ def apply_kernel(name: str, launch: Callable[..., Any], reference: Callable[...,
     if path == PATH_REFERENCE:
         return reference(*tensors, **params)
 
-    ensure_nki(simulated=path == PATH_SIMULATE)
-    caller = device_call if path == PATH_NKI else simulated_call
+    emulated = path == PATH_NKI and _emulated_device_call is not None
+    ensure_nki(simulated=path == PATH_SIMULATE or emulated)
+    caller = (_emulated_device_call if emulated else device_call) if path == PATH_NKI else simulated_call
 
     def call(kernel, args, kwargs):
         return caller(kernel, args, kwargs, name)

@@ -303,6 +303,9 @@ def _register_subcommands() -> None:
     from porter.commands.doctor import doctor
 
     app.command("doctor")(doctor)
+    from porter.commands.run import register as register_run
+
+    register_run(app)
 
     if find_spec("porter.commands.kernels") is not None:
         from porter.commands.kernels import app as kernels_app

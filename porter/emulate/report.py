@@ -22,6 +22,7 @@ class RunReport:
     command: list[str] = field(default_factory=list)
     exit_code: int | None = None
     processes: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the run itself (a script that does not exist)
 
     @classmethod
     def from_states(cls, states: list[dict], command: list[str] | None = None,
@@ -93,7 +94,7 @@ class RunReport:
         return busiest.get("peak_bytes", 0), busiest.get("hbm_per_device", 0), busiest.get("hbm_source", "")
 
     def warnings(self) -> list[str]:
-        out = []
+        out = list(self.notes)
         peak, hbm, _ = self.peak()
         if hbm and peak > hbm:
             out.append(f"peak device memory {peak / GIB:.2f} GiB exceeds the {hbm / GIB:.0f} GiB of HBM per "

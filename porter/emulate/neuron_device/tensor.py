@@ -94,9 +94,9 @@ def storage_device(storage) -> int | None:
 def _track(wrapper: torch.Tensor, data: torch.Tensor) -> None:
     try:
         storage = data.untyped_storage()
-    except (RuntimeError, NotImplementedError):
+        key = storage.data_ptr()
+    except (RuntimeError, NotImplementedError):  # fake or functional tensors (Dynamo tracing): no memory
         return
-    key = storage.data_ptr()
     entry = _storages.get(key)
     if entry is None:
         nbytes = storage.nbytes()

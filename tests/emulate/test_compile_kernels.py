@@ -1,0 +1,59 @@
+"""torch.compile(backend="neuron") and porter.kernels on the emulated device."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import porter.emulate as pe  # noqa: E402
+
+
+class Branchy(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.layer(x)
+        if y.sum() > 0:  # a data-dependent branch: a graph break
+            y = y * 2
+        return torch.relu(y)
+
+
+def test_compile_backend_counts_graphs_and_breaks_and_matches_eager():
+    with pe.neuron() as state:
+        model = Branchy().to("neuron")
+        x = torch.randn(2, 4, device="neuron")
+        expected = model(x)
+        compiled = torch.compile(model, backend="neuron")
+        out = compiled(x)
+        assert out.device.type == "neuron" and torch.equal(out.cpu(), expected.cpu())
+    assert len(state.graphs) >= 2 and state.graph_breaks
+    assert all("test_compile_kernels.py" in g["source"] for g in state.graphs)
+
+
+def test_compile_backend_rejects_dynamic_and_warns_on_mode():
+    with pe.neuron() as state:
+        model = Branchy().to("neuron")
+        with pytest.raises(ValueError, match="dynamic=True"):
+            torch.compile(model, backend="neuron", dynamic=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.compile(model, backend="neuron", mode="max-autotune")
+    assert any("no effect" in str(w.message) for w in caught)
+    assert state.compile_warnings
+
+
+def test_kernels_on_neuron_tensors_run_in_the_simulator():
+    pk = pytest.importorskip("porter.kernels")
+    x, w = torch.randn(3, 300), torch.rand(300)
+    expected = pk.rms_norm(x, w)  # CPU tensors: the PyTorch reference
+    with pe.neuron() as state:
+        got = pk.rms_norm(x.to("neuron"), w.to("neuron"))
+    assert got.device.type == "neuron"
+    torch.testing.assert_close(got.cpu(), expected, rtol=1e-4, atol=1e-5)
+    assert state.kernel_calls[("rmsnorm", "NKI simulator")] == 1
+    assert state.kernel_stats["rmsnorm"]["instructions"] > 0

@@ -1,0 +1,70 @@
+"""`porter run`: the program runs emulated in every process, its exit code passes through, a report is written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+PORTER = [sys.executable, "-m", "porter"]
+
+SCRIPT = '''
+import sys, torch
+import multiprocessing as mp
+
+
+def child(q):
+    import torch
+    q.put(str(torch.ones(1, device="neuron").device))
+
+
+if __name__ == "__main__":
+    x = torch.ones(3, device="neuron")
+    print("device", x.device, "args", sys.argv[1:])
+    torch.sort(x)
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=child, args=(q,))
+    p.start()
+    print("child", q.get())
+    p.join()
+    if sys.argv[1:] == ["boom"]:
+        raise SystemExit(5)
+'''
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*PORTER, "run", *args], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+
+
+def test_run_emulates_children_and_writes_the_report(tmp_path):
+    (tmp_path / "prog.py").write_text(SCRIPT)
+    done = run(tmp_path, "--report", "r.json", "--", "python", "prog.py", "boom")
+    assert done.returncode == 5, done.stderr
+    assert "device neuron:0 args ['boom']" in done.stdout
+    assert "child neuron:0" in done.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["exit_code"] == 5 and report["processes"] >= 2
+    fallback = [op for op in report["cpu_fallbacks"] if op["op"] == "sort"]
+    assert fallback and any("prog.py:14" in s for s in fallback[0]["sources"])
+
+
+def test_run_passes_a_traceback_through_and_still_reports(tmp_path):
+    (tmp_path / "bad.py").write_text("import torch\nx = torch.ones(2, device='neuron')\nraise ValueError('nope')\n")
+    done = run(tmp_path, "--report", "r.md", "--", "python", "bad.py")
+    assert done.returncode == 1
+    assert "ValueError: nope" in done.stderr
+    assert "# porter run" in (tmp_path / "r.md").read_text()
+
+
+def test_run_missing_script_and_bad_options(tmp_path):
+    done = run(tmp_path, "--report", "r.json", "--", "python", "missing.py")
+    assert done.returncode == 2 and "missing.py" in done.stderr
+    assert "missing.py: no such script" in json.loads((tmp_path / "r.json").read_text())["warnings"]
+    bad = run(tmp_path, "--platform", "trn9", "--", "python", "x.py")
+    assert bad.returncode == 2 and "trn9" in bad.stderr
