@@ -129,11 +129,12 @@ def device_helper_source(target: str, torch_alias: str = "torch") -> str:
     return source
 
 # What a guarded import binds when the CUDA-only module is missing (see file_port._guard_import).
-# It lets the file import: attribute access, decorators with or without arguments (`@triton.jit`,
-# `@triton.autotune(configs=[triton.Config(...)], key=[...])`), annotations (`tl.constexpr`),
-# subscripts (`kernel[grid]`) and subclassing all work at module level (or in a class body). A call
-# from running code, i.e. from inside a function, raises ImportError naming the package and the
-# porter rule. It is falsy, so `if flash_attn_func:` picks a fallback. Plain Python: no porter at
+# An inert object: everything a module does with a package while it is being imported works on it
+# (attribute chains, decorators with or without arguments, `triton.Config(...)` lists, annotations,
+# subscripts, subclassing, comparisons, arithmetic, iteration, `len`, `isinstance`, version checks),
+# so the file imports. Only calling it from running code, i.e. from inside a function, raises
+# ImportError naming the package and the porter rule. It is falsy, so `if flash_attn_func:` picks a
+# fallback, and its `__version__` is "0" (older than any real release). Plain Python: no porter at
 # run time. Added once per file, before its first guarded import.
 MISSING_HELPER = "_PorterMissing"
 
@@ -141,9 +142,11 @@ _MISSING = '''
 class _PorterMissing:
     """Stands in for a CUDA-only module that is not installed. Added by porter.
 
-    Module-level uses (attributes, decorators, configs, annotations) work, so this file imports;
-    calling it from running code raises ImportError.
+    Module-level uses (attributes, decorators, configs, comparisons, iteration) work, so this file
+    imports; calling it from running code raises ImportError.
     """
+
+    __version__ = "0"
 
     def __init__(self, name, rule, package=None):
         self._name, self._rule = name, rule
@@ -172,13 +175,44 @@ class _PorterMissing:
             return _PorterMissing(args[0].__qualname__, self._rule, self._package)
         return _PorterMissing(f"{self._name}(...)", self._rule, self._package)
 
-    def __getitem__(self, key):
+    def _same(self, *args):
         return self
 
-    def __or__(self, other):
-        return self
+    def _false(self, other):
+        return False
 
-    __ror__ = __or__
+    # Meta-programming over the package (`[c for c in configs if c.num_warps <= 4]`,
+    # `min(cfg.kwargs["BLOCK"] for cfg in kernel.configs)`, `BLOCK * 2`) stays inert.
+    __getitem__ = __or__ = __ror__ = __and__ = __rand__ = __xor__ = __rxor__ = _same
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = __rmatmul__ = _same
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _same
+    __pow__ = __rpow__ = __lshift__ = __rlshift__ = __rshift__ = __rrshift__ = _same
+    __neg__ = __pos__ = __abs__ = __invert__ = __enter__ = _same
+    __lt__ = __le__ = __gt__ = __ge__ = __contains__ = _false
+    __instancecheck__ = __subclasscheck__ = _false  # isinstance(x, missing): x is not one of its types
+
+    def __setitem__(self, key, value):
+        pass
+
+    def __exit__(self, *exc):
+        return False
+
+    def __iter__(self):
+        return iter((self,))  # one opaque item, so min()/max()/next() over it work
+
+    def __len__(self):
+        return 1
+
+    def __int__(self):
+        return 0
+
+    __index__ = __int__
+
+    def __float__(self):
+        return 0.0
+
+    def __hash__(self):
+        return id(self)
 
     def __mro_entries__(self, bases):
         missing = self
