@@ -131,6 +131,9 @@ class Rule:
     invalid: tuple[Example, ...] = ()
     has_examples: bool = True
     source: str = ""
+    # A device test (`x.is_cuda`, `device.type == "cuda"`, `torch.cuda.is_available()`): where it
+    # guards code porter leaves CUDA-only, it is kept and marked instead of rewritten (porter.source.gates).
+    device_test: bool = False
 
     @property
     def names_exact(self) -> tuple[str, ...]:
@@ -335,6 +338,7 @@ def parse_rule(raw: dict, source: str) -> Rule:
         invalid=_parse_examples(raw.get("invalid"), where, "invalid"),
         has_examples=bool(raw.get("examples", True)),
         source=source,
+        device_test=bool(raw.get("device_test", False)),
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from porter.source.catalogue import Matcher, Rule, glob_match, pattern_specificity
 from porter.source.findings import Finding
+from porter.source.gates import GateCheck
 from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets, qualified_names
 from porter.source.predicates import PREDICATES, fstring_text, string_value
 from porter.source.suppressions import comment_lines, covers, file_suppressions, line_suppressions
@@ -164,6 +165,10 @@ class _Analysis:
         self.strings: list[tuple[ast.AST, Scope]] = []
         self.broken_rules: set[str] = set()
         self._lines: list[str] | None = None
+        # The ast node of each finding (by its index in `findings`), for the device-test check.
+        self.nodes: dict[int, ast.AST] = {}
+        self.tree: ast.Module | None = None
+        self._own_attributes: set[tuple[str, str]] | None = None
 
     # -- positions --------------------------------------------------------------------------
 
@@ -188,6 +193,7 @@ class _Analysis:
         line, col = start or (node.lineno, node.col_offset)
         end_line = node.end_lineno or node.lineno
         message = rule.message.replace("{name}", matched)
+        self.nodes[len(self.findings)] = node
         self.findings.append(
             Finding(
                 path=self.path,
@@ -283,6 +289,7 @@ class _Analysis:
     # -- dispatch ---------------------------------------------------------------------------
 
     def run(self, tree: ast.Module, hits: list[int]) -> None:
+        self.tree = tree
         for node, scope in self.walk(tree, hits):
             if isinstance(node, ast.Call):
                 self._call(node, scope)
@@ -303,6 +310,27 @@ class _Analysis:
         # Strings last: a literal that a more specific rule reported is not reported again.
         for node, scope in self.strings:
             self._string(node, scope)
+        if any(rule.device_test for rule in self.index.rules):
+            rules = {rule.id: rule for rule in self.index.rules}
+            self.findings = GateCheck(tree, self.parents, self.findings, self.nodes, rules).apply()
+
+    def own_attribute(self, node: ast.Attribute) -> bool:
+        """Is this an attribute the file gives its own objects (`self.is_cuda = flag`, a method or class
+        attribute of that name read through `self`)? Then it is the user's, not the tensor property."""
+        if self._own_attributes is None:
+            own: set[tuple[str, str]] = set()
+            wanted = self.index.attributes
+            for sub in ast.walk(self.tree):
+                if isinstance(sub, ast.Attribute) and sub.attr in wanted and not isinstance(sub.ctx, ast.Load):
+                    own.add((ast.unparse(sub.value), sub.attr))
+                elif isinstance(sub, ast.ClassDef):
+                    for item in sub.body:
+                        names = [item.name] if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) else [
+                            t.id for t in getattr(item, "targets", [getattr(item, "target", None)])
+                            if isinstance(t, ast.Name)]
+                        own.update((receiver, n) for n in names if n in wanted for receiver in ("self", "cls"))
+            self._own_attributes = own
+        return bool(self._own_attributes) and (ast.unparse(node.value), node.attr) in self._own_attributes
 
     def _guard(self, rule: Rule, fn, *args) -> None:
         if rule.id in self.broken_rules:
@@ -332,7 +360,8 @@ class _Analysis:
     def _chain(self, node: ast.AST, parent: ast.AST | None, scope: Scope) -> None:
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             return  # `flash_attn_func = None` rebinds the name; it does not use the import
-        if isinstance(node, ast.Attribute):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) \
+                and node.attr in self.index.attributes and not self.own_attribute(node):
             for rule, _ in self.index.attributes.get(node.attr, ()):
                 is_call = isinstance(parent, ast.Call) and parent.func is node
                 if not is_call and not self._is_namespace(node.value, scope):

@@ -96,3 +96,98 @@ def test_module_level_meta_programming_over_a_missing_package_imports(no_triton)
     assert module["is_config"](object()) is False
     with pytest.raises(ImportError, match=r"kernel needs 'triton'.*NRN406"):
         module["launch"](torch.zeros(2))
+
+
+# -- 4. device tests that gate CUDA-only code keep their CUDA meaning -----------------------------
+
+GATED_TESTS = '''
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _scale_kernel(x_ptr, n, BLOCK: tl.constexpr):
+    pass
+
+
+def triton_scale(x):
+    _scale_kernel[(1,)](x, x.numel(), BLOCK=128)
+    return x * 2
+
+
+def scale(x):
+    if x.is_cuda:
+        return triton_scale(x)
+    return x * 2
+
+
+def checked(x):
+    assert x.is_cuda
+    return x
+
+
+def on_accelerator(x):
+    if x.is_cuda:
+        x = x.float()
+    return x
+
+
+def use_fused(fused_available, device_type):
+    flag = fused_available and device_type == "cuda"
+    return flag
+
+
+class Options:
+    def __init__(self, flag):
+        self.is_cuda = flag
+
+    def describe(self):
+        if self.is_cuda:
+            return "gpu"
+        return "cpu"
+'''
+
+
+def test_device_tests_that_gate_cuda_only_code_are_kept_and_marked(no_triton):
+    ported, changes = port(GATED_TESTS)
+    assert "    if x.is_cuda:\n        return triton_scale(x)" in ported
+    assert "    assert x.is_cuda\n" in ported
+    assert 'flag = fused_available and device_type == "cuda"' in ported
+    assert ported.count("# porter: NRN106") == 2 and ported.count("# porter: NRN107") == 1
+    # "which device am I on" is rewritten; the file's own `is_cuda` attribute is left alone
+    assert 'if (x.device.type == "neuron"):\n        x = x.float()' in ported
+    assert "self.is_cuda = flag" in ported and "if self.is_cuda:" in ported
+    module = run(ported)
+    x = torch.arange(3.0)
+    assert torch.equal(module["scale"](x), x * 2)  # the CPU path, as in the original
+    with pytest.raises(AssertionError):
+        module["checked"](x)  # a CPU tensor is no CUDA tensor, as before
+    assert module["use_fused"](True, "neuron") is False  # no fused CUDA kernel asked for on Neuron
+    assert module["Options"](True).describe() == "gpu"
+
+
+# -- 6. a rewritten availability check never lets CUDA-only code run on Neuron -------------------
+
+AVAILABILITY = '''
+import torch
+
+name = "cpu"
+if torch.cuda.is_available():
+    name = torch.cuda.get_device_properties(0).name
+use_mps = torch.backends.mps.is_available() and not torch.cuda.is_available()
+device = "cuda" if torch.cuda.is_available() else "cpu"
+'''
+
+
+def test_availability_checks_keep_guarding_cuda_only_code(monkeypatch):
+    ported, _ = port(AVAILABILITY)
+    assert "if torch.cuda.is_available():\n    # porter: NRN128" in ported
+    assert "use_mps = torch.backends.mps.is_available() and not torch.cuda.is_available()" in ported
+    assert 'device = str(_porter_device()) if torch.accelerator.is_available() else "cpu"' in ported
+    module = run(ported)
+    assert module["name"] == "cpu" and module["use_mps"] is False and module["device"] == "cpu"
+    # On an Apple machine torch.accelerator is MPS: the check must still say "MPS, not CUDA".
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    assert run(ported)["use_mps"] is True

@@ -1,0 +1,152 @@
+"""Device tests that gate CUDA-only code: kept and marked, never flipped to Neuron.
+
+`x.is_cuda`, `device.type == "cuda"` and `torch.cuda.is_available()` ask one of two questions:
+"which device am I on" (then the Neuron rewrite keeps the program's meaning) or "can CUDA kernels
+run here" (then it does not: a Neuron tensor would be sent into Triton or a CUDA extension). Porter
+cannot read intent, so it looks at what the test guards. A test whose guarded code holds something
+porter leaves CUDA-only (a kernel import or launch, a construct with no fix, a function of this file
+that holds one) keeps its CUDA meaning and is marked. So are an `assert` (a precondition of
+CUDA-only code), a test combined with other conditions into a value (`use_fused = fused_ok and
+device_type == "cuda"`: a capability gate) and a test weighed against another backend's check
+(`mps.is_available() and not torch.cuda.is_available()`: `torch.accelerator` counts MPS too).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+from porter.source.catalogue import Rule
+from porter.source.findings import Finding
+
+OTHER_BACKENDS = ("mps", "xpu", "npu", "hpu", "mlu", "musa")
+KEPT = "the CUDA test stays"
+
+
+def _dotted(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _other_backend_check(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and _dotted(sub.func).endswith(".is_available"):
+            if any(part in OTHER_BACKENDS for part in _dotted(sub.func).split(".")[:-1]):
+                return True
+    return False
+
+
+def _span(nodes: Iterable[ast.AST]) -> tuple[tuple[int, int], tuple[int, int]]:
+    nodes = list(nodes)
+    first, last = nodes[0], nodes[-1]
+    start = min([(first.lineno, first.col_offset + 1)]
+                + [(d.lineno, d.col_offset + 1) for d in getattr(first, "decorator_list", ())])
+    return start, (last.end_lineno or last.lineno, (last.end_col_offset or 0) + 1)
+
+
+class GateCheck:
+    """Decides, for each device-test finding of one file, whether it must keep its CUDA meaning."""
+
+    def __init__(self, tree: ast.Module, parents: dict[int, ast.AST], findings: list[Finding],
+                 nodes: dict[int, ast.AST], rules: dict[str, Rule]) -> None:
+        self.tree = tree
+        self.parents = parents
+        self.findings = findings
+        self.nodes = nodes
+        self.rules = rules
+        self._functions: dict[str, tuple[int, str]] | None = None
+
+    # -- what porter leaves CUDA-only ---------------------------------------------------------
+
+    def _leftover(self, finding: Finding) -> bool:
+        """A site the port does not turn into device-agnostic code (it is marked, or guarded only)."""
+        rule = self.rules.get(finding.rule_id)
+        if rule is None or rule.device_test:
+            return False
+        if finding.manual:
+            return True
+        return not any(fix.available and fix.transform not in ("", "guard-import") for fix in rule.fixes.values())
+
+    def _leftovers_in(self, start: tuple[int, int], end: tuple[int, int]) -> list[Finding]:
+        return [f for f in self.findings if start <= (f.line, f.col) < end and self._leftover(f)]
+
+    def _cuda_functions(self) -> dict[str, tuple[int, str]]:
+        """Functions and methods of this file that hold CUDA-only code: name -> (line, rule id)."""
+        if self._functions is None:
+            self._functions = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    start, end = _span([node])
+                    inside = self._leftovers_in(start, end)
+                    if inside:
+                        self._functions.setdefault(node.name, (inside[0].line, inside[0].rule_id))
+                    elif any(isinstance(sub, ast.Call) and isinstance(sub.func, ast.Subscript)
+                             for sub in ast.walk(node)):
+                        self._functions.setdefault(node.name, (node.lineno, "a kernel launch"))
+        return self._functions
+
+    def _cuda_only_code(self, region: list[ast.AST]) -> str:
+        """Why this guarded code is CUDA-only ("" when porter ports all of it)."""
+        start, end = _span(region)
+        inside = self._leftovers_in(start, end)
+        if inside:
+            return f"it guards CUDA-only code ({inside[0].rule_id} at line {inside[0].line})"
+        for node in region:
+            for sub in ast.walk(node):
+                if not isinstance(sub, ast.Call):
+                    continue
+                if isinstance(sub.func, ast.Subscript):
+                    return f"it guards a kernel launch (line {sub.lineno})"
+                func = sub.func
+                name = func.id if isinstance(func, ast.Name) else (
+                    func.attr if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                    and func.value.id in ("self", "cls") else "")
+                if name and name in self._cuda_functions():
+                    line, why = self._cuda_functions()[name]
+                    return f"it guards {name}(), which holds CUDA-only code ({why} at line {line})"
+        return ""
+
+    # -- where the test stands --------------------------------------------------------------
+
+    def reason(self, node: ast.AST) -> str:
+        """Why this device test must keep its CUDA meaning ("" when the rewrite keeps the meaning)."""
+        child, parent = node, self.parents.get(id(node))
+        combined = False
+        while parent is not None:
+            if isinstance(parent, ast.IfExp) and child is parent.test:
+                why = self._cuda_only_code([parent.body])
+                return f"{why}: {KEPT}" if why else ""
+            if isinstance(parent, ast.BoolOp):
+                if _other_backend_check(parent):
+                    return ("it is weighed against another backend's check, and torch.accelerator counts that "
+                            f"backend too: {KEPT}")
+                combined = True
+            if isinstance(parent, ast.stmt):
+                break
+            child, parent = parent, self.parents.get(id(parent))
+        if isinstance(parent, (ast.If, ast.While)) and child is parent.test:
+            why = self._cuda_only_code(parent.body)
+            return f"{why}: {KEPT}" if why else ""
+        if isinstance(parent, ast.Assert):
+            return f"an assertion before CUDA-only code (a Neuron tensor is not a CUDA tensor): {KEPT}"
+        if combined and isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)):
+            return (f"combined with other conditions it reads as a capability gate (can CUDA kernels run here), "
+                    f"not a device test: {KEPT}")
+        return ""
+
+    def apply(self) -> list[Finding]:
+        out = []
+        for i, finding in enumerate(self.findings):
+            rule = self.rules.get(finding.rule_id)
+            node = self.nodes.get(i)
+            if rule is not None and rule.device_test and node is not None and not finding.manual:
+                why = self.reason(node)
+                if why:
+                    finding = Finding(**{**finding.to_dict(), "manual": why})
+            out.append(finding)
+        return out
