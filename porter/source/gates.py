@@ -60,6 +60,7 @@ class GateCheck:
         self.nodes = nodes
         self.rules = rules
         self._functions: dict[str, tuple[int, str]] | None = None
+        self._kernel_names: dict[str, tuple[int, str]] | None = None
 
     # -- what porter leaves CUDA-only ---------------------------------------------------------
 
@@ -102,6 +103,12 @@ class GateCheck:
                     continue
                 if isinstance(sub.func, ast.Subscript):
                     return f"it guards a kernel launch (line {sub.lineno})"
+                root = sub.func
+                while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
+                    root = root.func if isinstance(root, ast.Call) else root.value
+                if isinstance(root, ast.Name) and root.id in self._imported_kernels():
+                    line, rule_id = self._imported_kernels()[root.id]
+                    return f"it guards a call into {root.id} ({rule_id}, imported at line {line})"
                 func = sub.func
                 name = func.id if isinstance(func, ast.Name) else (
                     func.attr if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
@@ -110,6 +117,28 @@ class GateCheck:
                     line, why = self._cuda_functions()[name]
                     return f"it guards {name}(), which holds CUDA-only code ({why} at line {line})"
         return ""
+
+    def _after(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """The statements after this one in its block: what an assertion protects."""
+        block = self.parents.get(id(stmt))
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            statements = getattr(block, field, None)
+            if isinstance(statements, list) and stmt in statements:
+                return statements[statements.index(stmt) + 1:]
+        return []
+
+    def _imported_kernels(self) -> dict[str, tuple[int, str]]:
+        """Names bound by imports of CUDA-only packages or extensions: name -> (line, rule id)."""
+        if self._kernel_names is None:
+            lines = {f.line: f for f in self.findings
+                     if self.rules.get(f.rule_id) is not None and self.rules[f.rule_id].category == "kernels"}
+            self._kernel_names = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno in lines:
+                    for alias in node.names:
+                        bound = alias.asname or alias.name.split(".")[0]
+                        self._kernel_names[bound] = (node.lineno, lines[node.lineno].rule_id)
+        return self._kernel_names
 
     # -- where the test stands --------------------------------------------------------------
 
@@ -133,7 +162,10 @@ class GateCheck:
             why = self._cuda_only_code(parent.body)
             return f"{why}: {KEPT}" if why else ""
         if isinstance(parent, ast.Assert):
-            return f"an assertion before CUDA-only code (a Neuron tensor is not a CUDA tensor): {KEPT}"
+            rest = self._after(parent)
+            why = self._cuda_only_code(rest) if rest else ""
+            return f"it asserts a precondition of CUDA-only code ({why.removeprefix('it guards ')}): {KEPT}" \
+                if why else ""
         if combined and isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)):
             return (f"combined with other conditions it reads as a capability gate (can CUDA kernels run here), "
                     f"not a device test: {KEPT}")

@@ -124,7 +124,12 @@ def scale(x):
 
 def checked(x):
     assert x.is_cuda
-    return x
+    return triton_scale(x)
+
+
+def placed(x):
+    assert x.is_cuda
+    return x + 1
 
 
 def on_accelerator(x):
@@ -152,7 +157,8 @@ class Options:
 def test_device_tests_that_gate_cuda_only_code_are_kept_and_marked(no_triton):
     ported, changes = port(GATED_TESTS)
     assert "    if x.is_cuda:\n        return triton_scale(x)" in ported
-    assert "    assert x.is_cuda\n" in ported
+    assert "    assert x.is_cuda\n    return triton_scale(x)" in ported
+    assert '    assert (x.device.type == "neuron")\n    return x + 1' in ported
     assert 'flag = fused_available and device_type == "cuda"' in ported
     assert ported.count("# porter: NRN106") == 2 and ported.count("# porter: NRN107") == 1
     # "which device am I on" is rewritten; the file's own `is_cuda` attribute is left alone
