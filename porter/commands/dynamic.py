@@ -118,15 +118,19 @@ def trace(
     output_format: Annotated[str, typer.Option(help="text, json or markdown.")] = "text",
     output_file: Annotated[Path | None, typer.Option("--output-file", "-o")] = None,
     seed: int = 0,
+    target: Annotated[str, typer.Option(help="neuron (TorchNeuron's operator table) or xla (torch-neuronx's "
+                                             "XLA operator list).")] = "neuron",
 ) -> None:
     """torch.export the model; list its aten ops with a Neuron verdict each, graph breaks, kernels."""
     from porter.graph.trace import render_markdown, render_text, trace_model
 
     if output_format not in ("text", "json", "markdown"):
         raise _fail(f"--output-format: {output_format!r} is not one of text, json, markdown")
+    if target not in ("neuron", "xla"):
+        raise _fail(f"--target: {target!r} is not one of neuron, xla")
     spec = model_spec(root, name, model, inputs)
     net, args, kwargs = _load(root, spec, seed)
-    report = trace_model(net, args, kwargs, spec.get("name") or spec["factory"])
+    report = trace_model(net, args, kwargs, spec.get("name") or spec["factory"], target=target)
     text = {"text": render_text, "markdown": render_markdown,
             "json": lambda r: json.dumps(r.to_dict(), indent=2) + "\n"}[output_format](report)
     _write(text, output_file)

@@ -1,9 +1,16 @@
-"""What Neuron makes of an aten operator: supported, unsupported, or supported with a caveat.
+"""What Neuron makes of an aten operator: supported, CPU fallback, unsupported, or supported with a caveat.
 
-Built from documented facts only (the Neuron SDK's supported-operator list, error-code pages and
-the torch_neuronx.trace limitations); an op the documents say nothing about is "unknown", never
-silently "supported". `neuronx-cc list-operators --framework XLA` on a Neuron host is the
-authoritative list.
+Two targets, two sources:
+
+* `neuron` (TorchNeuron, the default): the Neuron operator table (porter/graph/neuron_ops.py, the same
+  table the emulated device reads): Y → supported, CPU_FALLBACK → cpu fallback, N → unsupported;
+  an op missing from it is "unknown". Entries the table marks ASSUMED say so in the note.
+* `xla` (torch-neuronx on PyTorch/XLA): the documented supported-operator list of the XLA package.
+  `neuronx-cc list-operators --framework XLA` on a Neuron host is the authoritative list.
+
+Dtype rules from the neuronx-cc error-code pages (complex, float64, int64, integer topk and
+scatter_reduce) apply to both. An op the sources say nothing about is "unknown", never silently
+"supported".
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from dataclasses import dataclass
 SUPPORTED = "supported"
 UNSUPPORTED = "unsupported"
 CAVEAT = "caveat"
-UNKNOWN = "not listed"
+FALLBACK = "cpu fallback"
+UNKNOWN = "unknown"
+TARGETS = ("neuron", "xla")
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,8 @@ DATA_OPERANDS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 }
 
 
-def verdict(target: str, dtypes: set[str], data_dtypes: set[str] | None = None) -> Verdict:
+def verdict(target: str, dtypes: set[str], data_dtypes: set[str] | None = None, *,
+            device_target: str = "neuron") -> Verdict:
     """The verdict for one op, given the dtypes of its inputs and outputs (`dtypes`) and, for an op
     with index operands (DATA_OPERANDS), the dtypes of its data operands alone (`data_dtypes`; all
     of `dtypes` when not given): the integer rules for topk and scatter_reduce judge the data.
@@ -82,6 +92,10 @@ def verdict(target: str, dtypes: set[str], data_dtypes: set[str] | None = None) 
     An op the documents call unsupported stays unsupported whatever its dtypes (a float64 sort is
     still a sort); dtype caveats only qualify an op that could otherwise run.
     """
+    if device_target == "neuron":
+        return _neuron_verdict(target, dtypes, data_dtypes)
+    if device_target != "xla":
+        raise ValueError(f"unknown target {device_target!r}: expected one of {', '.join(TARGETS)}")
     name = op_name(target)
     if name in DOCUMENTED_UNSUPPORTED:
         return Verdict(UNSUPPORTED, DOCUMENTED_UNSUPPORTED[name])
@@ -100,6 +114,38 @@ def verdict(target: str, dtypes: set[str], data_dtypes: set[str] | None = None) 
     if base in DOCUMENTED_SUPPORTED or base.rstrip("_") in DOCUMENTED_SUPPORTED:
         return Verdict(SUPPORTED)
     return Verdict(UNKNOWN, "not in the documented list; check with neuronx-cc list-operators")
+
+
+def _dtype_verdict(name: str, dtypes: set[str], data_dtypes: set[str] | None) -> Verdict | None:
+    """The neuronx-cc dtype rules; None when none applies."""
+    if any(d.startswith("complex") for d in dtypes):
+        return Verdict(UNSUPPORTED, "complex dtypes are not supported on device (NCC_EVRF004)")
+    data = dtypes if data_dtypes is None else data_dtypes
+    if name == "topk" and data & {"int32", "int64", "int16", "int8"}:
+        return Verdict(UNSUPPORTED, "topk on integers (NCC_EVRF013): cast to float first")
+    if name.startswith("scatter_reduce") and data & {"int32", "int64", "bool"}:
+        return Verdict(UNSUPPORTED, "scatter_reduce on int/bool (NCC_EVRF016)")
+    return None
+
+
+def _neuron_verdict(target: str, dtypes: set[str], data_dtypes: set[str] | None) -> Verdict:
+    from porter.graph import neuron_ops
+
+    found = neuron_ops.lookup(target)
+    if found.verdict == neuron_ops.N:
+        return Verdict(UNSUPPORTED, neuron_ops.basis_text(found.basis))
+    if found.verdict == neuron_ops.CPU_FALLBACK:
+        return Verdict(FALLBACK, found.note or neuron_ops.basis_text(found.basis))
+    if found.verdict == neuron_ops.UNKNOWN:
+        return Verdict(UNKNOWN, "not in the Neuron operator table")
+    by_dtype = _dtype_verdict(found.op, dtypes, data_dtypes)
+    if by_dtype is not None:
+        return by_dtype
+    if "float64" in dtypes:
+        return Verdict(CAVEAT, "no float64 on Neuron: computed in a lower precision")
+    if "int64" in dtypes:
+        return Verdict(CAVEAT, "int64 is downcast to int32 unless --native-int64=enabled (trn2+)")
+    return Verdict(SUPPORTED, f"assumed ({found.basis})" if found.assumed else "")
 
 
 def ignored(target: str) -> bool:

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import torch
 
-from porter.graph.compat import CAVEAT, DATA_OPERANDS, SUPPORTED, UNSUPPORTED, ignored, op_name, verdict
+from porter.graph.compat import (
+    CAVEAT,
+    DATA_OPERANDS,
+    FALLBACK,
+    SUPPORTED,
+    UNKNOWN,
+    UNSUPPORTED,
+    ignored,
+    op_name,
+    verdict,
+)
 
 # aten op → the kernel in porter.kernels that implements it.
 KERNEL_FOR_OP = {
@@ -68,6 +78,7 @@ class TraceReport:
     export_error: str = ""
     dynamic_shapes: list[str] = field(default_factory=list)
     kernel_hints: list[dict] = field(default_factory=list)
+    target: str = "neuron"
 
     @property
     def support_percent(self) -> float:
@@ -78,10 +89,12 @@ class TraceReport:
     def to_dict(self) -> dict:
         return {
             "model": self.model,
+            "target": self.target,
             "exported": self.exported,
             "export_error": self.export_error,
             "support_percent": self.support_percent,
             "unsupported": [op.to_dict() for op in self.ops if op.status == UNSUPPORTED],
+            "cpu_fallback": [op.to_dict() for op in self.ops if op.status == FALLBACK],
             "ops": [op.to_dict() for op in self.ops],
             "graph_breaks": self.graph_breaks,
             "dynamic_shapes": self.dynamic_shapes,
@@ -133,7 +146,7 @@ def _data_dtypes(node) -> set[str] | None:
     return _dtype_names(values)
 
 
-def inventory(exported) -> list[OpEntry]:
+def inventory(exported, device_target: str = "neuron") -> list[OpEntry]:
     ops: dict[str, OpEntry] = {}
     for node in exported.graph.nodes:
         if node.op != "call_function":
@@ -153,11 +166,62 @@ def inventory(exported) -> list[OpEntry]:
         stack = node.meta.get("nn_module_stack") or {}
         if stack:
             entry.modules.add(list(stack.values())[-1][0])
+    first_node = {}
+    for node in exported.graph.nodes:
+        if node.op == "call_function":
+            first_node.setdefault(str(node.target), node)
     for entry in ops.values():
-        v = verdict(entry.target, entry.dtypes, entry.data_dtypes)
+        v = verdict(entry.target, entry.dtypes, entry.data_dtypes, device_target=device_target)
         entry.status, entry.note = v.status, v.note
+        if device_target == "neuron" and v.status == UNKNOWN and entry.target in first_node:
+            _judge_by_decomposition(entry, first_node[entry.target])
         entry.kernel = KERNEL_FOR_OP.get(op_name(entry.target), "")
     return sorted(ops.values(), key=lambda e: (e.status != UNSUPPORTED, -e.count, e.target))
+
+
+_SEVERITY = (SUPPORTED, CAVEAT, FALLBACK, UNKNOWN, UNSUPPORTED)
+
+
+def _decomposed_targets(node) -> list[str]:
+    """The ATen ops a composite op becomes at dispatch (what the device receives), traced on empty
+    tensors of the node's shapes and dtypes; [] when it has no decomposition or cannot be traced."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+    from torch.utils._pytree import tree_map
+
+    op = node.target
+    if not isinstance(op, torch._ops.OpOverload) or not op.has_kernel_for_dispatch_key(
+            torch._C.DispatchKey.CompositeImplicitAutograd):
+        return []
+
+    def real(value):
+        if isinstance(value, torch.fx.Node):
+            val = value.meta.get("val")
+            if isinstance(val, torch.Tensor) and all(isinstance(d, int) for d in val.shape):
+                return torch.zeros(tuple(val.shape), dtype=val.dtype)
+            raise ValueError("symbolic or missing value")
+        return value
+
+    try:
+        args, kwargs = tree_map(real, (node.args, node.kwargs))
+        graph = make_fx(lambda *a, **k: op.decompose(*a, **k))(*args, **kwargs)
+    except Exception:  # a decomposition that cannot run on stand-in values: the op stays unknown
+        return []
+    return sorted({str(n.target) for n in graph.graph.nodes if n.op == "call_function"})
+
+
+def _judge_by_decomposition(entry: OpEntry, node) -> None:
+    """An op the table does not list, judged by the ops it decomposes into (the worst verdict wins)."""
+    targets = _decomposed_targets(node)
+    parts = [t for t in targets if t.startswith("aten.") and not ignored(t)]
+    if not targets:
+        return  # no decomposition: it stays unknown
+    if not parts:
+        entry.status, entry.note = SUPPORTED, "decomposes to " + ", ".join(targets) + " only (no device compute)"
+        return
+    verdicts = [verdict(t, entry.dtypes) for t in parts]
+    worst = max(verdicts, key=lambda v: _SEVERITY.index(v.status) if v.status in _SEVERITY else 0)
+    entry.status = worst.status
+    entry.note = "decomposes to " + ", ".join(parts) + (f"; {worst.note}" if worst.note else "")
 
 
 def _name(node) -> str:
@@ -249,9 +313,10 @@ def break_kind(reason: str) -> str:
     return "graph break"
 
 
-def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "model") -> TraceReport:
+def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "model",
+                target: str = "neuron") -> TraceReport:
     model.eval()
-    report = TraceReport(model=name, exported=False)
+    report = TraceReport(model=name, exported=False, target=target)
     try:
         with torch.no_grad():
             exported = torch.export.export(model, args, kwargs)
@@ -263,7 +328,7 @@ def trace_model(model: torch.nn.Module, args: tuple, kwargs: dict, name: str = "
                                     "kind": break_kind(report.export_error)}]
         return report
     report.exported = True
-    report.ops = inventory(exported)
+    report.ops = inventory(exported, target)
     report.kernel_hints = kernel_hints(exported)
     report.graph_breaks = graph_breaks(model, args, kwargs)
     for node in exported.graph.nodes:
@@ -293,7 +358,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def render_text(report: TraceReport) -> str:
-    out = [f"porter trace: {report.model}"]
+    out = [f"porter trace: {report.model} (target {report.target})"]
     if not report.exported:
         out.append(f"torch.export failed: {report.export_error}")
     else:
@@ -304,6 +369,9 @@ def render_text(report: TraceReport) -> str:
             kernel = f"  kernel: {op.kernel}" if op.kernel else ""
             note = f"  ({op.note})" if op.note and op.status != SUPPORTED else ""
             out.append(f"  {op.count:5d}  {op.status:12s} {op.target}{note}{kernel}{where}")
+        if report.target == "neuron":
+            out.append("verdicts: porter's Neuron operator table (porter/graph/data/torchneuron_ops.json); "
+                       "'assumed' ones are not from TorchNeuron's published table")
     if report.graph_breaks:
         out.append(f"graph breaks: {len(report.graph_breaks)}")
         out += [f"  {b['source']}: {b.get('kind', 'graph break')}: {b['reason']}" for b in report.graph_breaks]

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from porter.graph.compat import CAVEAT, SUPPORTED, UNKNOWN, UNSUPPORTED, verdict
+from porter.graph.compat import CAVEAT, FALLBACK, SUPPORTED, UNKNOWN, UNSUPPORTED, verdict
 from porter.graph.trace import trace_model
 from tests.dynamic.conftest import FIXTURES, marker_line, run_cli
 
@@ -16,8 +16,8 @@ TRACING = FIXTURES / "tracing"
 MODEL = TRACING / "model.py"
 
 
-def trace_json(name: str) -> tuple[int, dict]:
-    result = run_cli("trace", "--root", TRACING, "--name", name, "--output-format", "json")
+def trace_json(name: str, target: str = "neuron") -> tuple[int, dict]:
+    result = run_cli("trace", "--root", TRACING, "--name", name, "--output-format", "json", "--target", target)
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -31,7 +31,7 @@ def at(marker: str) -> str:
 
 @pytest.fixture(scope="module")
 def unsupported_report():
-    return trace_json("unsupported")
+    return trace_json("unsupported", target="xla")
 
 
 # --- compat table --------------------------------------------------------------------------------
@@ -49,8 +49,30 @@ def unsupported_report():
     ("aten.embedding.default", {"int64", "float32"}, CAVEAT),
     ("aten.cumsum.default", {"float32"}, UNKNOWN),
 ])
-def test_verdicts(target, dtypes, status):
-    assert verdict(target, dtypes).status == status
+def test_xla_verdicts(target, dtypes, status):
+    assert verdict(target, dtypes, device_target="xla").status == status
+
+
+@pytest.mark.parametrize("target, status", [
+    # what `porter trace` used to call "not listed" on a GPT or a ViT
+    ("aten.linear.default", SUPPORTED), ("aten.layer_norm.default", SUPPORTED), ("aten.gelu.default", SUPPORTED),
+    ("aten.scaled_dot_product_attention.default", SUPPORTED), ("aten.split.Tensor", SUPPORTED),
+    ("aten.cat.default", SUPPORTED), ("aten.mean.dim", SUPPORTED),
+    ("aten.sort.default", FALLBACK), ("aten.nonzero.default", FALLBACK),  # TorchNeuron runs them on the CPU
+    ("aten.int_repr.default", UNSUPPORTED),  # quantized: N
+    ("aten._fused_adamw_.default", UNKNOWN),  # nothing in the sources: unknown, not "supported"
+])
+def test_neuron_verdicts_come_from_the_op_table(target, status):
+    assert verdict(target, {"float32"}).status == status
+
+
+def test_neuron_trace_has_no_not_listed_for_common_ops():
+    code, report = trace_json("unsupported")
+    ops = {op["op"]: op for op in report["ops"]}
+    assert ops["aten.sort.default"]["status"] == FALLBACK
+    assert source_of(ops["aten.sort.default"]).startswith(at("sort"))
+    assert report["target"] == "neuron" and {op["op"] for op in report["cpu_fallback"]} >= {"aten.sort.default"}
+    assert not [op for op in report["ops"] if op["status"] == "not listed"]
 
 
 @pytest.mark.parametrize("target, dtypes, data_dtypes, status", [
@@ -63,6 +85,7 @@ def test_verdicts(target, dtypes, status):
 ])
 def test_integer_rules_judge_the_data_operands(target, dtypes, data_dtypes, status):
     assert verdict(target, dtypes, data_dtypes).status == status
+    assert verdict(target, dtypes, data_dtypes, device_target="xla").status == status
 
 
 def test_float_topk_and_scatter_reduce_are_not_integer_ops():
@@ -194,7 +217,7 @@ def test_text_and_markdown_outputs(tmp_path):
     assert result.exit_code == 1 and result.stdout == ""
     text = out.read_text()
     assert text.startswith("# porter trace: `unsupported`")
-    assert "| `aten.sort.default` | 1 | unsupported |" in text
+    assert "| `aten.sort.default` | 1 | cpu fallback |" in text
     assert "## Graph breaks" in text
 
 
