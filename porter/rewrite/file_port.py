@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from porter.rewrite.helpers import (
@@ -25,6 +25,7 @@ from porter.rewrite.helpers import (
     extra_helper_source,
     missing_helper_source,
 )
+from porter.rewrite.imports import drop_unused_imports
 from porter.rewrite.sites import SiteIndex
 from porter.rewrite.swaps import SwapPlan
 from porter.rewrite.transforms import (
@@ -540,7 +541,6 @@ def port_source(
     markers: dict[cst.CSTNode, list[tuple[str, str]]] = {}
     guards: dict[cst.CSTNode, str] = {}
     builds: dict[cst.CSTNode, tuple[list[str], str]] = {}
-    sited: list[tuple[str, Change]] = []
 
     # One marker per rule and statement: the names and reasons of its sites there are merged into it.
     marked: dict[tuple[cst.CSTNode, str], tuple[list[str], list[str]]] = {}
@@ -572,7 +572,6 @@ def port_source(
         stmt = _statement_of(node, parents) if node is not None else None
         change = Change(finding.rule_id, finding.line, finding.col, "informational", fix.result, finding.matched)
         result.changes.append(change)
-        sited.append((finding.matched, change))
         plan.add(finding, rule, fix, change, node, stmt)
         if node is None:
             # The exact node was not found (ast and libcst disagree on a range): the marker still goes
@@ -645,8 +644,6 @@ def port_source(
     splits = plan.resolve(mark)
     new_module = wrapper.module.visit(_Rewriter(edits, markers, guards, splits, builds))
     plan.finish(plan.sites)
-    fixed_names = {matched for matched, change in sited if change.action == "fixed" and matched}
-    new_module = _drop_unused_imports(new_module, fixed_names)
     helpers: list[tuple[str, str]] = []
     if ctx.needs_device_helper:
         helpers.append((DEVICE_HELPER, device_helper_source(target, ctx.torch_alias)))
@@ -661,6 +658,7 @@ def port_source(
         for module_name in needed:
             AddImportsVisitor.add_needed_import(context, module_name)
         new_module = AddImportsVisitor(context).transform_module(new_module)
+    new_module = drop_unused_imports(new_module, source)
     code = new_module.code
     try:
         ast.parse(code)
@@ -750,40 +748,6 @@ def _extension_imports(path, target, extensions, catalogue, positions, parents, 
         if not _in_import_guard(stmt, parents) and _runs_at_import(stmt, parents):
             guards.setdefault(stmt, EXTENSION_RULE)
         mark(stmt, rule, fix, f"{what} is this project's CUDA extension, absent on the target")
-
-
-def _drop_unused_imports(module: cst.Module, fixed_names: set[str]) -> cst.Module:
-    """Remove imports that only served rewritten CUDA names (`import torch.cuda as tc`), when unused now.
-
-    libcst's RemoveImportsVisitor removes an import only if nothing in the file still uses it.
-    `import torch` itself is never a candidate.
-    """
-    if not fixed_names:
-        return module
-    context = CodemodContext()
-    scheduled = False
-    for stmt in module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if isinstance(small, cst.Import):
-                for alias in small.names:
-                    name = code_name(alias.name)
-                    if "." in name and alias.asname and any(q.startswith(name + ".") for q in fixed_names):
-                        RemoveImportsVisitor.remove_unused_import(context, name, asname=alias.asname.name.value)
-                        scheduled = True
-            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative \
-                    and not isinstance(small.names, cst.ImportStar):
-                module_name = code_name(small.module)
-                for alias in small.names:
-                    qualname = f"{module_name}.{code_name(alias.name)}"
-                    if any(q == qualname or q.startswith(qualname + ".") for q in fixed_names):
-                        asname = alias.asname.name.value if alias.asname else None
-                        RemoveImportsVisitor.remove_unused_import(context, module_name, code_name(alias.name), asname)
-                        scheduled = True
-    if not scheduled:
-        return module
-    return RemoveImportsVisitor(context).transform_module(module)
 
 
 def _chain(first: Callable, second: Callable) -> Callable:
