@@ -266,3 +266,63 @@ def profile_kernel(
             and k not in moved and k not in peaks}
     for k, v in rest.items():
         typer.echo(f"  {k}: {v}")
+
+
+@app.command("verify")
+def verify_cmd(
+    paths: Annotated[list[str], typer.Argument(help="Python files (or folders) holding @triton.jit kernels.")],
+    write: Annotated[bool, typer.Option("--write", help="Write <file>_nki.py beside each file.")] = False,
+    kernel: Annotated[list[str] | None, typer.Option("--kernel", "-k", help="Only these kernels.")] = None,
+    output_format: Annotated[str, typer.Option("--output-format", help="text or json.")] = "text",
+) -> None:
+    """Translate Triton kernels to NKI and verify each: Triton's interpreter vs porter's NKI simulator.
+
+    Exit 0 when every kernel found translates and verifies, 1 otherwise, 2 on usage errors.
+    """
+    from pathlib import Path
+
+    if output_format not in ("text", "json"):
+        raise _fail(f"--output-format: {output_format!r} is not one of text, json")
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise _fail(f"{raw}: no such file or directory")
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*.py") if "triton" in f.read_text(encoding="utf-8",
+                                                                                      errors="replace")))
+        else:
+            files.append(p)
+    import os
+
+    os.environ["TRITON_INTERPRET"] = "1"  # before triton's first import: parts of it read the switch then
+    try:
+        import torch  # noqa: F401
+        import triton  # noqa: F401
+    except ImportError as exc:
+        raise _fail(f"verification runs the original kernels in Triton's interpreter and needs torch and triton "
+                    f"(pip install 'neuron-porter[triton]'): {exc}") from None
+    from porter.translate.triton import report
+    from porter.translate.triton.verify import VERIFIED, verify_file
+
+    results = []
+    for f in files:
+        try:
+            _, reps = verify_file(f, write=write, kernels=list(kernel) if kernel else None)
+        except SyntaxError as exc:
+            typer.secho(f"porter: error: {f}: not valid Python: {exc}", err=True, fg=typer.colors.RED)
+            results.append((f, []))
+            continue
+        results.append((f, reps))
+        if output_format == "text":
+            for line in report.text_lines(f, reps):
+                typer.echo(line)
+    counts = report.summary(results)
+    if output_format == "json":
+        typer.echo(report.as_json(results))
+    else:
+        total = sum(counts.values())
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        typer.echo(f"{total} kernels: {parts}" if total else "no @triton.jit kernels found")
+    bad = sum(n for s, n in counts.items() if s != VERIFIED)
+    raise typer.Exit(1 if bad or not counts else 0)

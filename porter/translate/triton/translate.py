@@ -1,0 +1,404 @@
+"""Triton kernel source -> NKI kernel source (static: ``ast`` in, Python text out; nothing is imported or run).
+
+Each ``@triton.jit`` function becomes a plain function whose ``tl.*`` calls go to ``nki_tl`` (Triton semantics
+on NKI tiles, evaluated while the NKI kernel is traced), plus an ``@nki.jit`` entry point that runs it for every
+program of the launch grid, and a host-side ``<kernel>_launch(grid, *args, **kwargs)`` that takes the arguments of
+``kernel[grid](*args, **kwargs)``. The first construct outside the translated subset stops a kernel; it is
+reported with rule NRN430 and the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .parse import LIBDEVICE_MODULES, Kernel, TritonFile, parse_source, qualified
+
+RULE = "NRN430"
+RUNTIME_MODULE = "porter.translate.triton.nki_tl"
+NKI_SUFFIX = "_nki"
+
+# Largest block dimension that fits the partitions in program mode (a 2-D block's rows).
+PARTITIONS = 128
+
+_NOT_COVERED = {
+    "atomic_add": "atomics", "atomic_max": "atomics", "atomic_min": "atomics", "atomic_cas": "atomics",
+    "atomic_xchg": "atomics", "atomic_and": "atomics", "atomic_or": "atomics", "atomic_xor": "atomics",
+    "inline_asm_elementwise": "inline PTX assembly", "make_block_ptr": "block pointers",
+    "advance": "block pointers", "make_tensor_descriptor": "tensor descriptors", "rand": "random numbers",
+    "randn": "random numbers", "randint": "random numbers", "philox": "random numbers",
+    "associative_scan": "a custom associative scan", "reduce": "a custom reduction", "sort": "sorting",
+    "gather": "tl.gather", "histogram": "histograms", "join": "tl.join", "split": "tl.split",
+    "interleave": "tl.interleave", "permute": "tl.permute", "dot_scaled": "scaled (MX) dot products",
+    "umulhi": "tl.umulhi", "flip": "tl.flip",
+}
+_BUILTINS_OK = {"range", "min", "max", "int", "float", "len", "isinstance", "bool", "tuple", "list", "print",
+                "abs", "zip", "enumerate", "getattr", "hasattr", "str", "divmod", "pow", "round"}
+_PROGRAM_MODE_CALLS = {"dot", "trans", "reshape", "expand_dims", "broadcast_to", "view"}
+_HOST_TRITON = {"cdiv": "cdiv", "next_power_of_2": "next_power_of_2"}
+
+
+def runtime_names() -> frozenset[str]:
+    """Top-level names ``nki_tl`` defines (read from its source, not imported: it imports nki)."""
+    src = (Path(__file__).with_name("nki_tl.py")).read_text(encoding="utf-8")
+    names = set()
+    for node in ast.parse(src).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(n for n in names if not n.startswith("_") or n == "_T")
+
+
+_RUNTIME = runtime_names()
+
+
+@dataclass
+class Problem:
+    line: int
+    construct: str
+    reason: str
+
+    def text(self) -> str:
+        return f"{RULE} line {self.line}: {self.construct}: {self.reason}"
+
+
+@dataclass
+class KernelTranslation:
+    name: str
+    line: int
+    mode: str = "rows"
+    problem: Problem | None = None
+    config: dict[str, object] | None = None
+    config_note: str = ""
+    callees: list[str] = field(default_factory=list)
+    launched: bool = True
+
+    @property
+    def translated(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class FileTranslation:
+    path: Path
+    kernels: list[KernelTranslation]
+    source: str | None  # the NKI module's text; None when no kernel translated
+
+    @property
+    def nki_path(self) -> Path:
+        return nki_path_for(self.path)
+
+
+def nki_path_for(path: Path) -> Path:
+    return path.with_name(path.stem + NKI_SUFFIX + ".py")
+
+
+class _Stop(Exception):
+    def __init__(self, node: ast.AST, construct: str, reason: str):
+        super().__init__(reason)
+        self.problem = Problem(getattr(node, "lineno", 0), construct, reason)
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Maps one jit function's body onto ``_tl``; raises _Stop at the first construct outside the subset."""
+
+    def __init__(self, tf: TritonFile, jit_names: set[str], params: set[str]):
+        self.tf = tf
+        self.jit_names = jit_names
+        self.params = params
+        self.program_mode = False
+        self.callees: list[str] = []
+        self.locals: set[str] = set(params)
+
+    # names ------------------------------------------------------------------------------------------------
+    def _tl_name(self, node: ast.AST) -> ast.AST | None:
+        q = qualified(node, self.tf.aliases)
+        if q is None:
+            return None
+        for prefix in ("triton.language.", *[m + "." for m in LIBDEVICE_MODULES]):
+            if q.startswith(prefix):
+                name = q[len(prefix):].split(".")[-1]
+                break
+        else:
+            if q.startswith("triton.") and q.split(".")[-1] in _HOST_TRITON:
+                name = _HOST_TRITON[q.split(".")[-1]]
+            elif q in ("triton.language", *LIBDEVICE_MODULES):
+                return node  # the module itself (attribute access continues below)
+            else:
+                raise _Stop(node, q, "not part of the Triton subset porter translates")
+        if name in _NOT_COVERED:
+            raise _Stop(node, f"tl.{name}", f"{_NOT_COVERED[name]} are not translated to NKI")
+        if name not in _RUNTIME:
+            raise _Stop(node, f"tl.{name}", "not part of the Triton subset porter translates")
+        if name in _PROGRAM_MODE_CALLS:
+            self.program_mode = True
+        return ast.copy_location(ast.Attribute(value=ast.Name("_tl", ast.Load()), attr=name, ctx=ast.Load()), node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        mapped = self._tl_name(node)
+        if mapped is not None and mapped is not node:
+            return mapped
+        if node.attr == "T":
+            self.program_mode = True
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if isinstance(node.ctx, ast.Store):
+            self.locals.add(node.id)
+            return node
+        mapped = self._tl_name(node)
+        if mapped is not None and mapped is not node:
+            return mapped
+        return node
+
+    # statements -------------------------------------------------------------------------------------------
+    def visit_While(self, node: ast.While) -> ast.AST:
+        raise _Stop(node, "while loop", "loops with a run-time condition are not translated (use a for loop)")
+
+    def visit_If(self, node: ast.If) -> ast.AST:
+        node = self.generic_visit(node)
+        node.test = _call("_tl.cond", [node.test])
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        node = self.generic_visit(node)
+        node.test = _call("_tl.cond", [node.test])
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        it = node.iter
+        if isinstance(it, ast.Call):
+            q = qualified(it.func, self.tf.aliases) or ""
+            is_range = (isinstance(it.func, ast.Name) and it.func.id == "range" and "range" not in self.locals) or \
+                q.endswith(".range") or q.endswith(".static_range")
+            if is_range:
+                node.target = self.visit(node.target)
+                node.body = [self.visit(s) for s in node.body]
+                node.orelse = [self.visit(s) for s in node.orelse]
+                it.args = [self.visit(a) for a in it.args]
+                it.keywords = [ast.keyword(k.arg, self.visit(k.value)) for k in it.keywords]
+                it.func = _name("_tl.range")
+                return node
+        return self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        raise _Stop(node, f"def {node.name}", "a function defined inside a kernel")
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        raise _Stop(node, "lambda", "a lambda inside a kernel")
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        sl = node.slice
+        elts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+        if any(isinstance(e, ast.Constant) and e.value is None for e in elts):
+            self.program_mode = True
+        return self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "to" and qualified(func, self.tf.aliases) is None:
+            for kw in node.keywords:
+                if kw.arg == "bitcast" and not (isinstance(kw.value, ast.Constant) and not kw.value.value):
+                    raise _Stop(node, ".to(bitcast=True)", "bit casts are not translated")
+            value = self.visit(func.value)
+            args = [self.visit(a) for a in node.args]
+            kws = [ast.keyword(k.arg, self.visit(k.value)) for k in node.keywords if k.arg != "bitcast"]
+            return ast.copy_location(ast.Call(func=_name("_tl.cast"), args=[value, *args], keywords=kws), node)
+        if isinstance(func, ast.Name) and func.id in self.jit_names and func.id not in self.locals:
+            self.callees.append(func.id)
+            node.args = [self.visit(a) for a in node.args]
+            node.keywords = [ast.keyword(k.arg, self.visit(k.value)) for k in node.keywords]
+            node.func = _name(_fn_name(func.id))
+            return node
+        if isinstance(func, ast.Name) and func.id not in self.locals and func.id not in _BUILTINS_OK \
+                and func.id not in self.tf.aliases:
+            raise _Stop(node, f"{func.id}()", "a call to a function that is not a @triton.jit function of this file")
+        q = qualified(func, self.tf.aliases) or ""
+        if q.endswith((".zeros", ".full")) and node.args:
+            shape = node.args[0]
+            if isinstance(shape, (ast.List, ast.Tuple)) and len(shape.elts) >= 2:
+                self.program_mode = True
+        return self.generic_visit(node)
+
+
+def _name(dotted: str) -> ast.expr:
+    parts = dotted.split(".")
+    node: ast.expr = ast.Name(parts[0], ast.Load())
+    for p in parts[1:]:
+        node = ast.Attribute(value=node, attr=p, ctx=ast.Load())
+    return node
+
+
+def _call(dotted: str, args: list[ast.expr]) -> ast.Call:
+    return ast.Call(func=_name(dotted), args=args, keywords=[])
+
+
+def _fn_name(name: str) -> str:
+    return f"_{name}_program"
+
+
+def _strip_signature(fn: ast.FunctionDef) -> None:
+    for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]:
+        a.annotation = None
+    fn.returns = None
+    fn.decorator_list = []
+
+
+def _launched_names(tree: ast.Module) -> set[str]:
+    """Names launched as ``name[grid](...)`` anywhere in the file."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
+            v = node.func.value
+            if isinstance(v, ast.Name):
+                out.add(v.id)
+            elif isinstance(v, ast.Attribute):
+                out.add(v.attr)
+    return out
+
+
+def pick_config(kernel: Kernel, mode: str) -> tuple[dict[str, object] | None, str]:
+    """The autotune configuration the translation uses, and a sentence saying which and why."""
+    if kernel.configs is None:
+        return None, ""
+    limit = PARTITIONS if mode == "program" else None
+    for i, cfg in enumerate(kernel.configs):
+        ints = [v for v in cfg.values.values() if isinstance(v, int) and not isinstance(v, bool)]
+        if limit is None or all(v <= limit for v in ints):
+            why = "the first" if i == 0 else f"the first whose block sizes are <= {limit}"
+            return dict(cfg.values), f"autotune config {i + 1} of {len(kernel.configs)} ({why}): {cfg.values}"
+    cfg = kernel.configs[0]
+    return dict(cfg.values), f"autotune config 1 of {len(kernel.configs)}: {cfg.values} (no config fits better)"
+
+
+def translate_source(source: str, path: Path) -> FileTranslation:
+    tf = parse_source(source, path)
+    jit_names = {k.name for k in tf.kernels}
+    launched = _launched_names(tf.tree)
+    bodies: dict[str, ast.FunctionDef] = {}
+    results: dict[str, KernelTranslation] = {}
+    for k in tf.kernels:
+        kt = KernelTranslation(name=k.name, line=k.line)
+        fn = copy.deepcopy(k.node)
+        _strip_signature(fn)
+        rw = _Rewrite(tf, jit_names, set(k.params))
+        try:
+            if k.configs_problem:
+                raise _Stop(k.node, "@triton.autotune", k.configs_problem)
+            if k.heuristics_problem:
+                raise _Stop(k.node, "@triton.heuristics", k.heuristics_problem)
+            if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
+                raise _Stop(k.node, "signature", "a kernel with *args, **kwargs or keyword-only parameters")
+            fn.body = [rw.visit(s) for s in fn.body]
+        except _Stop as stop:
+            kt.problem = stop.problem
+        fn.name = _fn_name(k.name)
+        bodies[k.name] = fn
+        kt.mode = "program" if rw.program_mode else "rows"
+        kt.callees = sorted(set(rw.callees))
+        results[k.name] = kt
+
+    # A kernel inherits its helpers' problems and program mode.
+    changed = True
+    while changed:
+        changed = False
+        for kt in results.values():
+            for c in kt.callees:
+                ct = results.get(c)
+                if ct is None:
+                    continue
+                if ct.problem and not kt.problem:
+                    kt.problem = Problem(ct.problem.line, ct.problem.construct,
+                                         f"{ct.problem.reason} (in {c}, called by this kernel)")
+                    changed = True
+                if ct.mode == "program" and kt.mode != "program":
+                    kt.mode = "program"
+                    changed = True
+    called = {c for kt in results.values() for c in kt.callees}
+    for kt in results.values():
+        kt.launched = kt.name in launched or kt.name not in called
+    for k in tf.kernels:
+        kt = results[k.name]
+        kt.config, kt.config_note = pick_config(k, kt.mode)
+    ok = [k for k in tf.kernels if results[k.name].translated]
+    text = _emit(tf, ok, bodies, results) if any(results[k.name].launched for k in ok) else None
+    return FileTranslation(path=path, kernels=[results[k.name] for k in tf.kernels], source=text)
+
+
+def translate_file(path: Path) -> FileTranslation:
+    return translate_source(path.read_text(encoding="utf-8"), path)
+
+
+def _heuristics_source(tf: TritonFile, k: Kernel) -> str:
+    if not k.heuristics:
+        return "None"
+    items = []
+    for name, lam in k.heuristics.items():
+        node = ast.parse(lam, mode="eval").body
+        node = _HostNames(tf).visit(node)
+        items.append(f"    {name!r}: {ast.unparse(node)},")
+    return "{\n" + "\n".join(items) + "\n}"
+
+
+class _HostNames(ast.NodeTransformer):
+    """``triton.next_power_of_2`` and friends inside heuristics -> ``_tl`` equivalents."""
+
+    def __init__(self, tf: TritonFile):
+        self.tf = tf
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        q = qualified(node, self.tf.aliases)
+        if q and q.split(".")[-1] in _HOST_TRITON:
+            return _name(f"_tl.{_HOST_TRITON[q.split('.')[-1]]}")
+        return self.generic_visit(node)
+
+
+def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
+          results: dict[str, KernelTranslation]) -> str:
+    lines = [
+        f'"""NKI translations of the Triton kernels in {tf.path.name}, written by porter.',
+        "",
+        "Each kernel keeps the Triton kernel's name and parameters. On a Neuron device the launch site calls",
+        "``<kernel>_launch(grid, *args, **kwargs)`` with the arguments of ``kernel[grid](*args, **kwargs)``; the",
+        "kernel writes its outputs into the tensors it is given, like the Triton kernel. Regenerate with",
+        f"``porter kernels verify {tf.path.name} --write`` rather than editing by hand.",
+        "",
+    ]
+    for k in ok:
+        kt = results[k.name]
+        if not kt.launched:
+            continue
+        how = ("up to 128 programs of grid axis 0 run together, one per partition" if kt.mode == "rows"
+               else "one program at a time, a block's rows on the partitions")
+        lines.append(f"{k.name}: {how}." + (f" Uses {kt.config_note}." if kt.config_note else ""))
+    lines += ['"""', "", "import nki", "", f"from {RUNTIME_MODULE.rsplit('.', 1)[0]} import nki_tl as _tl", ""]
+    for k in ok:
+        lines += ["", ast.unparse(bodies[k.name]), ""]
+        kt = results[k.name]
+        if not kt.launched:
+            continue
+        params = ", ".join(k.params)
+        tup = f"({params},)" if len(k.params) == 1 else f"({params})"
+        upper = k.name.upper()
+        lines += [
+            "",
+            "@nki.jit",
+            f"def {k.name}({params}, _grid=(1,)):",
+            f'    _tl.launch({_fn_name(k.name)}, "{kt.mode}", _grid, {tup})',
+            "",
+            "",
+            f"{upper}_PARAMS = {tuple(k.params)!r}",
+            f"{upper}_CONFIG = {kt.config!r}",
+            f"{upper}_HEURISTICS = {_heuristics_source(tf, k)}",
+            "",
+            "",
+            f"def {k.name}_launch(grid, *args, **kwargs):",
+            f'    """Run the NKI translation of ``{k.name}`` as ``{k.name}[grid](*args, **kwargs)`` would."""',
+            f"    return _tl.host_launch({k.name}, {upper}_PARAMS, grid, args, kwargs, {upper}_CONFIG, "
+            f"{upper}_HEURISTICS)",
+            "",
+        ]
+    return "\n".join(lines).rstrip() + "\n"

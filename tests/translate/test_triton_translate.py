@@ -1,0 +1,172 @@
+"""Triton -> NKI translation, static half: kernels found, subset checked, NKI source written (no torch)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from porter.translate.triton import RULE, translate_file, translate_source
+from porter.translate.triton.parse import parse_file
+from porter.translate.triton.roles import BLOCK, COLS, FLOAT, NUMEL, POINTER, ROW_STRIDE, ROWS, infer_roles
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_flat_and_row_kernels_translate_to_parseable_nki():
+    for name in ("flat_ops.py", "row_ops.py"):
+        ft = translate_file(FIXTURES / name)
+        assert ft.kernels and all(k.translated for k in ft.kernels), [k.problem for k in ft.kernels]
+        tree = ast.parse(ft.source)
+        jitted = [f.name for f in tree.body if isinstance(f, ast.FunctionDef)
+                  and any(ast.unparse(d) == "nki.jit" for d in f.decorator_list)]
+        assert jitted == [k.name for k in ft.kernels]
+        assert "import nki\n" in ft.source and "import triton" not in ft.source
+        assert ft.nki_path == FIXTURES / name.replace(".py", "_nki.py")
+
+
+def test_one_dimensional_kernels_use_rows_mode():
+    ft = translate_file(FIXTURES / "row_ops.py")
+    assert {k.mode for k in ft.kernels} == {"rows"}
+
+
+def test_first_uncovered_construct_is_reported_with_rule_and_line():
+    ft = translate_file(FIXTURES / "not_covered.py")
+    by_name = {k.name: k for k in ft.kernels}
+    atomic = by_name["column_sum_atomic_kernel"].problem
+    assert atomic is not None and atomic.construct == "tl.atomic_add" and atomic.line == 11
+    assert "atomics" in atomic.reason and atomic.text().startswith(f"{RULE} line 11")
+    rand = by_name["dropout_kernel"].problem
+    assert rand is not None and rand.construct == "tl.rand" and "random" in rand.reason
+    assert ft.source is None  # nothing translated, nothing to write
+
+
+def test_helper_jit_functions_are_translated_with_their_caller():
+    src = '''
+import triton
+import triton.language as tl
+
+@triton.jit
+def _square(v):
+    return v * v
+
+@triton.jit
+def kern(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(y_ptr + offs, _square(tl.load(x_ptr + offs, mask=offs < n)), mask=offs < n)
+
+kern[(1,)](None, None, 0, BLOCK=16)
+'''
+    ft = translate_source(src, Path("k.py"))
+    kern = next(k for k in ft.kernels if k.name == "kern")
+    helper = next(k for k in ft.kernels if k.name == "_square")
+    assert kern.translated and kern.callees == ["_square"] and not helper.launched
+    assert "def __square_program(v):" in ft.source and "__square_program(_tl.load(" in ft.source
+    assert "def _square(" not in ft.source
+
+
+def test_a_helper_problem_stops_its_caller():
+    src = '''
+import triton
+import triton.language as tl
+
+@triton.jit
+def _bump(p, v):
+    tl.atomic_add(p, v)
+
+@triton.jit
+def kern(x_ptr, BLOCK: tl.constexpr):
+    _bump(x_ptr, 1.0)
+'''
+    ft = translate_source(src, Path("k.py"))
+    kern = next(k for k in ft.kernels if k.name == "kern")
+    assert kern.problem is not None and "in _bump" in kern.problem.reason
+
+
+def test_autotune_picks_a_config_and_says_which():
+    src = '''
+import triton
+import triton.language as tl
+
+@triton.autotune(configs=[triton.Config({"BLOCK_M": 256, "BLOCK_N": 64}, num_warps=8),
+                          triton.Config({"BLOCK_M": 64, "BLOCK_N": 64}, num_warps=4)], key=["M"])
+@triton.jit
+def mm(a_ptr, c_ptr, M, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = tl.arange(0, BLOCK_N)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    tl.store(c_ptr + rm[:, None] * BLOCK_N + rn[None, :], acc)
+'''
+    ft = translate_source(src, Path("k.py"))
+    (k,) = ft.kernels
+    assert k.mode == "program" and k.config == {"BLOCK_M": 64, "BLOCK_N": 64}
+    assert "config 2 of 2" in k.config_note
+    assert "MM_CONFIG = {'BLOCK_M': 64, 'BLOCK_N': 64}" in ft.source
+
+
+def test_autotune_configs_built_at_run_time_are_not_guessed():
+    src = '''
+import triton
+import triton.language as tl
+
+def configs():
+    return [triton.Config({"BLOCK": b}) for b in (64, 128)]
+
+@triton.autotune(configs=configs(), key=["n"])
+@triton.jit
+def k(x_ptr, n, BLOCK: tl.constexpr):
+    pass
+'''
+    (k,) = translate_source(src, Path("k.py")).kernels
+    assert k.problem is not None and k.problem.construct == "@triton.autotune"
+
+
+def test_heuristics_are_carried_to_the_host_launcher():
+    src = '''
+import triton
+import triton.language as tl
+
+@triton.heuristics({"EVEN": lambda args: args["n"] % args["BLOCK"] == 0,
+                    "BLOCK": lambda args: triton.next_power_of_2(args["n"])})
+@triton.jit
+def k(x_ptr, n, BLOCK: tl.constexpr, EVEN: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=offs < n), mask=offs < n)
+'''
+    ft = translate_source(src, Path("k.py"))
+    assert "'BLOCK': lambda args: _tl.next_power_of_2(args['n'])" in ft.source
+    assert "K_HEURISTICS = {" in ft.source
+
+
+def test_roles_of_parameters():
+    tf = parse_file(FIXTURES / "row_ops.py")
+    k = next(k for k in tf.kernels if k.name == "layer_norm_row_kernel")
+    r = infer_roles(tf, k).roles
+    assert r["x_ptr"] == r["w_ptr"] == r["mean_ptr"] == POINTER
+    assert r["stride"] == ROW_STRIDE and r["n_cols"] == COLS and r["BLOCK"] == BLOCK and r["eps"] == FLOAT
+    flat = parse_file(FIXTURES / "flat_ops.py")
+    k = flat.kernels[0]
+    roles = infer_roles(flat, k)
+    assert roles.flat and roles.roles["n"] == NUMEL and roles.roles["BLOCK"] == BLOCK
+    grid = next(k for k in tf.kernels if k.name == "grid_stride_scale_kernel")
+    g = infer_roles(tf, grid)
+    assert g.row_loop and g.roles["n_rows"] == ROWS
+
+
+def test_translation_never_imports_torch_or_triton():
+    code = ("import sys; from pathlib import Path; from porter.translate.triton import translate_file; "
+            f"translate_file(Path({str(FIXTURES / 'row_ops.py')!r})); "
+            "assert 'torch' not in sys.modules and 'triton' not in sys.modules and 'nki' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rule_catalogue_examples_match_the_translator():
+    from porter.source.catalogue import load_catalogue
+
+    rule = load_catalogue().get(RULE)
+    assert rule is not None and not rule.has_examples  # raised by the translator, so its examples are run here
+    for ex in rule.valid:
+        assert all(k.translated for k in translate_source(ex.code, Path("valid.py")).kernels)
+    for ex in rule.invalid:
+        assert any(k.problem for k in translate_source(ex.code, Path("invalid.py")).kernels)
