@@ -26,6 +26,11 @@ def test_flat_and_row_kernels_translate_to_parseable_nki():
         assert ft.nki_path == FIXTURES / name.replace(".py", "_nki.py")
 
 
+def test_two_dimensional_kernels_use_program_mode():
+    (k,) = translate_file(FIXTURES / "matmul_ops.py").kernels
+    assert k.translated and k.mode == "program"
+
+
 def test_one_dimensional_kernels_use_rows_mode():
     ft = translate_file(FIXTURES / "row_ops.py")
     assert {k.mode for k in ft.kernels} == {"rows"}

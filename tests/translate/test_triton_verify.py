@@ -32,6 +32,13 @@ def test_every_fixture_kernel_translates_and_verifies(name):
         assert all(c.ok for c in r.cases) and all(c.stats.get("instructions") for c in r.cases)
 
 
+def test_tiled_matmul_translates_and_verifies_with_a_config_that_fits():
+    _, (r,) = verify_file(FIXTURES / "matmul_ops.py")
+    assert r.status == VERIFIED, r.reason
+    assert r.mode == "program" and "config 2 of 2" in r.config_note
+    assert {c.case for c in r.cases} == {"37x50x70", "130x96x160"} and all(c.ok for c in r.cases)
+
+
 def test_untranslatable_kernels_are_reported_not_run():
     _, reports = verify_file(FIXTURES / "not_covered.py")
     assert [r.status for r in reports] == [NOT_TRANSLATED, NOT_TRANSLATED]

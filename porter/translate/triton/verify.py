@@ -71,7 +71,18 @@ class _CannotSynthesise(Exception):
 
 # ----------------------------------------------------------------------------------------- module loading
 
+def _import_root(path: Path) -> Path:
+    """The folder to put on sys.path so the file's own package imports resolve (above its last __init__.py)."""
+    root = path.resolve().parent
+    while (root / "__init__.py").exists():
+        root = root.parent
+    return root
+
+
 def _load(name: str, path: Path) -> Any:
+    root = str(_import_root(path))
+    if root not in sys.path:
+        sys.path.append(root)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"{path}: cannot be imported")
