@@ -11,6 +11,7 @@ from pathlib import Path
 from porter.config import ConfigError, Overrides
 from porter.report.base import write_stdout
 from porter.rewrite.report import build_report, render_markdown, skipped_summary, write_report
+from porter.rewrite.requirements import snippet
 from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.cache import NO_CACHE_ENV, default_cache_dir
 from porter.source.catalogue import CatalogueError
@@ -107,4 +108,13 @@ def _summary_line(summary: dict, out, in_place, check) -> str:
         + (f"; {n} notebook{'s' if n > 1 else ''} not ported (copied unchanged)"
            if (n := len(summary["notebooks_not_ported"])) else "")
         + (f"; {skipped}" if (skipped := skipped_summary(summary)) else "") + "\n"
+        + _requirements_lines(summary)
     )
+
+
+def _requirements_lines(summary: dict) -> str:
+    """The requirements the ported tree gained, as lines ready for requirements.txt ('' when none)."""
+    if not summary.get("requirements"):
+        return ""
+    lines = snippet(summary["requirements"]).splitlines()
+    return "requirements the ported code added (for requirements.txt):\n" + "".join(f"  {line}\n" for line in lines)

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from porter import __version__
+from porter.rewrite.requirements import gained, snippet
 from porter.rewrite.swaps import NOT_SWAPPED, SWAPPED
 from porter.rewrite.tree_port import TreePort
 
@@ -98,6 +99,7 @@ def build_report(result: TreePort) -> dict:
         "manual": sorted(manual, key=lambda m: (m["file"], m["line"], m["col"])),
         "swaps": sorted(swaps, key=lambda m: (m["file"], m["line"], m["col"])),
         "not_swapped": sorted(not_swapped, key=lambda m: (m["file"], m["line"], m["col"])),
+        "requirements": gained((p.path, p.original, p.ported) for p in result.files if not p.error),
         "problems": [{"file": p, "message": m} for p, m in result.problems],
         "skipped": [{"folder": p, "reason": r} for p, r in result.skipped],
     }
@@ -130,6 +132,10 @@ def render_markdown(report: dict) -> str:
         "|---|---|---|",
     ]
     out += [f"| {rid} | {info['title']} | {info['count']} |" for rid, info in report["rules"].items()]
+    if report.get("requirements"):
+        out += ["", "## Runtime requirements the port added", "",
+                "The ported code uses these; add them to the project's requirements:", "", "```text",
+                snippet(report["requirements"]).rstrip("\n"), "```"]
     if report.get("swaps"):
         out += ["", "## Kernel swaps", "", "| where | rule | now calls |", "|---|---|---|"]
         out += [f"| `{item['file']}:{item['line']}` | {item['rule']} | `{item['calls']}` |" for item in report["swaps"]]

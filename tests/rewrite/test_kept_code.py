@@ -12,6 +12,7 @@ import pytest
 from porter.config import Settings
 from porter.rewrite.file_port import port_source
 from porter.rewrite.imports import unused_after_port
+from porter.rewrite.requirements import RUNTIME_EXTRA, gained, snippet
 from porter.source.catalogue import load_catalogue
 from porter.source.engine import RuleIndex
 from porter.source.selection import select_rules
@@ -85,3 +86,44 @@ def test_an_import_alone_in_a_block_leaves_pass(tmp_path):
 def test_a_name_exported_in_dunder_all_is_a_use():
     original = "from torch.cuda.amp import autocast\n__all__ = ['autocast']\n"
     assert unused_after_port(original, original) == set()
+
+
+# --- the runtime requirements the ported tree gained -------------------------------------------
+
+
+def test_requirements_name_the_highest_torch_minimum_and_the_runtime_extra():
+    pairs = [
+        ("a.py", "torch.cuda.synchronize()\n", "torch.accelerator.synchronize()\n"),
+        ("b.py", "torch.cuda.set_device(r)\n", "torch.accelerator.set_device_index(r)\n"),
+        ("c.py", "from flash_attn import f\n", "from porter.kernels.compat.flash_attn import f\n"),
+    ]
+    found = {r["requirement"]: r for r in gained(pairs)}
+    assert set(found) == {"torch>=2.7", RUNTIME_EXTRA}
+    assert found["torch>=2.7"]["file"] == "b.py" and found[RUNTIME_EXTRA]["file"] == "c.py"
+    lines = snippet(list(found.values())).splitlines()
+    assert [line.split("#")[0].strip() for line in lines] == ["torch>=2.7", RUNTIME_EXTRA]
+    assert all("  # " in line for line in lines)
+
+
+def test_an_api_the_original_already_used_is_not_a_new_requirement():
+    original = "torch.accelerator.set_device_index(0)\ntorch.cuda.synchronize()\n"
+    ported = "torch.accelerator.set_device_index(0)\ntorch.accelerator.synchronize()\n"
+    assert [r["requirement"] for r in gained([("a.py", original, ported)])] == ["torch>=2.6"]
+    assert gained([("a.py", original, original)]) == []
+
+
+def test_port_summary_and_report_carry_the_snippet(tmp_path):
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    tree = tmp_path / "proj"
+    tree.mkdir()
+    (tree / "train.py").write_text("import torch\n\ntorch.cuda.set_device(0)\nx = torch.ones(2).cuda()\n")
+    report = tmp_path / "report.md"
+    result = CliRunner().invoke(app, ["port", str(tree), "--out", str(tmp_path / "out"), "--report", str(report),
+                                      "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "requirements the ported code added" in result.stdout and "  torch>=2.7  # " in result.stdout
+    text = report.read_text()
+    assert "## Runtime requirements the port added" in text and "\ntorch>=2.7  # " in text
