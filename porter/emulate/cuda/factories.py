@@ -1,0 +1,49 @@
+"""Operators that create a tensor on `cuda` from nothing (factories) or from a CPU tensor.
+
+Such an operator has no emulated tensor among its arguments, so the dispatcher sends it to the CUDA
+backend key, where a CPU build has no kernels. A fallback registered for that key runs the operator
+on the CPU and wraps the result (`torch.zeros(3, device="cuda")`, `torch.tril_indices(..., device=
+"cuda")`, the allocation inside `x.to("cuda")`, C++ code allocating on a tensor's device).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from porter.emulate.cuda import state
+from porter.emulate.cuda.tensor import CudaTensor, run
+
+_CPU = torch.device("cpu")
+
+
+def _cuda_fallback(op, *args, **kwargs):
+    device = kwargs.get("device")
+    index = state.current_device()
+    if isinstance(device, torch.device) and device.type == "cuda":
+        if device.index is not None:
+            index = state.check_index(device.index)
+        kwargs = {**kwargs, "device": _CPU}
+    state.log(f"{op._schema.name}(device='cuda')",
+              f"a CPU tensor behind an emulated cuda:{index} tensor")
+    if kwargs.get("pin_memory"):
+        kwargs["pin_memory"] = False
+    out = run(op, args, kwargs, index)
+    if isinstance(out, torch.Tensor) and not isinstance(out, CudaTensor):
+        return CudaTensor(out, index)
+    if isinstance(out, (tuple, list)):
+        return type(out)(CudaTensor(o, index) if type(o) is torch.Tensor else o for o in out)
+    return out
+
+
+class Factories:
+    def __init__(self):
+        self.lib = None
+
+    def install(self) -> None:
+        self.lib = torch.library.Library("_", "IMPL")
+        self.lib.fallback(_cuda_fallback, dispatch_key="CUDA")
+
+    def uninstall(self) -> None:
+        if self.lib is not None:
+            self.lib._destroy()
+            self.lib = None

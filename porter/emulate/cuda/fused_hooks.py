@@ -1,0 +1,9 @@
+"""Placeholder replaced below."""
+
+
+def install():
+    return None
+
+
+def uninstall(hooks):
+    pass
