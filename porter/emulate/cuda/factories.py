@@ -35,15 +35,36 @@ def _cuda_fallback(op, *args, **kwargs):
     return out
 
 
+# Factories whose composite kernel allocates an empty result and resizes it in an out= call: served
+# whole on the CUDA key (a wrapper's sizes are fixed at creation).
+_RESIZING = ("arange", "arange.start", "arange.start_step", "range", "range.step", "linspace", "logspace",
+             "randperm", "randperm.generator", "hann_window", "hamming_window", "blackman_window",
+             "bartlett_window", "kaiser_window")
+
+
+def _whole(op_name: str):
+    packet, _, overload = op_name.partition(".")
+    op = getattr(getattr(torch.ops.aten, packet), overload or "default")
+
+    def kernel(*args, **kwargs):
+        return _cuda_fallback(op, *args, **kwargs)
+
+    return kernel
+
+
 class Factories:
     def __init__(self):
-        self.lib = None
+        self.libs = []
 
     def install(self) -> None:
-        self.lib = torch.library.Library("_", "IMPL")
-        self.lib.fallback(_cuda_fallback, dispatch_key="CUDA")
+        fallback = torch.library.Library("_", "IMPL")
+        fallback.fallback(_cuda_fallback, dispatch_key="CUDA")
+        whole = torch.library.Library("aten", "IMPL")
+        for name in _RESIZING:
+            whole.impl(name, _whole(name), "CUDA")
+        self.libs = [fallback, whole]
 
     def uninstall(self) -> None:
-        if self.lib is not None:
-            self.lib._destroy()
-            self.lib = None
+        for lib in self.libs:
+            lib._destroy()
+        self.libs = []

@@ -23,6 +23,8 @@ class Stream(torch.Stream):
 
     def __new__(cls, device=None, priority: int = 0, stream_id: int | None = None, **kwargs):
         index = state.device_index(device)
+        if stream_id is None:
+            state.log("torch.cuda.Stream", "a stream whose work runs in program order (no overlap)")
         sid = next(_ids) if stream_id is None else stream_id
         self = super().__new__(cls, stream_id=sid, device_index=index, device_type=1)
         self._priority = priority

@@ -115,12 +115,31 @@ class CudaTensor(torch.Tensor):
         unwrapped = tree_unflatten([_unwrap(x) for x in flat], spec)
         uargs, ukwargs = unwrapped
         out = run(func, uargs, ukwargs, target if target is not None else index)
+        for x in flat:
+            if isinstance(x, CudaTensor) and (x.shape != x.elem.shape or x.stride() != x.elem.stride()):
+                _metadata_changed(x, func)
         if target is None:
             return out
-        wrapped = _wrap_all(out, target)
         if index is None:  # no emulated input to alias (a CPU tensor copied to cuda)
-            return wrapped
-        return return_and_correct_aliasing(func, args, kwargs, wrapped)
+            return _wrap_all(out, target)
+        if torch.is_inference_mode_enabled():
+            # inference tensors have no version counter to share: in-place results are their inputs, views are new
+            inputs = {id(x.elem): x for x in flat if isinstance(x, CudaTensor)}
+            flat_out, out_spec = tree_flatten(out)
+            if func.is_view and not any(x.is_inference() for x in inputs.values()):
+                with torch.inference_mode(False):  # a view of a normal tensor is a normal tensor
+                    return tree_unflatten([CudaTensor(o, target) if type(o) is torch.Tensor else o
+                                           for o in flat_out], out_spec)
+            return tree_unflatten([inputs[id(o)] if id(o) in inputs else
+                                   CudaTensor(o, target) if type(o) is torch.Tensor else o for o in flat_out], out_spec)
+        return return_and_correct_aliasing(func, args, kwargs, _wrap_all(out, target))
+
+
+def _metadata_changed(w: CudaTensor, func) -> None:
+    # A wrapper's sizes are fixed at creation: an out= or resize_ that reshapes one cannot be mirrored.
+    raise UnemulatableError(state.feature_error(
+        f"{func._schema.name} resizing an emulated CUDA tensor in place (from {tuple(w.shape)} to "
+        f"{tuple(w.elem.shape)}; pass an out= tensor of the result's shape, or no out=)"))
 
 
 def _unwrap(x):
