@@ -27,7 +27,7 @@ DEFAULT_EXCLUDE = (
 
 KNOWN_KEYS = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "target", "rule-paths", "models",
+    "target", "rule-paths", "models", "line-length",
 }
 
 
@@ -137,6 +137,9 @@ def settings_from_table(table: dict, path: Path) -> Settings:
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
             raise ConfigError(f"{path}: per-file-ignores.{glob!r} must be a list of rule ids")
         pfi.append((glob, tuple(c.upper() for c in codes)))
+    length = table.get("line-length", 1)  # read by porter.rewrite.linelength (markers wrap to it)
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+        raise ConfigError(f"{path}: [tool.porter] line-length must be a positive integer")
     target = table.get("target", DEFAULT_TARGET)
     if not isinstance(target, str):
         raise ConfigError(f"{path}: [tool.porter] target must be a string")

@@ -26,6 +26,7 @@ from porter.rewrite.helpers import (
     missing_helper_source,
 )
 from porter.rewrite.imports import drop_unused_imports
+from porter.rewrite.linelength import wrap_marker
 from porter.rewrite.sites import SiteIndex
 from porter.rewrite.swaps import SwapPlan
 from porter.rewrite.transforms import (
@@ -193,8 +194,8 @@ class _Rewriter(cst.CSTTransformer):
             updated = edit(updated)
         if original in self.markers and hasattr(updated, "leading_lines"):
             present = _existing_markers(updated)
-            new_lines = [cst.EmptyLine(comment=cst.Comment(text)) for rule_id, text in self.markers[original]
-                         if rule_id not in present]
+            new_lines = [cst.EmptyLine(comment=cst.Comment(line)) for rule_id, text in self.markers[original]
+                         if rule_id not in present for line in text.split("\n")]
             if new_lines:
                 updated = updated.with_changes(leading_lines=[*updated.leading_lines, *new_lines])
         if original in self.guards and isinstance(updated, cst.SimpleStatementLine):
@@ -207,8 +208,8 @@ class _Rewriter(cst.CSTTransformer):
         """An import whose names with a drop-in now come from the shims; the markers and the package's
         guard go with the names that stay."""
         present = _existing_markers(original)
-        marker_lines = [cst.EmptyLine(comment=cst.Comment(text)) for rule_id, text in self.markers.get(original, ())
-                        if rule_id not in present]
+        marker_lines = [cst.EmptyLine(comment=cst.Comment(line)) for rule_id, text in self.markers.get(original, ())
+                        if rule_id not in present for line in text.split("\n")]
         if split.rest is None:
             return split.swapped.with_changes(leading_lines=[*split.swapped.leading_lines, *marker_lines])
         rest = split.rest.with_changes(leading_lines=marker_lines)
@@ -517,9 +518,11 @@ def port_source(
     target: str,
     unsafe_fixes: bool = False,
     extension_modules: frozenset[str] = frozenset(),
+    line_length: int | None = None,
 ) -> FilePort:
     """Port one file. `extension_modules` are the compiled extensions the project declares
-    (extensions.discover_extension_modules): their imports are guarded and marked as NRN408."""
+    (extensions.discover_extension_modules): their imports are guarded and marked as NRN408.
+    `line_length`: the project's configured line length (linelength.py); markers wrap to it."""
     findings = [f for f in analyse_source(source, path, index) if not f.suppressed]
     result = FilePort(path, source, source)
     errors = [f for f in findings if f.rule_id.startswith("NRN0")]
@@ -553,7 +556,10 @@ def port_source(
             for value, values in ((name, names), (reason, reasons)):
                 if value and value not in values:
                     values.append(value)
-            entry = (rule.id, _marker_text(rule, fix, "; ".join(reasons), site_only, ", ".join(names)))
+            text = _marker_text(rule, fix, "; ".join(reasons), site_only, ", ".join(names))
+            if line_length:
+                text = wrap_marker(text, line_length - positions[stmt].start.column)
+            entry = (rule.id, text)
             entries = markers.setdefault(stmt, [])
             at = next((i for i, (rule_id, _) in enumerate(entries) if rule_id == rule.id), None)
             if at is None:
@@ -712,10 +718,11 @@ def _settle_resolved(result: FilePort, findings, sites: SiteIndex, parents: dict
                            and _statement_of(_site_of(c, where, sites), parents) is stmt]
                 texts = [text for rid, text in markers.get(stmt, ()) if rid == rule_id]
                 lines = code.splitlines(keepends=True)
-                at = [i for i, line in enumerate(lines) if texts and line.strip() == texts[0]]
+                block = texts[0].split("\n") if texts else []  # a marker wrapped to the line length is a block
+                at = [i for i in range(len(lines)) if block and [x.strip() for x in lines[i:i + len(block)]] == block]
                 if len(sharing) != 1 or len(texts) != 1 or len(at) != 1:
                     continue  # the marker cannot be told apart from another: it stays, and so does the item
-                code = "".join(lines[:at[0]] + lines[at[0] + 1:])
+                code = "".join(lines[:at[0]] + lines[at[0] + len(block):])
             change.action, change.detail = "fixed", "resolved by another fix at this site"
             resolved -= 1
     result.ported = code

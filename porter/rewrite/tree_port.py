@@ -19,6 +19,7 @@ from porter.config import ConfigResolver, Overrides
 from porter.rewrite.cache import PortCache
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file, encode_source, remove_leftover_temps, source_encoding
+from porter.rewrite.linelength import configured_line_length, forget_line_lengths
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, special_file, walk_all
@@ -89,7 +90,7 @@ def _port_file(path: str) -> FilePort | tuple[str, str]:
     if not isinstance(text, str):
         return FilePort(path, "", "", error=text.message)
     args = (text, path, _STATE["index"], _STATE["catalogue"], _STATE["target"], _STATE["unsafe"],
-            _STATE.get("extensions", frozenset()))
+            _STATE.get("extensions", frozenset()), configured_line_length(path))
     try:
         try:
             port = port_source(*args)
@@ -189,11 +190,15 @@ def port_tree(
                 others.append((path, is_link))
     # The project's own CUDA extension modules (setup.py, cpp_extension.load): their imports are guarded.
     extensions = discover_extension_modules(python_files)
+    forget_line_lengths()
     _init(index, catalogue, options.target, options.unsafe_fixes, extensions)
     cache = None
     if options.cache_dir is not None:
+        # Markers wrap to each file's configured line length: a changed length is a changed port.
+        lengths = ",".join(sorted({f"{Path(p).parent}={n}" for p in python_files
+                                   if (n := configured_line_length(p)) is not None}))
         key = cache_key("port", catalogue.digest, options.target, str(options.unsafe_fixes),
-                        ",".join(r.id for r in rules), ",".join(sorted(extensions)))
+                        ",".join(r.id for r in rules), ",".join(sorted(extensions)), lengths)
         cache = PortCache(options.cache_dir, key)
     todo: list[str] = []
     done = 0

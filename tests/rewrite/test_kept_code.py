@@ -127,3 +127,61 @@ def test_port_summary_and_report_carry_the_snippet(tmp_path):
     assert "requirements the ported code added" in result.stdout and "  torch>=2.7  # " in result.stdout
     text = report.read_text()
     assert "## Runtime requirements the port added" in text and "\ntorch>=2.7  # " in text
+
+
+# --- markers wrap to the project's configured line length ---------------------------------------
+
+
+STREAMS = ("import torch\n\n\ndef step(x):\n    s = torch.cuda.Stream()\n"
+           "    with torch.cuda.stream(s):\n        return x * 2\n")
+
+
+def _port_tree(tmp_path, config: dict[str, str]) -> str:
+    from porter.rewrite.tree_port import PortOptions, port_tree
+
+    tree = tmp_path / "proj"
+    tree.mkdir()
+    for name, text in config.items():
+        (tree / name).write_text(text)
+    (tree / "train.py").write_text(STREAMS)
+    result = port_tree(tree, PortOptions())
+    (port,) = [f for f in result.files if f.path.endswith("train.py")]
+    assert port.error is None
+    return port.ported
+
+
+@pytest.mark.parametrize("config", [
+    {"ruff.toml": "line-length = 60\n"},
+    {"pyproject.toml": "[tool.ruff]\nline-length = 60\n"},
+    {"pyproject.toml": "[tool.porter]\nline-length = 60\n\n[tool.ruff]\nline-length = 200\n"},
+])
+def test_markers_wrap_to_the_configured_line_length(tmp_path, config):
+    ported = _port_tree(tmp_path, config)
+    markers = [line for line in ported.splitlines() if line.lstrip().startswith("#")]
+    assert any("porter: NRN131" in line for line in markers)
+    assert len(markers) > 2, "the stream markers are longer than 60 columns: they wrap"
+    assert all(len(line) <= 60 for line in ported.splitlines() if line.lstrip().startswith("#"))
+    continuation = [line for line in markers if line.lstrip().startswith("#   ")]
+    assert continuation, "continuation lines are indented under the marker"
+    # a second port recognises the wrapped marker and adds nothing
+    rules = [r for r in select_rules(CATALOGUE, Settings(root=Path("."), target="neuron")) if r.matchers]
+    again = port_source(ported, "train.py", RuleIndex.build(rules), CATALOGUE, "neuron", line_length=60)
+    assert again.ported == ported
+
+
+def test_without_a_configured_length_markers_stay_on_one_line(tmp_path):
+    ported = _port_tree(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n"})
+    assert not [line for line in ported.splitlines() if line.lstrip().startswith("#   ")]
+    assert any(len(line) > 100 for line in ported.splitlines() if "porter: NRN131" in line)
+
+
+def test_the_nearest_configuration_governs(tmp_path):
+    from porter.rewrite.linelength import configured_line_length, forget_line_lengths
+
+    (tmp_path / "ruff.toml").write_text("line-length = 100\n")
+    sub = tmp_path / "pkg"
+    sub.mkdir()
+    (sub / "pyproject.toml").write_text("[tool.black]\nline-length = 79\n")
+    forget_line_lengths()
+    assert configured_line_length(sub / "m.py") == 79
+    assert configured_line_length(tmp_path / "m.py") == 100
