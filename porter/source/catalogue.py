@@ -134,6 +134,9 @@ class Rule:
     # A device test (`x.is_cuda`, `device.type == "cuda"`, `torch.cuda.is_available()`): where it
     # guards code porter leaves CUDA-only, it is kept and marked instead of rewritten (porter.source.gates).
     device_test: bool = False
+    # "device": report only where the value can reach the device (not in CPU-only code, dtype
+    # tables, comparisons, or module construction); "" reports every match.
+    reach: str = ""
 
     @property
     def names_exact(self) -> tuple[str, ...]:
@@ -331,7 +334,7 @@ def parse_rule(raw: dict, source: str) -> Rule:
         docs=raw.get("docs", "").strip(),
         targets=targets,
         default=bool(raw.get("default", True)),
-        tokens=_tuple(raw.get("tokens"), where, "tokens"),
+        tokens=prefilter_tokens(_tuple(raw.get("tokens"), where, "tokens"), matchers),
         matchers=matchers,
         fixes=fixes,
         valid=_parse_examples(raw.get("valid"), where, "valid"),
@@ -339,7 +342,58 @@ def parse_rule(raw: dict, source: str) -> Rule:
         has_examples=bool(raw.get("examples", True)),
         source=source,
         device_test=bool(raw.get("device_test", False)),
+        reach=_reach(raw.get("reach", ""), where),
     )
+
+
+def _reach(value, where: str) -> str:
+    if value not in ("", "device"):
+        raise CatalogueError(f"{where}: reach must be \"device\" (or left out)")
+    return value
+
+
+# Value predicates that hold whatever the file spells: a call matched with one of them is found by
+# its callee's name alone, so that name must reach the prefilter.
+_SPELLING_FREE = ("absent", "any", "true", "not-none", "not-false", "not-zero", "not-full-window")
+
+
+def _literal_tail(pattern: str) -> str | None:
+    """The last dotted part of a name pattern that is plain text (`MixedPrecision` in
+    `torch.distributed.fsdp.MixedPrecision`, `fsdp` in `torch.distributed.fsdp.*`)."""
+    parts = [p for p in pattern.split(".") if p and not any(c in p for c in "*?[")]
+    return parts[-1] if parts else None
+
+
+def prefilter_tokens(declared: tuple[str, ...], matchers: Iterable[Matcher]) -> tuple[str, ...]:
+    """The rule's declared tokens, widened from its own matchers: every name a matcher finds by
+    spelling alone (a name, method, attribute, callee or keyword) holds one of the tokens, so the
+    prefilter can never skip a file the rule would report (a file with no `cuda` in it that calls
+    `MixedPrecision(param_dtype=torch.float16)`)."""
+    tokens = list(declared)
+
+    def need(spelled: str | None) -> None:
+        if spelled and not any(t in spelled for t in tokens):
+            tokens.append(spelled)
+
+    for m in matchers:
+        if m.kind == "name":
+            for name in m.names:
+                if not any(t in name for t in tokens):
+                    need(_literal_tail(name))
+        elif m.kind in ("method", "attribute"):
+            for name in m.names:
+                need(name)
+        elif m.kind == "keyword" and m.value in _SPELLING_FREE:
+            need(m.keyword)
+        elif m.kind == "call" and m.value in _SPELLING_FREE:
+            if m.keyword and m.value != "absent" and any(t in m.keyword for t in tokens):
+                continue  # found by its keyword, which the file must spell
+            if m.callee and not any(any(t in c for t in tokens) for c in m.callee):
+                for callee in m.callee:
+                    need(_literal_tail(callee))
+            for method in m.methods:
+                need(method)
+    return tuple(tokens)
 
 
 class Catalogue:

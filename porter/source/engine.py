@@ -169,6 +169,9 @@ class _Analysis:
         self.nodes: dict[int, ast.AST] = {}
         self.tree: ast.Module | None = None
         self._own_attributes: set[tuple[str, str]] | None = None
+        # Nodes inside a Triton kernel (its body, signature and other decorators): the kernel is
+        # reported once, on its @triton.jit decorator, not once per `tl.*` use.
+        self.in_kernel: set[int] = set()
 
     # -- positions --------------------------------------------------------------------------
 
@@ -188,6 +191,10 @@ class _Analysis:
                manual: str = "") -> None:
         if rule.id not in self.index.reported:
             return
+        if rule.reach == "device" and not self._reaches_device(node):
+            return
+        if id(node) in self.in_kernel and matched.startswith(TRITON_PREFIX):
+            return  # one finding per Triton kernel, on its @triton.jit decorator
         if not manual and rule.removes_statement and not self._whole_statement(node):
             manual = "its value is read, so the statement cannot simply be removed"
         line, col = start or (node.lineno, node.col_offset)
@@ -240,6 +247,16 @@ class _Analysis:
             return name in ("to", "cuda") or "device" in name.lower()
         return False
 
+    def _label(self, node: ast.AST, text: str) -> bool:
+        """A bare device-kind string used as a key: a dict key or a subscript. An indexed one
+        (`{"cuda:1": "cuda:0"}`, a map_location) still names a device."""
+        if text.strip().lower() not in ("cuda", "nccl"):
+            return False
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Dict):
+            return any(k is node for k in parent.keys)
+        return isinstance(parent, ast.Subscript) and parent.slice is node
+
     def claim(self, node: ast.AST) -> None:
         """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""
         for sub in ast.walk(node):
@@ -291,6 +308,8 @@ class _Analysis:
     def run(self, tree: ast.Module, hits: list[int]) -> None:
         self.tree = tree
         for node, scope in self.walk(tree, hits):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+                self._triton_kernel(node, scope)
             if isinstance(node, ast.Call):
                 self._call(node, scope)
             elif isinstance(node, (ast.Attribute, ast.Name)):
@@ -331,6 +350,60 @@ class _Analysis:
                         own.update((receiver, n) for n in names if n in wanted for receiver in ("self", "cls"))
             self._own_attributes = own
         return bool(self._own_attributes) and (ast.unparse(node.value), node.attr) in self._own_attributes
+
+    def _triton_kernel(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
+        """A `@triton.jit` function: every triton name inside it (and on its other decorators,
+        `@triton.autotune(configs=[triton.Config(...)])`) is part of the one kernel finding."""
+        jit = None
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if any(q in TRITON_JIT for q in qualified_names(target, scope)):
+                jit = target
+                break
+        if jit is None:
+            return
+        for part in (*node.decorator_list, node.args, *node.body, *([node.returns] if node.returns else ())):
+            for sub in ast.walk(part):
+                if sub is not jit:
+                    self.in_kernel.add(id(sub))
+        rule = self._kernel_rule(jit, scope)
+        if rule is not None:
+            self.claimed.add(id(jit))  # reported here, by name, not again by the walk
+            self._guard(rule, self.report, rule, jit, node.name, None,
+                        "a use of the package: port guards its imports and marks its uses")
+
+    def _kernel_rule(self, jit: ast.AST, scope: Scope) -> Rule | None:
+        for rule, m in self.index.names:
+            if "decorator" in m.context and any(glob_match(q, m.names) for q in qualified_names(jit, scope)):
+                return rule
+        return None
+
+    def _reaches_device(self, node: ast.AST) -> bool:
+        """Can the value at `node` reach the device? Not in a dtype table or comparison, not in
+        code that keeps it on the CPU (`device="cpu"`, `.cpu()`, `.numpy()`), and not while a
+        module is built (`__init__`: tables computed once, then cast)."""
+        child, parent = node, self.parents.get(id(node))
+        while parent is not None and not isinstance(parent, ast.stmt):
+            if isinstance(parent, (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Compare)):
+                return False
+            if isinstance(parent, ast.Call):
+                if any(k.arg == "device" and _names_cpu(k.value) for k in parent.keywords):
+                    return False
+                func = parent.func
+                if isinstance(func, ast.Attribute) and func.attr in CPU_SIDE_METHODS:
+                    return False
+            if isinstance(parent, ast.Attribute) and parent.value is child and parent.attr in CPU_SIDE_METHODS:
+                return False
+            child, parent = parent, self.parents.get(id(parent))
+        receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+        for sub in ast.walk(receiver) if receiver is not None else ():
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "cpu":
+                return False
+        while parent is not None:
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return parent.name != "__init__"
+            parent = self.parents.get(id(parent))
+        return True
 
     def _guard(self, rule: Rule, fn, *args) -> None:
         if rule.id in self.broken_rules:
@@ -513,6 +586,8 @@ class _Analysis:
                 continue
             if m.regex.search(text):
                 self.claimed.add(key)
+                if self._label(node, text):
+                    return  # `{"cuda": "gpu"}`, `names["cuda"]`: a key naming a device kind, not a device
                 manual = "" if self._value_position(node) else (
                     "it is compared, printed, listed, keyed or computed with rather than passed on as a value")
                 self._guard(rule, self.report, rule, node, text, None, manual)
@@ -530,6 +605,19 @@ class _Analysis:
 def _mapping_reason(value: ast.AST) -> str:
     # `map_location={"cuda:1": "cuda:0"}`: location tags map to location tags, not to devices.
     return "a mapping of device names needs its own new names" if isinstance(value, ast.Dict) else ""
+
+
+TRITON_PREFIX = "triton"
+TRITON_JIT = frozenset({"triton.jit", "triton.runtime.jit.jit"})
+# Calls after which a tensor is on the host (or no tensor at all).
+CPU_SIDE_METHODS = frozenset({"cpu", "numpy", "tolist", "item"})
+
+
+def _names_cpu(value: ast.AST) -> bool:
+    text = string_value(value)
+    if text is None and isinstance(value, ast.Call) and value.args:  # torch.device("cpu")
+        text = string_value(value.args[0])
+    return text is not None and text.split(":")[0] == "cpu"
 
 
 # Fixes that rewrite the call a name is the callee of: a bare reference to the name cannot take them.

@@ -217,7 +217,7 @@ def test_fix_marker_promises_safe_fixes_only(tmp_path):
     write(tmp_path / "h.py", "import torch\nimport triton\nx = torch.zeros(1).half()\ny = x.cuda()\n"
                              "@triton.jit\ndef k(p):\n    pass\n")
     out = lint("h.py", "--no-cache").stdout
-    assert "h.py:2:8: NRN406 [*]" in out and "h.py:5:2: NRN406 `triton.jit`" in out
+    assert "h.py:2:8: NRN406 [*]" in out and "h.py:5:2: NRN406 `k` is a Triton GPU kernel" in out
     assert "NRN206 `.half()`" in out and "NRN101 [*]" in out
     assert "[*] 2 fixable with `porter port`" in out
     assert "1 more fixable with `porter port --unsafe-fixes`" in out
