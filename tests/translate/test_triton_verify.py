@@ -46,13 +46,35 @@ def test_untranslatable_kernels_are_reported_not_run():
 
 
 def test_a_wrong_translation_is_caught(tmp_path, monkeypatch):
-    """The check can fail: break the runtime's exp and the softmax translation must be reported failing."""
+    """The check can fail: with the runtime's exp broken, the softmax translation is reported failing."""
     import porter.nki
 
     porter.nki.install_simulator()
-    from porter.translate.triton import nki_tl
+    from porter.translate.triton import nki_tl, verify_worker
+    from porter.translate.triton.parse import parse_file
+    from porter.translate.triton.roles import infer_roles
+    from porter.translate.triton.translate import translate_file
 
+    path = FIXTURES / "row_ops.py"
+    ft = translate_file(path)
+    nki_file = tmp_path / "row_ops_nki.py"
+    nki_file.write_text(ft.source)
+    orig = verify_worker._load("_porter_test_orig_row_ops", path)
+    nki_mod = verify_worker._load("_porter_test_nki_row_ops", nki_file)
+    tf = parse_file(path)
+    k = next(k for k in tf.kernels if k.name == "row_softmax_kernel")
+    kt = next(kt for kt in ft.kernels if kt.name == k.name)
+    good = verify_worker._verify_kernel(k, kt, infer_roles(tf, k), orig, nki_mod)
+    assert good.status == VERIFIED
     monkeypatch.setattr(nki_tl, "exp", lambda x: x * 1.0)
-    _, reports = verify_file(FIXTURES / "row_ops.py", kernels=["row_softmax_kernel"])
-    (r,) = reports
-    assert r.status.startswith("translated, failing") and "differ" in r.reason
+    bad = verify_worker._verify_kernel(k, kt, infer_roles(tf, k), orig, nki_mod)
+    assert bad.status.startswith("translated, failing") and "differ" in bad.reason
+
+
+def test_scripts_that_need_a_gpu_at_import_keep_their_kernels_checkable():
+    from porter.translate.triton.verify_worker import definitions_only
+
+    src = (FIXTURES / "flat_ops.py").read_text() + "\nx = torch.randn(4, device='cuda')\nprint(x)\nN = 4\n"
+    kept = definitions_only(src)
+    assert "device='cuda'" not in kept and "print(x)" not in kept
+    assert "def scaled_sum_kernel" in kept and "N = 4" in kept and "@triton.jit" in kept

@@ -848,10 +848,7 @@ def _free_axis(x, axis):
         if _ctx.mode == "rows" or len(x.shape) <= 1:
             return None
         raise Unsupported("a reduction over every axis of a two-dimensional block")
-    axis = int(axis) % _b.max(1, len(x.shape))
-    if _ctx.mode == "program" and len(x.shape) == 2 and axis == 0:
-        raise Unsupported("a reduction over the partition (row) axis of a two-dimensional block")
-    return axis
+    return int(axis) % _b.max(1, len(x.shape))
 
 
 def _reduced_shape(x, axis, keep_dims):
@@ -860,10 +857,34 @@ def _reduced_shape(x, axis, keep_dims):
     return (x.shape[0], 1) if keep_dims else (x.shape[0],)
 
 
+def _partition_reduce(op, x, keep_dims):
+    """Reduce a (P, F) block over its rows: sums on the Tensor Engine (ones.T @ x), max/min via a transpose."""
+    p, f = x.tile.shape[0], int(np.prod(x.tile.shape[1:]))
+    shape = (1, f) if keep_dims else (f,)
+    if _opname(op) == "add":
+        src = _f32(x.tile)
+        ones = _new((p, 1), nl.float32)
+        nisa.memset(dst=ones, value=1.0)
+        out = _new((1, f), nl.float32)
+        for f0 in _b.range(0, f, PSUM_FMAX):
+            fs = _b.min(PSUM_FMAX, f - f0)
+            ps = nl.ndarray((1, fs), dtype=nl.float32, buffer=nl.psum)
+            nisa.nc_matmul(dst=ps, stationary=ones, moving=src[0:p, f0:f0 + fs], accumulate=False)
+            nisa.tensor_copy(dst=out[0:1, f0:f0 + fs], src=ps)
+        return _T(out, shape, nl.float32, "2d" if keep_dims else "row")
+    if f > PMAX:
+        raise Unsupported(f"tl.max/tl.min over the rows of a block {f} columns wide (at most {PMAX})")
+    t = _transpose_tile(x.tile, nl.float32)
+    col = _new((f, 1), nl.float32)
+    nisa.tensor_reduce(dst=col, op=op, data=t, axis=1, keepdims=True)
+    return _T(_transpose_tile(col, nl.float32), shape, nl.float32, "2d" if keep_dims else "row")
+
+
 def _reduce(op, x, axis=None, keep_dims=False):
     if not _is_tile(x):
         return {"add": np.sum, "maximum": np.max, "minimum": np.min}[_opname(op)](x)
-    _free_axis(x, axis)
+    if _free_axis(x, axis) == 0 and _ctx.mode == "program" and len(x.shape) == 2:
+        return _partition_reduce(op, x, keep_dims)
     p = x.tile.shape[0]
     dtype = x.dtype if _is_float(x.dtype) else nl.float32
     dst = _new((p, 1), dtype)

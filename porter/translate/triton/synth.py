@@ -1,0 +1,166 @@
+"""Inputs for verifying a translated Triton kernel, from what each parameter does (``roles.py``).
+
+Row kernels get every pointer as a (rows, cols) tensor; matmul-named kernels (``stride_am``, ``M``, ``N``, ``K``)
+get A (M, K), B (K, N), C (M, N); other two-dimensional kernels get square buffers that hold either reading of
+which size is which. torch is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from typing import Any
+
+from .parse import Kernel
+from .roles import BLOCK, COL_STRIDE, COLS, FLAG, FLOAT, NUMEL, POINTER, ROW_STRIDE, ROWS, Roles
+
+ROW_SHAPES = ((3, 37), (130, 300), (2, 5000))  # ragged tail; more rows than partitions; a row > 4096
+MATMUL_SHAPES = ((37, 50, 70), (130, 96, 160))  # (M, N, K)
+FLAG_DEFAULTS = {"num_stages": 1, "num_warps": 4, "GROUP_SIZE_M": 4, "GROUP_M": 4}
+
+
+class CannotSynthesise(Exception):
+    """The verifier cannot tell what value a parameter needs."""
+
+
+# ------------------------------------------------------------------------------------------ input synthesis
+
+def next_pow2(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
+
+
+def flag_value(k: Kernel, p: str) -> Any:
+    default = _param_default(k, p)
+    if default is not _MISSING:
+        return default
+    if p in FLAG_DEFAULTS:
+        return FLAG_DEFAULTS[p]
+    up = p.upper()
+    if up.startswith(("HAS_", "IS_", "USE_")) or up.endswith(("_ENABLED",)):
+        return True
+    if "ACTIVATION" in up:
+        return ""
+    raise CannotSynthesise(f"no value known for the constexpr parameter {p!r}")
+
+
+_MISSING = object()
+
+
+def _param_default(k: Kernel, p: str) -> Any:
+    args = k.node.args.args
+    defaults = k.node.args.defaults
+    offset = len(args) - len(defaults)
+    for i, a in enumerate(args):
+        if a.arg == p and i >= offset:
+            try:
+                return ast.literal_eval(defaults[i - offset])
+            except ValueError:
+                return _MISSING
+    return _MISSING
+
+
+def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any, config: dict[str, Any],
+             square: bool = False) -> tuple[list[Any], tuple[int, ...]]:
+    """Arguments and grid for a row kernel over a (rows, cols) problem.
+
+    ``square``: two-dimensional kernels whose sizes cannot be told apart get every size, stride and buffer side
+    set to max(rows, cols), so any reading of which size is which stays in bounds.
+    """
+    import torch
+
+    side = max(rows, cols)
+    if square:
+        rows = cols = side
+    values: list[Any] = []
+    block_for_flat = 64 if square else 256
+    sizes = {ROW_STRIDE: cols, COL_STRIDE: 1, ROWS: rows, COLS: cols, NUMEL: side if square else rows * cols}
+    for p in k.params:
+        role = roles.roles.get(p)
+        if p in config:
+            values.append(config[p])
+        elif role == POINTER:
+            values.append(torch.randn((rows, cols), generator=gen, dtype=torch.float32).to(dtype))
+        elif role in sizes:
+            values.append(sizes[role])
+        elif role == BLOCK:
+            if roles.flat:
+                values.append(block_for_flat)
+            elif p in roles.column_loop_blocks:
+                values.append(32 if square else 128)
+            else:
+                values.append(next_pow2(cols))
+        elif role == FLOAT:
+            values.append(1e-5 if "eps" in p.lower() else 0.5)
+        elif role == FLAG:
+            values.append(flag_value(k, p))
+        else:
+            values.append(1)
+    if roles.flat:
+        block = next((v for p, v in zip(k.params, values, strict=True) if roles.roles.get(p) == BLOCK
+                      and p not in roles.column_loop_blocks), block_for_flat)
+        total = side if square else rows * cols
+        grid: tuple[int, ...] = (math.ceil(total / int(block)),)
+    elif roles.row_loop:
+        grid = (min(rows, 3),)
+    else:
+        grid = (rows,)
+    return values, grid
+
+
+def matmul_case(k: Kernel, m: int, n: int, kk: int, dtype: Any, gen: Any, config: dict[str, Any],
+                 uses_axis1: bool) -> tuple[list[Any], tuple[int, ...]]:
+    import torch
+
+    sizes = {"m": m, "n": n, "k": kk}
+    strides: dict[str, dict[str, str]] = {}  # pointer letter -> {dim: param}
+    for p in k.params:
+        low = p.lower()
+        if low.startswith("stride_") and len(low) >= 9:
+            strides.setdefault(low[7:-1], {})[low[-1]] = p
+    order = {"a": "mk", "b": "kn", "c": "mn", "x": "mk", "w": "kn", "y": "mn", "out": "mn", "o": "mn"}
+    stride_values: dict[str, int] = {}
+    tensors: dict[str, Any] = {}
+    for letter, dims in strides.items():
+        layout = order.get(letter) or "".join(sorted(dims, key=lambda d: "mkn".index(d) if d in "mkn" else 3))
+        if len(layout) != 2 or any(d not in sizes for d in layout):
+            raise CannotSynthesise(f"cannot tell the layout of the tensor strided by {sorted(dims.values())}")
+        shape = (sizes[layout[0]], sizes[layout[1]])
+        stride_values[dims.get(layout[0], "")] = shape[1]
+        stride_values[dims.get(layout[1], "")] = 1
+        tensors[letter] = torch.randn(shape, generator=gen, dtype=torch.float32).to(dtype)
+    values: list[Any] = []
+    blocks: dict[str, int] = {}
+    for p in k.params:
+        low = p.lower()
+        if p in config:
+            values.append(config[p])
+        elif p in ("M", "N", "K"):
+            values.append(sizes[low])
+        elif p in stride_values:
+            values.append(stride_values[p])
+        elif low.endswith("_ptr") or low in tensors:
+            letter = low[:-4] if low.endswith("_ptr") else low
+            if letter not in tensors:
+                raise CannotSynthesise(f"no strides name the layout of pointer {p!r}")
+            values.append(tensors[letter])
+        elif low.startswith("block") and low[-1] in "mnk":
+            values.append({"m": 64, "n": 64, "k": 32}[low[-1]])
+        elif p in k.constexprs:
+            values.append(flag_value(k, p))
+        else:
+            raise CannotSynthesise(f"cannot tell what matmul parameter {p!r} is")
+        if p in k.constexprs and low.startswith("block") and low[-1] in "mnk":
+            blocks[low[-1]] = int(values[-1])
+    if set(blocks) < {"m", "n"}:
+        raise CannotSynthesise("cannot find the M and N block sizes")
+    gm, gn = math.ceil(m / blocks["m"]), math.ceil(n / blocks["n"])
+    return values, ((gm, gn) if uses_axis1 else (gm * gn,))
+
+
+def uses_axis1(k: Kernel) -> bool:
+    for node in ast.walk(k.node):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "program_id":
+            args = node.args or [kw.value for kw in node.keywords]
+            if args and isinstance(args[0], ast.Constant) and args[0].value == 1:
+                return True
+    return False

@@ -1,0 +1,251 @@
+"""Verification worker: runs in its own process (``python -m porter.translate.triton.verify_worker``).
+
+Triton's interpreter reads and writes raw memory: an out-of-bounds access with synthesised inputs can crash the
+process, so each file's kernels are verified in a child process that reports one JSON line per kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .parse import Kernel, parse_file
+from .roles import Roles, infer_roles
+from .synth import MATMUL_SHAPES, ROW_SHAPES, CannotSynthesise, matmul_case, row_case, uses_axis1
+from .translate import KernelTranslation, translate_file
+from .verify import DTYPES, FAILING, TOLERANCE, UNCHECKED, VERIFIED, CaseResult, KernelReport, short
+
+# ----------------------------------------------------------------------------------------- module loading
+
+def _import_root(path: Path) -> Path:
+    """The folder to put on sys.path so the file's own package imports resolve (above its last __init__.py)."""
+    root = path.resolve().parent
+    while (root / "__init__.py").exists():
+        root = root.parent
+    return root
+
+
+def _load(name: str, path: Path) -> Any:
+    root = str(_import_root(path))
+    if root not in sys.path:
+        sys.path.append(root)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path}: cannot be imported")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def definitions_only(source: str) -> str:
+    """The file without its module-level actions: imports (each guarded), functions, classes and assignments
+    without calls. Scripts such as tutorials run GPU code when imported; their kernels are still checkable."""
+    import ast
+
+    tree = ast.parse(source)
+    kept: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            guard = ast.parse("try:\n    pass\nexcept Exception:\n    pass").body[0]
+            guard.body = [node]
+            kept.append(guard)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kept.append(node)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and not any(
+                isinstance(n, ast.Call) for n in ast.walk(node.value)):
+            guard = ast.parse("try:\n    pass\nexcept Exception:\n    pass").body[0]
+            guard.body = [node]
+            kept.append(guard)
+    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+
+
+def _load_definitions(name: str, path: Path) -> Any:
+    root = str(_import_root(path))
+    if root not in sys.path:
+        sys.path.append(root)
+    import types
+
+    mod = types.ModuleType(name)
+    mod.__file__ = str(path)
+    sys.modules[name] = mod
+    code = compile(definitions_only(path.read_text(encoding="utf-8")), str(path), "exec")
+    exec(code, mod.__dict__)  # noqa: S102 - the user's own kernel definitions, as an import would run them
+    return mod
+
+
+@contextlib.contextmanager
+def _interpreter_shims() -> Any:
+    """Make Triton's interpreter run what it otherwise refuses on a CPU (see docs/triton-to-nki.md).
+
+    * libdevice functions are CUDA externs the interpreter cannot call: they are pointed at ``tl.math`` (or a
+      composition of ``tl`` functions) while the kernel runs.
+    """
+    import triton.language as tl
+
+    composed = {
+        "tanh": lambda x: 2.0 * tl.sigmoid(2.0 * x) - 1.0,
+        "pow": lambda x, y: tl.exp(tl.log(x) * y),
+        "fast_expf": tl.exp, "fast_logf": tl.log, "rsqrt": tl.rsqrt, "sqrt": tl.sqrt, "exp": tl.exp,
+        "log": tl.log, "erf": tl.erf, "exp2": tl.exp2, "log2": tl.log2, "floor": tl.floor, "ceil": tl.ceil,
+        "sin": tl.sin, "cos": tl.cos, "fma": tl.fma, "div_rn": tl.div_rn, "sqrt_rn": tl.sqrt_rn,
+        "log1p": lambda x: tl.log(1.0 + x), "fmax": tl.maximum, "fmin": tl.minimum, "abs": tl.abs,
+        "fabs": tl.abs,
+    }
+    saved = []
+    modules = []
+    for name in ("triton.language.extra.libdevice", "triton.language.extra.cuda.libdevice"):
+        with contextlib.suppress(ImportError):
+            modules.append(importlib.import_module(name))
+    for mod in modules:
+        for fname, fn in composed.items():
+            saved.append((mod, fname, getattr(mod, fname, None)))
+            setattr(mod, fname, fn)
+    try:
+        yield
+    finally:
+        for mod, fname, old in saved:
+            if old is None:
+                with contextlib.suppress(AttributeError):
+                    delattr(mod, fname)
+            else:
+                setattr(mod, fname, old)
+
+
+def _unwrap(kernel_obj: Any, config: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+    """The launchable object without the autotuner (it benchmarks on a GPU), and the config it stood for."""
+    extra: dict[str, Any] = {}
+    obj = kernel_obj
+    if type(obj).__name__ == "Autotuner":
+        extra.update(config or {})
+        obj = obj.fn
+    return obj, extra
+
+
+# -------------------------------------------------------------------------------------------- comparison
+
+def _compare(a: Any, b: Any, dtype: str) -> tuple[float, bool]:
+    import torch
+
+    rtol, atol = TOLERANCE[dtype]
+    x, y = a.float(), b.float()
+    if x.shape != y.shape:
+        return math.inf, False
+    nan_mismatch = bool((torch.isnan(x) != torch.isnan(y)).any())
+    diff = (x - y).abs()
+    diff = torch.where(torch.isnan(x) & torch.isnan(y), torch.zeros_like(diff), diff)
+    inf_same = torch.isinf(x) & torch.isinf(y) & (x == y)
+    diff = torch.where(inf_same, torch.zeros_like(diff), diff)
+    err = float(diff.max()) if diff.numel() else 0.0
+    ok = not nan_mismatch and bool((diff <= atol + rtol * y.abs().nan_to_num(0, 0, 0)).all())
+    return err, ok
+
+
+def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nki_mod: Any) -> KernelReport:
+    import torch
+
+    import porter.nki
+
+    report = KernelReport(k.name, k.line, VERIFIED, mode=kt.mode, config_note=kt.config_note)
+    launch = getattr(nki_mod, f"{k.name}_launch")
+    triton_obj, extra = _unwrap(getattr(orig, k.name), kt.config)
+    config = dict(kt.config or {})
+    gen = torch.Generator().manual_seed(0)
+    shapes = MATMUL_SHAPES if kt.mode == "program" else ROW_SHAPES
+    for shape in shapes:
+        for dtype_name in DTYPES:
+            dtype = getattr(torch, dtype_name)
+            try:
+                if kt.mode == "program":
+                    try:
+                        values, grid = matmul_case(k, *shape, dtype, gen, config, uses_axis1(k))
+                    except CannotSynthesise:
+                        # not a matmul's naming: 2-D blocks over one (rows, cols) problem, buffers big enough
+                        # for either reading of which size is which
+                        values, grid = row_case(k, roles, shape[0], shape[1], dtype, gen, config, square=True)
+                else:
+                    values, grid = row_case(k, roles, *shape, dtype, gen, config)
+            except CannotSynthesise as exc:
+                report.status, report.reason = UNCHECKED, f"cannot synthesise inputs: {exc}"
+                return report
+            # Triton's interpreter computes bf16 arithmetic wrongly on a CPU (garbage for bf16 * float scalar):
+            # the original runs on exact fp32 copies and the bf16 translation is compared within bf16 tolerance.
+            args_triton = [v.float() if torch.is_tensor(v) and v.is_floating_point() else
+                           (v.clone() if torch.is_tensor(v) else v) for v in values]
+            args_nki = [v.clone() if torch.is_tensor(v) else v for v in values]
+            try:
+                with _interpreter_shims():
+                    triton_obj[grid](**dict(zip(k.params, args_triton, strict=True)))
+            except Exception as exc:  # noqa: BLE001 - the interpreter's own failure is reported, not raised
+                report.status = UNCHECKED
+                report.reason = f"Triton's interpreter could not run the original: {short(exc)}"
+                return report
+            try:
+                launch(grid, **dict(zip(k.params, args_nki, strict=True)))
+            except Exception as exc:  # noqa: BLE001 - a failing translation is a verdict
+                report.status = FAILING
+                report.reason = f"the NKI translation raised {short(exc)}"
+                return report
+            stats = porter.nki.last_run_stats()
+            errs = []
+            ok = True
+            for a, b in zip(args_nki, args_triton, strict=False):
+                if torch.is_tensor(a):
+                    e, good = _compare(a, b, dtype_name)
+                    errs.append(e)
+                    ok = ok and good
+            case = f"{'x'.join(str(s) for s in shape)}"
+            report.cases.append(CaseResult(case, dtype_name, max(errs) if errs else 0.0, ok,
+                                           stats.as_dict() if stats is not None else {}))
+            if not ok:
+                report.status = FAILING
+                report.reason = f"results differ on {case} {dtype_name}: max abs error {max(errs):.3g}"
+    return report
+
+
+def main(argv: list[str]) -> int:
+    """argv: FILE NKI_FILE KERNEL...; prints one JSON report per kernel, in order."""
+    os.environ["TRITON_INTERPRET"] = "1"
+    import porter.nki
+
+    porter.nki.install_simulator()
+    path, nki_path, names = Path(argv[0]), Path(argv[1]), argv[2:]
+    ft = translate_file(path)
+    tf = parse_file(path)
+    by_name = {k.name: k for k in tf.kernels}
+    kts = {kt.name: kt for kt in ft.kernels}
+    token = abs(hash((str(path), os.getpid())))
+    try:
+        try:
+            orig = _load(f"_porter_verify_orig_{token}", path)
+        except Exception:  # noqa: BLE001 - module-level code that needs a GPU: keep only the definitions
+            orig = _load_definitions(f"_porter_verify_defs_{token}", path)
+        nki_mod = _load(f"_porter_verify_nki_{token}", nki_path)
+    except Exception as exc:  # noqa: BLE001
+        for name in names:
+            kt = kts[name]
+            r = KernelReport(name, kt.line, UNCHECKED, f"the original module failed to import: {short(exc)}", kt.mode)
+            print(json.dumps(r.as_dict()), flush=True)
+        return 0
+    for name in names:
+        kt = kts[name]
+        k = by_name[name]
+        try:
+            r = _verify_kernel(k, kt, infer_roles(tf, k), orig, nki_mod)
+        except Exception as exc:  # noqa: BLE001 - one kernel's crash never hides the others
+            r = KernelReport(name, kt.line, UNCHECKED, f"verification crashed: {short(exc)}", kt.mode)
+            traceback.print_exc(file=sys.stderr)
+        print(json.dumps(r.as_dict()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
