@@ -68,3 +68,31 @@ def test_run_missing_script_and_bad_options(tmp_path):
     assert "missing.py: no such script" in json.loads((tmp_path / "r.json").read_text())["warnings"]
     bad = run(tmp_path, "--platform", "trn9", "--", "python", "x.py")
     assert bad.returncode == 2 and "trn9" in bad.stderr
+
+
+DDP_SCRIPT = '''
+import torch, torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+dist.init_process_group(backend="neuron")
+rank = dist.get_rank()
+device = torch.device("neuron")  # each process's own NeuronCore
+torch.manual_seed(0)
+model = DistributedDataParallel(torch.nn.Linear(4, 2).to(device))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+model(torch.full((3, 4), float(rank + 1), device=device)).sum().backward()
+opt.step()
+total = torch.tensor([float(rank + 1)], device=device)
+dist.all_reduce(total)
+print(f"rank {rank} {total.device} {total.item()} {model.module.weight[0, 0].item():.6f}")
+dist.destroy_process_group()
+'''
+
+
+def test_two_process_torchrun_ddp_over_the_neuron_backend(tmp_path):
+    (tmp_path / "ddp.py").write_text(DDP_SCRIPT)
+    done = run(tmp_path, "--", "python", "-m", "torch.distributed.run", "--nproc_per_node", "2", "ddp.py")
+    assert done.returncode == 0, done.stderr
+    lines = sorted(line for line in done.stdout.splitlines() if line.startswith("rank "))
+    assert [line.split()[:4] for line in lines] == [["rank", "0", "neuron:0", "3.0"], ["rank", "1", "neuron:0", "3.0"]]
+    assert lines[0].split()[4] == lines[1].split()[4]  # DDP averaged the gradients: both replicas agree

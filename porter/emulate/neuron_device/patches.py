@@ -4,6 +4,8 @@
   CUDA tensor's is "cuda:N"); torch.load puts it back on the device, or where map_location says.
 * pin_memory: page-locked host memory for the device would come from the backend's C++ hooks; on the
   emulated device a pinned tensor is a plain CPU copy (what DataLoader(pin_memory=True) needs).
+* torch.accelerator memory queries and synchronize ask C++ parts (caching allocator, device streams) a
+  Python backend has not: on the neuron device they answer from torch.neuron.
 * torch.Generator(device="neuron"): PyTorch asks the backend's C++ hooks for a generator, which a
   Python backend cannot provide; the device's generator is a CPU generator tagged with its device.
 """
@@ -29,6 +31,7 @@ def apply() -> None:
     torch.serialization.load = torch.load
     torch.Generator = _generator_factory()
     _patch_pinning()
+    _patch_accelerator_memory()
     _applied = True
 
 
@@ -160,3 +163,46 @@ def _patch_pinning() -> None:
 
     torch.Tensor.pin_memory = pin_memory
     torch.Tensor.is_pinned = is_pinned
+
+
+def _patch_accelerator_memory() -> None:
+    import torch.accelerator.memory as memory
+
+    def neuron_active() -> bool:
+        accelerator = torch.accelerator.current_accelerator()
+        return accelerator is not None and accelerator.type == "neuron" and torch.neuron.is_available()
+
+    answers = {
+        "memory_stats": lambda *a, **k: torch.neuron.memory_stats(),
+        "memory_allocated": lambda *a, **k: torch.neuron.memory_allocated(),
+        "max_memory_allocated": lambda *a, **k: torch.neuron.max_memory_allocated(),
+        "memory_reserved": lambda *a, **k: torch.neuron.memory_reserved(),
+        "max_memory_reserved": lambda *a, **k: torch.neuron.max_memory_reserved(),
+        "reset_peak_memory_stats": lambda *a, **k: torch.neuron.reset_peak_memory_stats(),
+        "reset_accumulated_memory_stats": lambda *a, **k: None,
+        "empty_cache": lambda *a, **k: None,
+        "get_memory_info": lambda *a, **k: torch.neuron.mem_get_info(),
+    }
+    for name, answer in {"synchronize": lambda *a, **k: torch.neuron.synchronize(),
+                         "current_stream": lambda *a, **k: torch.neuron.current_stream(),
+                         "set_device_index": lambda device, *a, **k: torch.neuron.set_device(device),
+                         "set_device_idx": lambda device, *a, **k: torch.neuron.set_device(device),
+                         "current_device_index": lambda *a, **k: torch.neuron.current_device(),
+                         "current_device_idx": lambda *a, **k: torch.neuron.current_device()}.items():
+        original = getattr(torch.accelerator, name)
+
+        def patched_top(*args, _original=original, _answer=answer, **kwargs):
+            return _answer(*args, **kwargs) if neuron_active() else _original(*args, **kwargs)
+
+        setattr(torch.accelerator, name, functools.wraps(original)(patched_top))
+    for name, answer in answers.items():
+        original = getattr(memory, name, None)
+        if original is None:
+            continue
+
+        def patched(*args, _original=original, _answer=answer, **kwargs):
+            return _answer(*args, **kwargs) if neuron_active() else _original(*args, **kwargs)
+
+        setattr(memory, name, functools.wraps(original)(patched))
+        if getattr(torch.accelerator, name, None) is original:
+            setattr(torch.accelerator, name, memory.__dict__[name])

@@ -31,6 +31,9 @@ _BOOKKEEPING = frozenset({"detach", "alias", "lift_fresh", "_local_scalar_dense"
                           "sym_numel", "sym_storage_offset", "record_stream"})
 
 
+_DEVICE0 = None  # torch.device("neuron", 0), made once the backend has its name
+
+
 class NeuronOpError(NotImplementedError):
     """An op the Neuron device does not run (N), or a CPU fallback under strict mode."""
 
@@ -40,10 +43,14 @@ class NeuronTensor(torch.Tensor):
 
     @staticmethod
     def __new__(cls, data: torch.Tensor, index: int = 0):
+        # PyTorch's C++ side sees every emulated tensor on neuron:0: the autograd engine sizes its device
+        # queues from a device count a Python backend cannot report, so an index above 0 would crash a
+        # backward. Python code sees the real index through the `device` property below.
         wrapper = torch.Tensor._make_wrapper_subclass(
             cls, data.size(), strides=data.stride(), storage_offset=data.storage_offset(), dtype=data.dtype,
-            layout=data.layout, device=torch.device("neuron", index), requires_grad=data.requires_grad)
+            layout=data.layout, device=_DEVICE0, requires_grad=data.requires_grad)
         wrapper._data = data
+        wrapper._index = index
         if _state is not None:
             _track(wrapper, data)
 
@@ -51,13 +58,29 @@ class NeuronTensor(torch.Tensor):
 
     __torch_function__ = torch._C._disabled_torch_function_impl
 
+    @property
+    def device(self) -> torch.device:
+        return torch.device("neuron", self._index)
+
+    def get_device(self) -> int:
+        return self._index
+
     def __repr__(self, *, tensor_contents=None) -> str:
         body = repr(self._data.detach())
         body = body[len("tensor("):-1] if body.startswith("tensor(") else body
         return f"tensor({body}, device='{self.device}')"
 
+    def tolist(self):
+        return self._data.tolist()  # a device-to-host copy, as for CUDA tensors
+
+    def numpy(self, *, force: bool = False):
+        if force:
+            return self._data.detach().numpy()
+        raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+                        f"tensor to host memory first.")
+
     def __tensor_flatten__(self):
-        return ["_data"], self.device.index or 0
+        return ["_data"], self._index
 
     @staticmethod
     def __tensor_unflatten__(inner: dict, index: int, outer_size, outer_stride):
@@ -120,16 +143,17 @@ def _untrack(key: int, state) -> None:
 
 # ---------------------------------------------------------------------------------------------- dispatch
 
-_verdict_cache: dict[Any, tuple[str, str, str, str]] = {}  # func -> (base, verdict, basis, note)
+_verdict_cache: dict[Any, tuple[str, str, str, str, bool]] = {}  # func -> (base, verdict, basis, note, composite)
+_CIA = torch._C.DispatchKey.CompositeImplicitAutograd
 
 
-def _verdict(func) -> tuple[str, str, str, str]:
+def _verdict(func) -> tuple[str, str, str, str, bool]:
     cached = _verdict_cache.get(func)
     if cached is None:
-        base = func.__name__.split(".")[0] if hasattr(func, "__name__") else str(func)
-        base = func._schema.name.split("::")[-1] if hasattr(func, "_schema") else base
+        base = func._schema.name.split("::")[-1]
         found = neuron_ops.lookup(base)
-        cached = _verdict_cache[func] = (base, found.verdict, found.basis, found.note)
+        composite = func.has_kernel_for_dispatch_key(_CIA)
+        cached = _verdict_cache[func] = (base, found.verdict, found.basis, found.note, composite)
     return cached
 
 
@@ -147,7 +171,13 @@ def device_generator(index: int = 0) -> torch.Generator:
 
 
 def dispatch(func, args: tuple, kwargs: dict) -> Any:
-    base, verdict, basis, note = _verdict(func)
+    base, verdict, basis, note, composite = _verdict(func)
+    if composite:
+        # A composite op reaches a backend only as the ops it decomposes into (inference mode lets it
+        # through to here): decompose it, and each part comes back through this function.
+        result = func.decompose(*args, **kwargs)
+        if result is not NotImplemented:
+            return result
     state = _state
     flat, _ = tree_flatten((args, kwargs))
     index = 0
@@ -173,7 +203,7 @@ def dispatch(func, args: tuple, kwargs: dict) -> Any:
         if target is None or getattr(target, "type", target) == "neuron" or (
                 isinstance(target, str) and target.startswith("neuron")):
             idx = getattr(target, "index", None) if target is not None else index
-            return NeuronTensor(out, idx if idx is not None else index)
+            return NeuronTensor(out, idx if idx is not None else _current_index())
         return out
     schema = func._schema
     position = _generator_position(func, schema)
@@ -242,6 +272,12 @@ def _wrap_outputs(func, schema, args, kwargs, out, index: int) -> Any:
             return NeuronTensor(x, index)
         return x
 
+    if returns and returns[0].alias_info is not None and torch.is_inference_mode_enabled():
+        # A view shares its base's version counter: it must be an inference tensor exactly when its base is.
+        base = next((a for a in args if isinstance(a, NeuronTensor)), None)
+        if base is not None and not base.is_inference():
+            with torch.inference_mode(False):
+                return tree_map(wrap, out)
     return tree_map(wrap, out)
 
 
@@ -252,26 +288,50 @@ _lib = None
 
 def register_factories() -> None:
     """Factory ops with device="neuron" (no tensor argument to dispatch on) allocate on the CPU and wrap."""
-    global _lib
+    global _lib, _DEVICE0
     if _lib is not None:
         return
+    _DEVICE0 = torch.device("neuron", 0)
     _lib = torch.library.Library("aten", "IMPL")
     for name in ("empty.memory_format", "empty_strided"):
         packet, _, overload = name.partition(".")
         op = getattr(getattr(torch.ops.aten, packet), overload or "default")
         _lib.impl(name, _factory(op), "PrivateUse1")
+    # Reached below the Python key (torch.tensor(data, device="neuron") copies in with Python dispatch off).
+    _lib.impl("_copy_from", _copy_from, "PrivateUse1")
+    _lib.impl("_copy_from_and_resize", _copy_from_and_resize, "PrivateUse1")
+
+
+def _copy_from(src, dst, non_blocking=False):
+    target = dst._data if isinstance(dst, NeuronTensor) else dst
+    target.copy_(src._data if isinstance(src, NeuronTensor) else src)
+    return dst
+
+
+def _copy_from_and_resize(src, dst):
+    target = dst._data if isinstance(dst, NeuronTensor) else dst
+    source = src._data if isinstance(src, NeuronTensor) else src
+    target.resize_(source.shape).copy_(source)
+    return dst
 
 
 def _factory(op):
     def impl(*args, **kwargs):
         device = kwargs.get("device")
-        index = getattr(device, "index", None) or 0
+        index = getattr(device, "index", None)
+        index = _current_index() if index is None else index
         kwargs["device"] = torch.device("cpu")
         pin = kwargs.pop("pin_memory", None)
         del pin  # pinned host memory has no meaning for the device tensor
         return NeuronTensor(op(*args, **kwargs), index)
 
     return impl
+
+
+def _current_index() -> int:
+    from porter.emulate.neuron_device import device_module
+
+    return device_module.current_device()
 
 
 def set_state(state) -> None:
