@@ -52,6 +52,13 @@ def _whole(op_name: str):
     return kernel
 
 
+def _copy_into_emulated(self, src, non_blocking=False):
+    # reached when Python dispatch is switched off around the copy (torch.tensor(data, device="cuda") does this)
+    dst = self.elem if isinstance(self, CudaTensor) else self
+    dst.copy_(src.elem if isinstance(src, CudaTensor) else src)
+    return self
+
+
 class Factories:
     def __init__(self):
         self.libs = []
@@ -62,6 +69,7 @@ class Factories:
         whole = torch.library.Library("aten", "IMPL")
         for name in _RESIZING:
             whole.impl(name, _whole(name), "CUDA")
+        whole.impl("copy_", _copy_into_emulated, "CUDA")
         self.libs = [fallback, whole]
 
     def uninstall(self) -> None:
