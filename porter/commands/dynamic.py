@@ -84,7 +84,8 @@ def _check_tolerance(where: str, value: float) -> float:
 def _load(root: Path, spec: dict, seed: int):
     """The model (with the same weights `porter parity` gives it) and its example inputs."""
     from porter.graph.entrypoints import EntrypointError
-    from porter.parity.models import build, example_inputs, load_weights, parse_dtype, seeded_state
+    from porter.graph.loader import build, example_inputs
+    from porter.parity.models import load_weights, parse_dtype, seeded_state
 
     try:
         model = build(root, spec["factory"], seed)

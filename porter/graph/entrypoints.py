@@ -10,8 +10,6 @@ both models in it, e.g. "bfloat16"), `rtol` / `atol`, and `tolerances.OUTPUT = [
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,24 +89,6 @@ def check_tolerance(value: float, where: str) -> None:
     """A tolerance is a finite number >= 0 (a negative one fails everything, a NaN or inf passes anything)."""
     if not math.isfinite(value) or value < 0:
         raise EntrypointError(f"{where}: a tolerance must be a finite number >= 0, not {value!r}")
-
-
-@contextmanager
-def project_on_path(root: Path):
-    """Import the project's modules from `root`, forgetting them afterwards so that a second root
-    (the ported tree) imports its own copies of the same module names; a same-named module already
-    imported from elsewhere is set aside meanwhile (see porter.parity.models.ProjectLoader)."""
-    from porter.parity.models import ProjectLoader
-
-    with ProjectLoader(root):
-        yield
-
-
-def resolve(reference: str, root: Path) -> Callable[..., Any]:
-    from porter.parity.models import ProjectLoader
-
-    with ProjectLoader(root) as loader:
-        return loader.resolve(reference)
 
 
 def normalise_inputs(value: Any) -> tuple[tuple, dict]:

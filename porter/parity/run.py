@@ -15,10 +15,11 @@ from typing import Any
 
 import torch
 
+from porter.graph.loader import build, example_inputs
 from porter.parity.compare import Tolerances, compare_leaves, compare_outputs, flatten
 from porter.parity.golden import load_golden, save_golden
 from porter.parity.layers import compare_layers_detailed, first_divergence, record_outputs
-from porter.parity.models import build, example_inputs, load_weights, parse_dtype, seeded_state
+from porter.parity.models import load_weights, parse_dtype, seeded_state
 
 
 @dataclass

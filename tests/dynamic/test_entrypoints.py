@@ -9,8 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from porter.graph.entrypoints import EntrypointError, ModelSpec, normalise_inputs, resolve
-from porter.parity.models import ProjectLoader, _under, build, example_inputs, parse_dtype, seeded_state
+from porter.graph.entrypoints import EntrypointError, ModelSpec, normalise_inputs
+from porter.graph.loader import ProjectLoader, _under, build, example_inputs, resolve
+from porter.parity.models import parse_dtype, seeded_state
 from tests.dynamic.conftest import FIXTURES, outputs_by_name, parity_json, run_cli
 
 OUTPUTS = FIXTURES / "outputs"

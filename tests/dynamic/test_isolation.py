@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from porter.graph.entrypoints import EntrypointError
-from porter.parity.models import ProjectLoader, build
+from porter.graph.loader import ProjectLoader, build
 from porter.parity.worker import isolate_path
 from tests.dynamic.conftest import FIXTURES, ROOT, outputs_by_name, parity_json, run_cli
 
