@@ -4,7 +4,10 @@
 inputs: a tensor, a tuple or list of positional inputs, a dict of keyword inputs, or an
 (args_tuple, kwargs_dict) pair), and optionally `weights` (a .safetensors or torch.save'd
 state_dict, relative to the project root, that both models of a parity check load), `dtype` (run
-both models in it, e.g. "bfloat16"), `rtol` / `atol`, and `tolerances.OUTPUT = [rtol, atol]`.
+both models in it, e.g. "bfloat16"), `candidate_dtype` (the precision the candidate runs at),
+`rtol` / `atol`, `tolerances.OUTPUT = [rtol, atol]`, and for training parity `loss` (called as
+loss(output, *inputs) -> scalar) and `optimizer` (called with the model, returns its optimizer),
+each resolved in the reference's and the candidate's own root.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ class ModelSpec:
     root: Path = Path(".")
     weights: str | None = None
     dtype: str | None = None
+    candidate_dtype: str | None = None
+    loss: str | None = None
+    optimizer: str | None = None
     rtol: float | None = None
     atol: float | None = None
     per_output: dict = field(default_factory=dict)
@@ -35,7 +41,8 @@ class ModelSpec:
         for key in ("factory", "inputs"):
             if not isinstance(table.get(key), str) or ":" not in table[key]:
                 raise EntrypointError(f"{where}: [tool.porter.models.{name}] needs {key} = \"pkg.module:function\"")
-        allowed = {"factory", "inputs", "weights", "dtype", "rtol", "atol", "tolerances"}
+        allowed = {"factory", "inputs", "weights", "dtype", "candidate_dtype", "loss", "optimizer", "rtol", "atol",
+                   "tolerances"}
         unknown = set(table) - allowed
         if unknown:
             raise EntrypointError(f"{where}: [tool.porter.models.{name}] unknown keys {sorted(unknown)}")
@@ -45,9 +52,12 @@ class ModelSpec:
                 raise EntrypointError(f"{prefix} {key} must be a number")
             if key in table:
                 check_tolerance(table[key], f"{prefix} {key}")
-        for key in ("weights", "dtype"):
+        for key in ("weights", "dtype", "candidate_dtype"):
             if key in table and not isinstance(table[key], str):
                 raise EntrypointError(f"{prefix} {key} must be a string")
+        for key in ("loss", "optimizer"):
+            if key in table and (not isinstance(table[key], str) or ":" not in table[key]):
+                raise EntrypointError(f"{prefix} {key} must be \"pkg.module:function\"")
         per_output = {}
         tolerances = table.get("tolerances", {})
         if not isinstance(tolerances, dict):
@@ -55,7 +65,8 @@ class ModelSpec:
         for output, value in tolerances.items():
             per_output[output] = parse_tolerance(value, f"{prefix} tolerances.{output}")
         return cls(factory=table["factory"], inputs=table["inputs"], root=root, weights=table.get("weights"),
-                   dtype=table.get("dtype"), rtol=table.get("rtol"), atol=table.get("atol"),
+                   dtype=table.get("dtype"), candidate_dtype=table.get("candidate_dtype"), loss=table.get("loss"),
+                   optimizer=table.get("optimizer"), rtol=table.get("rtol"), atol=table.get("atol"),
                    per_output=per_output)
 
     def weights_path(self) -> Path | None:

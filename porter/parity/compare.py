@@ -92,6 +92,12 @@ class OutputComparison:
     candidate_nonfinite: int = 0
     required_atol: float = 0.0
     problem: str = ""
+    # the three-run verdict (empty in the tolerance mode)
+    verdict: str = ""  # pass, marginal or fail
+    ratio: float | None = None  # ‖cand − ref‖ / ‖baseline − ref‖
+    candidate_error: float | None = None  # ‖cand − ref‖_F
+    baseline_error: float | None = None  # ‖baseline − ref‖_F
+    baseline_max_abs: float | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -16,6 +16,23 @@ from porter.parity.compare import flatten
 FORMAT = 1
 
 
+class GoldenError(ValueError):
+    """A golden directory or a weights file that cannot be read as what it claims to be."""
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file; anything else is refused by name. safetensors never
+    unpickles (it reads a JSON header and raw buffers), so a hostile file cannot run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise GoldenError(f"{path}: no such file")
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # SafetensorError, or OSError on a truncated buffer
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GoldenError(f"not a safetensors file: {path} ({reason})") from None
+
+
 def save_golden(directory: Path, args: tuple, kwargs: dict, outputs: Any, weights: dict[str, torch.Tensor],
                 metadata: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
@@ -52,14 +69,21 @@ def load_golden(directory: Path) -> tuple[tuple, dict, dict[str, Any], dict[str,
     """(args, kwargs, output leaves by name, weights, metadata)."""
     info_path = directory / "golden.json"
     if not info_path.is_file():
-        raise FileNotFoundError(f"{directory}: no golden.json (save one with --save-golden)")
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    if info.get("format") != FORMAT:
-        raise ValueError(f"{info_path}: golden format {info.get('format')} is not {FORMAT}")
-    tensors = load_file(str(directory / "golden.safetensors"))
-    args = tuple(tensors[f"input/{name}"] for name in info["args"])
-    kwargs = {key: tensors[f"input/kw/{key}"] for key in info["kwargs"]}
-    outputs: dict[str, Any] = {name: tensors[f"output/{name}"] for name in info["outputs"]}
+        raise GoldenError(f"{directory}: no golden.json (save one with --save-golden)")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GoldenError(f"{info_path}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        found = info.get("format") if isinstance(info, dict) else type(info).__name__
+        raise GoldenError(f"{info_path}: golden format {found} is not {FORMAT}")
+    tensors = read_safetensors(directory / "golden.safetensors")
+    try:
+        args = tuple(tensors[f"input/{name}"] for name in info["args"])
+        kwargs = {key: tensors[f"input/kw/{key}"] for key in info["kwargs"]}
+        outputs: dict[str, Any] = {name: tensors[f"output/{name}"] for name in info["outputs"]}
+    except KeyError as exc:
+        raise GoldenError(f"{directory / 'golden.safetensors'}: no tensor {exc} that golden.json lists") from None
     outputs.update(info.get("scalars", {}))
-    weights = load_file(str(directory / "weights.safetensors"))
+    weights = read_safetensors(directory / "weights.safetensors")
     return args, kwargs, outputs, weights, info

@@ -1,8 +1,13 @@
-"""One parity check: reference vs candidate on the same weights and inputs, on CPU, in fp32.
+"""One parity check: reference vs candidate on the same weights and inputs.
 
 Reference: the original code, eager. Candidate: the ported code (NKI kernels simulated on CPU when
-asked), or a compiled artifact. Optional: layer-by-layer comparison, goldens, and a three-way
-check against a bf16 reference that tells precision loss from a porting bug.
+asked), a saved golden's outputs, or a compiled artifact. Two verdicts:
+
+- tolerance: every output within rtol/atol of the reference's (exact comparisons, same precision);
+- ratio (the default when the candidate runs at a lower precision than the reference): three runs,
+  the reference in its precision, the reference at the target precision (or, without the former,
+  on inputs perturbed by the target's epsilon) and the candidate at the target precision; see
+  porter.parity.verdict.
 """
 
 from __future__ import annotations
@@ -18,8 +23,20 @@ import torch
 from porter.graph.loader import build, example_inputs
 from porter.parity.compare import Tolerances, compare_leaves, compare_outputs, flatten
 from porter.parity.golden import load_golden, save_golden
-from porter.parity.layers import compare_layers_detailed, first_divergence, record_outputs
+from porter.parity.layers import LayerComparison, blame, recording, rows_to_json
 from porter.parity.models import load_weights, parse_dtype, seeded_state
+from porter.parity.precision import (
+    cast_inputs,
+    cast_model,
+    has_floating,
+    is_lower,
+    perturb_embeddings,
+    perturbed,
+    precision_context,
+    to_float32,
+)
+from porter.parity.stages import StageError, stage
+from porter.parity.verdict import Thresholds, overall, ratio_verdicts, target_name
 
 
 @dataclass
@@ -30,6 +47,7 @@ class ParityRequest:
     reference_root: str | None = None
     reference_factory: str | None = None
     inputs_root: str | None = None
+    model_name: str | None = None
     seed: int = 0
     rtol: float | None = None
     atol: float | None = None
@@ -39,11 +57,18 @@ class ParityRequest:
     save_golden: str | None = None
     save_only: bool = False  # store the golden, compare nothing (no candidate was given)
     golden: str | None = None
-    three_way: bool = False
+    three_way: bool = False  # the ratio verdict, at bfloat16 unless a lower candidate dtype is given
     simulate_kernels: bool = False
     onnx_artifact: str | None = None
     weights: str | None = None
-    dtype: str | None = None
+    dtype: str | None = None  # both models run in it
+    candidate_dtype: str | None = None  # the candidate's (target) precision
+    verdict: str = "auto"  # auto, ratio or tolerance
+    baseline: str = "auto"  # auto, fp32 or perturb
+    precision_mode: str = "auto"  # auto, cast or autocast
+    max_ratio: float = 1.2
+    marginal_ratio: float = 2.0
+    allow_marginal: bool = False
 
     def tolerances(self) -> Tolerances:
         return Tolerances(self.rtol, self.atol, {k: (v[0], v[1]) for k, v in self.per_output.items()})
@@ -61,47 +86,34 @@ class UsageError(ValueError):
     """A request that cannot be carried out as asked (not a failure of the user's code)."""
 
 
-def _to_float32(value: Any) -> Any:
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value.float()
-    if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):
-        return type(value)(_to_float32(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _to_float32(v) for k, v in value.items()}
-    return value
-
-
-def _cast_inputs(args: tuple, kwargs: dict, dtype: torch.dtype) -> tuple[tuple, dict]:
-    def cast(v):
-        return v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
-    return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
-
-
 def _summary(comparisons) -> dict:
     return {"passed": all(c.passed for c in comparisons), "outputs": [c.to_dict() for c in comparisons]}
+
+
+def _forward(model, args, kwargs, *, name: str, porters: bool, mode: str = "cast",
+             dtype: torch.dtype | None = None, on_call=None):
+    with stage(name, porters), torch.no_grad(), precision_context(mode, dtype):
+        if on_call is None:
+            return model(*args, **kwargs)
+        with recording(model, on_call):
+            return model(*args, **kwargs)
+
+
+def _model_dtype(model: torch.nn.Module) -> torch.dtype:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
 
 
 def run_parity(request: ParityRequest) -> dict:
     if request.simulate_kernels:
         os.environ["PORTER_KERNELS"] = "simulate"
-    tolerances = request.tolerances()
-    dtype = parse_dtype(request.dtype)
-    candidate_root = Path(request.candidate_root)
-    result: dict[str, Any] = {"request": asdict(request)}
+    result: dict[str, Any] = {"request": asdict(request), "model": request.model_name or request.candidate_factory}
     if request.golden:
-        args, kwargs, reference_leaves, weights, _info = load_golden(Path(request.golden))
-        request.check_tolerance_names(list(reference_leaves))
-        candidate = build(candidate_root, request.candidate_factory, request.seed)
-        candidate.load_state_dict(weights)
-        if dtype is not None:
-            candidate.to(dtype)
-            args, kwargs = _cast_inputs(args, kwargs, dtype)
-        with torch.no_grad():
-            output = candidate(*args, **kwargs)
-        comparisons = compare_leaves(reference_leaves, dict(flatten(output)), tolerances)
-        result.update(_summary(comparisons), mode="golden", candidate="eager (ported code)")
-        return result
+        return _against_golden(request, result)
 
+    dtype = parse_dtype(request.dtype)
     reference_root = Path(request.reference_root or request.candidate_root)
     reference = build(reference_root, request.reference_factory or request.candidate_factory, request.seed)
     # One state_dict for both models: the weights file when the entrypoint names one, else the
@@ -110,80 +122,182 @@ def run_parity(request: ParityRequest) -> dict:
     reference.load_state_dict(state)
     args, kwargs = example_inputs(Path(request.inputs_root or reference_root), request.inputs, request.seed)
     if dtype is not None:
-        reference.to(dtype)
-        args, kwargs = _cast_inputs(args, kwargs, dtype)
+        cast_model(reference, dtype)
+        args, kwargs = cast_inputs(args, kwargs, dtype)
+    reference_dtype = dtype or _model_dtype(reference)
+    target = parse_dtype(request.candidate_dtype)
+    if request.three_way and (target is None or not is_lower(target, reference_dtype)):
+        target = torch.bfloat16
+    ratio_mode = request.verdict == "ratio" or request.three_way or (
+        request.verdict == "auto" and target is not None and is_lower(target, reference_dtype))
+    if ratio_mode and (target is None or not is_lower(target, reference_dtype)):
+        raise UsageError(f"the ratio verdict needs a candidate dtype below the reference's "
+                         f"({target_name(reference_dtype)}): pass --candidate-dtype bfloat16, for example")
 
-    if request.layers:
-        ref_out, ref_layers = record_outputs(reference, args, kwargs)
-    else:
-        with torch.no_grad():
-            ref_out = reference(*args, **kwargs)
-        ref_layers = []
-    output_names = [name for name, _ in flatten(ref_out)]
-    request.check_tolerance_names(output_names)
+    if request.save_golden or request.save_only or request.onnx_artifact:
+        ref_out = _forward(reference, args, kwargs, name=f"reference ({target_name(reference_dtype)})",
+                           porters=False)
+        request.check_tolerance_names([name for name, _ in flatten(ref_out)])
+        if request.save_golden:
+            save_golden(Path(request.save_golden), args, kwargs, ref_out, state,
+                        {"factory": request.reference_factory or request.candidate_factory, "seed": request.seed})
+            result["golden_saved"] = request.save_golden
+        if request.save_only:
+            result.update(passed=None, outputs=[], golden_outputs=[n for n, _ in flatten(ref_out)],
+                          mode="save-golden", candidate="none (golden saved, nothing compared)")
+            return result
+        if request.onnx_artifact:
+            return _against_onnx(request, result, ref_out, args, kwargs)
 
-    if request.save_golden:
-        save_golden(Path(request.save_golden), args, kwargs, ref_out, state,
-                    {"factory": request.reference_factory or request.candidate_factory, "seed": request.seed})
-        result["golden_saved"] = request.save_golden
-    if request.save_only:
-        result.update(passed=None, outputs=[], golden_outputs=output_names, mode="save-golden",
-                      candidate="none (golden saved, nothing compared)")
-        return result
-
-    if request.onnx_artifact:
-        from porter.compile.backends import run_onnx
-
-        if kwargs:
-            raise ValueError("a compiled ONNX candidate takes positional example inputs only")
-        onnx_out = run_onnx(Path(request.onnx_artifact), args)
-        # ONNX returns the reference's tensor leaves flattened, in order: match them up by position.
-        ref_leaves = {name: value for name, value in flatten(ref_out) if isinstance(value, torch.Tensor)}
-        cand_leaves = dict(zip(ref_leaves, onnx_out, strict=False))
-        for extra in range(len(ref_leaves), len(onnx_out)):
-            cand_leaves[f"onnx_output[{extra}]"] = onnx_out[extra]
-        comparisons = compare_leaves(ref_leaves, cand_leaves, tolerances)
-        result.update(_summary(comparisons), mode="compiled", candidate=f"onnxruntime ({request.onnx_artifact})")
-        return result
-
-    candidate = build(candidate_root, request.candidate_factory, request.seed)
+    candidate = build(Path(request.candidate_root), request.candidate_factory, request.seed)
     candidate.load_state_dict(state)
     if dtype is not None:
-        candidate.to(dtype)
-    if request.layers:
-        cand_out, cand_layers = record_outputs(candidate, args, kwargs)
+        cast_model(candidate, dtype)
+    described = "ported code" + (" with NKI kernels simulated" if request.simulate_kernels else "")
+    result.update(mode="eager", candidate=described, reference_dtype=target_name(reference_dtype))
+    if ratio_mode:
+        _three_runs(request, result, reference, candidate, args, kwargs, reference_dtype, target)
     else:
-        with torch.no_grad():
-            cand_out = candidate(*args, **kwargs)
-    comparisons = compare_outputs(ref_out, cand_out, tolerances)
-    result.update(_summary(comparisons), mode="eager",
-                  candidate="ported code" + (" with NKI kernels simulated" if request.simulate_kernels else ""))
-    if request.layers:
-        layers = compare_layers_detailed(ref_layers, cand_layers, tolerances)
-        result["layers"] = [{"module": name, "passed": all(c.passed for c in cs), "inputs_match": inputs_match,
-                             "max_abs": max((c.max_abs for c in cs), default=0.0)}
-                            for name, cs, inputs_match in layers]
-        result["first_divergence"] = first_divergence(layers)
-    if request.three_way:
-        result["three_way"] = _three_way(reference, args, kwargs, ref_out, comparisons)
+        _tolerance_run(request, result, reference, candidate, args, kwargs, reference_dtype, target)
     return result
 
 
-def _three_way(reference, args, kwargs, ref_out, candidate_comparisons) -> dict:
-    """fp32 reference vs bf16 reference vs candidate: is the candidate's error bf16-sized?"""
-    low = copy.deepcopy(reference).to(torch.bfloat16)
-    low_args, low_kwargs = _cast_inputs(args, kwargs, torch.bfloat16)
-    with torch.no_grad():
-        low_out = _to_float32(low(*low_args, **low_kwargs))
-    precision = compare_outputs(ref_out, low_out, Tolerances())
-    verdicts = []
-    for cand, prec in zip(candidate_comparisons, precision, strict=False):
-        if cand.passed:
-            verdict = "match"
-        elif cand.max_abs <= max(prec.max_abs, 1e-12):
-            verdict = "precision loss (within the bf16 reference's error)"
-        else:
-            verdict = "porting bug (beyond the bf16 reference's error)"
-        verdicts.append({"output": cand.name, "candidate_max_abs": cand.max_abs,
-                         "bf16_reference_max_abs": prec.max_abs, "verdict": verdict})
-    return {"outputs": verdicts}
+def _tolerance_run(request, result, reference, candidate, args, kwargs, reference_dtype, target) -> None:
+    tolerances = request.tolerances()
+    layers = LayerComparison(tolerances) if request.layers else None
+    ref_out = _forward(reference, args, kwargs, name=f"reference ({target_name(reference_dtype)})", porters=False,
+                       on_call=layers.record_reference if layers else None)
+    request.check_tolerance_names([name for name, _ in flatten(ref_out)])
+    cand_args, cand_kwargs, cast_by_porter = args, kwargs, False
+    if target is not None and target != reference_dtype:
+        cast_model(candidate, target)
+        cand_args, cand_kwargs = cast_inputs(args, kwargs, target)
+        cast_by_porter = True
+    cand_out = _forward(candidate, cand_args, cand_kwargs, porters=cast_by_porter,
+                        name="candidate" + (f" at {target_name(target)}" if cast_by_porter else ""),
+                        on_call=layers.compare("candidate") if layers else None)
+    comparisons = compare_outputs(ref_out, cand_out, tolerances)
+    result.update(_summary(comparisons), verdict_mode="tolerance",
+                  verdict="pass" if all(c.passed for c in comparisons) else "fail")
+    if layers is not None:
+        rows = layers.table()
+        result["layers"] = rows_to_json(rows, ratio_threshold=None, dtype=target or reference_dtype)
+        result["first_divergence"] = None if result["passed"] else blame(rows, dtype=target or reference_dtype)
+
+
+def _three_runs(request, result, reference, candidate, args, kwargs, reference_dtype, target) -> None:
+    """Reference (fp32), reference at the target precision, candidate at the target precision;
+    or, with the perturbation baseline, the reference at the target precision twice."""
+    thresholds = Thresholds(request.max_ratio, request.marginal_ratio, request.allow_marginal)
+    layers = LayerComparison(request.tolerances()) if request.layers else None
+    notes: list[str] = []
+    baseline_kind = "perturb" if request.baseline == "perturb" else "fp32"
+    ref_out = None
+    if baseline_kind == "fp32":
+        try:
+            ref_out = _forward(reference, args, kwargs, name=f"reference ({target_name(reference_dtype)})",
+                               porters=False, on_call=layers.record_reference if layers else None)
+        except StageError as exc:
+            if request.baseline != "auto":
+                raise
+            notes.append(f"no {target_name(reference_dtype)} run was possible ({exc.cause!r}): the reference at "
+                         f"{target_name(target)} on inputs perturbed by its epsilon is the baseline")
+            baseline_kind = "perturb"
+            layers = LayerComparison(request.tolerances()) if request.layers else None
+    modes = ["cast", "autocast"] if request.precision_mode == "auto" else [request.precision_mode]
+    low_args, low_kwargs = cast_inputs(args, kwargs, target)
+    for attempt, mode in enumerate(modes):
+        low = cast_model(copy.deepcopy(reference), target) if mode == "cast" else copy.deepcopy(reference)
+        run_args, run_kwargs = (low_args, low_kwargs) if mode == "cast" else (args, kwargs)
+        try:
+            if baseline_kind == "fp32":
+                base_out = _forward(low, run_args, run_kwargs, name=f"reference at {target_name(target)} ({mode})",
+                                    porters=True, mode=mode, dtype=target,
+                                    on_call=layers.compare("baseline") if layers else None)
+            else:
+                ref_out = _forward(low, run_args, run_kwargs, name=f"reference at {target_name(target)} ({mode})",
+                                   porters=True, mode=mode, dtype=target,
+                                   on_call=layers.record_reference if layers else None)
+                base_out = _perturbed_run(low, run_args, run_kwargs, target, mode, request.seed, layers)
+            break
+        except StageError as exc:
+            if attempt + 1 == len(modes):
+                raise
+            notes.append(f"the reference cast wholly to {target_name(target)} failed ({exc.op or 'no op'}: "
+                         f"{type(exc.cause).__name__}); all {target_name(target)} runs use torch.autocast instead")
+            if layers is not None and baseline_kind == "perturb":
+                layers = LayerComparison(request.tolerances())
+    request.check_tolerance_names([name for name, _ in flatten(ref_out)])
+    if mode == "cast":
+        cast_model(candidate, target)
+    cand_out = _forward(candidate, run_args, run_kwargs, name=f"candidate at {target_name(target)} ({mode})",
+                        porters=True, mode=mode, dtype=target,
+                        on_call=layers.compare("candidate") if layers else None)
+    comparisons, distributions = ratio_verdicts(to_float32(ref_out), to_float32(cand_out), to_float32(base_out),
+                                                target, thresholds)
+    grade = overall(comparisons)
+    result.update(_summary(comparisons), verdict_mode="ratio", verdict=grade, target_dtype=target_name(target),
+                  precision_mode=mode, distributions=distributions, notes=notes,
+                  thresholds={"pass": thresholds.passing, "marginal": thresholds.marginal,
+                              "allow_marginal": thresholds.allow_marginal},
+                  baseline=(f"reference at {target_name(target)}" if baseline_kind == "fp32" else
+                            f"reference at {target_name(target)} on inputs perturbed by its epsilon"),
+                  yardstick=(f"reference ({target_name(reference_dtype)})" if baseline_kind == "fp32" else
+                             f"reference at {target_name(target)}"))
+    if layers is not None:
+        rows = layers.table()
+        result["layers"] = rows_to_json(rows, ratio_threshold=thresholds.passing, dtype=target)
+        limit = thresholds.passing if grade == "marginal" else thresholds.marginal
+        result["first_divergence"] = None if grade == "pass" else blame(rows, ratio_threshold=limit)
+
+
+def _perturbed_run(model, args, kwargs, target, mode, seed, layers):
+    """The reference at the target precision on inputs perturbed by the target's epsilon: floating
+    inputs directly, token inputs after the embedding."""
+    generator = torch.Generator().manual_seed(seed + 1)
+    name = f"reference at {target_name(target)} on perturbed inputs ({mode})"
+    if has_floating((args, kwargs)):
+        return _forward(model, perturbed(args, target, generator), perturbed(kwargs, target, generator), name=name,
+                        porters=True, mode=mode, dtype=target, on_call=layers.compare("baseline") if layers else None)
+    with perturb_embeddings(model, target, seed + 1) as hooked:
+        if not hooked:
+            raise UsageError("the perturbation baseline needs floating inputs or an nn.Embedding to perturb after; "
+                             "this model has neither")
+        return _forward(model, args, kwargs, name=name, porters=True, mode=mode, dtype=target,
+                        on_call=layers.compare("baseline") if layers else None)
+
+
+def _against_golden(request: ParityRequest, result: dict) -> dict:
+    dtype = parse_dtype(request.dtype)
+    args, kwargs, reference_leaves, weights, _info = load_golden(Path(request.golden))
+    request.check_tolerance_names(list(reference_leaves))
+    candidate = build(Path(request.candidate_root), request.candidate_factory, request.seed)
+    candidate.load_state_dict(weights)
+    if dtype is not None:
+        cast_model(candidate, dtype)
+        args, kwargs = cast_inputs(args, kwargs, dtype)
+    output = _forward(candidate, args, kwargs, name="candidate", porters=False)
+    comparisons = compare_leaves(reference_leaves, dict(flatten(output)), request.tolerances())
+    result.update(_summary(comparisons), mode="golden", candidate="eager (ported code)", verdict_mode="tolerance")
+    result["verdict"] = "pass" if result["passed"] else "fail"
+    return result
+
+
+def _against_onnx(request: ParityRequest, result: dict, ref_out, args, kwargs) -> dict:
+    from porter.compile.backends import run_onnx
+
+    if kwargs:
+        raise UsageError("a compiled ONNX candidate takes positional example inputs only")
+    with stage("candidate (onnxruntime)", porters=False):
+        onnx_out = run_onnx(Path(request.onnx_artifact), args)
+    # ONNX returns the reference's tensor leaves flattened, in order: match them up by position.
+    ref_leaves = {name: value for name, value in flatten(ref_out) if isinstance(value, torch.Tensor)}
+    cand_leaves = dict(zip(ref_leaves, onnx_out, strict=False))
+    for extra in range(len(ref_leaves), len(onnx_out)):
+        cand_leaves[f"onnx_output[{extra}]"] = onnx_out[extra]
+    comparisons = compare_leaves(ref_leaves, cand_leaves, request.tolerances())
+    result.update(_summary(comparisons), mode="compiled", candidate=f"onnxruntime ({request.onnx_artifact})",
+                  verdict_mode="tolerance")
+    result["verdict"] = "pass" if result["passed"] else "fail"
+    return result
+

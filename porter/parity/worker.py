@@ -22,16 +22,23 @@ def isolate_path() -> None:
 
 def run_request(request: dict) -> dict:
     """The result of one parity request, or {"error", "kind", "traceback"}: kind "usage" (the request
-    cannot be carried out as asked), "entrypoint" (a factory or inputs function cannot be loaded) or
-    "user code" (the user's code raised)."""
+    cannot be carried out as asked), "entrypoint" (a factory or inputs function cannot be loaded),
+    "input" (a golden or weights file is unreadable), "porter" (a run porter made up, such as the
+    reference cast to bfloat16, failed: `stage` and `op` say where) or "user code" (the user's code
+    raised)."""
     from porter.graph.entrypoints import EntrypointError
+    from porter.parity.golden import GoldenError
     from porter.parity.run import ParityRequest, UsageError, run_parity
+    from porter.parity.stages import StageError
 
     try:
         return run_parity(ParityRequest(**request))
-    except (UsageError, EntrypointError) as exc:
-        kind = "usage" if isinstance(exc, UsageError) else "entrypoint"
+    except (UsageError, EntrypointError, GoldenError) as exc:
+        kind = {UsageError: "usage", GoldenError: "input"}.get(type(exc), "entrypoint")
         return {"error": str(exc), "kind": kind, "traceback": traceback.format_exc()}
+    except StageError as exc:
+        return {"error": exc.describe(), "kind": exc.kind, "stage": exc.stage, "op": exc.op, "where": exc.where,
+                "traceback": traceback.format_exc()}
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}", "kind": "user code", "traceback": traceback.format_exc()}
 

@@ -45,9 +45,9 @@ def in_process_worker(request: dict, timeout: float) -> dict:
 @pytest.fixture
 def parity_in_process(monkeypatch):
     """Route `porter parity` to the in-process worker; the subprocess path has its own tests."""
-    import porter.commands.dynamic as dynamic
+    import porter.commands.parity as parity_command
 
-    monkeypatch.setattr(dynamic, "run_in_subprocess", in_process_worker)
+    monkeypatch.setattr(parity_command, "run_in_subprocess", in_process_worker)
     return run_cli
 
 

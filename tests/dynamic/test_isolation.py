@@ -63,7 +63,7 @@ def test_missing_root_is_an_error_naming_it(command, tmp_path):
 
 
 def test_worker_runs_without_the_working_directory_on_its_path():
-    from porter.commands.dynamic import _worker_python
+    from porter.commands.parity import _worker_python
 
     command = _worker_python()
     assert command[0] == sys.executable

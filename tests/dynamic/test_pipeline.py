@@ -42,9 +42,9 @@ def test_port_trace_compile_parity(example, tmp_path, monkeypatch):
     assert data["passed"] and data["mode"] == "eager" and data["outputs"]
 
     # The compiled artifact against the original code (worker in process: the subprocess path is covered above).
-    import porter.commands.dynamic as dynamic
+    import porter.commands.parity as parity_command
 
-    monkeypatch.setattr(dynamic, "run_in_subprocess", in_process_worker)
+    monkeypatch.setattr(parity_command, "run_in_subprocess", in_process_worker)
     out = tmp_path / "parity-onnx.json"
     result = run_cli("parity", "--root", original, "--onnx", compiled / "model.onnx", "--atol", "1e-4",
                      "--rtol", "1e-4", "--output-format", "json", "-o", out)
