@@ -99,6 +99,16 @@ def _forward(model, args, kwargs, *, name: str, porters: bool, mode: str = "cast
             return model(*args, **kwargs)
 
 
+def _load_state(model: torch.nn.Module, state: dict, source: str | None, side: str) -> None:
+    """Load the one state_dict; one that does not fit the model is named with what is missing."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        where = f"weights file {source}" if source else "the reference's state_dict"
+        detail = " ".join(str(exc).split())
+        raise UsageError(f"{where} does not fit the {side} model: {detail}") from None
+
+
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:
     for tensor in list(model.parameters()) + list(model.buffers()):
         if tensor.is_floating_point():
@@ -119,7 +129,7 @@ def run_parity(request: ParityRequest) -> dict:
     # One state_dict for both models: the weights file when the entrypoint names one, else the
     # reference factory's seeded initialisation (uninitialised values replaced).
     state = load_weights(Path(request.weights)) if request.weights else seeded_state(reference, request.seed)
-    reference.load_state_dict(state)
+    _load_state(reference, state, request.weights, "reference")
     args, kwargs = example_inputs(Path(request.inputs_root or reference_root), request.inputs, request.seed)
     if dtype is not None:
         cast_model(reference, dtype)
@@ -150,7 +160,7 @@ def run_parity(request: ParityRequest) -> dict:
             return _against_onnx(request, result, ref_out, args, kwargs)
 
     candidate = build(Path(request.candidate_root), request.candidate_factory, request.seed)
-    candidate.load_state_dict(state)
+    _load_state(candidate, state, request.weights, "candidate")
     if dtype is not None:
         cast_model(candidate, dtype)
     described = "ported code" + (" with NKI kernels simulated" if request.simulate_kernels else "")
@@ -272,7 +282,7 @@ def _against_golden(request: ParityRequest, result: dict) -> dict:
     args, kwargs, reference_leaves, weights, _info = load_golden(Path(request.golden))
     request.check_tolerance_names(list(reference_leaves))
     candidate = build(Path(request.candidate_root), request.candidate_factory, request.seed)
-    candidate.load_state_dict(weights)
+    _load_state(candidate, weights, str(Path(request.golden) / "weights.safetensors"), "candidate")
     if dtype is not None:
         cast_model(candidate, dtype)
         args, kwargs = cast_inputs(args, kwargs, dtype)
