@@ -42,6 +42,9 @@ def unified_diff(result) -> str:
             port.original.splitlines(keepends=True), port.ported.splitlines(keepends=True),
             fromfile=f"a/{port.path}", tofile=f"b/{port.path}",
         )))
+    for path, text in getattr(result, "added", {}).items():  # new files: each package's shared helpers
+        chunks.append("".join(difflib.unified_diff([], text.splitlines(keepends=True), fromfile="/dev/null",
+                                                   tofile=f"b/{path}")))
     return "".join(chunks)
 
 

@@ -20,6 +20,7 @@ from porter.rewrite.cache import PortCache
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file, encode_source, remove_leftover_temps, source_encoding
 from porter.rewrite.linelength import configured_line_length, forget_line_lengths
+from porter.rewrite.shared_helpers import share
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, special_file, walk_all
@@ -48,6 +49,8 @@ class TreePort:
     # (path, message): files that could not be read, ported or written.
     problems: list[tuple[str, str]] = field(default_factory=list)
     catalogue: Catalogue | None = None
+    # New files the port adds (path → text): each package's shared helper module (shared_helpers.py).
+    added: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> list[FilePort]:
@@ -219,6 +222,13 @@ def port_tree(
     if cache is not None:
         cache.save()
     result.files.sort(key=lambda f: f.path)
+    if root.is_dir():  # a package's files import porter's helpers from one module (shared_helpers.py)
+        by_path = {Path(p.path): p for p in result.files}
+        for path, text in share(result.files, options.target).items():
+            if path in by_path and not by_path[path].error:
+                by_path[path].ported = text
+            else:
+                result.added[str(path)] = text
     for notebook in notebooks:
         _notebook_left(result, notebook, index)
     if options.out is not None:
@@ -299,6 +309,12 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
                 atomic_write(dst, encode_source(port.ported, port.encoding), mode_from=src)
         except OSError as exc:
             _write_failed(result, port, f"cannot write {dst} ({exc.strerror})")
+    for path, text in result.added.items():
+        dst = out / Path(path).relative_to(base)
+        try:
+            atomic_write(dst, text.encode("utf-8"))
+        except OSError as exc:
+            result.problems.append((path, f"cannot write {dst} ({exc.strerror})"))
     for src, is_link in others:
         dst = out / src.relative_to(base)
         try:
@@ -331,6 +347,11 @@ def _link_loops(path: Path) -> bool:
 
 
 def _write_in_place(result: TreePort) -> None:
+    for path, text in result.added.items():
+        try:
+            atomic_write(Path(path), text.encode("utf-8"))
+        except OSError as exc:
+            result.problems.append((path, f"cannot write ({exc.strerror})"))
     for port in result.changed:
         if port.error:
             continue

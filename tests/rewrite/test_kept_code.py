@@ -185,3 +185,81 @@ def test_the_nearest_configuration_governs(tmp_path):
     forget_line_lengths()
     assert configured_line_length(sub / "m.py") == 79
     assert configured_line_length(tmp_path / "m.py") == 100
+
+
+# --- one helper module per package -------------------------------------------------------------
+
+
+DEVICE_USE = "import torch\n\n\ndef make():\n    return torch.ones(2).cuda()\n"
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _port_out(src: Path, out: Path) -> None:
+    from porter.rewrite.tree_port import PortOptions, port_tree
+
+    result = port_tree(src, PortOptions(out=out))
+    assert not result.problems, result.problems
+
+
+def _run(cwd: Path, *args: str) -> str:
+    pytest.importorskip("torch")
+    done = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_package_imports_its_helpers_from_one_module_and_runs_every_way(tmp_path):
+    src = _tree(tmp_path / "src", {
+        "pkg/__init__.py": "",
+        "pkg/models/__init__.py": "",
+        "pkg/models/net.py": DEVICE_USE,                                     # relative: no __main__ block
+        "pkg/train.py": "from pkg.models.net import make\nimport torch\n\n"
+                        "if __name__ == '__main__':\n    print(make().to('cuda').device.type)\n",  # absolute
+        "pkg/tool.py": "import torch\n\nif __name__ == '__main__':\n    print(torch.zeros(1).cuda().device.type)\n",
+        "run.py": "import torch\nfrom pkg.models.net import make\n\nprint(make().cuda().device.type)\n",
+    })
+    out = tmp_path / "out"
+    _port_out(src, out)
+    shared = (out / "pkg" / "_porter_helpers.py").read_text()
+    assert shared.count("def _porter_device") == 1
+    net, train = (out / "pkg/models/net.py").read_text(), (out / "pkg/train.py").read_text()
+    assert "from .._porter_helpers import _porter_device" in net and "def _porter_device" not in net
+    assert "from pkg._porter_helpers import _porter_device" in train and "def _porter_device" not in train
+    # a package file run as a script that never imports its package, and a top-level script, keep a copy
+    assert "def _porter_device" in (out / "pkg/tool.py").read_text()
+    assert "def _porter_device" in (out / "run.py").read_text()
+    assert _run(out, "run.py").strip() == "cpu"
+    assert _run(out, "-m", "pkg.train").strip() == "cpu"
+    assert _run(out, "pkg/tool.py").strip() == "cpu"
+    assert _run(out / "pkg", "tool.py").strip() == "cpu"
+    # porting the ported tree changes nothing, the shared module included
+    again = tmp_path / "again"
+    _port_out(out, again)
+    for path in out.rglob("*.py"):
+        assert (again / path.relative_to(out)).read_text() == path.read_text(), path
+
+
+def test_a_module_of_that_name_the_project_owns_is_left_alone(tmp_path):
+    src = _tree(tmp_path / "src", {"pkg/__init__.py": "", "pkg/net.py": DEVICE_USE,
+                                   "pkg/_porter_helpers.py": "VALUE = 1\n"})
+    out = tmp_path / "out"
+    _port_out(src, out)
+    assert (out / "pkg/_porter_helpers.py").read_text() == "VALUE = 1\n"
+    assert "def _porter_device" in (out / "pkg/net.py").read_text()
+
+
+def test_diff_shows_the_new_module(tmp_path):
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    src = _tree(tmp_path / "src", {"pkg/__init__.py": "", "pkg/net.py": DEVICE_USE})
+    result = CliRunner().invoke(app, ["port", str(src), "--diff", "--no-cache"])
+    assert "+++ b/" in result.stdout and "_porter_helpers.py" in result.stdout
+    assert "--- /dev/null" in result.stdout

@@ -1,0 +1,173 @@
+"""One helper module per package instead of a copy of porter's helpers in every file.
+
+`port_source` adds its helpers (`_porter_device`, the xla helpers, `_PorterMissing`) to each file that
+needs them, so a single ported file runs alone. Over a tree, the files of a regular package (every
+folder up to the package root has an `__init__.py`) import them from one module at the package root,
+`<package>/_porter_helpers.py`, instead. How the file imports it follows how the file itself is
+imported: relatively (`from .._porter_helpers import _porter_device`) when it already uses relative
+imports or has no `__main__` block, absolutely (`from pkg._porter_helpers import ...`) when it imports
+its own package absolutely. Two kinds of file keep their copy, because no shared module is importable
+from them in every way they may be run: scripts and modules outside a regular package (`python
+train.py` only finds modules beside it, a namespace package's folder is not on sys.path), and a
+package file run as a script that never imports its own package.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from porter.rewrite.helpers import (
+    DEVICE_HELPER,
+    EXTRA_HELPERS,
+    MISSING_HELPER,
+    device_helper_source,
+    extra_helper_source,
+    missing_helper_source,
+)
+
+MODULE_NAME = "_porter_helpers"
+# The module's docstring opens with this: porter recognises its own module on later ports.
+SIGNATURE = "Helpers porter added for this package's ported code"
+ORDER = (DEVICE_HELPER, *EXTRA_HELPERS, MISSING_HELPER)
+ADDED_BY_PORTER = "Added by porter."
+
+
+@dataclass
+class SharedModule:
+    path: Path
+    names: set[str] = field(default_factory=set)
+    existing: str | None = None  # the module's text when the tree already has it (a second port)
+
+
+def _package_root(folder: Path) -> Path | None:
+    if not (folder / "__init__.py").is_file():
+        return None
+    while (folder.parent / "__init__.py").is_file():
+        folder = folder.parent
+    return folder
+
+
+def _helper_defs(tree: ast.Module) -> list[ast.stmt]:
+    """Top-level helpers porter added (recognised by name and their "Added by porter." docstring)."""
+    found = []
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name in ORDER:
+            doc = ast.get_docstring(stmt) or ""
+            if ADDED_BY_PORTER in doc:
+                found.append(stmt)
+    return found
+
+
+def _import_line(tree: ast.Module, path: Path, root: Path, names: list[str]) -> str | None:
+    """The import of the shared module for this file, or None when the file keeps its copy."""
+    depth = len(path.parent.relative_to(root).parts)
+    relative = any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
+    own = root.name
+    absolute = any(
+        (isinstance(n, ast.ImportFrom) and not n.level and n.module and n.module.split(".")[0] == own)
+        or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == own for a in n.names))
+        for n in ast.walk(tree))
+    runs_as_script = any(
+        isinstance(s, ast.If) and isinstance(s.test, ast.Compare) and isinstance(s.test.left, ast.Name)
+        and s.test.left.id == "__name__" for s in tree.body)
+    listed = ", ".join(names)
+    if relative or not runs_as_script and not absolute:
+        return f"from {'.' * (depth + 1)}{MODULE_NAME} import {listed}"
+    if absolute:
+        return f"from {own}.{MODULE_NAME} import {listed}"
+    return None
+
+
+def _replace(text: str, defs: list[ast.stmt], import_line: str) -> str:
+    """The helper definitions taken out; the import where the first one was (with its blank lines)."""
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    drop: set[int] = set()
+    first = None
+    for stmt in defs:
+        start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))]) - 1
+        end = stmt.end_lineno
+        while start > 0 and not lines[start - 1].strip():  # the blank lines porter put before it
+            start -= 1
+        drop.update(range(start, end))
+        first = start if first is None else min(first, start)
+    out = []
+    for i, line in enumerate(lines):
+        if i == first:
+            out.append(import_line + newline)
+        if i not in drop:
+            out.append(line)
+    return "".join(out)
+
+
+def module_source(target: str, names: set[str]) -> str:
+    parts = [f'"""{SIGNATURE} (one module instead of a copy per file).\n\n'
+             'Plain PyTorch: no porter is needed at run time. `porter port` keeps this module up to date.\n"""\n']
+    wanted = [n for n in ORDER if n in names]
+    if any(n != MISSING_HELPER for n in wanted):
+        parts.append("\nimport torch\n")
+    for name in wanted:
+        if name == DEVICE_HELPER:
+            source = device_helper_source(target)
+        elif name == MISSING_HELPER:
+            source = missing_helper_source()
+        else:
+            source = extra_helper_source(name)
+        parts.append("\n\n" + source)
+    return "".join(parts)
+
+
+def _names_in(text: str) -> set[str]:
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    return {s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.ClassDef)) and s.name in ORDER}
+
+
+def share(ports: list, target: str) -> dict[Path, str]:
+    """Rewrite the ported text of package files to import porter's helpers from their package's module.
+
+    `ports`: the tree's FilePorts (ported text changed in place). Returns the text of each shared
+    module to write (path → text), including a module already in the tree that needs more names.
+    """
+    modules: dict[Path, SharedModule] = {}
+    texts = {Path(p.path): p for p in ports}
+    for port in ports:
+        path = Path(port.path)
+        if port.error or not port.changed or path.suffix != ".py" or path.stem == MODULE_NAME:
+            continue
+        root = _package_root(path.parent)
+        if root is None:
+            continue
+        try:
+            tree = ast.parse(port.ported)
+        except SyntaxError:
+            continue
+        defs = _helper_defs(tree)
+        if not defs:
+            continue
+        module_path = root / MODULE_NAME
+        module_file = module_path.with_suffix(".py")
+        shared = modules.get(module_file)
+        if shared is None:
+            existing = None
+            if module_file.is_file():
+                existing = texts[module_file].original if module_file in texts else module_file.read_text()
+                if SIGNATURE not in existing:
+                    continue  # the package has a module of that name that is not porter's: keep the copies
+            shared = modules[module_file] = SharedModule(module_file, _names_in(existing or ""), existing)
+        names = [d.name for d in defs]
+        line = _import_line(tree, path, root, [n for n in ORDER if n in names])
+        if line is None:
+            continue
+        port.ported = _replace(port.ported, defs, line)
+        shared.names.update(names)
+    out = {}
+    for shared in modules.values():
+        text = module_source(target, shared.names)
+        if shared.existing is None or shared.names - _names_in(shared.existing):
+            out[shared.path] = text
+    return out
