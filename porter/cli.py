@@ -312,6 +312,10 @@ def _register_subcommands() -> None:
 
         app.add_typer(kernels_app, name="kernels", help="NKI kernel library: list, test, bench, profile.")
 
+    from porter.commands.nki import register as register_nki
+
+    register_nki(app)
+
 
 _register_subcommands()
 

@@ -61,14 +61,15 @@ class BlockDims:
 
         fn.visit(V())
 
-    def rewrite_alloc(self, up: Upgrader, node: cst.Assign) -> cst.Assign:
+    def rewrite_alloc(self, up: Upgrader, original: cst.Assign, node: cst.Assign) -> cst.Assign:
         target = node.targets[0].target if len(node.targets) == 1 else None
         if not isinstance(target, cst.Name) or target.value not in self.names:
             return node
-        found = self._par_position(node.value)
-        if found is None:
+        found = self._par_position(original.value)
+        shape = _shape_arg(node.value) if isinstance(node.value, cst.Call) else None
+        if found is None or shape is None or not isinstance(shape.value, (cst.Tuple, cst.List)):
             return node
-        k, shape = found
+        k = found[0]
         elements = list(shape.value.elements)
         blocks = [code(e.value) for e in elements[:k]]
         tile_shape = elements[k:]

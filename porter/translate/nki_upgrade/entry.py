@@ -165,8 +165,18 @@ def augassign_of_hoisted(up: Upgrader, original: cst.AugAssign, node: cst.AugAss
 # -- calls: entry points, legacy helpers ------------------------------------------------------------
 def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
     name = call_name(original, up.aliases)
+    if name is None and isinstance(original.func, cst.Call):
+        inner = call_name(original.func, up.aliases)
+        if inner in ("nki.baremetal", "nki.benchmark", "nki.profile") and len(updated.args) == 1:
+            # `nki.benchmark(warmup=5, iters=10)(kernel)` -> kernel
+            up._note("NRN708", f"{inner}(...)(kernel) -> kernel")
+            if inner != "nki.baremetal":
+                up._mark("NRN708", f"{inner} measured latency on hardware; the current API has no equivalent")
+            return updated.args[0].value
     if name is None:
         return updated
+    if name.startswith(("nki.isa.", "nki.language.")) and up.numpy_names:
+        updated = _numpy_ops(up, updated)
     short = name.rsplit(".", 1)[1]
     if name in ("nki.baremetal", "nki.benchmark", "nki.profile"):
         target = arg(updated, "kernel", 0)
@@ -233,6 +243,32 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
     return updated
 
 
+# NumPy ufuncs legacy kernels passed as ALU operators, and their nki.language names.
+_NP_OPS = {n: n for n in (
+    "add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "exp", "log", "tanh", "sqrt",
+    "abs", "negative", "sign", "sin", "cos", "tan", "arctan", "square", "reciprocal", "equal", "not_equal",
+    "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift", "mod", "fmod",
+    "floor", "ceil", "trunc", "exp2", "log1p", "erf")}
+_NP_OPS["true_divide"] = "divide"
+
+
+def _numpy_ops(up: Upgrader, call: cst.Call) -> cst.Call:
+    """`np.add` given as an operator to an NKI call -> `nl.add` (the current API takes nl operators)."""
+    args = []
+    changed = False
+    for a in call.args:
+        text = dotted(a.value) or ""
+        root, _, attr = text.partition(".")
+        if root in up.numpy_names and attr in _NP_OPS:
+            a = a.with_changes(value=cst.parse_expression(f"{up.nl}.{_NP_OPS[attr]}"))
+            changed = True
+        args.append(a)
+    if changed:
+        up._note("NRN709", "NumPy ufunc operator -> nl operator")
+    return call.with_changes(args=args) if changed else call
+
+
 def _atom(text: str) -> str:
     node = cst.parse_expression(text)
     return text if isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) else f"({text})"
@@ -267,6 +303,9 @@ def fix_decorators(up: Upgrader, fn: cst.FunctionDef) -> cst.FunctionDef:
         name = resolve(target, up.aliases)
         if name in ("nki.baremetal", "nki.benchmark", "nki.profile", "nki.simulate_kernel"):
             up.need_nki = True
+            up._note("NRN708", f"@{name} -> @nki.jit")
+            if name in ("nki.benchmark", "nki.profile"):
+                up._mark("NRN708", f"{name} measured latency on hardware; the current API has no equivalent")
             decorators.append(d.with_changes(decorator=cst.parse_expression(f"{up.nki}.jit")))
             changed = True
             continue
@@ -295,19 +334,37 @@ def finfo(up: Upgrader, original: cst.Attribute, updated: cst.Attribute) -> cst.
 
 
 # -- loops --------------------------------------------------------------------------------------------
-def dynamic_range_to_fori(up: Upgrader, node: cst.For) -> cst.BaseStatement | cst.FlattenSentinel:
+def _outside_uses(up: Upgrader, original: cst.CSTNode, names: set[str]) -> set[str]:
+    """Which of `names` the enclosing function uses outside `original` (the loop)."""
+    if not names or not up.functions:
+        return set(names)
+    used: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if node is original:
+                return False
+            if isinstance(node, cst.Name) and node.value in names:
+                used.add(node.value)
+            return True
+
+    up.functions[-1].body.visit(V())
+    return used
+
+
+def dynamic_range_to_fori(up: Upgrader, original: cst.For, node: cst.For) -> cst.BaseStatement | cst.FlattenSentinel:
     """`for i in nl.dynamic_range(a, b):` -> a nested body function + `nl.fori_loop(a, b, body)`."""
     call = node.iter
     args = [a for a in call.args if a.keyword is None]
     if not isinstance(node.target, cst.Name) or node.orelse is not None or not 1 <= len(args) <= 3:
-        up._mark("NRN703", "nl.dynamic_range was removed in NKI 0.7; rewrite as nl.fori_loop")
-        return node
+        return up.mark_node(node, "NRN703", "nl.dynamic_range was removed in NKI 0.7; rewrite as nl.fori_loop")
     assigned = _Assigned()
     node.body.visit(assigned)
-    if assigned.names or assigned.flow:
-        why = "it rebinds " + ", ".join(sorted(assigned.names)) if assigned.names else "it uses break/continue/return"
-        up._mark("NRN703", f"nl.dynamic_range was removed in NKI 0.7; not rewritten as nl.fori_loop because {why}")
-        return node
+    shared = _outside_uses(up, original, assigned.names)
+    if shared or assigned.flow:
+        why = "it rebinds " + ", ".join(sorted(shared)) if shared else "it uses break/continue/return"
+        return up.mark_node(node, "NRN703",
+                            f"nl.dynamic_range was removed in NKI 0.7; not rewritten as nl.fori_loop because {why}")
     lo, hi = ("0", code(args[0].value)) if len(args) == 1 else (code(args[0].value), code(args[1].value))
     step = f", step={code(args[2].value)}" if len(args) == 3 else ""
     up.temp_counter += 1
@@ -331,9 +388,8 @@ def register_while(up: Upgrader, original: cst.While, node: cst.While) -> cst.Ba
         return node
     assigned = _Assigned()
     node.body.visit(assigned)
-    if assigned.flow or reg in assigned.names:
-        up._mark("NRN703", "`while register:` was removed in NKI 0.7; rewrite with nl.while_loop")
-        return node
+    if assigned.flow or reg in assigned.names or _outside_uses(up, original, assigned.names):
+        return up.mark_node(node, "NRN703", "`while register:` was removed in NKI 0.7; rewrite with nl.while_loop")
     up.temp_counter += 1
     body_name = f"_porter_while_body{up.temp_counter}"
     body = node.body.with_changes(body=[*node.body.body, _stmt(f"return {reg}")])

@@ -269,7 +269,8 @@ def mask_bounds(scope: GridScope, mask: cst.BaseExpression, bounds: Bounds | Non
     bounds = bounds or Bounds()
     for term in _conjuncts(mask):
         if not scope.contains_grid(term):
-            bounds.static.append(code(term).strip())
+            bare = term.with_changes(lpar=[], rpar=[]) if hasattr(term, "lpar") else term
+            bounds.static.append(code(bare).strip())
             continue
         if not (isinstance(term, cst.Comparison) and len(term.comparisons) == 1):
             raise Untranslatable(f"mask term `{code(term)}` is not one comparison")

@@ -59,6 +59,7 @@ class Upgrader(cst.CSTTransformer):
                  legacy: bool = False) -> None:
         super().__init__()
         self.legacy = legacy
+        self.numpy_names: set[str] = set()
         self.aliases = aliases
         self.nl = nl_name
         self.nisa = nisa_name
@@ -74,6 +75,10 @@ class Upgrader(cst.CSTTransformer):
         self.temp_counter = 0
         self.need_reduce_helper = False
         self.need_nki = False
+        self.grid_lines: dict[int, dict[str, int]] = {}
+        self.functions: list[cst.FunctionDef] = []
+        self.in_decorator = False
+        self.decorator_markers: list[list[tuple[str, str]]] = [[]]
         self._line = 0
 
     # -- bookkeeping ------------------------------------------------------------------------------
@@ -81,8 +86,23 @@ class Upgrader(cst.CSTTransformer):
         self.report.changes.append(Change(self._line, rule, text))
 
     def _mark(self, rule: str, text: str) -> None:
-        if (rule, text) not in self.pending_markers:
-            self.pending_markers.append((rule, text))
+        pending = self.decorator_markers[-1] if self.in_decorator else self.pending_markers
+        if (rule, text) not in pending:
+            pending.append((rule, text))
+
+    def mark_node(self, node: cst.BaseCompoundStatement, rule: str, text: str) -> cst.BaseCompoundStatement:
+        """A marker above a compound statement (a loop porter could not rewrite)."""
+        self.report.markers.append(Change(self._line, rule, text))
+        comment = cst.EmptyLine(comment=cst.Comment(f"# porter: {rule} {text}"))
+        return node.with_changes(leading_lines=[*node.leading_lines, comment])
+
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        self.in_decorator = True
+        self._line = self.get_metadata(PositionProvider, node).start.line
+
+    def leave_Decorator(self, original: cst.Decorator, updated: cst.Decorator) -> cst.Decorator:
+        self.in_decorator = False
+        return updated
 
     @property
     def scope(self) -> grids.GridScope:
@@ -96,21 +116,38 @@ class Upgrader(cst.CSTTransformer):
         block.collect(node)
         self.blocks.append(block)
         self.tiles.append(set(self.tiles[-1]))
+        self.decorator_markers.append([])
+        self.functions.append(node)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         scope = self.scopes.pop()
         self.tiles.pop()
+        self.functions.pop()
         self.scope.next_grid = max(self.scope.next_grid, scope.next_grid)
         self.blocks.pop()
         updated = self._drop_dead_grid_defs(updated, scope)
-        return entry.fix_decorators(self, updated)
+        self.in_decorator = True  # markers of the decorators' rewrite go above the function
+        updated = entry.fix_decorators(self, updated)
+        self.in_decorator = False
+        markers = self.decorator_markers.pop()
+        if not markers:
+            return updated
+        line = self.get_metadata(PositionProvider, original).start.line
+        for rule, text in markers:
+            self.report.markers.append(Change(line, rule, text))
+        comments = [cst.EmptyLine(comment=cst.Comment(f"# porter: {rule} {text}")) for rule, text in markers]
+        return updated.with_changes(leading_lines=[*updated.leading_lines, *comments])
 
     def _drop_dead_grid_defs(self, fn: cst.FunctionDef, scope: grids.GridScope) -> cst.FunctionDef:
         """Remove `ix = nl.arange(...)[...]` / mgrid assignments whose names are no longer read."""
         counter = _NameUses()
         fn.body.visit(counter)
         remover = _GridDefRemover(scope, counter.loads, self.aliases)
-        return fn.with_changes(body=fn.body.visit(remover))
+        body = fn.body.visit(remover)
+        lines = self.grid_lines.pop(id(scope), {})
+        for target in remover.kept:
+            self.report.markers.append(Change(lines.get(target, 0), GRID, _KEPT_GRID))
+        return fn.with_changes(body=body)
 
     # -- statements -------------------------------------------------------------------------------
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
@@ -121,7 +158,9 @@ class Upgrader(cst.CSTTransformer):
         self.hoisted = {}
         for small in node.body:
             if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                self.scope.learn(small.targets[0].target, small.value)
+                if self.scope.learn(small.targets[0].target, small.value):
+                    self.grid_lines[id(self.scope)] = {**self.grid_lines.get(id(self.scope), {}),
+                                                       code(small.targets[0].target): self._line}
                 target = small.targets[0].target
                 if isinstance(target, cst.Name) and _makes_tile(small.value, self.aliases, self.tiles[-1]):
                     self.tiles[-1].add(target.value)
@@ -140,7 +179,7 @@ class Upgrader(cst.CSTTransformer):
         updated = self._hoist_returning_isa(updated)
         statements.extend(self.pending_before)
         if guard:
-            cond = cst.parse_expression(" and ".join(f"({g})" for g in guard))
+            cond = cst.parse_expression(guard[0] if len(guard) == 1 else " and ".join(f"({g})" for g in guard))
             statements.append(cst.If(test=cond, body=cst.IndentedBlock(body=[updated.with_changes(
                 leading_lines=[])]), leading_lines=updated.leading_lines))
             self._note(GRID, "mask on values known at specialization time -> `if`")
@@ -215,14 +254,17 @@ class Upgrader(cst.CSTTransformer):
             return updated.with_changes(iter=it.with_changes(func=cst.Name("range")))
         if name == "nki.language.dynamic_range":
             self._line = self.get_metadata(PositionProvider, original).start.line
-            return entry.dynamic_range_to_fori(self, updated)
+            return entry.dynamic_range_to_fori(self, original, updated)
         return updated
 
     def leave_While(self, original: cst.While, updated: cst.While) -> cst.BaseStatement | cst.FlattenSentinel:
+        self._line = self.get_metadata(PositionProvider, original).start.line
         return entry.register_while(self, original, updated)
 
     # -- names and calls --------------------------------------------------------------------------
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if isinstance(original.value, cst.Call) and call_name(original.value, self.aliases) == "nki.language.finfo":
+            return entry.finfo(self, original, updated)
         name = resolve(original, self.aliases)
         if name is None:
             return updated
@@ -234,8 +276,6 @@ class Upgrader(cst.CSTTransformer):
             limit = FLOAT_LIMITS[_DTYPE_ALIASES[parent.rsplit(".", 1)[1]]].get(original.attr.value)
             if limit is not None:
                 return cst.parse_expression(f"({limit})" if limit.startswith("-") else limit)
-        if isinstance(original.value, cst.Call) and call_name(original.value, self.aliases) == "nki.language.finfo":
-            return entry.finfo(self, original, updated)
         return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
@@ -245,7 +285,7 @@ class Upgrader(cst.CSTTransformer):
         return self.blocks[-1].rewrite_subscript(self, original, updated)
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
-        return self.blocks[-1].rewrite_alloc(self, updated)
+        return self.blocks[-1].rewrite_alloc(self, original, updated)
 
 
 def _makes_tile(value: cst.BaseExpression, aliases: dict[str, str], tiles: set[str]) -> bool:
@@ -306,6 +346,21 @@ class _MaskedOperands(cst.CSTTransformer):
                 and isinstance(t.slice[0].slice.value, cst.Ellipsis)):
             return updated.with_changes(target=cst.parse_expression(f"{t.value.value}[{self._slices()}]"))
         return updated
+
+
+def _imported_modules(module: cst.Module) -> dict[str, str]:
+    """`import numpy as np` -> {"np": "numpy"} (every scope)."""
+    found: dict[str, str] = {}
+
+    class V(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            for alias in node.names:
+                full = dotted(alias.name) or ""
+                found[alias.asname.name.value if alias.asname else full.split(".")[0]] = (
+                    full if alias.asname else full.split(".")[0])
+
+    module.visit(V())
+    return found
 
 
 def _empty(stmt: cst.BaseStatement) -> bool:
@@ -433,8 +488,12 @@ class _NameUses(cst.CSTVisitor):
         self.loads[node.value] = self.loads.get(node.value, 0) + 1
 
 
+_KEPT_GRID = "index grid still used where porter could not turn it into slices"
+
+
 class _GridDefRemover(cst.CSTTransformer):
     def __init__(self, scope: grids.GridScope, loads: dict[str, int], aliases: dict[str, str]) -> None:
+        self.kept: list[str] = []
         self.scope = scope
         self.loads = loads
         self.aliases = aliases
@@ -449,8 +508,8 @@ class _GridDefRemover(cst.CSTTransformer):
         names = [target.value] if isinstance(target, cst.Name) else [e.value.value for e in target.elements]
         if all(self.loads.get(n, 0) == 0 for n in names):
             return cst.RemoveFromParent()
-        comment = cst.EmptyLine(comment=cst.Comment(
-            f"# porter: {GRID} index grid still used where porter could not turn it into slices"))
+        self.kept.append(code(target))
+        comment = cst.EmptyLine(comment=cst.Comment(f"# porter: {GRID} {_KEPT_GRID}"))
         return updated.with_changes(leading_lines=[*updated.leading_lines, comment])
 
 
@@ -463,6 +522,7 @@ def upgrade_module(source: str) -> tuple[str, Report, bool]:
     local = {v: k for k, v in names.items()}
     up = Upgrader(names, local.get("nki.language", "nl"), local.get("nki.isa", "nisa"), local.get("nki", "nki"),
                   legacy=aliases.legacy)
+    up.numpy_names = {k for k, v in _imported_modules(module).items() if v == "numpy"}
     wrapper = MetadataWrapper(module)
     up._module_for_registers = wrapper.module
     new = wrapper.visit(up)
