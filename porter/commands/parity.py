@@ -47,6 +47,15 @@ def parity(
     max_ratio: Annotated[float, typer.Option(help="Error ratio that passes.")] = 1.2,
     marginal_ratio: Annotated[float, typer.Option(help="Error ratio up to which the result is marginal.")] = 2.0,
     allow_marginal: Annotated[bool, typer.Option(help="A marginal error ratio exits 0.")] = False,
+    train_steps: Annotated[int, typer.Option(
+        help="Training parity: run this many optimizer steps on both sides and compare losses, gradients, "
+             "parameters and optimizer state after each.")] = 0,
+    optimizer: Annotated[str | None, typer.Option(
+        help="Training parity optimizer: pkg.module:factory (called with the model, resolved in each root) or "
+             "a torch.optim spec such as 'AdamW(lr=1e-3, weight_decay=0.1)'. Default: the model table's.")] = None,
+    loss: Annotated[str | None, typer.Option(
+        help="Training parity loss: pkg.module:function, called as loss(output, *inputs), resolved in each "
+             "root. Default: the model table's.")] = None,
     layers: Annotated[bool, typer.Option(help="Compare module by module; name the first divergence.")] = False,
     save_golden: Annotated[Path | None, typer.Option(help="Store inputs, weights and reference outputs.")] = None,
     golden: Annotated[Path | None, typer.Option(help="Check the candidate against a saved golden.")] = None,
@@ -84,6 +93,18 @@ def parity(
     _check_dir("--root", root)
     if candidate_root is not None:
         _check_dir("--candidate-root", candidate_root)
+    if train_steps < 0:
+        raise _fail(f"--train-steps must be >= 0, not {train_steps}")
+    if train_steps:
+        for flag, given in (("--golden", golden is not None), ("--save-golden", save_golden is not None),
+                            ("--onnx", onnx is not None), ("--three-way", three_way), ("--layers", layers),
+                            ("--candidate-dtype", candidate_dtype is not None),
+                            ("--verdict ratio", verdict == "ratio")):
+            if given:
+                raise _fail(f"{flag} does not work with --train-steps: training parity compares two trainings "
+                            f"step by step, at the models' own precision")
+    elif optimizer is not None or loss is not None:
+        raise _fail("--optimizer and --loss belong to training parity: add --train-steps N")
     _check_combinations(golden=golden, save_golden=save_golden, onnx=onnx, layers=layers, three_way=three_way,
                         candidate=candidate, candidate_root=candidate_root, simulate_kernels=simulate_kernels,
                         ratio=verdict == "ratio" or candidate_dtype is not None)
@@ -135,6 +156,9 @@ def parity(
         "max_ratio": max_ratio,
         "marginal_ratio": marginal_ratio,
         "allow_marginal": allow_marginal,
+        "train_steps": train_steps,
+        "optimizer": optimizer or spec.get("optimizer"),
+        "loss": loss or spec.get("loss"),
     }
     result = run_in_subprocess(request, timeout)
     if html is not None:

@@ -104,7 +104,9 @@ def render_markdown(result: dict) -> str:
                        f"{_fmt(o['max_rel'])} | {_fmt(o['mean_abs'])} | {_fmt(o['p99_abs'])} | "
                        f"{_fmt_cosine(o['cosine'])} | {_fmt(o['mismatch_percent'])} | {_nonfinite(o)} | "
                        f"{_fmt(o['required_atol'])} | {problem} |")
-    if result.get("first_divergence"):
+    if result.get("first_divergence") and "training" in result:
+        out += ["", f"First divergence: {result['first_divergence']}"]
+    elif result.get("first_divergence"):
         out += ["", f"First diverging module: `{result['first_divergence']}`"]
     out += [f"- note: {note}" for note in result.get("notes", [])]
     out += _markdown_layers(result)
@@ -141,7 +143,7 @@ def render_junit(result: dict) -> str:
             if o.get("ratio") is not None:
                 failure.text += f"; error ratio {o['ratio']:.3g} ({o.get('verdict')})"
             if result.get("first_divergence"):
-                failure.text += f"; first diverging module: {result['first_divergence']}"
+                failure.text += f"; first divergence: {result['first_divergence']}"
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -197,7 +199,8 @@ def print_table(result: dict) -> None:
     for note in result.get("notes", []):
         console.print(f"note: {escape(note)}")
     if result.get("first_divergence"):
-        console.print(f"first diverging module: [bold]{escape(result['first_divergence'])}[/bold]")
+        label = "first divergence" if "training" in result else "first diverging module"
+        console.print(f"{label}: [bold]{escape(result['first_divergence'])}[/bold]")
     verdict = result.get("verdict")
     if verdict == "marginal":
         console.print("[yellow]MARGINAL[/yellow]" + (" (allowed)" if result.get("passed") else ""))

@@ -69,6 +69,9 @@ class ParityRequest:
     max_ratio: float = 1.2
     marginal_ratio: float = 2.0
     allow_marginal: bool = False
+    train_steps: int = 0  # training parity: this many optimizer steps on both sides
+    optimizer: str | None = None  # pkg.module:factory (resolved in each root) or a torch.optim spec
+    loss: str | None = None  # pkg.module:function, resolved in each root
 
     def tolerances(self) -> Tolerances:
         return Tolerances(self.rtol, self.atol, {k: (v[0], v[1]) for k, v in self.per_output.items()})
@@ -165,7 +168,9 @@ def run_parity(request: ParityRequest) -> dict:
         cast_model(candidate, dtype)
     described = "ported code" + (" with NKI kernels simulated" if request.simulate_kernels else "")
     result.update(mode="eager", candidate=described, reference_dtype=target_name(reference_dtype))
-    if ratio_mode:
+    if request.train_steps:
+        _training(request, result, reference, candidate, args, kwargs)
+    elif ratio_mode:
         _three_runs(request, result, reference, candidate, args, kwargs, reference_dtype, target)
     else:
         _tolerance_run(request, result, reference, candidate, args, kwargs, reference_dtype, target)
@@ -259,6 +264,38 @@ def _three_runs(request, result, reference, candidate, args, kwargs, reference_d
         result["layers"] = rows_to_json(rows, ratio_threshold=thresholds.passing, dtype=target)
         limit = thresholds.passing if grade == "marginal" else thresholds.marginal
         result["first_divergence"] = None if grade == "pass" else blame(rows, ratio_threshold=limit)
+
+
+def _training(request: ParityRequest, result: dict, reference, candidate, args, kwargs) -> None:
+    from porter.parity.training import (
+        StepRecord,
+        TrainingSetupError,
+        compare_steps,
+        describe,
+        loss_function,
+        optimizer_factory,
+        train,
+    )
+
+    if not request.loss:
+        raise TrainingSetupError("training parity needs a loss function: loss = \"pkg.module:function\" in the "
+                                 "model table (called as loss(output, *inputs)) or --loss")
+    if not request.optimizer:
+        raise TrainingSetupError("training parity needs an optimizer: optimizer = \"pkg.module:factory\" in the "
+                                 "model table (called with the model) or --optimizer, e.g. 'AdamW(lr=1e-3)'")
+    roots = {"reference": Path(request.reference_root or request.candidate_root),
+             "candidate": Path(request.candidate_root)}
+    records: dict[str, list[StepRecord]] = {"reference": [], "candidate": []}
+    for side, model in (("reference", reference), ("candidate", candidate)):
+        train(model, optimizer_factory(request.optimizer, roots[side]), loss_function(request.loss, roots[side]),
+              args, kwargs, request.train_steps, request.seed, side,
+              lambda _step, record, side=side: records[side].append(record))
+    rows, summary = compare_steps(records["reference"], records["candidate"], request.tolerances())
+    result.update(_summary(rows), verdict_mode="tolerance", training=summary,
+                  candidate=result["candidate"] + f", {request.train_steps} training steps")
+    result["verdict"] = "pass" if result["passed"] else "fail"
+    result["first_divergence"] = describe(summary)
+    result["notes"] = summary["notes"]
 
 
 def _perturbed_run(model, args, kwargs, target, mode, seed, layers):

@@ -30,11 +30,12 @@ def run_request(request: dict) -> dict:
     from porter.parity.golden import GoldenError
     from porter.parity.run import ParityRequest, UsageError, run_parity
     from porter.parity.stages import StageError
+    from porter.parity.training import TrainingSetupError
 
     try:
         return run_parity(ParityRequest(**request))
-    except (UsageError, EntrypointError, GoldenError) as exc:
-        kind = {UsageError: "usage", GoldenError: "input"}.get(type(exc), "entrypoint")
+    except (UsageError, EntrypointError, GoldenError, TrainingSetupError) as exc:
+        kind = {UsageError: "usage", GoldenError: "input", TrainingSetupError: "usage"}.get(type(exc), "entrypoint")
         return {"error": str(exc), "kind": kind, "traceback": traceback.format_exc()}
     except StageError as exc:
         return {"error": exc.describe(), "kind": exc.kind, "stage": exc.stage, "op": exc.op, "where": exc.where,
