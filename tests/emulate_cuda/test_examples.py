@@ -88,3 +88,11 @@ with torch.inference_mode():
 for row in tokens.tolist():
     print(row)
 """
+
+
+def test_nccl_ddp_over_two_emulated_gpus(tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    proc = _run(["--cores", "2", "--", str(torchrun), "--nproc_per_node=2", "--master_port=29533",
+                 str(Path(__file__).parent / "fixtures" / "ddp_step.py")], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ranks agree with the full-batch step: True" in proc.stdout

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 from porter.emulate.cuda.profiles import PROFILES, GpuProfile, profile
 
-__all__ = ["PROFILES", "GpuProfile", "activate", "activate_from_env", "cuda", "deactivate", "is_active", "profile"]
+__all__ = ["PROFILES", "GpuProfile", "activate", "activate_from_env", "cuda", "deactivate", "is_active", "profile",
+           "to_cpu"]
 
 _session = None
 
@@ -41,6 +42,7 @@ class _Session:
             api_device.install(self.patcher)
             api_torch.install(self.patcher)
             api_dist.install(self.patcher)
+            state.set_current_device(0)
             self.hooks = fused_hooks.install() if fused else None
             self._default_device = torch.get_default_device()
             self._default_dtype = torch.get_default_dtype()
@@ -110,6 +112,25 @@ def cuda(profile: str = "a100", log: str | os.PathLike | None = None, devices: i
         yield calls()
     finally:
         deactivate()
+
+
+def to_cpu(obj):
+    """Tensors in a (nested dict/list/tuple) result copied to plain CPU tensors; works after the emulation ended.
+
+    For a parity reference: run the original under `cuda()`, hand `to_cpu(outputs)` to the comparison.
+    """
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu() if obj.device.type != "cpu" else obj.detach()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_cpu(v) for v in obj]
+    if isinstance(obj, tuple):
+        items = [to_cpu(v) for v in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+    return obj
 
 
 def activate_from_env(environ: dict | None = None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import torch
@@ -32,6 +33,58 @@ def _gloo_backend(backend):
     return backend
 
 
+class DistributedDataParallel(torch.nn.Module):
+    """DDP for the emulated GPUs: rank 0's parameters broadcast at construction, gradients averaged over
+    the group as each one is accumulated (PyTorch's C++ reducer cannot time or bucket emulated tensors).
+
+    Same training semantics as DDP (averaged gradients, `module`, `no_sync()`, "module." state keys);
+    the all-reduces are per parameter instead of per bucket.
+    """
+
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
+                 process_group=None, bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
+                 gradient_as_bucket_view=False, static_graph=False, **kwargs):
+        super().__init__()
+        state.log("DistributedDataParallel", "gradients all-reduced per parameter over gloo")
+        dist = torch.distributed
+        self.module = module
+        self.process_group = process_group
+        self.broadcast_buffers = broadcast_buffers
+        self.require_backward_grad_sync = True
+        self.device_ids = device_ids
+        self._world = dist.get_world_size(process_group)
+        self._src = dist.get_global_rank(process_group, 0) if process_group is not None else 0
+        with torch.no_grad():
+            for t in [*module.parameters(), *module.buffers()]:
+                _ORIGINAL["broadcast"](_unwrap(t), src=self._src, group=process_group)
+        for param in module.parameters():
+            if param.requires_grad:
+                param.register_post_accumulate_grad_hook(self._average)
+
+    def _average(self, param) -> None:
+        if self.require_backward_grad_sync and param.grad is not None:
+            _ORIGINAL["all_reduce"](_unwrap(param.grad), group=self.process_group)
+            param.grad.div_(self._world)
+
+    def forward(self, *inputs, **kwargs):
+        if self.broadcast_buffers:
+            with torch.no_grad():
+                for b in self.module.buffers():
+                    _ORIGINAL["broadcast"](_unwrap(b), src=self._src, group=self.process_group)
+        return self.module(*inputs, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        previous, self.require_backward_grad_sync = self.require_backward_grad_sync, False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = previous
+
+
+_ORIGINAL: dict = {}
+
+
 def install(p: Patcher) -> None:
     if not torch.distributed.is_available():
         return
@@ -50,6 +103,9 @@ def install(p: Patcher) -> None:
     p.set(dist, "is_nccl_available", lambda: True)
     if hasattr(dist, "distributed_c10d"):
         p.set(dist.distributed_c10d, "init_process_group", init_process_group)
+    _ORIGINAL.update(broadcast=dist.broadcast, all_reduce=dist.all_reduce)
+    p.set(torch.nn.parallel, "DistributedDataParallel", DistributedDataParallel)
+    p.set(torch.nn.parallel.distributed, "DistributedDataParallel", DistributedDataParallel)
     for name in _COLLECTIVES:
         orig = getattr(dist, name, None)
         if orig is None or "object" in name:

@@ -35,7 +35,11 @@ def current_device() -> int:
 
 
 def set_current_device(index: int) -> None:
+    import torch
+
     _local.device = check_index(index)
+    # C++ resolves `cuda` without an index (as in `.cuda()`) through the device guard's current device
+    torch._C._accelerator_setDeviceIndex(index)
 
 
 def check_index(index: int) -> int:

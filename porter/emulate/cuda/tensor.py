@@ -120,6 +120,12 @@ class CudaTensor(torch.Tensor):
                 _metadata_changed(x, func)
         if target is None:
             return out
+        plain = {id(x): x for x in flat if type(x) is torch.Tensor}
+        if plain and any(id(o) in plain for o in tree_flatten(out)[0]):
+            # a CPU tensor written in place from an emulated one (param.copy_(cuda_tensor)) stays what it is
+            flat_out, out_spec = tree_flatten(out)
+            return tree_unflatten([o if id(o) in plain else CudaTensor(o, target) if type(o) is torch.Tensor else o
+                                   for o in flat_out], out_spec)
         if index is None:  # no emulated input to alias (a CPU tensor copied to cuda)
             return _wrap_all(out, target)
         if torch.is_inference_mode_enabled():
