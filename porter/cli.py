@@ -198,6 +198,9 @@ def port(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
     cache_dir: Annotated[Path | None, typer.Option(envvar="PORTER_CACHE_DIR", help="Where the cache lives.")] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Translate Triton kernels to NKI, verify each in Triton's interpreter vs the NKI "
+        "simulator, and apply the verified ones (needs the triton extra).")] = False,
 ) -> None:
     """Port a repository to Neuron: safe fixes applied, the rest marked in the code, and a report."""
     from porter.rewrite.commands import run_port
@@ -209,6 +212,7 @@ def port(
         extend_select=(split_codes(extend_select) or ()) + (("NRN416",) if swap_sdpa else ()) or None,
         report=report, report_only=report_only,
         force=force, jobs=jobs, fail=fail, progress=_progress_bar(), no_cache=no_cache, cache_dir=cache_dir,
+        verify_triton=verify,
     )
     raise typer.Exit(code)
 

@@ -50,7 +50,7 @@ def unified_diff(result) -> str:
 
 def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, select, ignore, report,
              report_only, force, jobs, fail, progress=None, extend_select=None, no_cache=False,
-             cache_dir=None) -> int:
+             cache_dir=None, verify_triton=False) -> int:
     if not path.exists():
         raise fail(f"{path}: path does not exist")
     modes = [m for m, on in (("--out", out is not None), ("--in-place", in_place), ("--diff", diff),
@@ -66,6 +66,13 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
             raise fail(f"--out {out} is inside the tree being ported; choose a folder outside it")
         if out.exists() and any(out.iterdir()) and not force:
             raise fail(f"--out {out} exists and is not empty (use --force to write into it)")
+    if verify_triton:
+        from porter.rewrite.triton_translation import check_verify_available
+
+        if not writing:
+            raise fail("--verify translates Triton kernels into the written tree: use it with --out or --in-place")
+        if (missing := check_verify_available()) is not None:
+            raise fail(missing)
     if in_place and not force and git_dirty(path):
         raise fail(f"{path} has uncommitted changes; commit or stash them first, or pass --force")
     overrides = Overrides(select=select, ignore=ignore, target=target,
@@ -83,6 +90,10 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
     except (ConfigError, CatalogueError, SelectionError) as exc:
         raise fail(str(exc)) from None
     summary = build_report(result)
+    if verify_triton:
+        from porter.rewrite.triton_translation import translate_ported
+
+        summary["triton_kernels"] = [o.as_dict() for o in translate_ported(path, out, result)]
     if report is not None:
         write_report(summary, report)
     if diff:
@@ -91,6 +102,10 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
         write_stdout(render_markdown(summary))
     else:
         write_stdout(_summary_line(summary, out, in_place, check))
+    if verify_triton:
+        from porter.rewrite.triton_translation import kernel_lines
+
+        write_stdout(kernel_lines(summary["triton_kernels"]))
     for file, message in result.problems:
         sys.stderr.write(f"{file}: {message}\n")
     # Exit 1 when anything would change (--check, and --diff as with ruff) or any file could not be

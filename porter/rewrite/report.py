@@ -155,6 +155,13 @@ def render_markdown(report: dict) -> str:
             where = f"{item['file']}:cell {item['cell']}:{item['line']}" if item.get("cell") is not None else \
                 f"{item['file']}:{item['line']}"
             out.append(f"| `{where}` | {item['rule']} | {item['effort']} | {what} |")
+    if report.get("triton_kernels"):
+        out += ["", "## Triton kernels (`--verify`)", "", "| where | kernel | status | max abs error | why |",
+                "|---|---|---|---|---|"]
+        for k in report["triton_kernels"]:
+            err = "-" if k["max_abs_error"] is None else f"{k['max_abs_error']:.2e}"
+            why = k["reason"].replace("|", "\\|")
+            out.append(f"| `{k['file']}:{k['line']}` | `{k['kernel']}` | {k['status']} | {err} | {why} |")
     if report.get("skipped"):
         out += ["", "## Not copied", ""]
         out += [f"- `{s['folder']}` ({s['reason']})" for s in report["skipped"]]

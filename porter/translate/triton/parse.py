@@ -41,6 +41,7 @@ class Kernel:
     configs_problem: str | None = None  # why the autotune configurations cannot be read statically
     heuristics: dict[str, str] = field(default_factory=dict)  # name -> lambda source
     heuristics_problem: str | None = None
+    module_values: dict[str, ast.expr] = field(default_factory=dict)  # the file's module-level NAME = expr
 
 
 @dataclass
@@ -170,6 +171,7 @@ def parse_source(source: str, path: Path) -> TritonFile:
             params=[a.arg for a in all_args],
             constexprs=[a.arg for a in all_args if _is_constexpr(a, aliases)],
             line=node.lineno,
+            module_values=module_values,
         )
         for dec, name in zip(node.decorator_list, names, strict=False):
             if name == "triton.autotune" and isinstance(dec, ast.Call):

@@ -29,10 +29,45 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 
-def flag_value(k: Kernel, p: str) -> Any:
+def _compared_value(k: Kernel, p: str, module_values: dict[str, ast.expr]) -> Any:
+    """A value ``p`` is compared with in the kernel (``if MODE == "mean"``, ``== _CASTING_MODE_LLAMA``)."""
+    for node in ast.walk(k.node):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == p:
+            other = node.comparators[0]
+            if isinstance(other, ast.Name) and other.id in module_values:
+                other = module_values[other.id]
+            try:
+                return ast.literal_eval(other)
+            except ValueError:
+                continue
+    return _MISSING
+
+
+def _used_as_dtype(k: Kernel, p: str) -> bool:
+    for node in ast.walk(k.node):
+        if isinstance(node, ast.Call):
+            is_to = isinstance(node.func, ast.Attribute) and node.func.attr in ("to", "cast")
+            args = list(node.args) + [kw.value for kw in node.keywords if kw.arg == "dtype"]
+            if (is_to or any(kw.arg == "dtype" for kw in node.keywords)) and any(
+                    isinstance(a, ast.Name) and a.id == p for a in args):
+                return True
+    return False
+
+
+def flag_value(k: Kernel, p: str, module_values: dict[str, ast.expr] | None = None) -> Any:
     default = _param_default(k, p)
     if default is not _MISSING:
         return default
+    compared = _compared_value(k, p, module_values or k.module_values)
+    if compared is not _MISSING:
+        return compared
+    if _used_as_dtype(k, p):
+        import triton.language as tl
+
+        return tl.float32
+    low = p.lower()
+    if any(w in low for w in ("eps", "temperature", "beta", "alpha", "scale", "val")):
+        return 1e-5 if "eps" in low else 0.5
     if p in FLAG_DEFAULTS:
         return FLAG_DEFAULTS[p]
     up = p.upper()

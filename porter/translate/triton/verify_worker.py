@@ -120,6 +120,18 @@ def _interpreter_shims() -> Any:
                 setattr(mod, fname, old)
 
 
+class _InterpretedFloat(float):
+    """A float argument with Triton's ``.to()``: kernels write ``eps.to(tl.float32)``, which Triton's compiler
+    accepts for a scalar argument but its interpreter (handed a Python float) does not."""
+
+    def to(self, *_: Any, **__: Any) -> float:
+        return self
+
+
+def _scalar_arg(v: Any) -> Any:
+    return _InterpretedFloat(v) if type(v) is float else v
+
+
 def _unwrap(kernel_obj: Any, config: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
     """The launchable object without the autotuner (it benchmarks on a GPU), and the config it stood for."""
     extra: dict[str, Any] = {}
@@ -183,7 +195,7 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
             args_nki = [v.clone() if torch.is_tensor(v) else v for v in values]
             try:
                 with _interpreter_shims():
-                    triton_obj[grid](**dict(zip(k.params, args_triton, strict=True)))
+                    triton_obj[grid](**{p: _scalar_arg(v) for p, v in zip(k.params, args_triton, strict=True)})
             except Exception as exc:  # noqa: BLE001 - the interpreter's own failure is reported, not raised
                 report.status = UNCHECKED
                 report.reason = f"Triton's interpreter could not run the original: {short(exc)}"
