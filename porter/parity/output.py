@@ -164,12 +164,12 @@ def render_json(result: dict) -> str:
     return json.dumps(strict_json(result), indent=2, default=str, allow_nan=False) + "\n"
 
 
-def print_table(result: dict) -> None:
+def print_table(result: dict, console=None) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 160))
+    console = console or Console(width=max(Console().width, 160))
     if result.get("mode") == "save-golden":
         console.print(escape(_saved_only(result)))
         return
