@@ -40,6 +40,7 @@ from porter.rewrite.transforms import (
     guarded_statement,
     is_torch_device,
     keywords_transform,
+    own_values,
     remove_statement,
     rename_transform,
     replace_transform,
@@ -54,6 +55,7 @@ from porter.source.extensions import imported_extension
 EXTENSION_RULE = "NRN408"
 # Its JIT builders: a module-level `ext = load(name=..., sources=[...])` is guarded like an import.
 JIT_BUILDERS = {"torch.utils.cpp_extension.load", "torch.utils.cpp_extension.load_inline"}
+UNSAFE_NOT_APPLIED = "an unsafe fix, it changes numerics: porter port --unsafe-fixes applies it"
 MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
 
 
@@ -463,7 +465,8 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
             # torch.device("cuda", rank): the whole call becomes the helper's call.
             target = call
         in_lambda = _inside(target, parents, cst.Lambda)
-        return target, lambda n: device_transform(n, ctx, keyword=in_lambda, as_string=fix.to == "str")
+        return target, lambda n: device_transform(n, ctx, keyword=in_lambda, as_string=fix.to == "str",
+                                                  as_index=fix.to == "index")
     if kind == "device-type":
         target = node
         while target is not None and not isinstance(target, cst.Comparison):
@@ -494,11 +497,16 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
     if kind == "value":
         return node, lambda n: value_transform(n, ctx, fix.to)
     if kind == "keywords":
-        target = _call_of(node, parents)
+        parent = parents.get(node)
+        # An argument's value (`device_id=torch.cuda.current_device()`): its call is the one the
+        # argument is passed to, never a call the value itself makes.
+        is_value = isinstance(parent, cst.Arg) and parent.value is node
+        target = parents.get(parent) if is_value else _call_of(node, parents)
         if isinstance(parents.get(target), cst.Decorator) and not isinstance(target, cst.Call):
             # a bare `@torch.compile` becomes `@torch.compile(backend=...)`
             return target, lambda n: keywords_transform(cst.Call(func=n), ctx, fix.set, list(fix.drop))
-        return target, lambda n: keywords_transform(n, ctx, fix.set, list(fix.drop))
+        keep = own_values(target) if fix.applicability == "safe" else {}
+        return target, lambda n: keywords_transform(n, ctx, fix.set, list(fix.drop), keep=keep)
     if kind == "guarded-call":
         target = _call_of(_method_call(node, parents), parents)
         expr_stmt = parents.get(target)
@@ -589,7 +597,9 @@ def port_source(
         if fix.applicability == "none":
             continue
         if fix.applicability == "unsafe" and not unsafe_fixes:
+            # Left to do like any marked site: the reader of the ported file sees it there.
             change.action = "unsafe-skipped"
+            mark(stmt, rule, fix, UNSAFE_NOT_APPLIED, name=finding.matched)
             continue
         if fix.applicability == "manual" or not fix.transform:
             change.action, change.detail = "marked", finding.message

@@ -12,6 +12,8 @@ DEVICE_HELPER = "_porter_device"
 _NEURON = '''
 def _porter_device(index=None):
     """The Neuron device when one is present, else the CPU. Added by porter."""
+    if isinstance(index, torch.device):  # already a device: the program's own choice
+        return index
     if getattr(torch, "neuron", None) is not None and torch.neuron.is_available():
         return torch.device("neuron") if index is None else torch.device("neuron", index)
     return torch.device("cpu")
@@ -20,6 +22,8 @@ def _porter_device(index=None):
 _PORTABLE = '''
 def _porter_device(index=None):
     """The current accelerator (Neuron, CUDA, ...) when one is present, else the CPU. Added by porter."""
+    if isinstance(index, torch.device):  # already a device: the program's own choice
+        return index
     accelerator = torch.accelerator.current_accelerator(check_available=True)
     if accelerator is None:
         return torch.device("cpu")
@@ -38,6 +42,8 @@ def _porter_device(index=None):
     A CUDA-style index (often LOCAL_RANK) outside this process's torch_xla.devices() selects the
     process's own device: under torchrun each process owns one.
     """
+    if isinstance(index, torch.device):  # already a device: the program's own choice
+        return index
     try:
         import torch_xla
     except ImportError:
@@ -124,6 +130,7 @@ def device_helper_source(target: str, torch_alias: str = "torch") -> str:
     source = DEVICE_HELPERS[target].lstrip("\n")
     if torch_alias != "torch":
         source = source.replace("torch.device(", f"{torch_alias}.device(").replace(
+            "(index, torch.device)", f"(index, {torch_alias}.device)").replace(
             "torch.neuron", f"{torch_alias}.neuron").replace("(torch, ", f"({torch_alias}, ").replace(
             "torch.accelerator", f"{torch_alias}.accelerator")
     return source

@@ -135,17 +135,44 @@ def device_index(node: cst.BaseExpression) -> tuple[bool, cst.BaseExpression | N
         if len(args) > 1 and index is None:
             return True, args[1].value
         return True, index
-    if isinstance(node, cst.IfExp):
-        # "cuda" if torch.cuda.is_available() else "cpu": the helper already falls back to CPU.
-        ok, index = device_index(node.body)
-        if ok and _string_text(node.orelse) == "cpu":
-            return True, index
-        return False, None
     return False, None
+
+
+def is_availability_check(node: cst.BaseExpression) -> bool:
+    """`torch.cuda.is_available()` (or the `torch.accelerator` spelling a port gave it)."""
+    return (isinstance(node, cst.Call) and not node.args
+            and code_name(node.func).endswith(("cuda.is_available", "accelerator.is_available")))
+
+
+def device_choice(node: cst.IfExp, ctx: FileContext, as_string: bool) -> cst.BaseExpression:
+    """`"cuda" if args.cuda else "cpu"`: the user's choice stays; only its CUDA arm becomes the device.
+
+    `"cuda" if torch.cuda.is_available() else "cpu"` is exactly what the helper does (the device,
+    else the CPU), so it becomes one helper call.
+    """
+    body_ok, index = device_index(node.body)
+    if body_ok and is_availability_check(node.test) and _string_text(node.orelse) == "cpu":
+        device = ctx.device_call(index)
+        return cst.Call(cst.Name("str"), [cst.Arg(device)]) if as_string else device
+
+    def arm(value: cst.BaseExpression) -> cst.BaseExpression:
+        if isinstance(value, cst.IfExp) or device_index(value)[0]:
+            return device_transform(value, ctx, as_string=as_string)
+        return value
+
+    body, orelse = arm(node.body), arm(node.orelse)
+    if body is node.body and orelse is node.orelse:
+        raise CannotFix("no CUDA device in either arm of this choice")
+    return node.with_changes(body=body, orelse=orelse)
 
 
 def is_device_helper_call(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == DEVICE_HELPER
+
+
+def is_current_device_call(node: cst.CSTNode) -> bool:
+    """`torch.cuda.current_device()`: where a device is wanted, the helper's current device says the same."""
+    return isinstance(node, cst.Call) and not node.args and code_name(node.func).endswith("cuda.current_device")
 
 
 def is_torch_device(func: cst.BaseExpression) -> bool:
@@ -153,12 +180,14 @@ def is_torch_device(func: cst.BaseExpression) -> bool:
             and isinstance(func.value, cst.Name)) or (isinstance(func, cst.Name) and func.value == "device")
 
 
-def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False, as_string: bool = False
-                     ) -> cst.CSTNode:
+def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False, as_string: bool = False,
+                     as_index: bool = False) -> cst.CSTNode:
     """`.cuda(i)` → `.to(_porter_device(i))`; "cuda:0", f"cuda:{r}", torch.device("cuda") → `_porter_device(...)`.
 
     `keyword` writes `.to(device=...)`, the one spelling storages accept too (a `map_location`
-    lambda gets storages); `as_string` keeps a string a string: `str(_porter_device(i))`.
+    lambda gets storages); `as_string` keeps a string a string: `str(_porter_device(i))`;
+    `as_index` takes any other value for a device index (or a device) and keeps it:
+    `device_id=rank` → `device_id=_porter_device(rank)`.
     """
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "cuda":
         positional = [a for a in node.args if a.keyword is None and not a.star]
@@ -169,6 +198,8 @@ def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False,
         if (isinstance(index, cst.Call) and isinstance(index.func, cst.Name) and index.func.value == "str"
                 and len(index.args) == 1 and is_device_helper_call(index.args[0].value)):
             index = index.args[0].value  # `.cuda("cuda:0")` whose string became `str(_porter_device(0))` first
+        if index is not None and is_current_device_call(index):
+            index = None  # `.cuda(torch.cuda.current_device())` is the current device
         if index is not None and is_device_helper_call(index):
             device = index  # `.cuda("cuda:0")` whose string was rewritten first
         elif index is not None and device_index(index)[0]:
@@ -185,7 +216,16 @@ def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False,
                                     equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
         return node.with_changes(func=node.func.with_changes(attr=cst.Name("to")), args=new_args)
     if isinstance(node, cst.Arg):
-        return node.with_changes(value=device_transform(node.value, ctx, keyword, as_string))
+        return node.with_changes(value=device_transform(node.value, ctx, keyword, as_string, as_index))
+    if isinstance(node, cst.IfExp):
+        return device_choice(node, ctx, as_string)
+    if (isinstance(node, cst.Call) and is_torch_device(node.func) and len(node.args) == 1
+            and node.args[0].keyword is None and isinstance(node.args[0].value, cst.IfExp)):
+        # torch.device("cuda" if args.cuda else "cpu"): the choice inside is rewritten, arm by arm
+        choice = device_choice(node.args[0].value, ctx, as_string=False)
+        if is_device_helper_call(choice):
+            return choice
+        return node.with_changes(args=[node.args[0].with_changes(value=choice)])
     if isinstance(node, cst.BaseExpression):
         ok, index = device_index(node)
         if ok:
@@ -193,6 +233,12 @@ def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False,
             if as_string:
                 device = cst.Call(cst.Name("str"), [cst.Arg(device)])
             return device.with_changes(lpar=node.lpar, rpar=node.rpar) if getattr(node, "lpar", None) else device
+        if as_index:
+            if is_device_helper_call(node):
+                return node
+            if is_current_device_call(node):
+                return ctx.device_call(None)  # the current device, on whichever device there is
+            return ctx.device_call(node.with_changes(lpar=[], rpar=[]) if getattr(node, "lpar", None) else node)
     raise CannotFix("not a device expression porter can rewrite")
 
 
@@ -333,6 +379,17 @@ def autocast_transform(node: cst.CSTNode, ctx: FileContext, set_: dict[str, str]
     given: dict[str, str] = {name: code_of(a.value) for name, a in zip(names, positional, strict=False)}
     given.update({a.keyword.value: code_of(a.value) for a in node.args if a.keyword is not None})
     given.pop("device_type", None)
+    # The user's dtype stays; without one, CUDA autocast computed in float16, and says so now
+    # (turning it into bf16 changes numerics: NRN207's unsafe fix).
+    given.setdefault("dtype", ctx.render("{torch}.float16"))
+    # CUDA autocast changes nothing for CPU tensors, so on a CPU-only machine the program ran in
+    # fp32: the ported autocast is on only where there is an accelerator.
+    on_device = ctx.render('{device}.type != "cpu"')
+    enabled = given.get("enabled", "True")
+    if enabled != "False":
+        simple = re.fullmatch(r"[\w.]+", enabled) is not None
+        given["enabled"] = on_device if enabled == "True" else (
+            f"{enabled} and {on_device}" if simple else f"({enabled}) and {on_device}")
     for name, code in set_.items():
         given[name] = ctx.render(code)
     keywords = "".join(f", {name}={code}" for name, code in given.items())
@@ -438,11 +495,34 @@ def _add_keyword(node: cst.Call, args: list[cst.Arg], name: str, value: cst.Base
     return [*args[:-1], last, new]
 
 
-def keywords_transform(node: cst.Call, ctx: FileContext, set_: dict[str, str], drop: list[str]) -> cst.Call:
+def is_literal(node: cst.BaseExpression) -> bool:
+    """A constant the fix may replace (`"inductor"`, `True`, `4`), as opposed to the program's own
+    expression (`backend`, `cfg.mode`, `dtype == "float16"`), which a safe fix keeps."""
+    if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float, cst.ConcatenatedString)):
+        return True
+    return isinstance(node, cst.Name) and node.value in ("True", "False", "None")
+
+
+def own_values(node: cst.CSTNode) -> dict[str, str]:
+    """The keywords a call passes an expression of its own (not a literal, nor what an earlier
+    port wrote with porter's helpers): keyword -> code."""
+    if not isinstance(node, cst.Call):
+        return {}
+    return {a.keyword.value: code for a in node.args if a.keyword is not None and not is_literal(a.value)
+            for code in [code_of(a.value)] if not re.search(r"\b_porter_\w+\(", code)}
+
+
+def keywords_transform(node: cst.Call, ctx: FileContext, set_: dict[str, str], drop: list[str],
+                       keep: dict[str, str] | None = None) -> cst.Call:
     """Set and drop keyword arguments of a call, keeping its layout: comments stay with their
-    arguments, a trailing comma stays, a new keyword goes where its siblings are."""
+    arguments, a trailing comma stays, a new keyword goes where its siblings are. `keep` (for a
+    safe fix: the program's own expressions, `own_values` of the call as written) is never
+    overwritten: the site is marked instead."""
     if not isinstance(node, cst.Call):
         raise CannotFix("keywords needs a call")
+    for name in set_:
+        if keep and name in keep:
+            raise CannotFix(f"`{name}={keep[name]}` is the program's own value, kept")
     args = _drop_keywords(node, drop)
     for name, code in set_.items():
         value = expr(ctx.render(code))

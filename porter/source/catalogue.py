@@ -63,6 +63,9 @@ class Matcher:
     pattern: str | None = None
     fstring: bool = False
     receiver: str | None = None
+    # (call matcher) report only calls that do not pass this argument, by keyword or at `without_position`
+    without: str | None = None
+    without_position: int | None = None
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -189,7 +192,7 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
         raise CatalogueError(f"{where}: match kind {kind!r} is not one of {', '.join(MATCH_KINDS)}")
     allowed = {
         "kind", "names", "context", "callee", "methods", "position", "keyword", "value",
-        "exclude_callee", "pattern", "fstring", "receiver",
+        "exclude_callee", "pattern", "fstring", "receiver", "without", "without_position",
     }
     unknown = set(raw) - allowed
     if unknown:
@@ -214,7 +217,11 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
         pattern=raw.get("pattern"),
         fstring=bool(raw.get("fstring", False)),
         receiver=raw.get("receiver"),
+        without=raw.get("without"),
+        without_position=raw.get("without_position"),
     )
+    if (matcher.without is not None or matcher.without_position is not None) and kind != "call":
+        raise CatalogueError(f"{where}: `without` only works with the `call` matcher")
     if matcher.receiver is not None:
         if kind != "method":
             raise CatalogueError(f"{where}: `receiver` only works with the `method` matcher")

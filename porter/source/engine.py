@@ -519,6 +519,9 @@ class _Analysis:
                 self._guard(rule, self._keyword, rule, m, node, kw, scope)
 
     def _call_argument(self, rule: Rule, m: Matcher, node: ast.Call, scope: Scope) -> None:
+        if m.without is not None and (any(k.arg == m.without for k in node.keywords) or (
+                m.without_position is not None and len(node.args) > m.without_position)):
+            return  # the call passes the argument whose absence this matcher is about
         arg = None
         if m.position is not None and len(node.args) > m.position:
             if not any(isinstance(a, ast.Starred) for a in node.args[: m.position + 1]):

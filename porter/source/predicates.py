@@ -90,15 +90,18 @@ def is_any(node: ast.AST, scope: Scope) -> bool:
 
 
 def is_cuda_compile_mode(node: ast.AST, scope: Scope) -> bool:
-    # A mode held in a variable (`mode=cfg.compile_mode`) may be a CUDA one: every mode but
-    # "default" tunes Inductor only, and a non-Inductor backend is handed `mode` and may refuse it.
-    if isinstance(node, ast.Constant):
-        return node.value in CUDA_COMPILE_MODES
-    return not isinstance(node, ast.JoinedStr)
+    # A mode held in a variable is the user's value: it is kept (the Neuron backend ignores a mode
+    # with a warning, Inductor on a CPU honours it).
+    return string_value(node) in CUDA_COMPILE_MODES
 
 
 def is_cuda_compile_backend(node: ast.AST, scope: Scope) -> bool:
-    return string_value(node) in CUDA_COMPILE_BACKENDS
+    # A backend held in a variable may name Inductor: reported, and marked rather than replaced.
+    # The backend choice a port wrote (it calls porter's device helper) is not.
+    if isinstance(node, ast.Constant):
+        return node.value in CUDA_COMPILE_BACKENDS
+    return not isinstance(node, ast.JoinedStr) and not any(
+        isinstance(sub, ast.Name) and sub.id.startswith("_porter_") for sub in ast.walk(node))
 
 
 def is_cuda_compile_options(node: ast.AST, scope: Scope) -> bool:

@@ -7,6 +7,8 @@ and a site porter cannot prove safe is marked. Every snippet is also ported twic
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -197,3 +199,141 @@ def test_availability_checks_keep_guarding_cuda_only_code(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
     assert run(ported)["use_mps"] is True
+
+
+# -- 1. a keyword fix rewrites the call it belongs to, and keeps the user's index -----------------
+
+FSDP_SITES = '''
+import os
+
+import torch
+import torch.distributed as dist
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ.get("TEST_PORT", "29531"), RANK="0", WORLD_SIZE="1")
+dist.init_process_group("gloo")
+rank = 0
+current = FSDP(torch.nn.Linear(4, 2), device_id=torch.cuda.current_device())
+indexed = FSDP(torch.nn.Linear(4, 2), device_id=rank)
+print(tuple(current(torch.ones(3, 4)).shape), tuple(indexed(torch.ones(3, 4)).shape))
+dist.destroy_process_group()
+'''
+
+
+def test_fsdp_device_id_keeps_its_index_and_runs(tmp_path):
+    ported, _ = port(FSDP_SITES)
+    assert "current = FSDP(torch.nn.Linear(4, 2), device_id=_porter_device())" in ported
+    assert "indexed = FSDP(torch.nn.Linear(4, 2), device_id=_porter_device(rank))" in ported
+    script = tmp_path / "fsdp_ported.py"
+    script.write_text(ported)
+    env = {**os.environ, "TEST_PORT": str(29500 + os.getpid() % 400)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(3, 2) (3, 2)"
+
+
+def test_a_keyword_fix_never_lands_in_the_call_that_computes_the_value():
+    ported, _ = port("import torch\nfrom torch.nn.parallel import DistributedDataParallel as DDP\n"
+                     "m = DDP(model, device_ids=[rank], output_device=torch.cuda.current_device())\n"
+                     "c = torch.compile(model, mode=pick_mode())\n")
+    assert "m = DDP(model)" in ported
+    assert "pick_mode()" in ported and "pick_mode(backend" not in ported
+
+
+# -- 2. the user's device choice stays theirs: only the CUDA arm becomes the device --------------
+
+DEVICE_CHOICES = '''
+import torch
+
+def pick(use_cuda, use_gpu, num_gpus, backend):
+    a = torch.device("cuda" if use_cuda else "cpu")
+    b = "cuda" if use_gpu else "cpu"
+    c = torch.device("cuda" if num_gpus > 0 else "cpu")
+    d = torch.device("cuda" if backend == "gpu" else "cpu")
+    e = torch.zeros(1, device="cuda" if use_gpu else "cpu").device
+    f = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return a, b, c, d, e, f
+'''
+
+
+def test_the_users_device_choice_is_kept():
+    ported, _ = port(DEVICE_CHOICES)
+    assert 'a = torch.device(_porter_device() if use_cuda else "cpu")' in ported
+    assert 'b = str(_porter_device()) if use_gpu else "cpu"' in ported
+    assert 'c = torch.device(_porter_device() if num_gpus > 0 else "cpu")' in ported
+    assert 'd = torch.device(_porter_device() if backend == "gpu" else "cpu")' in ported
+    assert "f = _porter_device()" in ported
+    pick = run(ported)["pick"]
+    cpu = torch.device("cpu")
+    assert pick(False, False, 0, "cpu") == (cpu, "cpu", cpu, cpu, cpu, cpu)  # asked for the CPU: the CPU
+    assert pick(True, True, 2, "gpu") == (cpu, "cpu", cpu, cpu, cpu, cpu)  # asked for the accelerator: none here
+
+
+# -- 3. the user's expressions stay; numerics changes are unsafe fixes ----------------------------
+
+AMP_STEP = '''
+import torch
+
+torch.manual_seed(0)
+model = torch.nn.Linear(8, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+dtype = "float16"
+autocast_dtype = torch.float16
+scaler = torch.cuda.amp.GradScaler(enabled=(dtype == "float16"))
+plain = torch.cuda.amp.GradScaler()
+losses = []
+for step in range(3):
+    with torch.cuda.amp.autocast(dtype=autocast_dtype):
+        loss = model(torch.ones(4, 8)).pow(2).mean()
+    opt.zero_grad()
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    losses.append(loss.item())
+'''
+
+
+def test_amp_keeps_the_users_dtype_and_scaler_and_runs_as_the_original_on_cpu():
+    ported, changes = port(AMP_STEP)
+    assert "torch.amp.GradScaler(_porter_device().type, enabled=(dtype == \"float16\"))" in ported
+    assert "dtype=autocast_dtype" in ported and "bfloat16" not in ported
+    assert "plain = torch.amp.GradScaler(_porter_device().type)" in ported
+    assert "# porter: NRN211" in ported  # disabling loss scaling is left to --unsafe-fixes, and marked
+    with pytest.warns(Warning):  # the CUDA spellings warn (deprecated, no CUDA here); the port does not
+        original = run(AMP_STEP)["losses"]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run(ported)["losses"] == original  # fp32 on a CPU, as the CUDA autocast gave there
+    unsafe, _ = port(AMP_STEP, unsafe=True)
+    assert "plain = torch.amp.GradScaler(_porter_device().type, enabled=False)" in unsafe
+    assert "dtype=autocast_dtype" in unsafe  # the user's own dtype expression stays even then
+
+
+def test_compile_keeps_a_backend_and_mode_held_in_variables():
+    ported, _ = port("import torch\nbackend, mode = 'eager', None\n"
+                     "f = torch.compile(lambda x: x + 1, backend=backend, mode=mode)\n")
+    assert "torch.compile(lambda x: x + 1, backend=backend, mode=mode)" in ported
+    assert "# porter: NRN501" in ported
+    assert run(ported)["f"](torch.ones(1)).item() == 2.0
+
+
+# -- 5. the current device index is never an index that does not exist ---------------------------
+
+def test_current_device_index_is_none_without_an_accelerator():
+    ported, _ = port("import torch\nidx = torch.cuda.current_device()\nx = torch.zeros(2, device=idx)\n"
+                     "y = torch.zeros(2).cuda(torch.cuda.current_device())\n")
+    assert "else None)" in ported
+    module = run(ported)
+    assert module["idx"] is None and module["x"].device.type == "cpu" and module["y"].device.type == "cpu"
+
+
+# -- 11. an unsafe fix that is not applied is marked in the code ----------------------------------
+
+def test_an_unsafe_fix_not_applied_is_marked_where_it_would_go():
+    ported, changes = port("import torch\nmodel = torch.nn.Linear(2, 2).half()\n")
+    assert "# porter: NRN206" in ported and "--unsafe-fixes" in ported
+    assert [c.action for c in changes if c.rule_id == "NRN206"] == ["unsafe-skipped"]
+    assert run(ported)["model"].weight.dtype == torch.float16  # unchanged code, unchanged numerics
+    applied, _ = port("import torch\nmodel = torch.nn.Linear(2, 2).half()\n", unsafe=True)
+    assert "# porter: NRN206" not in applied and run(applied)["model"].weight.dtype == torch.bfloat16

@@ -29,12 +29,14 @@ def _project(tmp_path, files: dict[str, str]) -> Path:
 
 
 def test_finding_resolved_by_another_applied_fix_is_not_left_to_do(tmp_path):
-    root = _project(tmp_path, {"a.py": 'import torch\nwith torch.autocast("cuda", dtype=torch.float16):\n    pass\n'})
+    # NRN127 replaces the whole call, so the NRN128 construct inside it (marked alone) is gone too.
+    code = "import torch\nname = torch.cuda.get_device_name(torch.cuda.get_device_properties(0))\n"
+    root = _project(tmp_path, {"a.py": code})
     result = port_tree(root, PortOptions(target="neuron"), Overrides())
     (port,) = result.files
-    assert "torch.bfloat16" in port.ported and "float16" not in port.ported.replace("bfloat16", "")
+    assert "name = str(_porter_device())" in port.ported and "# porter" not in port.ported
     actions = {c.rule_id: (c.action, c.detail) for c in port.changes}
-    assert actions["NRN207"] == ("fixed", "resolved by another fix at this site")
+    assert actions["NRN128"] == ("fixed", "resolved by another fix at this site")
     report = build_report(result)
     assert report["manual"] == [] and report["unsafe_skipped"] == 0 and report["effort"] == "none"
     assert "Left to do" not in render_markdown(report)

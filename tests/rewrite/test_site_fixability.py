@@ -109,15 +109,20 @@ def test_remove_fixes_only_statements_that_do_nothing_else(code, fixable):
 
 
 @pytest.mark.parametrize("target", ["neuron", "xla"])
-def test_every_grad_scaler_is_disabled_where_autocast_becomes_bf16(target):
-    out = port('import torch\na = torch.amp.GradScaler("cuda")\nb = torch.amp.GradScaler()\n'
-               'c = torch.GradScaler(device="cuda", init_scale=1024.0)\n'
-               'd = torch.GradScaler(init_scale=4.0, enabled=True)\n', target)
-    assert "a = torch.amp.GradScaler(_porter_device().type, enabled=False)" in out
-    assert "b = torch.amp.GradScaler(device=_porter_device().type, enabled=False)" in out
-    assert "c = torch.amp.GradScaler(_porter_device().type, enabled=False)" in out
-    assert "d = torch.GradScaler(init_scale=4.0, enabled=False, device=_porter_device().type)" in out
-    assert "# porter:" not in out
+def test_grad_scalers_keep_their_arguments_and_are_disabled_only_as_an_unsafe_fix(target):
+    code = ('import torch\na = torch.amp.GradScaler("cuda")\nb = torch.amp.GradScaler()\n'
+            'c = torch.GradScaler(device="cuda", init_scale=1024.0)\n'
+            'd = torch.GradScaler(init_scale=4.0, enabled=use_fp16)\n')
+    out = port(code, target)
+    assert "a = torch.amp.GradScaler(_porter_device().type)" in out
+    assert "b = torch.amp.GradScaler(device=_porter_device().type)" in out
+    assert "c = torch.GradScaler(device=_porter_device().type, init_scale=1024.0)" in out
+    assert "d = torch.GradScaler(init_scale=4.0, enabled=use_fp16, device=_porter_device().type)" in out
+    assert out.count("# porter: NRN211") == 3  # the unsafe fix not applied is marked where it would go
+    result = port_source(code, "snippet.py", index(target), CATALOGUE, target, True)
+    assert "a = torch.amp.GradScaler(_porter_device().type, enabled=False)" in result.ported
+    assert "b = torch.amp.GradScaler(device=_porter_device().type, enabled=False)" in result.ported
+    assert "enabled=use_fp16" in result.ported and "# porter:" not in result.ported
 
 
 def test_portable_grad_scaler_names_the_device_and_stays_enabled():
@@ -189,10 +194,16 @@ def test_cuda_seeding_leaves_the_cpu_generator_alone_on_a_cpu_run():
     assert ported.stdout == original.stdout
 
 
-def test_compile_mode_held_in_a_variable_is_dropped_with_the_backend_set():
+def test_compile_mode_held_in_a_variable_is_kept_with_the_backend_set():
     code = 'import torch\ncfg = {"mode": "max-autotune"}\nm = torch.compile(model, mode=cfg["mode"])\n'
-    assert ('m = torch.compile(model, backend=("neuron" if _porter_device().type == "neuron" else "inductor"))'
-            in port(code))
+    assert ('m = torch.compile(model, mode=cfg["mode"], '
+            'backend=("neuron" if _porter_device().type == "neuron" else "inductor"))' in port(code))
+
+
+def test_compile_backend_held_in_a_variable_is_kept_and_marked():
+    out = port("import torch\nm = torch.compile(model, backend=backend, mode=mode)\n")
+    assert "m = torch.compile(model, backend=backend, mode=mode)" in out
+    assert "# porter: NRN501" in out and "backend=backend is the program's own value" in out
 
 
 def test_formatted_device_strings_name_their_index():

@@ -63,17 +63,23 @@ def test_device_type_comparison_per_target():
     assert "# porter: NRN107" in port(code, target="portable")
 
 
-def test_autocast_gets_the_device_type_and_bf16_on_neuron():
+def test_autocast_gets_the_device_type_and_keeps_its_dtype():
     out = port('import torch\nwith torch.autocast("cuda", dtype=torch.float16, enabled=amp):\n    pass\n')
-    assert "torch.autocast(_porter_device().type, dtype=torch.bfloat16, enabled=amp)" in out
+    on_device = '_porter_device().type != "cpu"'
+    assert f"torch.autocast(_porter_device().type, dtype=torch.float16, enabled=amp and {on_device})" in out
+    assert "# porter: NRN207" in out  # bf16 is an unsafe fix
+    out = port('import torch\nwith torch.autocast("cuda", dtype=torch.float16, enabled=amp):\n    pass\n', unsafe=True)
+    assert f"torch.autocast(_porter_device().type, dtype=torch.bfloat16, enabled=amp and {on_device})" in out
     out = port("from torch.cuda.amp import autocast\nwith autocast(enabled=amp):\n    pass\n", target="portable")
-    assert "torch.autocast(_porter_device().type, enabled=amp)" in out
+    assert f"torch.autocast(_porter_device().type, enabled=amp and {on_device}, dtype=torch.float16)" in out
     assert "from torch.cuda.amp" not in out
 
 
-def test_grad_scaler_is_disabled_on_neuron():
-    out = port("from torch.cuda.amp import GradScaler\nscaler = GradScaler(init_scale=1024)\n")
-    assert "scaler = torch.amp.GradScaler(_porter_device().type, enabled=False)" in out
+def test_grad_scaler_keeps_its_arguments_and_is_disabled_only_as_an_unsafe_fix():
+    code = "from torch.cuda.amp import GradScaler\nscaler = GradScaler(init_scale=1024)\n"
+    assert "scaler = torch.amp.GradScaler(_porter_device().type, init_scale=1024)" in port(code)
+    assert ("scaler = torch.amp.GradScaler(_porter_device().type, init_scale=1024, enabled=False)"
+            in port(code, unsafe=True))
 
 
 def test_statement_replaces_a_legacy_default_tensor_type():
