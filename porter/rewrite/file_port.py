@@ -55,7 +55,7 @@ from porter.source.extensions import imported_extension
 EXTENSION_RULE = "NRN408"
 # Its JIT builders: a module-level `ext = load(name=..., sources=[...])` is guarded like an import.
 JIT_BUILDERS = {"torch.utils.cpp_extension.load", "torch.utils.cpp_extension.load_inline"}
-UNSAFE_NOT_APPLIED = "an unsafe fix, it changes numerics: porter port --unsafe-fixes applies it"
+UNSAFE_NOT_APPLIED = "unsafe fix; --unsafe-fixes applies it"
 MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
 
 
