@@ -82,11 +82,47 @@ class DistributedDataParallel(torch.nn.Module):
             self.require_backward_grad_sync = previous
 
 
+class DataParallel(torch.nn.Module):
+    """nn.DataParallel on the emulated GPUs: one replica on the first device runs the whole batch.
+
+    Outputs and gradients equal DataParallel's (replicas share weights, the gathered output is the whole
+    batch's) except in layers that see the batch split, such as BatchNorm statistics per replica.
+    """
+
+    def __init__(self, module, device_ids=None, output_device=None, dim=0):
+        super().__init__()
+        state.log("nn.DataParallel", "one replica runs the whole batch on the first emulated GPU")
+        self.module = module
+        self.device_ids = list(range(state.device_count)) if device_ids is None else [
+            state.device_index(d) for d in device_ids]
+        self.output_device = self.device_ids[0] if output_device is None else state.device_index(output_device)
+        self.dim = dim
+        self.src_device_obj = torch.device("cuda", self.device_ids[0])
+
+    def forward(self, *inputs, **kwargs):
+        move = functools.partial(_to_device, device=self.src_device_obj)
+        out = self.module(*move(inputs), **move(kwargs))
+        return _to_device(out, torch.device("cuda", self.output_device))
+
+
+def _to_device(obj, device):
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [_to_device(v, device) for v in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    return obj
+
+
 _ORIGINAL: dict = {}
 
 
 def install(p: Patcher) -> None:
     if not torch.distributed.is_available():
+        p.set(torch.nn, "DataParallel", DataParallel)
+        p.set(torch.nn.parallel, "DataParallel", DataParallel)
         return
     dist = torch.distributed
     orig_init = dist.init_process_group
@@ -106,6 +142,9 @@ def install(p: Patcher) -> None:
     _ORIGINAL.update(broadcast=dist.broadcast, all_reduce=dist.all_reduce)
     p.set(torch.nn.parallel, "DistributedDataParallel", DistributedDataParallel)
     p.set(torch.nn.parallel.distributed, "DistributedDataParallel", DistributedDataParallel)
+    p.set(torch.nn, "DataParallel", DataParallel)
+    p.set(torch.nn.parallel, "DataParallel", DataParallel)
+    p.set(torch.nn.parallel.data_parallel, "DataParallel", DataParallel)
     for name in _COLLECTIVES:
         orig = getattr(dist, name, None)
         if orig is None or "object" in name:

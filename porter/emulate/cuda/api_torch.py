@@ -269,6 +269,7 @@ def _backends(p: Patcher) -> None:
     cudnn = torch.backends.cudnn
     p.set(cudnn, "is_available", lambda: True)
     p.set(cudnn, "version", lambda: 90100)
+    p.set(cudnn, "is_acceptable", lambda tensor: False)  # PyTorch's non-cuDNN CUDA paths, served on the CPU
     for module, label in ((cudnn, "torch.backends.cudnn"), (torch.backends.cuda.matmul, "torch.backends.cuda.matmul")):
         cls = type(module)
         orig_setattr = cls.__setattr__

@@ -16,7 +16,7 @@ import torch
 from torch.utils._python_dispatch import return_and_correct_aliasing
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from porter.emulate.cuda import state
+from porter.emulate.cuda import rnn_cells, state
 
 _CPU = torch.device("cpu")
 
@@ -115,8 +115,10 @@ class CudaTensor(torch.Tensor):
         unwrapped = tree_unflatten([_unwrap(x) for x in flat], spec)
         uargs, ukwargs = unwrapped
         out = run(func, uargs, ukwargs, target if target is not None else index)
+        inplace_view = torch.Tag.inplace_view in func.tags  # t_, transpose_, ...: the wrapper follows below
         for x in flat:
-            if isinstance(x, CudaTensor) and (x.shape != x.elem.shape or x.stride() != x.elem.stride()):
+            if not inplace_view and isinstance(x, CudaTensor) and (
+                    x.shape != x.elem.shape or x.stride() != x.elem.stride()):
                 _metadata_changed(x, func)
         if target is None:
             return out
@@ -128,7 +130,7 @@ class CudaTensor(torch.Tensor):
                                    for o in flat_out], out_spec)
         if index is None:  # no emulated input to alias (a CPU tensor copied to cuda)
             return _wrap_all(out, target)
-        if torch.is_inference_mode_enabled():
+        if torch.is_inference_mode_enabled() and not inplace_view:
             # inference tensors have no version counter to share: in-place results are their inputs, views are new
             inputs = {id(x.elem): x for x in flat if isinstance(x, CudaTensor)}
             flat_out, out_spec = tree_flatten(out)
@@ -183,6 +185,10 @@ _CPU_GAPS = {
     "aten::_softmax_backward_data": _softmax_backward,
     "aten::_log_softmax_backward_data": _softmax_backward,
     "aten::record_stream": lambda func, args, kwargs: None,  # one in-order stream: nothing to protect
+    "aten::_thnn_fused_lstm_cell": rnn_cells.lstm_cell,
+    "aten::_thnn_fused_lstm_cell_backward_impl": rnn_cells.lstm_cell_backward,
+    "aten::_thnn_fused_gru_cell": rnn_cells.gru_cell,
+    "aten::_thnn_fused_gru_cell_backward": rnn_cells.gru_cell_backward,
 }
 
 
