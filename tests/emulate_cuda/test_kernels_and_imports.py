@@ -106,3 +106,17 @@ def test_references_leave_with_the_emulation():
         assert flash_attn.__porter_reference__
     with pytest.raises(ImportError):
         import flash_attn  # noqa: F401,F811
+
+
+def test_a_projects_own_cuda_extension_build_is_refused_by_name(emulated, tmp_path):
+    from torch.utils.cpp_extension import load
+
+    (tmp_path / "scan.cu").write_text("__global__ void scan() {}\n")
+    with pytest.raises(ImportError, match="my_scan is a CUDA extension built by torch.utils.cpp_extension.load"):
+        load("my_scan", sources=[str(tmp_path / "scan.cu")])
+
+
+def test_storage_identity_for_shared_weight_detection(emulated):
+    w = torch.ones(4, 2, device="cuda")
+    assert w.untyped_storage().data_ptr() == w[1:].untyped_storage().data_ptr()
+    assert w.untyped_storage().data_ptr() != w.clone().untyped_storage().data_ptr()

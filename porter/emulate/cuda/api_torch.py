@@ -269,6 +269,10 @@ def _backends(p: Patcher) -> None:
     cudnn = torch.backends.cudnn
     p.set(cudnn, "is_available", lambda: True)
     p.set(cudnn, "version", lambda: 90100)
+    nccl = getattr(torch.cuda, "nccl", None)
+    if nccl is not None:
+        p.set(nccl, "version", lambda: (2, 21, 5))
+        p.set(nccl, "is_available", lambda tensors: True)
     p.set(cudnn, "is_acceptable", lambda tensor: False)  # PyTorch's non-cuDNN CUDA paths, served on the CPU
     for module, label in ((cudnn, "torch.backends.cudnn"), (torch.backends.cuda.matmul, "torch.backends.cuda.matmul")):
         cls = type(module)
@@ -282,8 +286,50 @@ def _backends(p: Patcher) -> None:
         p.set(cls, "__setattr__", setattr_logged)
 
 
+_CUDA_LIBS = ("libcudart", "libcuda.so", "libc10_cuda", "libtorch_cuda", "libcublas", "libcudnn", "libnccl")
+
+
+def _extensions(p: Patcher) -> None:
+    """A project's own CUDA extension, built at run time or prebuilt, fails with its name and why."""
+    import importlib.machinery
+
+    from torch.utils import cpp_extension
+
+    def refuse(name, what):
+        raise ImportError(f"{name} is {what}: compiled CUDA code cannot run under CUDA emulation; use a PyTorch "
+                          "implementation of what it computes (see docs/cuda-emulation.md)", name=name)
+
+    for fn_name in ("load", "load_inline"):
+        original = getattr(cpp_extension, fn_name)
+
+        def build(name, *args, _original=original, _fn=fn_name, **kwargs):
+            sources = kwargs.get("sources", args[0] if args else [])
+            sources = [sources] if isinstance(sources, str) else list(sources or [])
+            if (kwargs.get("with_cuda") or kwargs.get("cuda_sources")
+                    or any(str(s).endswith((".cu", ".cuh")) for s in sources)):
+                state.log(f"torch.utils.cpp_extension.{_fn}", "refused: a CUDA extension")
+                refuse(name, f"a CUDA extension built by torch.utils.cpp_extension.{_fn}")
+            return _original(name, *args, **kwargs)
+
+        p.set(cpp_extension, fn_name, build)
+
+    loader = importlib.machinery.ExtensionFileLoader
+    original_create = loader.create_module
+
+    def create_module(self, spec):
+        try:
+            return original_create(self, spec)
+        except ImportError as exc:
+            if any(lib in str(exc) for lib in _CUDA_LIBS):
+                refuse(spec.name, f"a compiled extension linked against the CUDA libraries ({self.path}; {exc})")
+            raise
+
+    p.set(loader, "create_module", create_module)
+
+
 def install(p: Patcher) -> None:
     _tensor_methods(p)
+    _extensions(p)
     p.set(torch, "Generator", Generator)
     _legacy_tensor_types(p)
     _load(p)

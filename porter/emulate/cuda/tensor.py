@@ -75,6 +75,10 @@ class CudaTensor(torch.Tensor):
         # pickled (torch.save, multiprocessing) as the CPU tensor: files written under emulation load anywhere
         return self.elem.__reduce_ex__(protocol)
 
+    def untyped_storage(self):
+        # the CPU memory (its data_ptr identifies shared storage, as checkpoint savers use it)
+        return self.elem.untyped_storage()
+
     def tolist(self):
         return self.elem.tolist()
 
