@@ -26,6 +26,7 @@ class EmulationError(RuntimeError):
 
 _registered = False
 _state = None
+_multithreading = True
 
 
 def real_neuron_present() -> str:
@@ -127,6 +128,14 @@ def activate(platform: str = "trn2", cores: int = 1, strict: bool = False, force
     from porter.emulate.neuron_device import device_module, kernels, tensor
     from porter.emulate.neuron_device.state import RunState
 
+    global _multithreading
+    # Backward runs on the calling thread (the autograd engine's CPU queue): its per-device worker threads
+    # are sized when the first backward of the process runs, possibly before the device existed, and they
+    # need stream guards a Python-registered device cannot provide.
+    import torch
+
+    _multithreading = torch._C._is_multithreading_enabled()
+    torch._C._set_multithreading_enabled(False)
     _state = RunState(platform=chosen.name, cores=max(1, int(cores)), strict=bool(strict))
     tensor.set_state(_state)
     device_module.configure(True, cores, chosen)
@@ -140,6 +149,9 @@ def deactivate() -> Any:
     from porter.emulate.neuron_device import device_module, kernels, tensor
 
     state = _state
+    import torch
+
+    torch._C._set_multithreading_enabled(_multithreading)
     device_module.configure(False, 1, None)
     kernels.uninstall()
     tensor.set_state(None)
