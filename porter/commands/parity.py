@@ -66,6 +66,8 @@ def parity(
     output_format: Annotated[str, typer.Option(help="table, json, junit or markdown.")] = "table",
     output_file: Annotated[Path | None, typer.Option("--output-file", "-o")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML report here.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Also write the Markdown report (a PR comment) here.")] = None,
+    junit_xml: Annotated[Path | None, typer.Option(help="Also write the JUnit XML report here.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds the user code may run.")] = 600.0,
     seed: int = 0,
 ) -> None:
@@ -161,10 +163,15 @@ def parity(
         "loss": loss or spec.get("loss"),
     }
     result = run_in_subprocess(request, timeout)
+    # side reports, written whatever happened: CI uploads them, a PR comment shows the error too
     if html is not None:
         from porter.parity.html import render_html
 
         _write(render_html(result), html)
+    if markdown is not None:
+        _write(render_markdown(result), markdown)
+    if junit_xml is not None:
+        _write(render_junit(result), junit_xml)
     if "error" in result:
         kind = result.get("kind")
         prefix = {"usage": "error", "entrypoint": "error", "input": "error", "porter": "porter's own run failed",
