@@ -348,3 +348,19 @@ def test_block_dimensions_get_an_error_pointing_to_the_guide():
 
     with pytest.raises(NkiValidationError, match="block dimension.*migration-guide"):
         run(k, np.zeros((1, 1), np.float32))
+
+
+@pytest.mark.parametrize("v", ["0.6", "0.7", "0.8"])
+def test_porters_own_kernels_run_on_every_version_without_deprecated_api(version, v):
+    from kernels.device import norms, softmax
+
+    version(v)
+    x = np.random.default_rng(1).standard_normal((130, 96)).astype(np.float32)
+    w = np.ones((1, 96), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        y = nki.simulate(norms.rmsnorm_kernel)(x, w)
+        s = nki.simulate(softmax.softmax_kernel)(x)
+    np.testing.assert_allclose(y, x / np.sqrt((x * x).mean(axis=1, keepdims=True) + 1e-6), rtol=1e-4, atol=1e-5)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(s, e / e.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)

@@ -219,7 +219,8 @@ def test_entry_points_baremetal_simulate_kernel_and_benchmark(tmp_path):
         def run_all(a):
             return simulate_kernel(baremetal(neg), a), simulate_kernel(twice, a)
     ''', tmp_path, markers=2)
-    assert "simulate(neg)(a)" in text and "@nki.jit\n" in text and "platform_target" not in text.split("# porter")[0]
+    assert "nki.simulate(nki.jit(neg))(a)" in text and "@nki.jit\n" in text
+    assert "platform_target" not in text.split("# porter")[0]
     assert "NEURON_PLATFORM_TARGET_OVERRIDE=trn2" in text
     a = rand(128, 4)
     n, t = run_clean(mod.run_all, a)
@@ -363,3 +364,37 @@ def test_current_code_is_left_alone():
     import textwrap
 
     assert text == textwrap.dedent(source) and not report.changes and not report.markers
+
+
+def test_mgrid_object_fields_and_legacy_compiler_hints(tmp_path):
+    mod, text = upgraded_module('''
+        import neuronxcc.nki as nki
+        import neuronxcc.nki.language as nl
+        import neuronxcc.nki.isa as nisa
+        from neuronxcc.nki.isa.constants import oob_mode
+
+        sb_alloc = nki.compiler.sbuf.mod_alloc
+
+        @nki.compiler.skip_middle_end_transformations
+        def stats(a):
+            out = nl.ndarray((128, 2), dtype=nl.float32, buffer=nl.shared_hbm)
+            g = nl.mgrid[0:128, 0:64]
+            t = nl.ndarray((128, 64), dtype=nl.float32, buffer=sb_alloc(base_addr=0))
+            for i in nl.affine_range(1, directives=None):
+                t[...] = nl.load(a[g.p, g.x])
+            s = nisa.bn_stats(t, dtype=nl.float32)
+            m = nisa.bn_aggr(s)
+            nl.store(out, m)
+            return out
+    ''', tmp_path)
+    assert "mgrid" not in text and "skip_middle_end" not in text and "from nki.isa import oob_mode" in text
+    a = rand(128, 64)
+    got = run_clean(nki_simulate(mod.stats), a)
+    np.testing.assert_allclose(got[:, 0], a.mean(axis=1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[:, 1], a.var(axis=1), rtol=1e-3, atol=1e-5)
+
+
+def nki_simulate(fn):
+    import nki
+
+    return nki.simulate(fn)

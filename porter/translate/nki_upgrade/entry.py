@@ -169,10 +169,10 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
         inner = call_name(original.func, up.aliases)
         if inner in ("nki.baremetal", "nki.benchmark", "nki.profile") and len(updated.args) == 1:
             # `nki.benchmark(warmup=5, iters=10)(kernel)` -> kernel
-            up._note("NRN708", f"{inner}(...)(kernel) -> kernel")
+            up._note("NRN708", f"{inner}(...)(kernel) -> nki.jit(kernel)")
             if inner != "nki.baremetal":
                 up._mark("NRN708", f"{inner} measured latency on hardware; the current API has no equivalent")
-            return updated.args[0].value
+            return _jit_of(up, updated.args[0].value)
     if name is None:
         return updated
     if name.startswith(("nki.isa.", "nki.language.")) and up.numpy_names:
@@ -181,10 +181,10 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
     if name in ("nki.baremetal", "nki.benchmark", "nki.profile"):
         target = arg(updated, "kernel", 0)
         if target is not None:
-            up._note("NRN708", f"nki.{short}(kernel) -> kernel (NumPy arguments run it standalone)")
+            up._note("NRN708", f"nki.{short}(kernel) -> nki.jit(kernel) (NumPy arguments run it standalone)")
             if short != "baremetal":
                 up._mark("NRN708", f"nki.{short} measured latency on hardware; the current API has no equivalent")
-            return target.value
+            return _jit_of(up, target.value)
         return updated
     if name == "nki.simulate_kernel":
         args = list(updated.args)
@@ -269,6 +269,12 @@ def _numpy_ops(up: Upgrader, call: cst.Call) -> cst.Call:
     return call.with_changes(args=args) if changed else call
 
 
+def _jit_of(up: Upgrader, kernel: cst.BaseExpression) -> cst.BaseExpression:
+    """`nki.jit(kernel)`: the legacy wrappers jitted a plain function; a jitted one stays itself."""
+    up.need_nki = True
+    return cst.Call(func=cst.parse_expression(f"{up.nki}.jit"), args=[cst.Arg(kernel)])
+
+
 def _atom(text: str) -> str:
     node = cst.parse_expression(text)
     return text if isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) else f"({text})"
@@ -307,6 +313,10 @@ def fix_decorators(up: Upgrader, fn: cst.FunctionDef) -> cst.FunctionDef:
             if name in ("nki.benchmark", "nki.profile"):
                 up._mark("NRN708", f"{name} measured latency on hardware; the current API has no equivalent")
             decorators.append(d.with_changes(decorator=cst.parse_expression(f"{up.nki}.jit")))
+            changed = True
+            continue
+        if name in _COMPILER_HINT_DECORATORS:
+            up._note("NRN709", f"@{name} dropped (a legacy compiler hint)")
             changed = True
             continue
         if name == "nki.jit" and isinstance(expr, cst.Call) and not expr.args:
@@ -449,6 +459,10 @@ class _Assigned(cst.CSTVisitor):
 
 # -- imports --------------------------------------------------------------------------------------------
 _GONE = {"baremetal", "benchmark", "profile", "simulate_kernel"}
+_COMPILER_HINT_DECORATORS = {"nki.compiler.skip_middle_end_transformations", "nki.compiler.enable_stack_allocator",
+                             "nki.compiler.force_auto_alloc"}
+# Legacy submodules whose names now live one level up.
+_MOVED_MODULES = {"nki.isa.constants": "nki.isa", "nki.language.constants": "nki.language"}
 
 
 def fix_imports(up: Upgrader, module: cst.Module) -> cst.Module:
@@ -480,6 +494,7 @@ def fix_imports(up: Upgrader, module: cst.Module) -> cst.Module:
                     return cst.Import(names=[cst.ImportAlias(name=cst.Name("nki"), asname=asname)])
                 return updated
             canon = canonical(module_name)
+            canon = _MOVED_MODULES.get(canon, canon)
             if canon is None or canon == module_name and canon != "nki":
                 return updated
             if isinstance(updated.names, cst.ImportStar):

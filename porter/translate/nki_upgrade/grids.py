@@ -115,6 +115,9 @@ class GridScope:
     aliases: dict[str, str]
     names: dict[str, Affine] = field(default_factory=dict)
     next_grid: int = 0
+    objects: dict[str, list[Axis]] = field(default_factory=dict)  # `g = nl.mgrid[...]`, read as g.p, g.x
+    # contains_grid results by node (kept alive with the node, so ids are not reused) and names known.
+    _cache: dict[int, tuple[cst.CSTNode, int, bool]] = field(default_factory=dict)
 
     def new_grid(self) -> int:
         self.next_grid += 1
@@ -175,6 +178,12 @@ class GridScope:
                 if isinstance(el.value, cst.Name):
                     self.names[el.value.value] = Affine(axis, 1, axis.start)
             return True
+        if isinstance(target, cst.Name):
+            axes = self.mgrid_axes(value)
+            if axes is not None:
+                self.objects[target.value] = axes
+                self._cache.clear()
+                return True
         if not isinstance(target, cst.Name) or not self.contains_grid(value):
             return False
         try:
@@ -188,8 +197,12 @@ class GridScope:
 
     # -- affine analysis ----------------------------------------------------------------------
     def contains_grid(self, node: cst.CSTNode) -> bool:
+        hit = self._cache.get(id(node))
+        if hit is not None and hit[0] is node and hit[1] == len(self.names) + len(self.objects):
+            return hit[2]
         finder = _GridFinder(self)
         node.visit(finder)
+        self._cache[id(node)] = (node, len(self.names) + len(self.objects), finder.found)
         return finder.found
 
     def affine(self, node: cst.BaseExpression) -> Affine:
@@ -197,6 +210,12 @@ class GridScope:
             return Affine(None, 0, code(node))
         if isinstance(node, cst.Name) and node.value in self.names:
             return self.names[node.value]
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in self.objects:
+            axes = self.objects[node.value.value]
+            k = _MGRID_FIELDS.get(node.attr.value)
+            if k is None or k >= len(axes):
+                raise Untranslatable(f"unknown index grid field `{code(node)}`")
+            return Affine(axes[k], 1, axes[k].start)
         axis = self.arange_axis(node)
         if axis is not None:
             return Affine(axis, 1, axis.start)
@@ -225,13 +244,19 @@ class GridScope:
         raise Untranslatable(f"index expression `{code(node)}` is not affine in one grid axis")
 
 
+_MGRID_FIELDS = {"p": 0, "x": 1, "y": 2, "z": 3}
+
+
 class _GridFinder(cst.CSTVisitor):
     def __init__(self, scope: GridScope) -> None:
         self.scope = scope
         self.found = False
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return not self.found and super().on_visit(node)
+
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self.scope.names:
+        if node.value in self.scope.names or node.value in self.scope.objects:
             self.found = True
 
     def visit_Call(self, node: cst.Call) -> None:

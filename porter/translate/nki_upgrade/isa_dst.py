@@ -39,6 +39,10 @@ RETURNING: dict[str, ReturningOp] = {
     "tensor_copy_predicated": ReturningOp(("src", "predicate"), "src"),
     "affine_select": ReturningOp(("pred", "on_true_tile", "on_false_value"), "on_true_tile"),
     "memset": ReturningOp(("shape", "value", "dtype"), "", shape="{shape}"),
+    "bn_stats": ReturningOp(("data",), "data", shape="({data}.shape[0], 6)"),
+    "bn_aggr": ReturningOp(("data",), "data", shape="({data}.shape[0], 2)"),
+    "max8": ReturningOp(("src",), "src", shape="({src}.shape[0], 8)"),
+    "dropout": ReturningOp(("data", "prob"), "data"),
 }
 
 # Legacy keywords renamed in the current signature.

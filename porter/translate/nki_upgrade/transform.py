@@ -28,6 +28,7 @@ GRID = "NRN707"
 ENTRY = "NRN708"
 LEGACY_API = "NRN709"
 
+_ALLOCATOR_VALUES = {f"nki.compiler.{b}.{f}": b for b in ("sbuf", "psum") for f in ("mod_alloc", "alloc", "auto_alloc")}
 FLOAT_LIMITS = {
     "float32": {"max": "3.4028234663852886e+38", "min": "-3.4028234663852886e+38",
                 "tiny": "1.1754943508222875e-38", "eps": "1.1920928955078125e-07"},
@@ -60,6 +61,9 @@ class Upgrader(cst.CSTTransformer):
         super().__init__()
         self.legacy = legacy
         self.numpy_names: set[str] = set()
+        self.interesting: set[str] = set()
+        self.has_par_dim = True
+        self.call_funcs: set[int] = set()
         self.aliases = aliases
         self.nl = nl_name
         self.nisa = nisa_name
@@ -110,10 +114,11 @@ class Upgrader(cst.CSTTransformer):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         outer = self.scope
-        inner = grids.GridScope(self.aliases, dict(outer.names), outer.next_grid)
+        inner = grids.GridScope(self.aliases, dict(outer.names), outer.next_grid, dict(outer.objects))
         self.scopes.append(inner)
         block = BlockDims(self.aliases)
-        block.collect(node)
+        if self.has_par_dim:
+            block.collect(node)
         self.blocks.append(block)
         self.tiles.append(set(self.tiles[-1]))
         self.decorator_markers.append([])
@@ -140,6 +145,8 @@ class Upgrader(cst.CSTTransformer):
 
     def _drop_dead_grid_defs(self, fn: cst.FunctionDef, scope: grids.GridScope) -> cst.FunctionDef:
         """Remove `ix = nl.arange(...)[...]` / mgrid assignments whose names are no longer read."""
+        if id(scope) not in self.grid_lines:
+            return fn  # this function defines no grid
         counter = _NameUses()
         fn.body.visit(counter)
         remover = _GridDefRemover(scope, counter.loads, self.aliases)
@@ -170,6 +177,10 @@ class Upgrader(cst.CSTTransformer):
     ) -> cst.BaseStatement | cst.FlattenSentinel:
         if _defines_grid(original, self.scope):
             return updated  # left for the dead-definition pass
+        words = _words(updated)
+        if not (self.pending_markers or words & self.interesting or words & set(self.scope.names)
+                or words & set(self.scope.objects)):
+            return updated
         statements: list[cst.BaseStatement] = []
         guard: list[str] = []
         try:
@@ -251,7 +262,11 @@ class Upgrader(cst.CSTTransformer):
         if name in ("nki.language.affine_range", "nki.language.sequential_range", "nki.language.static_range"):
             self._line = self.get_metadata(PositionProvider, original).start.line
             self._note(LOOP, f"{name.rsplit('.', 1)[1]} -> range")
-            return updated.with_changes(iter=it.with_changes(func=cst.Name("range")))
+            positional = [a for a in it.args if a.keyword is None]
+            if len(positional) != len(it.args):
+                self._note(LOOP, "loop directives dropped (compiler scheduling hints)")
+                positional[-1:] = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in positional[-1:]]
+            return updated.with_changes(iter=it.with_changes(func=cst.Name("range"), args=positional))
         if name == "nki.language.dynamic_range":
             self._line = self.get_metadata(PositionProvider, original).start.line
             return entry.dynamic_range_to_fori(self, original, updated)
@@ -262,12 +277,18 @@ class Upgrader(cst.CSTTransformer):
         return entry.register_while(self, original, updated)
 
     # -- names and calls --------------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        self.call_funcs.add(id(node.func))
+
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
         if isinstance(original.value, cst.Call) and call_name(original.value, self.aliases) == "nki.language.finfo":
             return entry.finfo(self, original, updated)
         name = resolve(original, self.aliases)
         if name is None:
             return updated
+        if name in _ALLOCATOR_VALUES and id(original) not in self.call_funcs:
+            self._note(LEGACY_API, f"{name} -> a function giving nl.{_ALLOCATOR_VALUES[name]}")
+            return cst.parse_expression(f"(lambda *args, **kwargs: {self.nl}.{_ALLOCATOR_VALUES[name]})")
         if name in ("nki.language.fp32", "nki.language.bf16", "nki.language.fp16"):
             return updated.with_changes(attr=cst.Name(_DTYPE_ALIASES[name.rsplit(".", 1)[1]]))
         parent = dotted(original.value)
@@ -286,6 +307,21 @@ class Upgrader(cst.CSTTransformer):
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
         return self.blocks[-1].rewrite_alloc(self, original, updated)
+
+
+class _Words(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.words: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.words.add(node.value)
+
+
+def _words(node: cst.CSTNode) -> set[str]:
+    """Every identifier in a statement (names, attributes, keywords): a cheap filter before the passes."""
+    v = _Words()
+    node.visit(v)
+    return v.words
 
 
 def _makes_tile(value: cst.BaseExpression, aliases: dict[str, str], tiles: set[str]) -> bool:
@@ -373,7 +409,8 @@ def _defines_grid(stmt: cst.SimpleStatementLine, scope: grids.GridScope) -> bool
     target = stmt.body[0].targets[0].target
     names = [target] if isinstance(target, cst.Name) else (
         [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [])
-    return bool(names) and all(isinstance(n, cst.Name) and n.value in scope.names for n in names)
+    return bool(names) and all(isinstance(n, cst.Name) and (n.value in scope.names or n.value in scope.objects)
+                               for n in names)
 
 
 class _MaskFinder(cst.CSTVisitor):
@@ -523,6 +560,9 @@ def upgrade_module(source: str) -> tuple[str, Report, bool]:
     up = Upgrader(names, local.get("nki.language", "nl"), local.get("nki.isa", "nisa"), local.get("nki", "nki"),
                   legacy=aliases.legacy)
     up.numpy_names = {k for k, v in _imported_modules(module).items() if v == "numpy"}
+    # A statement needs the grid / mask / dst passes only if it names one of these.
+    up.has_par_dim = "par_dim" in source
+    up.interesting = {"mask", "arange", "mgrid", *(k for k, v in names.items() if v.startswith("nki.isa"))}
     wrapper = MetadataWrapper(module)
     up._module_for_registers = wrapper.module
     new = wrapper.visit(up)

@@ -44,6 +44,19 @@ def _result_dtype(args: tuple, tensor_dtypes: list[str | None], dtype: Any, defa
     return out
 
 
+def _same_layout(vals: list) -> list:
+    """Tiles of different rank but the same partition size and elements per partition are combined
+    element by element (the engines' rule: same partitions, same free size), e.g. (P, 1) and
+    (P, 1, 1); NumPy broadcasting would align their trailing dims and build a (P, P, 1) result."""
+    arrays = [v for v in vals if np.ndim(v) >= 2]
+    if len(arrays) < 2 or len({np.ndim(v) for v in arrays}) == 1:
+        return vals
+    first = arrays[0]
+    if any(np.shape(v)[0] != np.shape(first)[0] or np.size(v) != np.size(first) for v in arrays):
+        return vals
+    return [np.reshape(v, np.shape(first)) if np.ndim(v) >= 2 else v for v in vals]
+
+
 def _compute(api: str, fn: Callable, args: tuple, int_ok: bool) -> tuple[np.ndarray, list[str | None]]:
     tdt = [a.dtype if isinstance(a, NkiTensor) else None for a in args]
     all_int = int_ok and all(d is None or dtypes.is_int(d) for d in tdt) and any(d is not None for d in tdt)
@@ -52,6 +65,7 @@ def _compute(api: str, fn: Callable, args: tuple, int_ok: bool) -> tuple[np.ndar
         v, d = _operand(api, f"operand {i}", a, all_int)
         vals.append(v)
         names.append(d)
+    vals = _same_layout(vals)
     try:
         shape = np.broadcast_shapes(*[np.shape(v) for v in vals])
     except ValueError as exc:
