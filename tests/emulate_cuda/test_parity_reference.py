@@ -51,3 +51,22 @@ def test_reference_under_emulation_in_a_worker_process():
     proc = subprocess.run([sys.executable, "-c", _WORKER], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines() == ["relu True None", "sigmoid False fc2"]
+
+
+def test_emulation_after_a_cpu_backward_in_the_same_process():
+    # a parity worker may train or differentiate the CPU candidate before the emulated reference runs
+    script = textwrap.dedent('''
+        import torch, porter.emulate.cuda as pc
+        x = torch.ones(2, requires_grad=True)
+        (x * 2).sum().backward()
+        with pc.cuda():
+            y = torch.ones(2, device="cuda", requires_grad=True)
+            (y * 3).sum().backward()
+            print(y.grad.device, y.grad.tolist())
+        z = torch.ones(2, requires_grad=True)
+        (z * 4).sum().backward()
+        print(z.grad.tolist(), torch._C._is_multithreading_enabled())
+    ''')
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["cuda:0 [3.0, 3.0]", "[4.0, 4.0] True"]

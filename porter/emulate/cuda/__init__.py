@@ -43,6 +43,10 @@ class _Session:
             api_torch.install(self.patcher)
             api_dist.install(self.patcher)
             state.set_current_device(0)
+            # Backward runs on the calling thread, as CPU autograd does: autograd sizes its per-device worker
+            # queues at the process's first backward, which may have run before the emulation existed.
+            self._multithreading = torch._C._is_multithreading_enabled()
+            torch._C._set_multithreading_enabled(False)
             self.hooks = fused_hooks.install() if fused else None
             self._default_device = torch.get_default_device()
             self._default_dtype = torch.get_default_dtype()
@@ -58,6 +62,8 @@ class _Session:
 
         if getattr(self, "hooks", None) is not None:
             fused_hooks.uninstall(self.hooks)
+        if hasattr(self, "_multithreading"):
+            torch._C._set_multithreading_enabled(self._multithreading)
         if hasattr(self, "_default_device"):
             torch.set_default_device(None if self._default_device.type == "cpu" else self._default_device)
             torch.set_default_dtype(self._default_dtype)

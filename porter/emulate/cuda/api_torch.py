@@ -225,8 +225,11 @@ def _amp(p: Patcher) -> None:
 
     def autocast_init(self, device_type, dtype=None, enabled=True, cache_enabled=None):
         if device_type == "cuda":
-            d = dtype or torch.float16
-            state.log("torch.autocast(cuda)", f"PyTorch's CUDA autocast policy ({d}) over CPU kernels")
+            if enabled:
+                d = dtype or torch.get_autocast_dtype("cuda")
+                state.log("torch.autocast(cuda)", f"PyTorch's CUDA autocast policy ({d}) over CPU kernels")
+            else:
+                state.log("torch.autocast(cuda, enabled=False)", "CUDA autocast off for the block, as on a GPU")
         return orig_init(self, device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
 
     p.set(ac, "__init__", autocast_init)
