@@ -38,7 +38,13 @@ $porter port examples/image_classifier --out "$OUT/image_classifier" --force
 (cd "$OUT/image_classifier" && TORCH_COMPILE_DISABLE=1 "$ROOT/.venv/bin/python" train.py \
     --epochs 1 --train-size 512 --batch-size 64 --workers 0 --out model.pt)
 echo
-echo "== 7. porter kernels test rmsnorm: an NKI kernel run in porter's simulator against its reference"
+echo "== 7. porter run: the image classifier ported with --unsafe-fixes (fp16 -> bf16) on the emulated Neuron device"
+$porter port examples/image_classifier --out "$OUT/image_classifier_bf16" --force --unsafe-fixes > /dev/null
+(cd "$OUT/image_classifier_bf16" && "$ROOT/.venv/bin/porter" run -- \
+    python train.py --epochs 1 --train-size 128 --batch-size 32 --workers 0 --out model.pt)
+
+echo
+echo "== 8. porter kernels test rmsnorm: an NKI kernel run in porter's simulator against its reference"
 $porter kernels test rmsnorm
 
 echo

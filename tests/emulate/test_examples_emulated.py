@@ -44,8 +44,9 @@ GPT_RUN = ["train.py", "--steps", "6", "--batch-size", "8", "--n-layer", "2", "-
 BF16_LOSS_TOLERANCE = 2e-2  # six AdamW steps in bf16 autocast vs the fp32 original (seen: at most 6e-3)
 
 
-def ported(example: str, out: Path) -> Path:
-    result = port_tree(EXAMPLES / example, PortOptions(target="neuron", out=out), Overrides(target="neuron"))
+def ported(example: str, out: Path, unsafe_fixes: bool = False) -> Path:
+    options = PortOptions(target="neuron", out=out, unsafe_fixes=unsafe_fixes)
+    result = port_tree(EXAMPLES / example, options, Overrides(target="neuron"))
     assert not result.problems, result.problems
     return out
 
@@ -67,7 +68,7 @@ def losses(stdout: str) -> list[float]:
 
 
 def test_gpt_train_trains_in_bf16_on_the_emulated_device(tmp_path):
-    out = ported("gpt_train", tmp_path / "ported")
+    out = ported("gpt_train", tmp_path / "ported", unsafe_fixes=True)  # fp16 autocast -> bf16 (NRN207)
     for name, marked, fixed in MANUAL_FIXES:
         text = (out / name).read_text()
         assert text.count(marked) == 1, (name, marked)
@@ -89,7 +90,8 @@ def test_gpt_train_trains_in_bf16_on_the_emulated_device(tmp_path):
 
 
 def test_image_classifier_runs_conv_in_bf16(tmp_path):
-    out = ported("image_classifier", tmp_path / "ported")
+    # its fp16 autocast becomes bf16 only with --unsafe-fixes (NRN207): a numerics change the user opts into
+    out = ported("image_classifier", tmp_path / "ported", unsafe_fixes=True)
     done, report = porter_run(out, "train.py", "--epochs", "1", "--train-size", "64", "--batch-size", "32",
                               "--workers", "0", "--out", "model.pt")
     assert done.returncode == 0, done.stderr
@@ -132,6 +134,6 @@ def test_llama_kernels_swapped_kernels_run_in_the_nki_simulator(tmp_path):
 
 def test_portable_mlp_runs_with_bf16_amp(tmp_path):
     out = ported("portable_mlp", tmp_path / "ported")
-    done, report = porter_run(out, "train.py", "--epochs", "1", "--amp", "--amp-dtype", "bf16")
+    done, report = porter_run(out, "train.py", "--epochs", "1", "--batch-size", "1024", "--amp", "--amp-dtype", "bf16")
     assert done.returncode == 0, done.stderr
     assert "bfloat16" in casts(report).values()
