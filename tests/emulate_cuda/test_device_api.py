@@ -208,3 +208,15 @@ def test_the_call_log_names_lines_and_sums_up(tmp_path):
     assert "test_device_api.py:" in text and "torch.cuda.is_available -> True (emulated NVIDIA A100" in text
     assert "Tensor.cuda -> " in text and "torch.cuda.synchronize -> no-op" in text
     assert "porter CUDA emulation: 3 intercepted calls at 3 sites" in log.summary()
+
+
+def test_deepcopy_keeps_parameters_on_the_gpu(emulated):
+    import copy
+
+    model = torch.nn.Linear(3, 2).cuda()
+    ema = copy.deepcopy(model)
+    assert isinstance(ema.weight, torch.nn.Parameter) and ema.weight.is_cuda and ema.weight.requires_grad
+    assert ema.weight.data_ptr() != model.weight.data_ptr()
+    with torch.no_grad():
+        ema.weight.mul_(0.5)
+    assert not torch.equal(ema.weight.cpu(), model.weight.detach().cpu())

@@ -9,6 +9,8 @@ reach the CUDA dispatch key and are served by a fallback registered there (`fact
 
 from __future__ import annotations
 
+import collections
+import copy
 import threading
 import weakref
 
@@ -71,8 +73,22 @@ class CudaTensor(torch.Tensor):
         raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
                         "Use Tensor.cpu() to copy the tensor to host memory first.")
 
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        new = CudaTensor(self.elem.clone(), self.device.index, requires_grad=self.requires_grad)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():  # _is_param (a Parameter), user attributes
+            if key != "elem":
+                setattr(new, key, copy.deepcopy(value, memo))
+        if self.grad is not None:
+            new.grad = copy.deepcopy(self.grad, memo)
+        return new
+
     def __reduce_ex__(self, protocol):
         # pickled (torch.save, multiprocessing) as the CPU tensor: files written under emulation load anywhere
+        if getattr(self, "_is_param", False):
+            return torch._utils._rebuild_parameter, (self.elem, self.requires_grad, collections.OrderedDict())
         return self.elem.__reduce_ex__(protocol)
 
     def untyped_storage(self):
