@@ -398,3 +398,31 @@ def nki_simulate(fn):
     import nki
 
     return nki.simulate(fn)
+
+
+def test_transposing_store_and_affine_select_predicate(tmp_path):
+    mod, text = upgraded_module('''
+        import numpy as np
+        import neuronxcc.nki as nki
+        import neuronxcc.nki.language as nl
+        import neuronxcc.nki.isa as nisa
+
+        @nki.jit
+        def causal_t(a):
+            out = nl.ndarray((a.shape[1], a.shape[0]), dtype=a.dtype, buffer=nl.shared_hbm)
+            rmax = nl.ndarray((a.shape[0], 1), dtype=a.dtype, buffer=nl.shared_hbm)
+            ip = nl.arange(128)[:, None]
+            jf = nl.arange(64)[None, :]
+            t = nl.load(a[ip, jf])
+            m = nisa.affine_select(pred=(ip - jf >= 0), on_true_tile=t, on_false_value=-1.0, dtype=nl.float32)
+            r = nisa.tensor_reduce(np.max, data=m, axis=(1,), negate=False)
+            nl.store(out[jf, ip], value=m)
+            nl.store(rmax, r)
+            return out, rmax
+    ''', tmp_path)
+    assert ".permute((1, 0))" in text and "channel_multiplier=1" in text and "op=nl.maximum" in text
+    a = rand(128, 64)
+    want = np.where(np.arange(128)[:, None] - np.arange(64)[None, :] >= 0, a, -1.0)
+    got, r = run_clean(mod.causal_t, a)
+    np.testing.assert_array_equal(got, want.T)
+    np.testing.assert_array_equal(r, want.max(axis=1, keepdims=True))

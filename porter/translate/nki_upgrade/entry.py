@@ -235,8 +235,6 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
     if name in ("nki.language.loop_reduce", "nki.language.atomic_rmw", "nki.language.all_reduce",
                 "nki.language.random_seed"):
         up._mark("NRN709", f"nl.{short} has no current-NKI equivalent porter can write; rewrite by hand")
-    if short in ("arange", "mgrid") and name.startswith("nki.language."):
-        up._mark("NRN707", f"nl.{short} outside a subscript porter understands; rewrite with slices / nisa.iota")
     if name == "nki.isa.iota":
         if arg(updated, "dst") is None:
             up._mark("NRN706", "legacy nisa.iota(expr, dtype): write nisa.iota(dst=..., pattern=..., offset=...)")
@@ -250,7 +248,8 @@ _NP_OPS = {n: n for n in (
     "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
     "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift", "mod", "fmod",
     "floor", "ceil", "trunc", "exp2", "log1p", "erf")}
-_NP_OPS["true_divide"] = "divide"
+_NP_OPS.update({"true_divide": "divide", "max": "maximum", "min": "minimum", "amax": "maximum",
+                "amin": "minimum", "sum": "add", "prod": "multiply"})  # as reduction operators
 
 
 def _numpy_ops(up: Upgrader, call: cst.Call) -> cst.Call:

@@ -356,8 +356,14 @@ def translate_index(scope: GridScope, node: cst.Subscript, bounds: Bounds | None
         if len(set(positions)) != len(positions):
             raise Untranslatable("two index grids share an axis position")
     positions = [aff.axis.position for aff in used]
-    if positions != sorted(positions) or len(set(positions)) != len(positions):
-        raise Untranslatable("grid axes are used out of order (a transposing access)")
+    if len(set(positions)) != len(positions):
+        raise Untranslatable("one grid axis indexes two dims (a diagonal access)")
+    # Grid axes out of subscript order address the tile transposed: slice, then permute the view so
+    # its dim k is grid axis k (NkiTensor.permute; `out[i*128 + if_, ip]` stores a (P, F) tile into
+    # an (F, P) region).
+    order = sorted(range(len(positions)), key=lambda k: positions[k]) if positions != sorted(positions) else None
+    if order is not None and any(kind != "grid" for kind, _, _ in parts):
+        raise Untranslatable("grid axes are used out of order next to integer indices or slices")
     ndim = max(aff.axis.ndim for aff in used)
     missing = ndim - len(used)
     ints = [i for i, (kind, _, _) in enumerate(parts) if kind == "int"]
@@ -392,4 +398,58 @@ def translate_index(scope: GridScope, node: cst.Subscript, bounds: Bounds | None
                                                             upper=cst.parse_expression(add(v, "1")))))
         else:
             new_elems.append(e)
-    return node.with_changes(slice=new_elems)
+    out = node.with_changes(slice=new_elems)
+    if order is not None:
+        return cst.parse_expression(f"{code(out)}.permute({tuple(order)!r})")
+    return out
+
+
+def multi_affine(scope: GridScope, node: cst.BaseExpression) -> tuple[dict[int, int], str, dict[int, Axis]]:
+    """An expression affine in several grid axes: ({axis position: coeff}, const code, {position: axis})."""
+    if not scope.contains_grid(node):
+        return {}, code(node), {}
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Subtract)):
+        lc, lk, la = multi_affine(scope, node.left)
+        rc, rk, ra = multi_affine(scope, node.right)
+        sign = 1 if isinstance(node.operator, cst.Add) else -1
+        coeffs = dict(lc)
+        for pos, k in rc.items():
+            coeffs[pos] = coeffs.get(pos, 0) + sign * k
+        return coeffs, add(lk, rk) if sign == 1 else sub(lk, rk), {**la, **ra}
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+        for grid_side, other in ((node.left, node.right), (node.right, node.left)):
+            k = _int_literal(other)
+            if k is not None and not scope.contains_grid(other):
+                c, const, axes = multi_affine(scope, grid_side)
+                return {p: k * v for p, v in c.items()}, mul(k, const), axes
+        raise Untranslatable(f"`{code(node)}` scales a grid axis by a non-literal")
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        c, const, axes = multi_affine(scope, node.expression)
+        return {p: -v for p, v in c.items()}, neg(const), axes
+    aff = scope.affine(node)
+    if aff.axis is None:
+        return {}, aff.const, {}
+    return {aff.axis.position: aff.coeff}, aff.const, {aff.axis.position: aff.axis}
+
+
+_CMP = {cst.GreaterThanEqual: "greater_equal", cst.GreaterThan: "greater", cst.LessThanEqual: "less_equal",
+        cst.LessThan: "less", cst.Equal: "equal", cst.NotEqual: "not_equal"}
+
+
+def affine_predicate(scope: GridScope, pred: cst.BaseExpression) -> tuple[int, int, str, str, Axis | None]:
+    """`lhs <cmp> rhs` over a 2-d grid -> (channel_multiplier, free step, offset code, cmp op name, free axis)."""
+    if not (isinstance(pred, cst.Comparison) and len(pred.comparisons) == 1):
+        raise Untranslatable("affine_select predicate is not one comparison")
+    comp = pred.comparisons[0]
+    op = _CMP.get(type(comp.operator))
+    if op is None:
+        raise Untranslatable("affine_select predicate operator")
+    lc, lk, la = multi_affine(scope, pred.left)
+    rc, rk, ra = multi_affine(scope, comp.comparator)
+    coeffs = dict(lc)
+    for pos, k in rc.items():
+        coeffs[pos] = coeffs.get(pos, 0) - k
+    axes = {**la, **ra}
+    if set(coeffs) - {0, 1}:
+        raise Untranslatable("affine_select predicate over more than a 2-d grid")
+    return coeffs.get(0, 0), coeffs.get(1, 0), sub(lk, rk), op, axes.get(1)

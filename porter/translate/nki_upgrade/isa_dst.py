@@ -37,7 +37,7 @@ RETURNING: dict[str, ReturningOp] = {
                                  shape="_porter_reduced_shape({data}.shape, {axis})"),
     "tensor_tensor_scan": ReturningOp(("data0", "data1", "initial", "op0", "op1"), "data0"),
     "tensor_copy_predicated": ReturningOp(("src", "predicate"), "src"),
-    "affine_select": ReturningOp(("pred", "on_true_tile", "on_false_value"), "on_true_tile"),
+    "affine_select": ReturningOp(("pred", "on_true_tile", "on_false_value"), "on_true_tile"),  # after grids.py
     "memset": ReturningOp(("shape", "value", "dtype"), "", shape="{shape}"),
     "bn_stats": ReturningOp(("data",), "data", shape="({data}.shape[0], 6)"),
     "bn_aggr": ReturningOp(("data",), "data", shape="({data}.shape[0], 2)"),

@@ -184,6 +184,7 @@ class Upgrader(cst.CSTTransformer):
         statements: list[cst.BaseStatement] = []
         guard: list[str] = []
         try:
+            updated = updated.visit(_AffineSelect(self))
             updated, guard = self._translate_grids(updated)
         except grids.Untranslatable as exc:
             self._mark(GRID, f"legacy index grid / mask not translated ({exc}); rewrite with slices")
@@ -413,6 +414,36 @@ def _defines_grid(stmt: cst.SimpleStatementLine, scope: grids.GridScope) -> bool
                                for n in names)
 
 
+class _AffineSelect(cst.CSTTransformer):
+    """Legacy `nisa.affine_select(pred, on_true_tile, on_false_value)` with a predicate over the index
+    grid -> the current form: the predicate as `pattern`, `channel_multiplier`, `offset`, `cmp_op`."""
+
+    def __init__(self, up: Upgrader) -> None:
+        self.up = up
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if call_name(original, self.up.aliases) != "nki.isa.affine_select" or arg(updated, "dst") is not None:
+            return updated
+        pred = arg(updated, "pred", 0)
+        true_tile = arg(updated, "on_true_tile", 1)
+        false_value = arg(updated, "on_false_value", 2)
+        if pred is None or true_tile is None or false_value is None:
+            return updated
+        try:
+            cp, step, offset, op, free = grids.affine_predicate(self.up.scope, pred.value)
+        except grids.Untranslatable as exc:
+            self.up._mark(GRID, f"legacy affine_select predicate not translated ({exc})")
+            return updated
+        count = free.size if free is not None else f"{code(true_tile.value)}.shape[1]"
+        dtype = arg(updated, "dtype")
+        text = (f"{self.up.nisa}.affine_select(pattern=[[{step}, {count}]], channel_multiplier={cp}, "
+                f"on_true_tile={code(true_tile.value)}, on_false_value={code(false_value.value)}, "
+                f"cmp_op={self.up.nl}.{op}, offset={offset}"
+                + (f", dtype={code(dtype.value)})" if dtype is not None else ")"))
+        self.up._note(GRID, "legacy affine_select predicate -> pattern / channel_multiplier / offset")
+        return cst.parse_expression(text)
+
+
 class _MaskFinder(cst.CSTVisitor):
     def __init__(self, aliases: dict[str, str]) -> None:
         self.aliases = aliases
@@ -562,7 +593,7 @@ def upgrade_module(source: str) -> tuple[str, Report, bool]:
     up.numpy_names = {k for k, v in _imported_modules(module).items() if v == "numpy"}
     # A statement needs the grid / mask / dst passes only if it names one of these.
     up.has_par_dim = "par_dim" in source
-    up.interesting = {"mask", "arange", "mgrid", *(k for k, v in names.items() if v.startswith("nki.isa"))}
+    up.interesting = {"mask", "arange", "mgrid", "isa", *(k for k, v in names.items() if v.startswith("nki.isa"))}
     wrapper = MetadataWrapper(module)
     up._module_for_registers = wrapper.module
     new = wrapper.visit(up)
