@@ -18,6 +18,8 @@ import typer
 from porter.commands.dynamic import Inputs, Model, Name, _check_dir, _check_tolerance, _fail, _write, model_spec
 
 VERDICTS = ("auto", "ratio", "tolerance")
+CANDIDATE_DEVICES = ("neuron", "cpu")
+REFERENCE_DEVICES = ("cpu", "cuda")
 BASELINES = ("auto", "fp32", "perturb")
 PRECISION_MODES = ("auto", "cast", "autocast")
 FORMATS = ("table", "json", "junit", "markdown")
@@ -35,6 +37,12 @@ def parity(
     atol: Annotated[float | None, typer.Option(help="Absolute tolerance for every output.")] = None,
     rtol: Annotated[float | None, typer.Option(help="Relative tolerance for every output.")] = None,
     tolerance: Annotated[list[str] | None, typer.Option(help="Per output: NAME=RTOL,ATOL.")] = None,
+    candidate_device: Annotated[str, typer.Option(
+        envvar="PORTER_CANDIDATE_DEVICE",
+        help="Where the candidate runs: neuron (porter's emulated Neuron device: Neuron's operator coverage, "
+             "NKI kernels in the simulator) or cpu.")] = "neuron",
+    reference_device: Annotated[str, typer.Option(
+        help="Where the reference runs: cpu, or cuda (porter's CUDA emulation, for code that needs a GPU).")] = "cpu",
     candidate_dtype: Annotated[str | None, typer.Option(
         help="The candidate's precision (e.g. bfloat16). Below the reference's, the ratio verdict is the "
              "default.")] = None,
@@ -83,7 +91,9 @@ def parity(
     if output_format not in FORMATS:
         raise _fail(f"--output-format: {output_format!r} is not one of {', '.join(FORMATS)}")
     for option, value, allowed in (("--verdict", verdict, VERDICTS), ("--baseline", baseline, BASELINES),
-                                   ("--precision", precision, PRECISION_MODES)):
+                                   ("--precision", precision, PRECISION_MODES),
+                                   ("--candidate-device", candidate_device, CANDIDATE_DEVICES),
+                                   ("--reference-device", reference_device, REFERENCE_DEVICES)):
         if value not in allowed:
             raise _fail(f"{option}: {value!r} is not one of {', '.join(allowed)}")
     if not math.isfinite(timeout) or timeout <= 0:
@@ -158,6 +168,8 @@ def parity(
         "max_ratio": max_ratio,
         "marginal_ratio": marginal_ratio,
         "allow_marginal": allow_marginal,
+        "candidate_device": "cpu" if (onnx is not None or train_steps) else candidate_device,
+        "reference_device": reference_device,
         "train_steps": train_steps,
         "optimizer": optimizer or spec.get("optimizer"),
         "loss": loss or spec.get("loss"),

@@ -88,8 +88,9 @@ class Call:
 
 
 def _snapshot(value: Any) -> Any:
+    """A CPU copy: values on an emulated device must not outlive its emulation."""
     if isinstance(value, torch.Tensor):
-        return value.detach().clone()
+        return value.detach().to("cpu", copy=True)
     if isinstance(value, (tuple, list)):
         if hasattr(value, "_fields"):
             return type(value)(*(_snapshot(v) for v in value))

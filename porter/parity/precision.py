@@ -51,11 +51,11 @@ def to_float32(value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def precision_context(mode: str, dtype: torch.dtype | None) -> Iterator[None]:
-    """Around a forward: torch.autocast for `autocast`, nothing for `cast` (the model and inputs
-    were cast beforehand) or when no lower precision is asked for."""
+def precision_context(mode: str, dtype: torch.dtype | None, device: str = "cpu") -> Iterator[None]:
+    """Around a forward: torch.autocast (for the run's device) for `autocast`, nothing for `cast`
+    (the model and inputs were cast beforehand) or when no lower precision is asked for."""
     if mode == "autocast" and dtype is not None:
-        with torch.autocast(device_type="cpu", dtype=dtype):
+        with torch.autocast(device_type=device, dtype=dtype):
             yield
     else:
         yield

@@ -22,6 +22,7 @@ import torch
 
 from porter.graph.loader import build, example_inputs
 from porter.parity.compare import Tolerances, compare_leaves, compare_outputs, flatten
+from porter.parity.devices import label, placed, to_cpu
 from porter.parity.golden import load_golden, save_golden
 from porter.parity.layers import LayerComparison, blame, recording, rows_to_json
 from porter.parity.models import load_weights, parse_dtype, seeded_state
@@ -69,6 +70,8 @@ class ParityRequest:
     max_ratio: float = 1.2
     marginal_ratio: float = 2.0
     allow_marginal: bool = False
+    candidate_device: str = "cpu"  # neuron (emulated) or cpu
+    reference_device: str = "cpu"  # cpu or cuda (emulated)
     train_steps: int = 0  # training parity: this many optimizer steps on both sides
     optimizer: str | None = None  # pkg.module:factory (resolved in each root) or a torch.optim spec
     loss: str | None = None  # pkg.module:function, resolved in each root
@@ -94,12 +97,16 @@ def _summary(comparisons) -> dict:
 
 
 def _forward(model, args, kwargs, *, name: str, porters: bool, mode: str = "cast",
-             dtype: torch.dtype | None = None, on_call=None):
-    with stage(name, porters), torch.no_grad(), precision_context(mode, dtype):
+             dtype: torch.dtype | None = None, on_call=None, device: str = "cpu"):
+    """One run of a model, as a named stage, on its device; the output comes back on the CPU."""
+    if device != "cpu":
+        name, porters = f"{name} on {label(device)}", True
+    with stage(name, porters), torch.no_grad(), placed(model, args, kwargs, device) as (model, args, kwargs), \
+            precision_context(mode, dtype, device):
         if on_call is None:
-            return model(*args, **kwargs)
+            return to_cpu(model(*args, **kwargs))
         with recording(model, on_call):
-            return model(*args, **kwargs)
+            return to_cpu(model(*args, **kwargs))
 
 
 def _load_state(model: torch.nn.Module, state: dict, source: str | None, side: str) -> None:
@@ -149,7 +156,7 @@ def run_parity(request: ParityRequest) -> dict:
 
     if request.save_golden or request.save_only or request.onnx_artifact:
         ref_out = _forward(reference, args, kwargs, name=f"reference ({target_name(reference_dtype)})",
-                           porters=False)
+                           porters=False, device=request.reference_device)
         request.check_tolerance_names([name for name, _ in flatten(ref_out)])
         if request.save_golden:
             save_golden(Path(request.save_golden), args, kwargs, ref_out, state,
@@ -166,7 +173,9 @@ def run_parity(request: ParityRequest) -> dict:
     _load_state(candidate, state, request.weights, "candidate")
     if dtype is not None:
         cast_model(candidate, dtype)
-    described = "ported code" + (" with NKI kernels simulated" if request.simulate_kernels else "")
+    described = "ported code" + (" with NKI kernels simulated" if request.simulate_kernels else "") + (
+        f" on {label(request.candidate_device)}" if request.candidate_device != "cpu" else "") + (
+        f"; reference on {label(request.reference_device)}" if request.reference_device != "cpu" else "")
     result.update(mode="eager", candidate=described, reference_dtype=target_name(reference_dtype))
     if request.train_steps:
         _training(request, result, reference, candidate, args, kwargs)
@@ -181,7 +190,7 @@ def _tolerance_run(request, result, reference, candidate, args, kwargs, referenc
     tolerances = request.tolerances()
     layers = LayerComparison(tolerances) if request.layers else None
     ref_out = _forward(reference, args, kwargs, name=f"reference ({target_name(reference_dtype)})", porters=False,
-                       on_call=layers.record_reference if layers else None)
+                       on_call=layers.record_reference if layers else None, device=request.reference_device)
     request.check_tolerance_names([name for name, _ in flatten(ref_out)])
     cand_args, cand_kwargs, cast_by_porter = args, kwargs, False
     if target is not None and target != reference_dtype:
@@ -190,7 +199,7 @@ def _tolerance_run(request, result, reference, candidate, args, kwargs, referenc
         cast_by_porter = True
     cand_out = _forward(candidate, cand_args, cand_kwargs, porters=cast_by_porter,
                         name="candidate" + (f" at {target_name(target)}" if cast_by_porter else ""),
-                        on_call=layers.compare("candidate") if layers else None)
+                        on_call=layers.compare("candidate") if layers else None, device=request.candidate_device)
     comparisons = compare_outputs(ref_out, cand_out, tolerances)
     result.update(_summary(comparisons), verdict_mode="tolerance",
                   verdict="pass" if all(c.passed for c in comparisons) else "fail")
@@ -211,7 +220,8 @@ def _three_runs(request, result, reference, candidate, args, kwargs, reference_d
     if baseline_kind == "fp32":
         try:
             ref_out = _forward(reference, args, kwargs, name=f"reference ({target_name(reference_dtype)})",
-                               porters=False, on_call=layers.record_reference if layers else None)
+                               porters=False, on_call=layers.record_reference if layers else None,
+                               device=request.reference_device)
         except StageError as exc:
             if request.baseline != "auto":
                 raise
@@ -228,12 +238,15 @@ def _three_runs(request, result, reference, candidate, args, kwargs, reference_d
             if baseline_kind == "fp32":
                 base_out = _forward(low, run_args, run_kwargs, name=f"reference at {target_name(target)} ({mode})",
                                     porters=True, mode=mode, dtype=target,
-                                    on_call=layers.compare("baseline") if layers else None)
+                                    on_call=layers.compare("baseline") if layers else None,
+                                    device=request.reference_device)
             else:
                 ref_out = _forward(low, run_args, run_kwargs, name=f"reference at {target_name(target)} ({mode})",
                                    porters=True, mode=mode, dtype=target,
-                                   on_call=layers.record_reference if layers else None)
-                base_out = _perturbed_run(low, run_args, run_kwargs, target, mode, request.seed, layers)
+                                   on_call=layers.record_reference if layers else None,
+                                   device=request.reference_device)
+                base_out = _perturbed_run(low, run_args, run_kwargs, target, mode, request.seed, layers,
+                                          request.reference_device)
             break
         except StageError as exc:
             if attempt + 1 == len(modes):
@@ -247,7 +260,7 @@ def _three_runs(request, result, reference, candidate, args, kwargs, reference_d
         cast_model(candidate, target)
     cand_out = _forward(candidate, run_args, run_kwargs, name=f"candidate at {target_name(target)} ({mode})",
                         porters=True, mode=mode, dtype=target,
-                        on_call=layers.compare("candidate") if layers else None)
+                        on_call=layers.compare("candidate") if layers else None, device=request.candidate_device)
     comparisons, distributions = ratio_verdicts(to_float32(ref_out), to_float32(cand_out), to_float32(base_out),
                                                 target, thresholds)
     grade = overall(comparisons)
@@ -298,20 +311,21 @@ def _training(request: ParityRequest, result: dict, reference, candidate, args, 
     result["notes"] = summary["notes"]
 
 
-def _perturbed_run(model, args, kwargs, target, mode, seed, layers):
+def _perturbed_run(model, args, kwargs, target, mode, seed, layers, device):
     """The reference at the target precision on inputs perturbed by the target's epsilon: floating
     inputs directly, token inputs after the embedding."""
     generator = torch.Generator().manual_seed(seed + 1)
     name = f"reference at {target_name(target)} on perturbed inputs ({mode})"
     if has_floating((args, kwargs)):
         return _forward(model, perturbed(args, target, generator), perturbed(kwargs, target, generator), name=name,
-                        porters=True, mode=mode, dtype=target, on_call=layers.compare("baseline") if layers else None)
+                        porters=True, mode=mode, dtype=target, on_call=layers.compare("baseline") if layers else None,
+                        device=device)
     with perturb_embeddings(model, target, seed + 1) as hooked:
         if not hooked:
             raise UsageError("the perturbation baseline needs floating inputs or an nn.Embedding to perturb after; "
                              "this model has neither")
         return _forward(model, args, kwargs, name=name, porters=True, mode=mode, dtype=target,
-                        on_call=layers.compare("baseline") if layers else None)
+                        on_call=layers.compare("baseline") if layers else None, device=device)
 
 
 def _against_golden(request: ParityRequest, result: dict) -> dict:
@@ -323,9 +337,11 @@ def _against_golden(request: ParityRequest, result: dict) -> dict:
     if dtype is not None:
         cast_model(candidate, dtype)
         args, kwargs = cast_inputs(args, kwargs, dtype)
-    output = _forward(candidate, args, kwargs, name="candidate", porters=False)
+    output = _forward(candidate, args, kwargs, name="candidate", porters=False, device=request.candidate_device)
     comparisons = compare_leaves(reference_leaves, dict(flatten(output)), request.tolerances())
-    result.update(_summary(comparisons), mode="golden", candidate="eager (ported code)", verdict_mode="tolerance")
+    result.update(_summary(comparisons), mode="golden", verdict_mode="tolerance",
+                  candidate="eager (ported code)" + (f" on {label(request.candidate_device)}"
+                                                     if request.candidate_device != "cpu" else ""))
     result["verdict"] = "pass" if result["passed"] else "fail"
     return result
 

@@ -22,6 +22,13 @@ FIXTURES = ROOT / "tests" / "fixtures" / "dynamic"
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture(autouse=True)
+def candidate_on_cpu(monkeypatch):
+    """Most parity tests are about verdicts, not devices: their candidates run on the CPU (quick).
+    Tests of the emulated devices pass --candidate-device neuron / --reference-device cuda."""
+    monkeypatch.setenv("PORTER_CANDIDATE_DEVICE", "cpu")
+
+
 def marker_line(path: Path, marker: str) -> int:
     """The 1-based line of `# LINE: marker` in a fixture file."""
     for number, line in enumerate(path.read_text().splitlines(), start=1):

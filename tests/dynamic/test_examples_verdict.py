@@ -32,8 +32,9 @@ def ported(tmp_path_factory):
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
 def test_every_correct_port_passes_with_ratio_about_one(parity_in_process, ported, example, tmp_path):
     code, data = parity_json("--root", EXAMPLES / example, "--candidate-root", ported[example], "--candidate-dtype",
-                             "bfloat16", out=tmp_path / "r.json")
+                             "bfloat16", "--candidate-device", "neuron", out=tmp_path / "r.json")
     assert code == 0, data
+    assert "on the emulated neuron device" in data["candidate"]
     assert data["verdict_mode"] == "ratio" and data["verdict"] == "pass"
     for output in data["outputs"]:
         if output["ratio"] is not None:
@@ -90,7 +91,14 @@ def test_a_wrong_attention_scale_in_one_block_fails_naming_the_layer(parity_in_p
                              "bfloat16", out=tmp_path / "ok.json")
     assert code == 0 and outputs_by_name(data)["output"]["ratio"] == pytest.approx(1.0, abs=0.2)
     code, data = parity_json("--root", original, "--candidate-root", broken, "--candidate-dtype", "bfloat16",
-                             "--layers", out=tmp_path / "r.json")
+                             "--layers", "--candidate-device", "neuron", out=tmp_path / "r.json")
     assert code == 1 and data["verdict"] == "fail", data.get("error")
     assert outputs_by_name(data)["output"]["ratio"] > 2
     assert data["first_divergence"] == "blocks.1.attn"
+
+
+def test_the_reference_under_cuda_emulation(parity_in_process, ported, tmp_path):
+    code, data = parity_json("--root", EXAMPLES / "gpt_train", "--candidate-root", ported["gpt_train"],
+                             "--reference-device", "cuda", "--candidate-device", "neuron", out=tmp_path / "r.json")
+    assert code == 0, data
+    assert "reference on the emulated cuda device" in data["candidate"]
