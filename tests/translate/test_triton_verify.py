@@ -27,7 +27,7 @@ def test_every_fixture_kernel_translates_and_verifies(name):
     for r in reports:
         assert r.status == VERIFIED, f"{r.name}: {r.status}: {r.reason}"
         shapes = {c.case for c in r.cases}
-        assert {"3x37", "130x300", "2x5000"} <= shapes  # ragged tail, > 128 rows, a row > 4096 elements
+        assert {"3x37", "129x160", "2x5000"} <= shapes  # ragged tail, > 128 rows, a row > 4096 elements
         assert {c.dtype for c in r.cases} == {"float32", "bfloat16"}
         assert all(c.ok for c in r.cases) and all(c.stats.get("instructions") for c in r.cases)
 
@@ -76,5 +76,8 @@ def test_scripts_that_need_a_gpu_at_import_keep_their_kernels_checkable():
 
     src = (FIXTURES / "flat_ops.py").read_text() + "\nx = torch.randn(4, device='cuda')\nprint(x)\nN = 4\n"
     kept = definitions_only(src)
-    assert "device='cuda'" not in kept and "print(x)" not in kept
+    assert "print(x)" not in kept
     assert "def scaled_sum_kernel" in kept and "N = 4" in kept and "@triton.jit" in kept
+    namespace: dict = {}
+    exec(compile(kept, "defs.py", "exec"), namespace)  # the CUDA tensor is skipped, not raised
+    assert "scaled_sum_kernel" in namespace and namespace["N"] == 4 and "x" not in namespace

@@ -37,7 +37,12 @@ int32 = nl.int32
 int64 = nl.int32  # data only; index arithmetic stays in NumPy int64
 uint8 = nl.uint8
 uint32 = nl.uint32
-constexpr = object
+
+
+def constexpr(value=None):
+    """``tl.constexpr(v)`` at module level: the value itself (kernel arguments are trace-time Python values)."""
+    return getattr(value, "value", value)
+
 
 
 class Unsupported(NotImplementedError):
@@ -84,8 +89,19 @@ def _is_float(dt):
     return "float" in str(dt)
 
 
+_TRITON_DTYPES = {"fp32": nl.float32, "fp16": nl.float16, "bf16": nl.bfloat16, "fp64": nl.float32,
+                  "int32": nl.int32, "int64": nl.int32, "int16": nl.int16, "int8": nl.int8, "int1": nl.uint8,
+                  "uint8": nl.uint8, "uint32": nl.uint32}
+
+
+def _dt(dtype):
+    """An NKI dtype for ``dtype`` (a Triton dtype passed as a constexpr argument is mapped by name)."""
+    return _TRITON_DTYPES.get(str(getattr(dtype, "name", "")) or str(dtype), dtype) \
+        if type(dtype).__module__.startswith("triton") else dtype
+
+
 def _new(shape, dtype):
-    return nl.ndarray(tuple(int(s) for s in shape), dtype=dtype, buffer=nl.sbuf)
+    return nl.ndarray(tuple(int(s) for s in shape), dtype=_dt(dtype), buffer=nl.sbuf)
 
 
 def _f32(tile):
@@ -107,6 +123,9 @@ class _T:
         self.layout = layout  # "rows" | "2d" | "row" (1-D as (1, N)) | "col" (1-D as (N, 1)) | "scalar"
 
     def to(self, dtype, **_):
+        return cast(self, dtype)
+
+    def cast(self, dtype, **_):
         return cast(self, dtype)
 
     def __add__(self, o):
@@ -214,6 +233,26 @@ def program_id(axis=0):
 
 def num_programs(axis=0):
     return _ctx.grid[int(axis)]
+
+
+def pymin(*args):
+    """Python's ``min`` in a kernel: element-wise for per-program (NumPy) values."""
+    if any(isinstance(a, np.ndarray) for a in args):
+        out = args[0]
+        for a in args[1:]:
+            out = np.minimum(out, a)
+        return out
+    return _b.min(*args)
+
+
+def pymax(*args):
+    """Python's ``max`` in a kernel: element-wise for per-program (NumPy) values."""
+    if any(isinstance(a, np.ndarray) for a in args):
+        out = args[0]
+        for a in args[1:]:
+            out = np.maximum(out, a)
+        return out
+    return _b.max(*args)
 
 
 def cdiv(a, b):
@@ -539,8 +578,10 @@ def _fit(tile, shape, layout):
         nisa.tensor_scalar(dst=wide, data=wide, op0=nl.add, operand0=_f32(tile))
         _broadcast_partitions(out, wide)
         return out
-    if tf == 1 and f == 1 and tp == 1:
-        return tile
+    if tf == 1 and tp == f and p == 1:  # a column of M values where a row of M is wanted
+        return _transpose_tile(tile, tile.dtype if _is_float(tile.dtype) else nl.float32)
+    if tp == 1 and tf == p and f == 1:
+        return _transpose_tile(tile, tile.dtype if _is_float(tile.dtype) else nl.float32)
     raise Unsupported(f"broadcasting a {tile.shape} tile to {(p, f)}")
 
 
@@ -592,6 +633,7 @@ def zeros(shape, dtype=float32):
 
 
 def full(shape, value, dtype=float32):
+    dtype = _dt(dtype)
     shape = tuple(int(s) for s in (shape if isinstance(shape, (list, tuple)) else [shape]))
     t = _new(_tile_shape(shape), dtype)
     nisa.memset(dst=t, value=float(value) if _is_float(dtype) else int(value))
@@ -830,6 +872,7 @@ def where(condition, x, y):
 
 def cast(x, dtype, **_):
     """``x.to(dtype)`` / ``tl.cast``: on-chip conversion for blocks, NumPy for trace-time values."""
+    dtype = _dt(dtype)
     if _is_tile(x):
         if str(x.dtype) == str(dtype):
             return x

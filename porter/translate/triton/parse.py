@@ -156,6 +156,8 @@ def parse_source(source: str, path: Path) -> TritonFile:
     aliases = collect_aliases(tree)
     module_values = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
                      for t in node.targets if isinstance(t, ast.Name)}
+    module_values.update({node.target.id: node.value for node in tree.body if isinstance(node, ast.AnnAssign)
+                          and isinstance(node.target, ast.Name) and node.value is not None})
     kernels = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef):

@@ -14,8 +14,10 @@ from typing import Any
 from .parse import Kernel
 from .roles import BLOCK, COL_STRIDE, COLS, FLAG, FLOAT, NUMEL, POINTER, ROW_STRIDE, ROWS, Roles
 
-ROW_SHAPES = ((3, 37), (130, 300), (2, 5000))  # ragged tail; more rows than partitions; a row > 4096
+ROW_SHAPES = ((3, 37), (129, 160), (2, 5000))  # ragged tail; more rows than partitions; a row > 4096
 MATMUL_SHAPES = ((37, 50, 70), (130, 96, 160))  # (M, N, K)
+PAD_ROWS = 4
+SMALL_SIZE = 3  # a constexpr that names a count (batch size, number of heads) with nothing else to go on
 FLAG_DEFAULTS = {"num_stages": 1, "num_warps": 4, "GROUP_SIZE_M": 4, "GROUP_M": 4}
 
 
@@ -36,6 +38,8 @@ def _compared_value(k: Kernel, p: str, module_values: dict[str, ast.expr]) -> An
             other = node.comparators[0]
             if isinstance(other, ast.Name) and other.id in module_values:
                 other = module_values[other.id]
+            if isinstance(other, ast.Call) and other.args and ast.unparse(other.func).endswith("constexpr"):
+                other = other.args[0]  # _MODE = tl.constexpr(0)
             try:
                 return ast.literal_eval(other)
             except ValueError:
@@ -65,9 +69,16 @@ def flag_value(k: Kernel, p: str, module_values: dict[str, ast.expr] | None = No
         import triton.language as tl
 
         return tl.float32
+    if any(isinstance(n, (ast.If, ast.IfExp)) and (
+            (isinstance(n.test, ast.Name) and n.test.id == p) or
+            (isinstance(n.test, ast.UnaryOp) and isinstance(n.test.operand, ast.Name) and n.test.operand.id == p))
+            for n in ast.walk(k.node)):
+        return True  # a switch: `if elementwise_affine:`
     low = p.lower()
-    if any(w in low for w in ("eps", "temperature", "beta", "alpha", "scale", "val")):
+    if any(w in low for w in ("eps", "temperature", "temp", "beta", "alpha", "scale", "val")):
         return 1e-5 if "eps" in low else 0.5
+    if low in ("bs", "batch", "batch_size", "m", "n") or low.startswith(("n_", "num_")) or low.endswith("_size"):
+        return SMALL_SIZE
     if p in FLAG_DEFAULTS:
         return FLAG_DEFAULTS[p]
     up = p.upper()
@@ -114,7 +125,8 @@ def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any
         if p in config:
             values.append(config[p])
         elif role == POINTER:
-            values.append(torch.randn((rows, cols), generator=gen, dtype=torch.float32).to(dtype))
+            # PAD_ROWS times the rows: kernels with more index dimensions than (row, column) stay in bounds
+            values.append(torch.randn((rows * PAD_ROWS, cols), generator=gen, dtype=torch.float32).to(dtype))
         elif role in sizes:
             values.append(sizes[role])
         elif role == BLOCK:

@@ -199,7 +199,8 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "to" and qualified(func, self.tf.aliases) is None:
+        if isinstance(func, ast.Attribute) and func.attr in ("to", "cast") and \
+                qualified(func, self.tf.aliases) is None:
             for kw in node.keywords:
                 if kw.arg == "bitcast" and not (isinstance(kw.value, ast.Constant) and not kw.value.value):
                     raise _Stop(node, ".to(bitcast=True)", "bit casts are not translated")
@@ -212,6 +213,11 @@ class _Rewrite(ast.NodeTransformer):
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [ast.keyword(k.arg, self.visit(k.value)) for k in node.keywords]
             node.func = _name(_fn_name(func.id))
+            return node
+        if isinstance(func, ast.Name) and func.id in ("min", "max") and func.id not in self.locals \
+                and not node.keywords:
+            node.args = [self.visit(a) for a in node.args]
+            node.func = _name(f"_tl.py{func.id}")
             return node
         if isinstance(func, ast.Name) and func.id not in self.locals and func.id not in _BUILTINS_OK \
                 and func.id not in self.tf.aliases:
@@ -344,16 +350,37 @@ def _heuristics_source(tf: TritonFile, k: Kernel) -> str:
 
 
 class _HostNames(ast.NodeTransformer):
-    """``triton.next_power_of_2`` and friends inside heuristics -> ``_tl`` equivalents."""
+    """``triton.next_power_of_2`` and friends inside heuristics (with ``all_tl``, any ``tl.X``) -> ``_tl``."""
 
-    def __init__(self, tf: TritonFile):
+    def __init__(self, tf: TritonFile, all_tl: bool = False):
         self.tf = tf
+        self.all_tl = all_tl
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         q = qualified(node, self.tf.aliases)
         if q and q.split(".")[-1] in _HOST_TRITON:
             return _name(f"_tl.{_HOST_TRITON[q.split('.')[-1]]}")
+        if q and self.all_tl and q.startswith("triton.language."):
+            return _name(f"_tl.{q.rsplit('.', 1)[-1]}")
         return self.generic_visit(node)
+
+
+def _module_constants(tf: TritonFile, fns: list[ast.FunctionDef]) -> list[str]:
+    """Module-level assignments of the original file that the kernels read (``_MODE: tl.constexpr =
+    tl.constexpr(1)``), with ``tl`` mapped to the runtime, in file order."""
+    used = {n.id for fn in fns for n in ast.walk(fn) if isinstance(n, ast.Name)}
+    out = []
+    for node in tf.tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value = node.target.id, node.value
+        else:
+            continue
+        if name in used and not any(isinstance(n, ast.Lambda) for n in ast.walk(value)):
+            mapped = _HostNames(tf, all_tl=True).visit(copy.deepcopy(value))
+            out.append(f"{name} = {ast.unparse(mapped)}")
+    return out
 
 
 def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
@@ -375,6 +402,9 @@ def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
                else "one program at a time, a block's rows on the partitions")
         lines.append(f"{k.name}: {how}." + (f" Uses {kt.config_note}." if kt.config_note else ""))
     lines += ['"""', "", "import nki", "", f"from {RUNTIME_MODULE.rsplit('.', 1)[0]} import nki_tl as _tl", ""]
+    constants = _module_constants(tf, [bodies[k.name] for k in ok] + [k.node for k in ok])
+    if constants:
+        lines += ["", "# Module-level values of the original file that the kernels use.", *constants, ""]
     for k in ok:
         lines += ["", ast.unparse(bodies[k.name]), ""]
         kt = results[k.name]

@@ -26,6 +26,9 @@ NOT_TRANSLATED = "not translatable"
 
 DTYPES = ("float32", "bfloat16")
 TOLERANCE = {"float32": (1e-4, 1e-4), "bfloat16": (3e-2, 3e-2)}
+# bf16 results also get 1.6e-2 x max|reference| (about four bf16 ulps of the output's scale): a kernel whose
+# intermediates are bf16 rounds them at that scale, on a GPU as here.
+BF16_SCALE_ATOL = 1.6e-2
 WORKER_TIMEOUT_S = 900
 
 
