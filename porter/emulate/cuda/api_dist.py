@@ -33,9 +33,11 @@ def _gloo_backend(backend):
     return backend
 
 
-class DistributedDataParallel(torch.nn.Module):
-    """DDP for the emulated GPUs: rank 0's parameters broadcast at construction, gradients averaged over
-    the group as each one is accumulated (PyTorch's C++ reducer cannot time or bucket emulated tensors).
+class DistributedDataParallel:
+    """Methods that replace DistributedDataParallel's (the class itself stays: modules imported during the
+    emulation, torch._dynamo among them, keep a reference to it). DDP for the emulated GPUs: rank 0's
+    parameters broadcast at construction, gradients averaged over the group as each one is accumulated
+    (PyTorch's C++ reducer cannot time or bucket emulated tensors).
 
     Same training semantics as DDP (averaged gradients, `module`, `no_sync()`, "module." state keys);
     the all-reduces are per parameter instead of per bucket.
@@ -44,7 +46,7 @@ class DistributedDataParallel(torch.nn.Module):
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
                  process_group=None, bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
                  gradient_as_bucket_view=False, static_graph=False, **kwargs):
-        super().__init__()
+        torch.nn.Module.__init__(self)
         state.log("DistributedDataParallel", "gradients all-reduced per parameter over gloo")
         dist = torch.distributed
         self.module = module
@@ -82,15 +84,15 @@ class DistributedDataParallel(torch.nn.Module):
             self.require_backward_grad_sync = previous
 
 
-class DataParallel(torch.nn.Module):
-    """nn.DataParallel on the emulated GPUs: one replica on the first device runs the whole batch.
+class DataParallel:
+    """Methods that replace nn.DataParallel's: one replica on the first device runs the whole batch.
 
     Outputs and gradients equal DataParallel's (replicas share weights, the gathered output is the whole
     batch's) except in layers that see the batch split, such as BatchNorm statistics per replica.
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0):
-        super().__init__()
+        torch.nn.Module.__init__(self)
         state.log("nn.DataParallel", "one replica runs the whole batch on the first emulated GPU")
         self.module = module
         self.device_ids = list(range(state.device_count)) if device_ids is None else [
@@ -119,10 +121,15 @@ def _to_device(obj, device):
 _ORIGINAL: dict = {}
 
 
+def _replace_methods(p: Patcher, real: type, emulated: type) -> None:
+    for name, value in vars(emulated).items():
+        if callable(value) and not name.startswith("__") or name in ("__init__",):
+            p.set(real, name, value)
+
+
 def install(p: Patcher) -> None:
     if not torch.distributed.is_available():
-        p.set(torch.nn, "DataParallel", DataParallel)
-        p.set(torch.nn.parallel, "DataParallel", DataParallel)
+        _replace_methods(p, torch.nn.DataParallel, DataParallel)
         return
     dist = torch.distributed
     orig_init = dist.init_process_group
@@ -140,11 +147,8 @@ def install(p: Patcher) -> None:
     if hasattr(dist, "distributed_c10d"):
         p.set(dist.distributed_c10d, "init_process_group", init_process_group)
     _ORIGINAL.update(broadcast=dist.broadcast, all_reduce=dist.all_reduce)
-    p.set(torch.nn.parallel, "DistributedDataParallel", DistributedDataParallel)
-    p.set(torch.nn.parallel.distributed, "DistributedDataParallel", DistributedDataParallel)
-    p.set(torch.nn, "DataParallel", DataParallel)
-    p.set(torch.nn.parallel, "DataParallel", DataParallel)
-    p.set(torch.nn.parallel.data_parallel, "DataParallel", DataParallel)
+    _replace_methods(p, torch.nn.parallel.DistributedDataParallel, DistributedDataParallel)
+    _replace_methods(p, torch.nn.DataParallel, DataParallel)
     for name in _COLLECTIVES:
         orig = getattr(dist, name, None)
         if orig is None or "object" in name:
