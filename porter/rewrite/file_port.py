@@ -47,7 +47,7 @@ from porter.rewrite.transforms import (
     statement_transform,
     value_transform,
 )
-from porter.source.catalogue import Catalogue, Fix, Rule
+from porter.source.catalogue import Catalogue, Fix, Rule, glob_match
 from porter.source.engine import RuleIndex, analyse_source
 from porter.source.extensions import imported_extension
 
@@ -128,6 +128,7 @@ def _call_of(node: cst.CSTNode, parents: dict) -> cst.CSTNode:
 
 
 def _torch_alias(module: cst.Module) -> str | None:
+    """The name a plain top-level `import torch` binds, if the module has one."""
     for stmt in module.body:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
@@ -136,6 +137,26 @@ def _torch_alias(module: cst.Module) -> str | None:
                         if code_name(alias.name) == "torch":
                             return alias.asname.name.value if alias.asname else "torch"
     return None
+
+
+class _TorchImports(cst.CSTVisitor):
+    """Every `import torch [as T]` of a file, wherever it stands (in a try, an if, a function)."""
+
+    def __init__(self) -> None:
+        self.aliases: list[str] = []
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            if code_name(alias.name) == "torch":
+                self.aliases.append(alias.asname.name.value if alias.asname else "torch")
+
+
+def _torch_anywhere(module: cst.Module) -> str | None:
+    """The file's name for torch when it imports torch only lazily or under a condition (inside a
+    function, a try, an if): porter then never adds a module-level `import torch` of its own."""
+    visitor = _TorchImports()
+    module.visit(visitor)
+    return visitor.aliases[0] if visitor.aliases else None
 
 
 def _marker_text(rule: Rule, fix: Fix, reason: str = "", site_only: bool = False, name: str = "") -> str:
@@ -343,6 +364,26 @@ def _insert_missing_helper(module: cst.Module) -> cst.Module:
     return module.with_changes(body=[*module.body[:i], helper, first, *module.body[i + 1:]])
 
 
+def _compiled_module(rule: Rule, matched: str) -> bool:
+    """Is this a compiled extension module of the rule's catalogue (a `compiled = true` matcher)?"""
+    parts = matched.split(".")
+    names = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    return any(m.compiled and glob_match(name, m.names) for m in rule.matchers for name in names)
+
+
+def _is_import(stmt: cst.CSTNode | None) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
+
+
+def _inside_import(node: cst.CSTNode, parents: dict) -> bool:
+    while node is not None and not isinstance(node, cst.BaseStatement):
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            return True
+        node = parents.get(node)
+    return False
+
+
 def _in_import_guard(stmt: cst.CSTNode, parents: dict) -> bool:
     node = parents.get(stmt)
     while node is not None and not isinstance(node, cst.Module):
@@ -383,7 +424,7 @@ def _importing_torch_itself(helper: cst.FunctionDef, torch_alias: str) -> cst.Fu
     at = 1 if statements and isinstance(statements[0], cst.SimpleStatementLine) and isinstance(
         statements[0].body[0], cst.Expr) else 0
     line = "import torch" if torch_alias == "torch" else f"import torch as {torch_alias}"
-    statements.insert(at, cst.parse_statement(f"{line}  # imported later in this file\n"))
+    statements.insert(at, cst.parse_statement(f"{line}  # not imported at the top of this file\n"))
     return helper.with_changes(body=helper.body.with_changes(body=statements))
 
 
@@ -397,7 +438,8 @@ def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_al
     body = list(module.body)
     insert_at = _leading_imports_end(body)
     # No torch import at all: AddImportsVisitor adds one to the opening imports afterwards.
-    torch_late = _torch_alias(module) is not None and _torch_alias(cst.Module(body=body[:insert_at])) is None
+    # torch imported only later, or only lazily / under a condition: the helper imports it itself.
+    torch_late = _torch_anywhere(module) is not None and _torch_alias(cst.Module(body=body[:insert_at])) is None
     uses_torch = re.compile(rf"\b{re.escape(torch_alias)}\.")
     helpers = []
     for _, source in sources:
@@ -453,6 +495,33 @@ def _inside(node: cst.CSTNode, parents: dict, kind: type) -> bool:
         if isinstance(node, kind):
             return True
     return False
+
+
+class _SiteContext:
+    """The file's context, with the torch alias this site spells (`import torch as T` in a function)."""
+
+    def __init__(self, ctx: FileContext, alias: str) -> None:
+        self._ctx, self._alias = ctx, alias
+
+    def render(self, template: str, args: str = "", **values: str) -> str:
+        saved, self._ctx.torch_alias = self._ctx.torch_alias, self._alias
+        try:
+            return self._ctx.render(template, args, **values)
+        finally:
+            self._ctx.torch_alias = saved
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+
+def _site_context(ctx: FileContext, node: cst.CSTNode, matched: str) -> FileContext:
+    """`T.cuda.is_available()` where a function imports torch as T: its fix writes `T.`, not the file's name."""
+    spelled = code_name(node.func if isinstance(node, cst.Call) else node) if isinstance(
+        node, (cst.Name, cst.Attribute, cst.Call)) else ""
+    head, _, rest = spelled.partition(".")
+    if matched.startswith("torch.") and rest and rest == matched.partition(".")[2] and head != ctx.torch_alias:
+        return _SiteContext(ctx, head)
+    return ctx
 
 
 def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: FileContext) -> Callable | None:
@@ -547,7 +616,7 @@ def port_source(
     metadata = wrapper.resolve_many([PositionProvider, ParentNodeProvider])
     positions, parents = metadata[PositionProvider], metadata[ParentNodeProvider]
     sites = SiteIndex(positions)
-    ctx = FileContext(torch_alias=_torch_alias(module) or "torch")
+    ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")
     edits: dict[cst.CSTNode, Callable] = {}
     markers: dict[cst.CSTNode, list[tuple[str, str]]] = {}
     guards: dict[cst.CSTNode, str] = {}
@@ -612,6 +681,13 @@ def port_source(
                 change.detail = f"{finding.message}; {guarded} when used"
                 mark(stmt, rule, fix, guarded, name=finding.matched)
                 continue
+            if _compiled_module(rule, finding.matched) and _is_import(stmt) and _inside_import(node, parents):
+                # a catalogued extension module another package builds (rules/kernels.toml, NRN408):
+                # guarded like the project's own, so the file imports without it
+                if not _in_import_guard(stmt, parents) and _runs_at_import(stmt, parents):
+                    guards.setdefault(stmt, EXTENSION_RULE)
+                mark(stmt, rule, fix, f"{finding.matched} is a compiled CUDA extension, absent on the target")
+                continue
             mark(stmt, rule, fix, name=finding.matched)
             continue
         if fix.transform == "swap-import":
@@ -641,7 +717,7 @@ def port_source(
             mark(stmt, rule, fix, finding.manual, site_only=True)
             continue
         try:
-            site, edit = _apply_fix(rule, fix, node, parents, ctx)
+            site, edit = _apply_fix(rule, fix, node, parents, _site_context(ctx, node, finding.matched))
         except CannotFix as exc:
             change.action, change.detail = "marked", str(exc)
             mark(stmt, rule, fix, str(exc))
@@ -668,7 +744,7 @@ def port_source(
     new_module = _insert_helpers(new_module, helpers, ctx.torch_alias)
     if guards or builds:
         new_module = _insert_missing_helper(new_module)
-    needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_alias(new_module) is None else [])
+    needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_anywhere(new_module) is None else [])
     if needed:
         context = CodemodContext()
         for module_name in needed:

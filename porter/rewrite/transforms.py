@@ -47,7 +47,7 @@ class FileContext:
     imports: set[str] = field(default_factory=set)
 
     def render(self, template: str, args: str = "", **values: str) -> str:
-        if "{device}" in template:
+        if "{device}" in template or f"{DEVICE_HELPER}(" in template:
             self.needs_device_helper = True
         if "{torch}" in template or "{device}" in template:
             self.uses_torch = True

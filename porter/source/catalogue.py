@@ -66,6 +66,8 @@ class Matcher:
     # (call matcher) report only calls that do not pass this argument, by keyword or at `without_position`
     without: str | None = None
     without_position: int | None = None
+    # (name matcher) compiled extension modules: matched even inside the package that builds them
+    compiled: bool = False
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -192,7 +194,7 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
         raise CatalogueError(f"{where}: match kind {kind!r} is not one of {', '.join(MATCH_KINDS)}")
     allowed = {
         "kind", "names", "context", "callee", "methods", "position", "keyword", "value",
-        "exclude_callee", "pattern", "fstring", "receiver", "without", "without_position",
+        "exclude_callee", "pattern", "fstring", "receiver", "without", "without_position", "compiled",
     }
     unknown = set(raw) - allowed
     if unknown:
@@ -219,6 +221,7 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
         receiver=raw.get("receiver"),
         without=raw.get("without"),
         without_position=raw.get("without_position"),
+        compiled=bool(raw.get("compiled", False)),
     )
     if (matcher.without is not None or matcher.without_position is not None) and kind != "call":
         raise CatalogueError(f"{where}: `without` only works with the `call` matcher")

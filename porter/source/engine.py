@@ -20,6 +20,7 @@ from porter.source.findings import Finding
 from porter.source.gates import GateCheck
 from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets, qualified_names
 from porter.source.predicates import PREDICATES, fstring_text, string_value
+from porter.source.project import is_own_module
 from porter.source.suppressions import comment_lines, covers, file_suppressions, line_suppressions
 
 SYNTAX_ERROR = "NRN001"
@@ -442,7 +443,7 @@ class _Analysis:
                     self._guard(rule, self.report, rule, node, node.attr, start)
         if not self.index.names or id(node) in self.claimed:
             return
-        qualnames = qualified_names(node, scope)
+        qualnames = {q for q in qualified_names(node, scope) if not self._own(q)}
         if not qualnames:
             return
         context = self._context(node, parent)
@@ -567,14 +568,26 @@ class _Analysis:
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias, qualname in import_targets(node):
             best: tuple[int, Rule] | None = None
+            own = self._own(qualname)
             for rule, m in self.index.imports:
+                if own and not m.compiled:
+                    continue  # the project's own package, even when it bears a CUDA-only package's name
                 pattern = glob_match(qualname, m.names)
+                if pattern is None and m.compiled:
+                    # `from selective_scan_cuda import fwd`: a name inside a compiled module
+                    parts = qualname.split(".")
+                    pattern = next((p for i in range(len(parts) - 1, 0, -1)
+                                    for p in [glob_match(".".join(parts[:i]), m.names)] if p), None)
                 if pattern is not None:
                     score = pattern_specificity(pattern)
                     if best is None or score > best[0]:
                         best = (score, rule)
             if best is not None:
                 self._guard(best[1], self.report, best[1], alias, qualname)
+
+    def _own(self, qualname: str) -> bool:
+        """A name from the project's own package (porter.source.project): never the CUDA-only package."""
+        return bool(self.path) and is_own_module(qualname, self.path)
 
     def _string(self, node: ast.AST, scope: Scope) -> None:
         key = id(node)

@@ -337,3 +337,167 @@ def test_an_unsafe_fix_not_applied_is_marked_where_it_would_go():
     assert run(ported)["model"].weight.dtype == torch.float16  # unchanged code, unchanged numerics
     applied, _ = port("import torch\nmodel = torch.nn.Linear(2, 2).half()\n", unsafe=True)
     assert "# porter: NRN206" not in applied and run(applied)["model"].weight.dtype == torch.bfloat16
+
+
+# -- 8. a package's own imports are never guarded -------------------------------------------------
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+KERNEL_PACKAGE = {
+    "pyproject.toml": "",
+    "flash_attn/__init__.py": "from flash_attn.flash_attn_interface import flash_attn_func\n",
+    "flash_attn/utils/__init__.py": "",
+    "flash_attn/utils/shapes.py": "def check_shape(x):\n    return x.dim() == 4\n",
+    "flash_attn/flash_attn_interface.py": (
+        "import torch\n"
+        "import flash_attn_2_cuda as flash_attn_gpu\n"
+        "from flash_attn.utils.shapes import check_shape\n"
+        "from .utils import shapes\n\n\n"
+        "def flash_attn_func(q, k, v):\n"
+        "    assert check_shape(q) and shapes.check_shape(k)\n"
+        "    return flash_attn_gpu.fwd(q, k, v)\n"),
+}
+
+
+def test_porting_the_package_that_provides_the_kernels_keeps_its_own_imports(tmp_path, monkeypatch):
+    from porter.config import Overrides
+    from porter.rewrite.tree_port import PortOptions, port_tree
+
+    _write(tmp_path / "src", KERNEL_PACKAGE)
+    result = port_tree(tmp_path / "src", PortOptions(target="neuron", out=tmp_path / "out"), Overrides())
+    assert not result.problems, result.problems
+    interface = (tmp_path / "out" / "flash_attn" / "flash_attn_interface.py").read_text()
+    assert "\nfrom flash_attn.utils.shapes import check_shape\n" in interface  # not wrapped, not marked
+    assert "\nfrom .utils import shapes\n" in interface
+    assert "    import flash_attn_2_cuda as flash_attn_gpu\nexcept ImportError:" in interface  # its extension is
+    assert (tmp_path / "out" / "flash_attn" / "__init__.py").read_text() == KERNEL_PACKAGE["flash_attn/__init__.py"]
+    monkeypatch.syspath_prepend(str(tmp_path / "out"))
+    for name in [m for m in sys.modules if m == "flash_attn" or m.startswith("flash_attn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    import flash_attn  # the ported package imports without its CUDA extension
+
+    q = torch.zeros(1, 2, 2, 4)
+    with pytest.raises(ImportError, match="flash_attn_2_cuda"):
+        flash_attn.flash_attn_func(q, q, q)
+
+
+# -- 9. extension modules that well-known packages build are guarded like the project's own -------
+
+EXTENSIONS = '''
+import torch
+import rotary_emb
+import dropout_layer_norm
+import xentropy_cuda_lib as xentropy
+import amp_C, fused_layer_norm_cuda
+from selective_scan_cuda import fwd
+from causal_conv1d_cuda import causal_conv1d_fwd
+
+
+def rotate(x):
+    return rotary_emb.apply_rotary(x)
+'''
+
+
+def test_catalogued_extension_modules_are_found_guarded_and_marked():
+    from porter.source.engine import analyse_source
+
+    found = {f.matched for f in analyse_source(EXTENSIONS, "model.py", _index("neuron")) if f.rule_id == "NRN408"}
+    assert found == {"rotary_emb", "dropout_layer_norm", "xentropy_cuda_lib", "amp_C", "fused_layer_norm_cuda",
+                     "selective_scan_cuda.fwd", "causal_conv1d_cuda.causal_conv1d_fwd"}
+    ported, _ = port(EXTENSIONS)
+    assert ported.count("except ImportError:") == 6 and ported.count("# porter: NRN408") == 6
+    module = run(ported)  # imports on a machine without any of them
+    with pytest.raises(ImportError, match=r"rotary_emb\.apply_rotary needs 'rotary_emb'.*NRN408"):
+        module["rotate"](torch.zeros(2))
+
+
+# -- 10. a file that imports torch lazily or under a condition gets no module-level import ---------
+
+LAZY_TORCH = '''
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def to_device(x):
+    return x.cuda()
+
+
+def train(x):
+    import torch as T
+    if T.cuda.is_available():
+        x = x.cuda()
+    return x
+'''
+
+
+def test_no_module_level_torch_import_is_added_to_a_file_that_imports_torch_conditionally(monkeypatch):
+    ported, _ = port(LAZY_TORCH)
+    assert ported.count("\nimport torch") == 0  # no module-level import of porter's own
+    assert "    import torch as T\n    if T.accelerator.is_available():" in ported
+    assert "\n    import torch  # not imported at the top of this file\n" in ported
+    module = run(ported)
+    assert module["to_device"](torch.ones(1)).device.type == "cpu"
+    monkeypatch.setitem(sys.modules, "torch", None)  # a machine without torch: the module still imports
+    assert run(ported)["torch"] is None
+
+
+# -- `with torch.cuda.device(idx):` runs on Neuron and on a CPU ------------------------------------
+
+DEVICE_CONTEXT = '''
+import torch
+
+
+def run(x, idx):
+    with torch.cuda.device(idx):
+        return x + 1
+
+
+def on_its_device(x):
+    with torch.cuda.device(x.device):
+        return x * 2
+'''
+
+
+def test_cuda_device_context_becomes_the_accelerator_device_index():
+    ported, _ = port(DEVICE_CONTEXT)
+    assert "with torch.accelerator.device_index(_porter_device(idx).index):" in ported
+    module = run(ported)
+    assert module["run"](torch.ones(1), 0).item() == 2.0 and module["on_its_device"](torch.ones(1)).item() == 2.0
+
+
+# -- 12. idempotence: a second port adds nothing, over every snippet of this file -------------------
+
+FLASH_GUARDED = '''
+import torch
+from flash_attn import flash_attn_varlen_qkvpacked_func, flash_attn_with_kvcache, flash_attn_kvpacked_func
+from flash_attn.bert_padding import unpad_input, pad_input
+
+if flash_attn_varlen_qkvpacked_func is None:
+    print("no flash")
+if flash_attn_with_kvcache is None and flash_attn_kvpacked_func is None:
+    print("no flash")
+
+
+def attn(q, k, v):
+    if flash_attn_with_kvcache is None:
+        return unpad_input(q)
+    return flash_attn_with_kvcache(q, k, v)
+'''
+
+ALL_SNIPPETS = [TRITON_META, GATED_TESTS, AVAILABILITY, FSDP_SITES, DEVICE_CHOICES, AMP_STEP, EXTENSIONS, LAZY_TORCH,
+                DEVICE_CONTEXT, FLASH_GUARDED, KERNEL_PACKAGE["flash_attn/flash_attn_interface.py"]]
+
+
+@pytest.mark.parametrize("unsafe", [False, True])
+@pytest.mark.parametrize("target", ["neuron", "portable", "xla"])
+@pytest.mark.parametrize("snippet", range(len(ALL_SNIPPETS)))
+def test_a_second_port_adds_nothing(snippet, target, unsafe):
+    first, _ = port(ALL_SNIPPETS[snippet], target, unsafe)
+    second, _ = port(first, target, unsafe)
+    assert second == first
