@@ -364,3 +364,7 @@ def test_porters_own_kernels_run_on_every_version_without_deprecated_api(version
     np.testing.assert_allclose(y, x / np.sqrt((x * x).mean(axis=1, keepdims=True) + 1e-6), rtol=1e-4, atol=1e-5)
     e = np.exp(x - x.max(axis=1, keepdims=True))
     np.testing.assert_allclose(s, e / e.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+
+
+def test_nc_version_is_ordered():
+    assert nisa.nc_version.gen2 < nisa.nc_version.gen3 <= nisa.get_nc_version()  # default target trn2 (gen3)

@@ -200,6 +200,9 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
         return cst.Call(func=sim, args=rest)
     if name == "nki.jit":
         return _fix_jit(up, updated)
+    if name.startswith("nki.language.") and arg(updated, "lazy_initialization") is not None:
+        up._note("NRN709", "lazy_initialization= dropped (a legacy allocation hint)")
+        updated = _without(updated, "lazy_initialization")
     if up.legacy and name in _REDUCTIONS and arg(updated, "keepdims") is None and arg(updated, "axis", 1):
         # Legacy reductions kept the reduced free axis (a (P, 1) tile that broadcasts along the free
         # dim); the current API drops it unless keepdims=True.

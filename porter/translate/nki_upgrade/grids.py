@@ -362,14 +362,16 @@ def translate_index(scope: GridScope, node: cst.Subscript, bounds: Bounds | None
     # its dim k is grid axis k (NkiTensor.permute; `out[i*128 + if_, ip]` stores a (P, F) tile into
     # an (F, P) region).
     order = sorted(range(len(positions)), key=lambda k: positions[k]) if positions != sorted(positions) else None
-    if order is not None and any(kind != "grid" for kind, _, _ in parts):
-        raise Untranslatable("grid axes are used out of order next to integer indices or slices")
+    if order is not None and any(kind == "slice" for kind, _, _ in parts):
+        raise Untranslatable("grid axes are used out of order next to slices")
     ndim = max(aff.axis.ndim for aff in used)
     missing = ndim - len(used)
     ints = [i for i, (kind, _, _) in enumerate(parts) if kind == "int"]
     if missing and any(kind == "slice" for kind, _, _ in parts):
         raise Untranslatable("grid indices mixed with slices leave the tile's rank unclear")
     widen = set()
+    if missing and order is not None:
+        raise Untranslatable("grid axes out of order with unused grid axes")
     if missing:
         if len(ints) != missing:
             raise Untranslatable("the grid has more axes than the subscript uses")

@@ -49,9 +49,23 @@ class matmul_perf_mode(Enum):  # noqa: N801
 
 
 class nc_version(Enum):  # noqa: N801
+    """NeuronCore generation; ordered, so kernels can write `get_nc_version() >= nc_version.gen3`."""
+
     gen2 = 2
     gen3 = 3
     gen4 = 4
+
+    def __lt__(self, other: object) -> bool:
+        return self.value < other.value if isinstance(other, nc_version) else NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        return self.value <= other.value if isinstance(other, nc_version) else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        return self.value > other.value if isinstance(other, nc_version) else NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        return self.value >= other.value if isinstance(other, nc_version) else NotImplemented
 
 
 class dma_engine(Enum):  # noqa: N801
