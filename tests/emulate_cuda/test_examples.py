@@ -55,6 +55,9 @@ def test_gpt_train_unported_runs_and_matches_the_cpu_path(tmp_path):
                      "utils.py:102: Event.record", "utils.py:111: torch.cuda.synchronize",
                      "utils.py:126: torch.cuda.memory_allocated", "train.py:155: Tensor.pin_memory",
                      "train.py:111: DataLoader(pin_memory=True)", "train.py:142: torch.cuda.nvtx.range_pop",
+                     "utils.py:20: import apex.optimizers", "train.py:136: GradScaler.scale",
+                     "train.py:139: GradScaler.step",
+                     "utils.py:149: torch.save / pickle of a cuda tensor",
                      "utils.py:134: torch.cuda.memory_summary", "utils.py:135: torch.cuda.empty_cache"):
         assert expected in log, expected
     assert "porter CUDA emulation:" in log and "intercepted calls" in emulated.stderr

@@ -143,7 +143,8 @@ def activate_from_env(environ: dict | None = None) -> bool:
     """Start emulation if `porter run --device cuda` asked for it; True if it did.
 
     Reads PORTER_EMULATE_DEVICE (must be "cuda"), PORTER_EMULATE_CUDA_PROFILE, PORTER_EMULATE_CORES
-    (number of GPUs) and PORTER_EMULATE_CUDA_LOG; the log and its summary are written at exit.
+    (number of GPUs) and PORTER_EMULATE_CUDA_LOG; at exit the log is appended to that file and the
+    summary printed to stderr.
     """
     from porter.emulate import _env
 
@@ -160,6 +161,6 @@ def activate_from_env(environ: dict | None = None) -> bool:
 def _at_exit() -> None:
     from porter.emulate.cuda import state
 
-    if _session is not None and state.calls.path:
+    if _session is not None and state.calls.sites:
         print(state.calls.summary(), file=sys.stderr)
     deactivate()

@@ -242,6 +242,26 @@ def _amp(p: Patcher) -> None:
         return orig_gs_init(self, device, *args, **kwargs)
 
     p.set(gs, "__init__", scaler_init)
+    for method in ("scale", "unscale_", "step", "update"):
+        original = getattr(gs, method)
+
+        def scaler_method(self, *args, _original=original, _name=method, **kwargs):
+            if getattr(self, "_device", None) == "cuda":
+                state.log(f"GradScaler.{_name}", "PyTorch's loss scaling on the emulated tensors")
+                with quiet():
+                    return _original(self, *args, **kwargs)
+            return _original(self, *args, **kwargs)
+
+        p.set(gs, method, functools.wraps(original)(scaler_method))
+    for cls in (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD):
+        original = cls.__init__
+
+        def optimizer_init(self, *args, _original=original, _name=cls.__name__, **kwargs):
+            if kwargs.get("fused"):
+                state.log(f"{_name}(fused=True)", "PyTorch's fused CPU kernel of the optimizer")
+            return _original(self, *args, **kwargs)
+
+        p.set(cls, "__init__", functools.wraps(original)(optimizer_init))
     # the deprecated torch.cuda.amp spellings reach the above from inside torch: log them where the program wrote them
     for cls, call, instead in ((torch.cuda.amp.autocast, "torch.cuda.amp.autocast",
                                 "PyTorch's CUDA autocast policy (float16) over CPU kernels"),

@@ -50,10 +50,10 @@ def program_caller(require_direct: bool = True) -> tuple[str, int] | None:
         if name.startswith(here) or name.startswith(porter_private):
             frame = frame.f_back
             continue
-        in_stdlib = name.startswith(stdlib) and "site-packages" not in name
-        if name.startswith(torch_dir) or in_stdlib or name.startswith("<frozen"):
+        in_stdlib = name.startswith(stdlib) and "site-packages" not in name or name.startswith("<frozen")
+        if name.startswith(torch_dir) or in_stdlib:
             if require_direct and first and not in_stdlib:
-                return None
+                return None  # torch calling itself
             first = False
             frame = frame.f_back
             continue

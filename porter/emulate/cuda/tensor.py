@@ -19,6 +19,7 @@ from torch.utils._python_dispatch import return_and_correct_aliasing
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from porter.emulate.cuda import rnn_cells, state
+from porter.emulate.cuda.calllog import caller_site
 
 _CPU = torch.device("cpu")
 
@@ -87,6 +88,8 @@ class CudaTensor(torch.Tensor):
 
     def __reduce_ex__(self, protocol):
         # pickled (torch.save, multiprocessing) as the CPU tensor: files written under emulation load anywhere
+        state.calls.record("torch.save / pickle of a cuda tensor", "written as the CPU tensor behind it",
+                           site=caller_site())
         if getattr(self, "_is_param", False):
             return torch._utils._rebuild_parameter, (self.elem, self.requires_grad, collections.OrderedDict())
         return self.elem.__reduce_ex__(protocol)
