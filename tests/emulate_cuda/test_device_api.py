@@ -220,3 +220,11 @@ def test_deepcopy_keeps_parameters_on_the_gpu(emulated):
     with torch.no_grad():
         ema.weight.mul_(0.5)
     assert not torch.equal(ema.weight.cpu(), model.weight.detach().cpu())
+
+
+def test_the_package_attribute_is_the_context_manager():
+    import porter.emulate
+
+    with porter.emulate.cuda(profile="h100"):
+        assert torch.cuda.get_device_name() == "NVIDIA H100 80GB HBM3"
+    assert not torch.cuda.is_available()

@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import os
 import sys
+import types
 from collections.abc import Iterator
 
 from porter.emulate.cuda.profiles import PROFILES, GpuProfile, profile
@@ -164,3 +165,13 @@ def _at_exit() -> None:
     if _session is not None and state.calls.sites:
         print(state.calls.summary(), file=sys.stderr)
     deactivate()
+
+
+class _CallableModule(types.ModuleType):
+    """`porter.emulate.cuda(...)` is the context manager too (the package attribute is this module)."""
+
+    def __call__(self, *args, **kwargs):
+        return cuda(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
