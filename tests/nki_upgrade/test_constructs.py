@@ -426,3 +426,16 @@ def test_transposing_store_and_affine_select_predicate(tmp_path):
     got, r = run_clean(mod.causal_t, a)
     np.testing.assert_array_equal(got, want.T)
     np.testing.assert_array_equal(r, want.max(axis=1, keepdims=True))
+
+
+def test_block_dim_tile_passed_whole_is_marked():
+    text, report = upgrade('''
+        import neuronxcc.nki.language as nl
+
+        def k(a, helper):
+            t = nl.ndarray((4, nl.par_dim(128), 8), dtype=nl.float32, buffer=nl.sbuf)
+            t[0, :, :] = nl.load(a)
+            helper(t, 1)
+    ''')
+    assert [m.rule for m in report.markers] == ["NRN704"]
+    assert "t[0][:, :] = nl.load(a)" in text

@@ -99,3 +99,26 @@ class BlockDims:
             rest[-1] = rest[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             expr = cst.Subscript(value=expr, slice=rest)
         return expr
+
+
+def whole_uses(stmt: cst.CSTNode, names: dict[str, int]) -> list[str]:
+    """Block-dim tiles used whole (passed to a function, read `.dtype`): the list form differs there."""
+    found: list[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Subscript(self, node: cst.Subscript) -> bool:
+            if isinstance(node.value, cst.Name) and node.value.value in names:
+                for e in node.slice:
+                    e.visit(self)
+                return False
+            return True
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+            return not (isinstance(node.target, cst.Name) and node.target.value in names)
+
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value in names and node.value not in found:
+                found.append(node.value)
+
+    stmt.visit(V())
+    return found

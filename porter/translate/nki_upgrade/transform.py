@@ -13,7 +13,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.translate.nki_upgrade import entry, grids
-from porter.translate.nki_upgrade.blocks import BlockDims
+from porter.translate.nki_upgrade.blocks import BlockDims, whole_uses
 from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER, RETURNING
 from porter.translate.nki_upgrade.names import Aliases, arg, call_name, code, dotted, resolve
 
@@ -179,7 +179,7 @@ class Upgrader(cst.CSTTransformer):
             return updated  # left for the dead-definition pass
         words = _words(updated)
         if not (self.pending_markers or words & self.interesting or words & set(self.scope.names)
-                or words & set(self.scope.objects)):
+                or words & set(self.scope.objects) or words & set(self.blocks[-1].names)):
             return updated
         statements: list[cst.BaseStatement] = []
         guard: list[str] = []
@@ -201,6 +201,11 @@ class Upgrader(cst.CSTTransformer):
         statements = [s for s in statements if not _empty(s)]
         if not statements:
             return cst.RemoveFromParent()
+        block_names = self.blocks[-1].names
+        if block_names:
+            for name in whole_uses(original, block_names):
+                self._mark(BLOCK_DIM, f"`{name}` had block dims and is now a list of tiles; this use takes it whole "
+                                      "(index the blocks here, or in the function it is passed to)")
         leftover = _MaskFinder(self.aliases)
         for st in statements:
             st.visit(leftover)
