@@ -1,6 +1,6 @@
 """flash_attn and xformers attention, from their documented semantics.
 
-flash-attn 2 (README, "How to use FlashAttention"): q (batch, seqlen_q, nheads, headdim), k and v
+flash-attn 2 (README, "How to use FlashAttention"): fp16 or bf16 only; q (batch, seqlen_q, nheads, headdim), k and v
 (batch, seqlen_k, nheads_k, headdim) with nheads divisible by nheads_k (MQA/GQA); softmax_scale
 defaults to 1/sqrt(headdim); causal masks are aligned to the bottom-right corner of the attention
 matrix when seqlen_q != seqlen_k; window_size=(left, right) keeps keys j with
@@ -43,6 +43,8 @@ def _repeat_kv(x, n_rep: int):
 
 def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, window_size=(-1, -1), softcap=0.0,
                     alibi_slopes=None, deterministic=False, return_attn_probs=False):
+    if q.dtype not in (torch.float16, torch.bfloat16):
+        raise RuntimeError("FlashAttention only support fp16 and bf16 data type")  # as the library refuses
     batch, seqlen_q, nheads, headdim = q.shape
     seqlen_k, nheads_k = k.shape[1], k.shape[2]
     if nheads % nheads_k:
