@@ -501,3 +501,48 @@ def test_a_second_port_adds_nothing(snippet, target, unsafe):
     first, _ = port(ALL_SNIPPETS[snippet], target, unsafe)
     second, _ = port(first, target, unsafe)
     assert second == first
+
+
+# -- the same ported code on the emulated Neuron device (porter.emulate) ---------------------------
+
+@pytest.fixture
+def neuron_device():
+    """A Neuron device emulated on the CPU (porter.emulate.neuron)."""
+    emulate = pytest.importorskip("porter.emulate")
+    with emulate.neuron():
+        yield torch.device("neuron", 0)
+
+
+def test_ported_code_means_the_same_on_the_emulated_neuron_device(neuron_device, no_triton):
+    assert torch.accelerator.current_accelerator().type == "neuron"
+    pick = run(port(DEVICE_CHOICES)[0])["pick"]
+    chosen = pick(True, True, 2, "gpu")  # asked for the accelerator: Neuron
+    assert [getattr(d, "type", d) for d in chosen] == ["neuron"] * 6
+    asked_cpu = pick(False, False, 0, "cpu")  # asked for the CPU: still the CPU on a Neuron host
+    assert [getattr(d, "type", d) for d in asked_cpu[:5]] == ["cpu"] * 5
+    x = torch.ones(2, device=neuron_device)
+    context = run(port(DEVICE_CONTEXT)[0])
+    assert context["run"](x, 0).device.type == "neuron" and context["on_its_device"](x).device.type == "neuron"
+    current = run(port("import torch\nidx = torch.cuda.current_device()\nx = torch.zeros(2, device=idx)\n")[0])
+    assert current["idx"] == 0 and current["x"].device.type == "neuron"
+    fsdp_index = run(port("import torch\nfrom torch.distributed.fsdp import FullyShardedDataParallel as FSDP\n"
+                          "rank = 0\ndef wrap(m):\n    return FSDP(m, device_id=rank)\n")[0])
+    assert fsdp_index["_porter_device"](0) == neuron_device  # what device_id=_porter_device(rank) hands FSDP
+    gated = run(port(GATED_TESTS)[0])
+    assert torch.equal(gated["scale"](x).cpu(), torch.full((2,), 2.0))  # Neuron tensors never reach Triton
+    assert gated["on_accelerator"](x.to(torch.bfloat16)).dtype == torch.float32  # "which device" rewritten
+    with pytest.raises(AssertionError):
+        gated["checked"](x)  # as in the original: a Neuron tensor is no CUDA tensor
+
+
+def test_amp_step_runs_in_the_users_fp16_with_loss_scaling_on_the_emulated_neuron_device():
+    code = AMP_STEP.replace("torch.nn.Linear(8, 1)", "torch.nn.Linear(8, 1).cuda()").replace(
+        "torch.ones(4, 8)", "torch.ones(4, 8).cuda()")
+    ported, _ = port(code)
+    cpu_losses = run(ported)["losses"]  # fp32 on a CPU, as the original there
+    emulate = pytest.importorskip("porter.emulate")
+    with emulate.neuron():
+        module = run(ported)
+    assert module["scaler"].is_enabled() and str(module["model"].weight.device) == "neuron:0"
+    assert module["losses"] != cpu_losses  # autocast is on: fp16 matmuls on the device
+    assert module["losses"] == pytest.approx(cpu_losses, rel=1e-2)
