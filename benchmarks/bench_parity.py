@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--example", default="gpt_train")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--candidate-device", default="cpu", choices=["cpu", "neuron"],
+                        help="where porter parity runs the candidate (cpu: the overhead over the bare models)")
     options = parser.parse_args(argv)
     example = ROOT / "examples" / options.example
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         ported = Path(tmp) / "ported"
         timed([sys.executable, "-m", "porter", "port", str(example), "--out", str(ported), "--target", "neuron"], env)
         parity_cmd = [sys.executable, "-m", "porter", "parity", "--root", str(example), "--candidate-root",
-                      str(ported)]
+                      str(ported), "--candidate-device", options.candidate_device]
         bare_cmd = [sys.executable, "-c", BARE, str(example), str(ported)]
         timed(bare_cmd, env)  # warm the file cache once, untimed
         parity, bare = [], []
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p, b = statistics.median(parity), statistics.median(bare)
     print(f"machine: {platform.machine()}; {os.cpu_count()} cores; python {platform.python_version()}; "
           f"load average {os.getloadavg()[0]:.2f}")
-    print(f"example: {options.example}; median of {options.repeat} fresh processes each")
+    print(f"example: {options.example}; candidate on {options.candidate_device}; median of {options.repeat} fresh "
+          f"processes each")
     print(f"porter parity (CLI + worker):        {p:6.2f} s   (runs: {', '.join(f'{t:.2f}' for t in parity)})")
     print(f"two models alone (import + forward): {b:6.2f} s   (runs: {', '.join(f'{t:.2f}' for t in bare)})")
     print(f"overhead: {p - b:+.2f} s ({p / b:.2f}x)")

@@ -29,8 +29,10 @@ echo "== 4. porter compile: neuronx-cc when the Neuron SDK is present, else the 
 (cd "$OUT/gpt_train" && "$ROOT/.venv/bin/porter" compile --name gpt --out "$OUT/gpt-compiled" 2>/dev/null)
 
 echo
-echo "== 5. porter parity: original vs ported gpt model, on CPU, layer by layer"
-$porter parity --root examples/gpt_train --candidate-root "$OUT/gpt_train" --name gpt --layers
+echo "== 5. porter parity: original (CPU, fp32) vs ported gpt model (emulated Neuron device, bfloat16), layer by layer"
+$porter parity --root examples/gpt_train --candidate-root "$OUT/gpt_train" --name gpt --layers \
+    --candidate-dtype bfloat16 --html "$OUT/parity.html"
+echo "-- HTML report (tables, error through the layers, error distributions): $OUT/parity.html"
 
 echo
 echo "== 6. port examples/image_classifier and train it for one short epoch on this CPU"

@@ -127,12 +127,17 @@ class ProjectLoader:
             if cached is not None and self._foreign(cached):
                 self._set_aside.setdefault(name, cached)
                 del sys.modules[name]
+        before = set(sys.modules)
         try:
             target: Any = importlib.import_module(module_name)
         except ImportError as exc:
             raise EntrypointError(f"{reference}: cannot import {module_name} from {self.root}: {exc}") from exc
         origins = module_origins(target)
         if not any(self.owns(o) or _installed(o) for o in origins):
+            # refused: forget what this import brought in, so it cannot serve a later root either
+            for name in set(sys.modules) - before:
+                if any(not _installed(o) for o in module_origins(sys.modules[name])):
+                    del sys.modules[name]
             where = ", ".join(origins) if origins else "built into Python"
             raise EntrypointError(f"{reference}: module {module_name} was imported from {where}, not from the "
                                   f"project root {self.root}")

@@ -108,6 +108,8 @@ def test_module_found_elsewhere_on_the_path_is_refused(tmp_path, monkeypatch):
     message = str(info.value)
     assert f"module model was imported from {ATTENTION / 'model.py'}" in message
     assert f"not from the project root {empty}" in message
+    # the refused module is forgotten: it cannot serve a later root (it used to stay in sys.modules)
+    assert not (getattr(sys.modules.get("model"), "__file__", "") or "").startswith(str(ATTENTION))
 
 
 def test_factory_from_an_installed_library_is_allowed(tmp_path):
