@@ -121,6 +121,8 @@ class RunReport:
     # ----------------------------------------------------------------------------------------------- writers
 
     def render_text(self) -> str:
+        if self.device != "neuron":  # the CUDA emulator prints its own call summary
+            return f"porter run (emulated {self.device}): exit code {self.exit_code}\n"
         data = self.to_dict()
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(data["ops_by_verdict"].items(),
                                                             key=lambda kv: VERDICT_ORDER.index(kv[0])

@@ -136,3 +136,12 @@ def test_dataloader_pin_memory():
         batches = [b.to("neuron", non_blocking=True) for (b,) in loader]
         assert [b.device.type for b in batches] == ["neuron", "neuron"]
         assert torch.equal(torch.cat([b.cpu() for b in batches]), data.tensors[0])
+
+
+def test_op_missing_from_the_table_is_reported_unknown_and_still_runs():
+    with pe.neuron() as state:
+        probs = torch.tensor([[0.0, 1.0]], device="neuron")
+        picked = torch.multinomial(probs, 1)  # no entry in the operator table
+        assert picked.device.type == "neuron" and picked.cpu().item() == 1
+    record = state.ops["multinomial"]
+    assert record.verdict == "unknown" and any("test_neuron_device.py" in s for s in record.sources)
