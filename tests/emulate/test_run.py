@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,23 @@ def test_two_process_torchrun_ddp_over_the_neuron_backend(tmp_path):
     lines = sorted(line for line in done.stdout.splitlines() if line.startswith("rank "))
     assert [line.split()[:4] for line in lines] == [["rank", "0", "neuron:0", "3.0"], ["rank", "1", "neuron:0", "3.0"]]
     assert lines[0].split()[4] == lines[1].split()[4]  # DDP averaged the gradients: both replicas agree
+
+
+def test_run_module_and_an_existing_sitecustomize_still_runs(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import builtins\nbuiltins.USER_SITE_RAN = True\n")
+    (tmp_path / "mod.py").write_text("import builtins, torch\n"
+                                     "print('user site', getattr(builtins, 'USER_SITE_RAN', False))\n"
+                                     "print('device', torch.zeros(1, device='neuron').device)\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run([*PORTER, "run", "-m", "mod"], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "user site True" in done.stdout and "device neuron:0" in done.stdout
+
+
+def test_strict_run_raises_on_a_cpu_fallback(tmp_path):
+    (tmp_path / "s.py").write_text("import torch\ntorch.sort(torch.ones(3, device='neuron'))\n")
+    done = run(tmp_path, "--strict", "--", "python", "s.py")
+    assert done.returncode == 1 and "strict mode forbids CPU fallback" in done.stderr
