@@ -228,3 +228,14 @@ def test_the_package_attribute_is_the_context_manager():
     with porter.emulate.cuda(profile="h100"):
         assert torch.cuda.get_device_name() == "NVIDIA H100 80GB HBM3"
     assert not torch.cuda.is_available()
+
+
+def test_indexing_with_cpu_indices_and_pinned_factories(emulated):
+    x = torch.arange(4.0, device="cuda")
+    assert x[torch.tensor([True, False, True, False])].tolist() == [0.0, 2.0]  # CPU masks and indices are allowed
+    x[torch.tensor([1])] = 7.0
+    assert x.tolist() == [0.0, 7.0, 2.0, 3.0] and x.is_cuda
+    staged = torch.zeros(4, pin_memory=True)  # a pinned staging buffer, then an async copy
+    staged.fill_(1.0)
+    assert staged.to("cuda", non_blocking=True).tolist() == [1.0] * 4
+    assert torch.linalg.inv(2 * torch.eye(3, device="cuda")).cpu().equal(0.5 * torch.eye(3))

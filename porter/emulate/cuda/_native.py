@@ -32,12 +32,17 @@ _REGISTRY = "_ZN3c104impl26device_guard_impl_registryE"
 _FAKE_GUARD_VTABLE = "_ZTVN3c104impl13FakeGuardImplILNS_10DeviceTypeE1EEE"
 _FAKE_GUARD_TYPE = "_ZNK3c104impl13FakeGuardImplILNS_10DeviceTypeE1EE4typeEv"
 _FAKE_GUARD_QUERY_EVENT = "_ZNK3c104impl13FakeGuardImplILNS_10DeviceTypeE1EE10queryEventEPv"
+_FAKE_GUARD_DESTROY_EVENT = "_ZNK3c104impl13FakeGuardImplILNS_10DeviceTypeE1EE12destroyEventEPva"
+_GET_CPU_ALLOCATOR = "_ZN3c1015GetCPUAllocatorEv"
 _CUDA_HOOKS_VTABLE = "_ZTVN2at18CUDAHooksInterfaceE"
 _GET_CUDA_HOOKS = "_ZN2at6detail12getCUDAHooksEv"
 _IS_BUILT = "_ZNK2at25AcceleratorHooksInterface7isBuiltEv"
 _HAS_PRIMARY_CONTEXT = "_ZNK2at18CUDAHooksInterface17hasPrimaryContextEa"
+_INIT = "_ZNK2at18CUDAHooksInterface4initEv"
+_PINNED_ALLOCATOR = "_ZNK2at18CUDAHooksInterface24getPinnedMemoryAllocatorEv"
 _CUDA = 1  # c10::DeviceType::CUDA
 _RETURN_TRUE = bytes.fromhex("b801000000c3")  # mov eax, 1; ret
+_RETURN = bytes.fromhex("c3")  # ret
 
 
 class NativeSetupError(RuntimeError):
@@ -112,8 +117,8 @@ def install() -> None:
 
     c10_path = os.path.join(_lib_dir(), "libc10.so")
     cpu_path = os.path.join(_lib_dir(), "libtorch_cpu.so")
-    c10_names = [_REGISTRY, _FAKE_GUARD_VTABLE, _FAKE_GUARD_TYPE, _FAKE_GUARD_QUERY_EVENT]
-    cpu_names = [_CUDA_HOOKS_VTABLE, _IS_BUILT, _HAS_PRIMARY_CONTEXT]
+    c10_names = [_REGISTRY, _FAKE_GUARD_VTABLE, _FAKE_GUARD_TYPE, _FAKE_GUARD_QUERY_EVENT, _FAKE_GUARD_DESTROY_EVENT]
+    cpu_names = [_CUDA_HOOKS_VTABLE, _IS_BUILT, _HAS_PRIMARY_CONTEXT, _INIT, _PINNED_ALLOCATOR]
     c10_syms = elf_symbols(c10_path, c10_names)
     cpu_syms = elf_symbols(cpu_path, cpu_names)
     _need(c10_syms, c10_names, c10_path)
@@ -129,6 +134,10 @@ def install() -> None:
         raise NativeSetupError("FakeGuardImpl<CUDA>'s vtable is not laid out as expected")
     if ctypes.string_at(return_true, len(_RETURN_TRUE)) != _RETURN_TRUE:
         raise NativeSetupError("FakeGuardImpl<CUDA>::queryEvent is not a plain 'return true'")
+    do_nothing = c10_base + c10_syms[_FAKE_GUARD_DESTROY_EVENT][0]
+    if ctypes.string_at(do_nothing, len(_RETURN)) != _RETURN:
+        raise NativeSetupError("FakeGuardImpl<CUDA>::destroyEvent is not a plain 'return'")
+    cpu_allocator = ctypes.cast(c10[_GET_CPU_ALLOCATOR], ctypes.c_void_p).value
 
     cpu_base = ctypes.cast(cpu[_CUDA_HOOKS_VTABLE], ctypes.c_void_p).value - cpu_syms[_CUDA_HOOKS_VTABLE][0]
     hooks_vtable = cpu_base + cpu_syms[_CUDA_HOOKS_VTABLE][0]
@@ -139,16 +148,22 @@ def install() -> None:
     if _ptr(hooks) != hooks_vtable + 16:
         raise NativeSetupError("the CUDA hooks object is not PyTorch's CPU-build default")
     words = [_ptr(hooks_vtable + 8 * i) for i in range(n_words)]
-    targets = {cpu_base + cpu_syms[_IS_BUILT][0], cpu_base + cpu_syms[_HAS_PRIMARY_CONTEXT][0]}
-    slots = [i for i, w in enumerate(words) if i >= 2 and w in targets]
-    if len(slots) != 2:
-        raise NativeSetupError("the CUDA hooks vtable does not hold isBuilt/hasPrimaryContext where expected")
+    # what each answer becomes: CUDA is built and has a context (autograd then uses the no-op guard's
+    # streams); initialising it does nothing; pinned memory is ordinary CPU memory
+    replace = {cpu_base + cpu_syms[_IS_BUILT][0]: return_true,
+               cpu_base + cpu_syms[_HAS_PRIMARY_CONTEXT][0]: return_true,
+               cpu_base + cpu_syms[_INIT][0]: do_nothing,
+               cpu_base + cpu_syms[_PINNED_ALLOCATOR][0]: cpu_allocator}
+    slots = {i: replace[w] for i, w in enumerate(words) if i >= 2 and w in replace}
+    if sorted(slots.values()) != sorted(replace.values()):
+        raise NativeSetupError("the CUDA hooks vtable does not hold isBuilt/hasPrimaryContext/init/"
+                               "getPinnedMemoryAllocator where expected")
 
     # Everything checked: write.
     guard = ctypes.c_void_p(guard_vtable + 16)  # a FakeGuardImpl<CUDA> object is just its vtable pointer
     table = (ctypes.c_void_p * n_words)(*words)
-    for i in slots:
-        table[i] = return_true
+    for i, target in slots.items():
+        table[i] = target
     _KEEP.extend([guard, table])
     slot = ctypes.c_void_p.from_address(registry + 8 * _CUDA)
     if slot.value:

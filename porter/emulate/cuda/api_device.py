@@ -165,6 +165,8 @@ def install(p: Patcher) -> None:
         "synchronize": logged("torch.cuda.synchronize", sync, lambda device=None: None),
         "ipc_collect": lambda: None,
         "is_current_stream_capturing": lambda: False,
+        "set_sync_debug_mode": lambda debug_mode: None,
+        "get_sync_debug_mode": lambda: 0,
         "_get_device_index": lambda device, optional=False, allow_cpu=False: (
             -1 if allow_cpu and _index_or_cpu(device if device is not None else 0) < 0 else state.device_index(device)),
         "device": device,

@@ -38,7 +38,7 @@ def _cuda_fallback(op, *args, **kwargs):
 # Factories whose composite kernel allocates an empty result and resizes it in an out= call: served
 # whole on the CUDA key (a wrapper's sizes are fixed at creation).
 _RESIZING = ("arange", "arange.start", "arange.start_step", "range", "range.step", "linspace", "logspace",
-             "randperm", "randperm.generator", "hann_window", "hamming_window", "blackman_window",
+             "eye", "eye.m", "randperm", "randperm.generator", "hann_window", "hamming_window", "blackman_window",
              "bartlett_window", "kaiser_window")
 
 

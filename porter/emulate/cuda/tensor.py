@@ -24,8 +24,8 @@ from porter.emulate.cuda.calllog import caller_site
 _CPU = torch.device("cpu")
 
 # Operators that take tensors of different devices on a real GPU too.
-_CROSS_DEVICE = {
-    "aten::copy_", "aten::_to_copy", "aten::to", "aten::index.Tensor", "aten::index_put_", "aten::index_put",
+_CROSS_DEVICE = {  # schema names (no overload)
+    "aten::copy_", "aten::_to_copy", "aten::to", "aten::index", "aten::index_put_", "aten::index_put",
     "aten::_index_put_impl_", "aten::set_", "aten::lift_fresh", "aten::_copy_from", "aten::_copy_from_and_resize",
     "aten::_has_compatible_shallow_copy_type",
 }
