@@ -168,7 +168,7 @@ def parity(
         "max_ratio": max_ratio,
         "marginal_ratio": marginal_ratio,
         "allow_marginal": allow_marginal,
-        "candidate_device": "cpu" if (onnx is not None or train_steps) else candidate_device,
+        "candidate_device": "cpu" if onnx is not None else candidate_device,
         "reference_device": reference_device,
         "train_steps": train_steps,
         "optimizer": optimizer or spec.get("optimizer"),

@@ -101,7 +101,7 @@ def _distributions(result: dict) -> str:
                                   "baseline error", "candidate error"))
         blocks.append(f"<h3><code>{escape(name)}</code></h3><div class=\"charts\">{''.join(charts)}</div>")
     if not blocks:
-        return "<p>No error distributions (they come with the three-run verdict).</p>"
+        return "<p>No floating-point outputs to show.</p>"
     return "".join(blocks)
 
 

@@ -37,7 +37,7 @@ from porter.parity.precision import (
     to_float32,
 )
 from porter.parity.stages import StageError, stage
-from porter.parity.verdict import Thresholds, overall, ratio_verdicts, target_name
+from porter.parity.verdict import Thresholds, distribution, overall, ratio_verdicts, target_name
 
 
 @dataclass
@@ -201,7 +201,11 @@ def _tolerance_run(request, result, reference, candidate, args, kwargs, referenc
                         name="candidate" + (f" at {target_name(target)}" if cast_by_porter else ""),
                         on_call=layers.compare("candidate") if layers else None, device=request.candidate_device)
     comparisons = compare_outputs(ref_out, cand_out, tolerances)
-    result.update(_summary(comparisons), verdict_mode="tolerance",
+    cand_leaves = dict(flatten(cand_out))
+    distributions = {name: distribution(ref, cand_leaves[name], None) for name, ref in flatten(ref_out)
+                     if isinstance(ref, torch.Tensor) and ref.is_floating_point()
+                     and isinstance(cand_leaves.get(name), torch.Tensor) and cand_leaves[name].shape == ref.shape}
+    result.update(_summary(comparisons), verdict_mode="tolerance", distributions=distributions,
                   verdict="pass" if all(c.passed for c in comparisons) else "fail")
     if layers is not None:
         rows = layers.table()
@@ -299,10 +303,13 @@ def _training(request: ParityRequest, result: dict, reference, candidate, args, 
     roots = {"reference": Path(request.reference_root or request.candidate_root),
              "candidate": Path(request.candidate_root)}
     records: dict[str, list[StepRecord]] = {"reference": [], "candidate": []}
+    devices = {"reference": request.reference_device, "candidate": request.candidate_device}
     for side, model in (("reference", reference), ("candidate", candidate)):
-        train(model, optimizer_factory(request.optimizer, roots[side]), loss_function(request.loss, roots[side]),
-              args, kwargs, request.train_steps, request.seed, side,
-              lambda _step, record, side=side: records[side].append(record))
+        with placed(model, args, kwargs, devices[side]) as (placed_model, placed_args, placed_kwargs):
+            train(placed_model, optimizer_factory(request.optimizer, roots[side]),
+                  loss_function(request.loss, roots[side]), placed_args, placed_kwargs, request.train_steps,
+                  request.seed, side, lambda _step, record, side=side: records[side].append(record),
+                  where=label(devices[side]) if devices[side] != "cpu" else "")
     rows, summary = compare_steps(records["reference"], records["candidate"], request.tolerances())
     result.update(_summary(rows), verdict_mode="tolerance", training=summary,
                   candidate=result["candidate"] + f", {request.train_steps} training steps")

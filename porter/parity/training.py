@@ -82,7 +82,7 @@ def _state_by_name(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> 
     for param, state in optimizer.state.items():
         for key, value in state.items():
             if isinstance(value, torch.Tensor):
-                out[f"{names.get(id(param), '?')}.{key}"] = value.detach().clone()
+                out[f"{names.get(id(param), '?')}.{key}"] = _cpu(value)
             elif isinstance(value, (int, float)):
                 out[f"{names.get(id(param), '?')}.{key}"] = torch.tensor(float(value))
     return out
@@ -92,18 +92,25 @@ def _hyperparameters(optimizer: torch.optim.Optimizer) -> list[dict[str, Any]]:
     return [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
 
 
+def _cpu(value: torch.Tensor) -> torch.Tensor:
+    return value.detach().to("cpu", copy=True)
+
+
 def train(model: torch.nn.Module, make_optimizer, loss_fn, args: tuple, kwargs: dict, steps: int, seed: int,
-          side: str, on_step: Callable[[int, StepRecord], None]) -> None:
-    """Run `steps` optimizer steps; hand each step's record to `on_step` (and keep nothing)."""
+          side: str, on_step: Callable[[int, StepRecord], None], where: str = "") -> None:
+    """Run `steps` optimizer steps; hand each step's record (CPU copies) to `on_step`. `where` names
+    an emulated device the model is on: its runs are porter's stages."""
     model.train()
-    with stage(f"{side}: building the optimizer", porters=False):
+    porters = bool(where)
+    side = f"{side}{' on ' + where if where else ''}"
+    with stage(f"{side}: building the optimizer", porters=porters):
         optimizer = make_optimizer(model)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TrainingSetupError(f"{side}: the optimizer factory returned {type(optimizer).__name__}, not a "
                                  f"torch.optim.Optimizer")
     for step in range(1, steps + 1):
         torch.manual_seed(seed + step)
-        with stage(f"{side}: training step {step}", porters=False):
+        with stage(f"{side}: training step {step}", porters=porters):
             optimizer.zero_grad(set_to_none=True)
             output = model(*args, **kwargs)
             loss = loss_fn(output, *args, **kwargs)
@@ -111,11 +118,10 @@ def train(model: torch.nn.Module, make_optimizer, loss_fn, args: tuple, kwargs: 
                 raise TrainingSetupError(f"{side}: the loss function must return a scalar tensor, not "
                                          f"{type(loss).__name__}")
             loss.backward()
-            record = StepRecord(loss=loss.detach().clone().reshape(()))
-            record.gradients = {n: None if p.grad is None else p.grad.detach().clone()
-                                for n, p in model.named_parameters()}
+            record = StepRecord(loss=_cpu(loss).reshape(()))
+            record.gradients = {n: None if p.grad is None else _cpu(p.grad) for n, p in model.named_parameters()}
             optimizer.step()
-        record.parameters = {n: p.detach().clone() for n, p in model.named_parameters()}
+        record.parameters = {n: _cpu(p) for n, p in model.named_parameters()}
         record.state = _state_by_name(model, optimizer)
         record.hyperparameters = _hyperparameters(optimizer)
         on_step(step, record)

@@ -149,3 +149,16 @@ def test_ratio_needs_a_lower_precision(parity_in_process, tmp_path):
     code, data = parity_json("--root", OUTPUTS, "--name", "nested", "--candidate", "model:make_nested_broken",
                              "--verdict", "ratio", out=tmp_path / "r.json")
     assert code == 2 and "--candidate-dtype" in data["error"]
+
+
+def test_no_fp32_run_falls_back_to_the_perturbation_baseline(parity_in_process, tmp_path):
+    port = tmp_path / "port"
+    shutil.copytree(BLAME, port)
+    code, data = parity_json("--root", BLAME, "--candidate-root", port, "--model", "model:make_bf16_only", "--inputs",
+                             "model:example_inputs", "--candidate-dtype", "bf16", out=tmp_path / "r.json")
+    assert code == 0, data
+    assert "perturbed" in data["baseline"] and "runs in bfloat16 only" in data["notes"][0]
+    code, data = parity_json("--root", BLAME, "--candidate-root", port, "--model", "model:make_bf16_only", "--inputs",
+                             "model:example_inputs", "--candidate-dtype", "bf16", "--baseline", "fp32",
+                             out=tmp_path / "f.json")
+    assert code == 2 and data["kind"] == "user code" and "runs in bfloat16 only" in data["error"]

@@ -101,3 +101,11 @@ def test_training_needs_a_loss(parity_in_process, tmp_path):
     assert code == 2 and "needs a loss function" in data["error"]
     result = run_cli("parity", "--root", TRAINING, "--candidate-root", port, "--optimizer", "SGD")
     assert result.exit_code == 2 and "--train-steps" in result.stderr
+
+
+def test_training_on_the_emulated_neuron_device(parity_in_process, tmp_path):
+    port = port_with(tmp_path, "eps=1e-8", "eps=1e-6")
+    code, data = train(port, tmp_path, "--candidate-device", "neuron")
+    assert code == 1 and "on the emulated neuron device" in data["candidate"]
+    assert data["training"]["hyperparameters"] == ["param_groups[0].eps: 1e-06, the reference has 1e-08"]
+    assert outputs_by_name(data)["step 1 gradients"]["passed"]  # same gradients on the device at step 1
