@@ -200,6 +200,8 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
         return cst.Call(func=sim, args=rest)
     if name == "nki.jit":
         return _fix_jit(up, updated)
+    if up.legacy and name == "nki.language.matmul":
+        updated = _psum_operands_to_sbuf(up, updated)
     if name.startswith("nki.language.") and arg(updated, "lazy_initialization") is not None:
         up._note("NRN709", "lazy_initialization= dropped (a legacy allocation hint)")
         updated = _without(updated, "lazy_initialization")
@@ -269,6 +271,21 @@ def _numpy_ops(up: Upgrader, call: cst.Call) -> cst.Call:
     if changed:
         up._note("NRN709", "NumPy ufunc operator -> nl operator")
     return call.with_changes(args=args) if changed else call
+
+
+def _psum_operands_to_sbuf(up: Upgrader, call: cst.Call) -> cst.Call:
+    """Legacy nl.matmul read an operand left in PSUM (by nl.transpose / nl.matmul) through a copy the
+    compiler inserted; the current nl.matmul takes SBUF operands, so the copy is written out."""
+    args = []
+    for a in call.args:
+        v = a.value
+        if (a.keyword is None or a.keyword.value in ("x", "y")) and (
+                (isinstance(v, cst.Name) and v.value in up.psum_names)
+                or call_name(v, up.aliases) in ("nki.language.transpose", "nki.language.matmul")):
+            up._note("NRN709", "PSUM operand of nl.matmul copied to SBUF (nl.copy)")
+            a = a.with_changes(value=cst.parse_expression(f"{up.nl}.copy({code(v)})"))
+        args.append(a)
+    return call.with_changes(args=args)
 
 
 def _jit_of(up: Upgrader, kernel: cst.BaseExpression) -> cst.BaseExpression:

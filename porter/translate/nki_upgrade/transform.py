@@ -28,6 +28,7 @@ GRID = "NRN707"
 ENTRY = "NRN708"
 LEGACY_API = "NRN709"
 
+_PSUM_RESULTS = {"nki.language.transpose", "nki.language.matmul"}
 _ALLOCATOR_VALUES = {f"nki.compiler.{b}.{f}": b for b in ("sbuf", "psum") for f in ("mod_alloc", "alloc", "auto_alloc")}
 FLOAT_LIMITS = {
     "float32": {"max": "3.4028234663852886e+38", "min": "-3.4028234663852886e+38",
@@ -64,6 +65,7 @@ class Upgrader(cst.CSTTransformer):
         self.interesting: set[str] = set()
         self.has_par_dim = True
         self.call_funcs: set[int] = set()
+        self.psum_names: set[str] = set()  # tiles a legacy nl.transpose / nl.matmul left in PSUM
         self.aliases = aliases
         self.nl = nl_name
         self.nisa = nisa_name
@@ -164,13 +166,19 @@ class Upgrader(cst.CSTTransformer):
         self.pending_after = []
         self.hoisted = {}
         for small in node.body:
-            if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                if self.scope.learn(small.targets[0].target, small.value):
+            if isinstance(small, cst.AnnAssign) and small.value is not None:
+                target, value = small.target, small.value
+            elif isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target, value = small.targets[0].target, small.value
+                if self.scope.learn(target, value):
                     self.grid_lines[id(self.scope)] = {**self.grid_lines.get(id(self.scope), {}),
-                                                       code(small.targets[0].target): self._line}
-                target = small.targets[0].target
-                if isinstance(target, cst.Name) and _makes_tile(small.value, self.aliases, self.tiles[-1]):
-                    self.tiles[-1].add(target.value)
+                                                       code(target): self._line}
+            else:
+                continue
+            if isinstance(target, cst.Name) and _makes_tile(value, self.aliases, self.tiles[-1]):
+                self.tiles[-1].add(target.value)
+            if isinstance(target, cst.Name) and call_name(value, self.aliases) in _PSUM_RESULTS:
+                self.psum_names.add(target.value)
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
