@@ -50,6 +50,7 @@ from porter.rewrite.transforms import (
 from porter.source.catalogue import Catalogue, Fix, Rule, glob_match
 from porter.source.engine import RuleIndex, analyse_source
 from porter.source.extensions import imported_extension
+from porter.source.findings import Finding
 
 # The rule under which imports of the project's own CUDA extension modules are guarded and marked.
 EXTENSION_RULE = "NRN408"
@@ -596,11 +597,15 @@ def port_source(
     unsafe_fixes: bool = False,
     extension_modules: frozenset[str] = frozenset(),
     line_length: int | None = None,
+    findings: list[Finding] | None = None,
 ) -> FilePort:
     """Port one file. `extension_modules` are the compiled extensions the project declares
     (extensions.discover_extension_modules): their imports are guarded and marked as NRN408.
-    `line_length`: the project's configured line length (linelength.py); markers wrap to it."""
-    findings = [f for f in analyse_source(source, path, index) if not f.suppressed]
+    `line_length`: the project's configured line length (linelength.py); markers wrap to it.
+    `findings`: the file's lint findings when the caller has them (porter.rewrite.narrow)."""
+    if findings is None:
+        findings = analyse_source(source, path, index)
+    findings = [f for f in findings if not f.suppressed]
     result = FilePort(path, source, source)
     errors = [f for f in findings if f.rule_id.startswith("NRN0")]
     if errors:

@@ -20,6 +20,7 @@ from porter.rewrite.cache import PortCache
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file, encode_source, remove_leftover_temps, source_encoding
 from porter.rewrite.linelength import configured_line_length, forget_line_lengths
+from porter.rewrite.narrow import port_source_narrow
 from porter.rewrite.shared_helpers import share
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
@@ -96,7 +97,7 @@ def _port_file(path: str) -> FilePort | tuple[str, str]:
             _STATE.get("extensions", frozenset()), configured_line_length(path))
     try:
         try:
-            port = port_source(*args)
+            port = port_source_narrow(*args)
         except RecursionError:  # deep nesting CPython accepts: again, with a deeper stack
             port = with_deep_stack(port_source, *args)
     except RecursionError:

@@ -1,0 +1,232 @@
+"""Porting a big file through libcst only where a fix can touch it.
+
+libcst's parse, metadata and code generation cost time in proportion to the whole file, while the
+sites a port rewrites are usually a few functions of it (`torch/_inductor/ir.py`: 400 KB, ten sites).
+So the file is cut into units (top-level statements, and the members of a class that holds a site),
+and a unit holding none of the file's lint findings is replaced by a one-line placeholder for the
+port, then spliced back verbatim:
+
+    __porter_keep_12__ = (np, torch.float32, helper)
+
+The placeholder names the imported names and attribute chains the unit reads, so the port's
+check for imports it left unused still sees them. Everything that shapes the file's head (its docstring,
+imports, and every statement before its first function or class) is always kept, so helpers and
+imports go where a whole-file port puts them. Line numbers in the port's report are mapped back to
+the file's. If the splice cannot be done exactly, the whole file is ported instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import replace
+
+from porter.rewrite.file_port import FilePort, port_source
+from porter.source.catalogue import Catalogue
+from porter.source.engine import RuleIndex, analyse_source
+from porter.source.findings import Finding
+
+# Below this size a whole-file port is cheap; above this share of kept lines the cut saves little.
+MIN_BYTES = 16 * 1024
+MAX_KEPT_SHARE = 0.8
+_PLACEHOLDER = re.compile(r"^[ \t]*__porter_keep_(\d+)__ = \(.*\)[ \t]*$")
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def port_source_narrow(
+    source: str,
+    path: str,
+    index: RuleIndex,
+    catalogue: Catalogue,
+    target: str,
+    unsafe_fixes: bool = False,
+    extension_modules: frozenset[str] = frozenset(),
+    line_length: int | None = None,
+) -> FilePort:
+    """`port_source`, with the units no fix can touch left out of libcst's work (same result)."""
+    args = (catalogue, target, unsafe_fixes, extension_modules, line_length)
+    if len(source) < MIN_BYTES or any(e.rsplit(".", 1)[-1] in source for e in extension_modules):
+        return port_source(source, path, index, *args)  # small, or its extension imports are the port's own search
+    findings = analyse_source(source, path, index)  # what lint reports for the whole file
+    plan = _plan(source, findings)
+    if plan is None:
+        return port_source(source, path, index, *args, findings=findings)
+    skeleton, line_map, originals = plan
+    # The findings moved onto the skeleton's lines: each is on a kept line, and the reasons they
+    # carry still name the file's own line numbers.
+    to_skeleton: dict[int, int] = {}
+    for number, line in enumerate(line_map, start=1):
+        to_skeleton.setdefault(line, number)
+    moved = [replace(f, line=to_skeleton[f.line], end_line=to_skeleton[f.end_line]) for f in findings]
+    port = port_source(skeleton, path, index, *args, findings=moved)
+    if port.error or not port.changed:
+        if port.error and not port.error.startswith("internal error"):
+            return port_source(source, path, index, *args, findings=findings)  # the whole file speaks for itself
+        result = FilePort(path, source, source, changes=port.changes, error=port.error, encoding=port.encoding)
+        _map_lines(result, line_map)
+        return result
+    ported = _splice(port.ported, originals)
+    if ported is None:
+        return port_source(source, path, index, *args, findings=findings)
+    result = FilePort(path, source, ported, changes=port.changes, error=port.error, encoding=port.encoding)
+    _map_lines(result, line_map)
+    return result
+
+
+def _map_lines(result: FilePort, line_map: list[int]) -> None:
+    for change in result.changes:
+        if 0 < change.line <= len(line_map):
+            change.line = line_map[change.line - 1]
+
+
+def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[int, str]] | None:
+    """(skeleton, skeleton line → file line, placeholder id → the unit's original text), or None
+    when cutting would not pay (or cannot be done safely)."""
+    if not findings or any(f.rule_id.startswith("NRN0") for f in findings):
+        return None  # nothing to port, or a file the whole-file port reports on
+    hit_set = {line for f in findings for line in range(f.line, f.end_line + 1)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = source.splitlines(keepends=True)
+    if len(lines) != source.count("\n") + (0 if source.endswith("\n") else 1) or "\f" in source:
+        return None  # line breaks other than \n and \r\n (or form feeds): keep the cut out of it
+    drops = _drops(tree.body, hit_set, top=True)
+    if drops is None:
+        return None
+    if sum(end - start + 1 for start, end, _ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
+        return None
+    imported = _imported_names(tree)
+    skeleton: list[str] = []
+    line_map: list[int] = []
+    originals: dict[int, str] = {}
+    line = 1
+    for number, (start, end, node) in enumerate(drops):
+        while line < start:
+            skeleton.append(lines[line - 1])
+            line_map.append(line)
+            line += 1
+        first = lines[start - 1]
+        indent = first[: len(first) - len(first.lstrip(" \t"))]
+        ending = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
+        names = _reads(node, imported)
+        skeleton.append(f"{indent}__porter_keep_{number}__ = ({', '.join(names)}{',' if names else ''}){ending}")
+        line_map.append(start)
+        originals[number] = "".join(lines[start - 1: end])
+        if not originals[number].endswith(("\n", "\r")):
+            return None  # the file's last line without a newline: a placeholder cannot stand for it
+        line = end + 1
+    while line <= len(lines):
+        skeleton.append(lines[line - 1])
+        line_map.append(line)
+        line += 1
+    return "".join(skeleton), line_map, originals
+
+
+def _drops(body: list[ast.stmt], hits: set[int], top: bool) -> list[tuple[int, int, ast.stmt]] | None:
+    """The statements of a body no fix can touch, as (first line, last line, node), in order; the
+    members of a class holding a token line are looked at one by one. None when two statements
+    share a line (`a = 1; b = 2`)."""
+    drops: list[tuple[int, int, ast.stmt]] = []
+    previous_end = 0
+    seen_definition = False
+    for position, stmt in enumerate(body):
+        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+        end = stmt.end_lineno or stmt.lineno
+        if start <= previous_end:
+            return None
+        previous_end = end
+        seen_definition = seen_definition or isinstance(stmt, _DEFINITIONS)
+        if position == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a docstring
+        if top and not seen_definition:
+            continue  # the file's head: imports and set-up before the first def or class
+        if top and _imports_at_load(stmt):
+            continue  # imports the port may guard, reorder or drop
+        if _exports(stmt) or getattr(stmt, "name", "").lower().startswith("_porter"):
+            continue  # `__all__`, and helpers an earlier port added, are read by the port
+        if not any(line in hits for line in range(start, end + 1)):
+            drops.append((start, end, stmt))
+        elif isinstance(stmt, ast.ClassDef) and stmt.body:
+            inner = _drops(stmt.body, hits, top=False)
+            if inner is None:
+                return None
+            drops.extend(inner)
+    return drops
+
+
+def _imports_at_load(node: ast.AST) -> bool:
+    """Does the statement import when the module loads (not inside a function it defines)?"""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return True
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return False
+    return any(_imports_at_load(child) for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+
+
+def _exports(stmt: ast.stmt) -> bool:
+    """Does the statement set `__all__`, which the port reads to keep re-exported imports?"""
+    targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
+    return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    """Every name an import in the file binds (`np`, `F`), and `a.b` for `import a.b`."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name
+                names.add(bound)
+                names.add(bound.split(".")[0])
+    return names
+
+
+def _reads(node: ast.AST, imported: set[str]) -> list[str]:
+    """The import-bound names and attribute chains a unit reads (deduplicated, in order): what the
+    port's check for imports it left unused must still see."""
+    seen: dict[str, None] = {}
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute):
+            chain = _chain(sub)
+            if chain and "." in chain and any(chain.startswith(k + ".") for k in imported if "." in k):
+                seen.setdefault(chain)
+        elif isinstance(sub, ast.Name) and sub.id in imported:
+            seen.setdefault(sub.id)
+    return list(seen)
+
+
+def _chain(node: ast.Attribute) -> str | None:
+    parts = []
+    current: ast.AST = node
+    while isinstance(current, ast.Attribute):
+        parts.append(current.attr)
+        current = current.value
+    if not isinstance(current, ast.Name):
+        return None
+    parts.append(current.id)
+    return ".".join(reversed(parts))
+
+
+def _splice(ported: str, originals: dict[int, str]) -> str | None:
+    """The ported skeleton with each placeholder line replaced by its unit's original text; None
+    when a placeholder is missing, repeated or altered."""
+    out: list[str] = []
+    found: set[int] = set()
+    for line in ported.splitlines(keepends=True):
+        match = _PLACEHOLDER.match(line.rstrip("\r\n"))
+        if match is None:
+            out.append(line)
+            continue
+        number = int(match.group(1))
+        if number in found or number not in originals:
+            return None
+        found.add(number)
+        out.append(originals[number])
+    if found != set(originals):
+        return None
+    return "".join(out)

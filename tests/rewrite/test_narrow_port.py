@@ -1,0 +1,71 @@
+"""A big file is ported through libcst only where a fix can touch it (porter.rewrite.narrow): the
+result must be the whole-file port's, byte for byte, with the same report lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from porter.rewrite import narrow
+from porter.rewrite.file_port import port_source
+from porter.source.catalogue import TARGETS, load_catalogue
+from porter.source.engine import RuleIndex, analyse_source
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE = load_catalogue(())
+INDEX = RuleIndex.build([r for r in CATALOGUE if r.matchers and r.default])
+CASES = sorted([*(ROOT / "tests" / "fixtures" / "port" / "narrow").glob("*.py"),
+                ROOT / "tests" / "fixtures" / "port" / "train.py",
+                *(ROOT / "examples").glob("*/*.py")])
+
+
+@pytest.fixture
+def always_narrow(monkeypatch):
+    """Cut every file, however small, and whatever share of it is kept."""
+    monkeypatch.setattr(narrow, "MIN_BYTES", 0)
+    monkeypatch.setattr(narrow, "MAX_KEPT_SHARE", 1.0)
+
+
+def _summary(port):
+    return port.ported, port.error, [(c.rule_id, c.line, c.col, c.action, c.detail) for c in port.changes]
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("target", TARGETS)
+def test_narrow_port_is_the_whole_file_port(path, target, always_narrow):
+    text = path.read_text()
+    whole = port_source(text, str(path), INDEX, CATALOGUE, target)
+    cut = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, target)
+    assert _summary(cut) == _summary(whole)
+
+
+def test_the_cut_leaves_out_what_no_fix_touches(always_narrow):
+    path = ROOT / "tests" / "fixtures" / "port" / "narrow" / "mixed_module.py"
+    text = path.read_text()
+    plan = narrow._plan(text, analyse_source(text, "m.py", INDEX))
+    assert plan is not None
+    skeleton, line_map, originals = plan
+    assert "def helper" not in skeleton and "def forward" not in skeleton and "def describe" not in skeleton
+    assert "def to_gpu" in skeleton and "def train_step" in skeleton and '__all__ = ["Model"' in skeleton
+    # a placeholder names the imported names its unit reads (`torch` in helper), nothing else
+    placeholders = [line.strip() for line in skeleton.splitlines() if "__porter_keep_" in line]
+    assert "__porter_keep_0__ = (torch,)" in placeholders
+    assert not any("SCALE" in line for line in placeholders)
+    ported = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron").ported
+    assert "__porter_keep_" not in ported
+    assert "    return torch.relu(x) * SCALE\n" in ported and 'return f"Model({self.lin})"' in ported
+    assert len(line_map) == len(skeleton.splitlines()) and set(originals) == set(range(len(originals)))
+
+
+def test_a_port_run_uses_the_cut_for_big_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from porter.cli import app
+
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(800))
+    (tmp_path / "big.py").write_text("import torch\n\n\n" + body + "def g(x):\n    return x.cuda()\n")
+    result = CliRunner().invoke(app, ["port", str(tmp_path / "big.py"), "--diff", "--no-cache"])
+    assert result.exit_code == 1, result.output
+    assert "+    return x.to(_porter_device())" in result.stdout
+    assert "__porter_keep_" not in result.stdout
