@@ -75,12 +75,22 @@ def lint(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")] = None,
     fix: Annotated[bool, typer.Option(help="Apply the safe fixes in place (as `porter port --in-place`).")] = False,
     unsafe_fixes: Annotated[bool, typer.Option(help="With --fix: apply unsafe fixes too.")] = False,
+    strict_markers: Annotated[bool, typer.Option(
+        help="Sites marked by porter (`# porter: NRNxxx` above them) fail the run too.")] = False,
+    add_noqa: Annotated[bool, typer.Option(help="Add `# noqa: NRNxxx` to every line with findings.")] = False,
+    baseline: Annotated[Path | None, typer.Option(
+        help="JSON of known findings (`porter lint --output-format json -o FILE`): not failures.")] = None,
+    diff_base: Annotated[str | None, typer.Option(
+        help="Only findings on lines changed since this git revision.")] = None,
+    stdin_filename: Annotated[str | None, typer.Option(help="The file name for source read from `-` (stdin).")] = None,
 ) -> None:
     """Find CUDA-only code and say what it means on Trainium / Inferentia."""
+    from porter.commands.lint_support import colourize, narrow_findings, use_colour
     from porter.report import LINT_FORMATS, STATISTICS_FORMATS, LintReport
+    from porter.source.adoption import AdoptionError
     from porter.source.catalogue import CatalogueError
     from porter.source.engine import INTERNAL_ERROR
-    from porter.source.runner import lint_paths
+    from porter.source.runner import lint_paths, lint_stdin
     from porter.source.selection import SelectionError
 
     check_choice(output_format, OUTPUT_FORMATS, "--output-format")
@@ -96,14 +106,21 @@ def lint(
         exclude=tuple(exclude) if exclude else None,
         extend_exclude=tuple(extend_exclude) if extend_exclude else None,
     )
+    from_stdin = [str(p) for p in paths or ()] == ["-"]
+    if from_stdin and (fix or add_noqa):
+        raise fail("--fix and --add-noqa rewrite files; they cannot take source from stdin")
     if fix:
         _apply_fixes(paths or [Path(".")], overrides, unsafe_fixes, jobs)
     try:
-        result = lint_paths(
-            paths or [Path(".")], overrides, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs,
-            force_exclude=force_exclude, progress=_progress_bar(),
-        )
-    except (ConfigError, CatalogueError, SelectionError) as exc:
+        if from_stdin:
+            result = lint_stdin(sys.stdin.buffer.read(), stdin_filename or "-", overrides)
+        else:
+            result = lint_paths(
+                paths or [Path(".")], overrides, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs,
+                force_exclude=force_exclude, progress=_progress_bar(),
+            )
+        findings, notes = narrow_findings(result.findings, baseline, diff_base)
+    except (ConfigError, CatalogueError, SelectionError, AdoptionError) as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # exit 2, like ruff, not a traceback and exit 1
         raise fail(f"internal error: {type(exc).__name__}: {exc}") from exc
@@ -111,15 +128,30 @@ def lint(
         typer.secho(f"warning: {directory}: no Python files found", err=True, fg=typer.colors.YELLOW)
     if result.files_seen == 0 and not result.findings and not result.empty_dirs:
         typer.secho("warning: no Python files found under the given path(s)", err=True, fg=typer.colors.YELLOW)
-    report = LintReport(result.findings, result.catalogue, result.settings.target)
+    if add_noqa:
+        from porter.rewrite.noqa import add_noqa as write_noqa
+
+        added, skipped = write_noqa([f for f in findings if not f.marked])
+        for path, why in skipped:
+            typer.echo(f"{path}: no noqa added: {why}", err=True)
+        typer.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.")
+        return
+    report = LintReport(findings, result.catalogue, result.settings.target, strict_markers=strict_markers,
+                        notes=notes)
+    if output_format in ("json", "sarif") and not statistics and not from_stdin:
+        from porter.rewrite.fix_edits import fix_edits
+
+        report.edits = fix_edits(findings, result.catalogue, result.settings.target, result.rule_ids)
     text = STATISTICS_FORMATS[output_format](report) if statistics else LINT_FORMATS[output_format](report)
+    if output_format == "text" and not statistics and use_colour(output_file):
+        text = colourize(text)
     _emit(text, output_file)
-    crashed = sorted({f.path for f in result.findings if f.rule_id == INTERNAL_ERROR})
+    crashed = sorted({f.path for f in findings if f.rule_id == INTERNAL_ERROR})
     if crashed:  # a porter bug: exit 2 like ruff, even with --exit-zero, after the full report
         typer.secho(f"porter: error: internal error while checking {len(crashed)} file(s) ({INTERNAL_ERROR}); "
                     "the other rules ran and their findings are reported", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
-    if result.findings and not exit_zero:
+    if report.failures and not exit_zero:
         raise typer.Exit(1)
 
 
@@ -201,11 +233,18 @@ def port(
     verify: Annotated[bool, typer.Option(
         "--verify", help="Translate Triton kernels to NKI, verify each in Triton's interpreter vs the NKI "
         "simulator, and apply the verified ones (needs the triton extra).")] = False,
+    stdin_filename: Annotated[str | None, typer.Option(help="The file name for source read from `-` (stdin).")] = None,
 ) -> None:
     """Port a repository to Neuron: safe fixes applied, the rest marked in the code, and a report."""
-    from porter.rewrite.commands import run_port
+    from porter.rewrite.commands import run_port, run_port_stdin
 
     check_choice(target, TARGETS, "--target")
+    if str(path) == "-":
+        if out is not None or in_place or check or report_only or report is not None:
+            raise fail("source from stdin (`-`) is printed ported, or with --diff as a diff; "
+                       "--out, --in-place, --check and reports need files")
+        raise typer.Exit(run_port_stdin(stdin_filename or "-", target=target, diff=diff, unsafe_fixes=unsafe_fixes,
+                                        select=split_codes(select), ignore=split_codes(ignore), fail=fail))
     code = run_port(
         path, target=target, out=out, in_place=in_place, diff=diff, check=check, unsafe_fixes=unsafe_fixes,
         select=split_codes(select), ignore=split_codes(ignore),

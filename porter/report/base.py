@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from porter.source.catalogue import Catalogue, Rule
 from porter.source.findings import Finding
@@ -36,6 +36,30 @@ class LintReport:
     findings: list[Finding]
     catalogue: Catalogue
     target: str
+    # Marked sites (`# porter: NRNxxx` above them) fail the run only with --strict-markers.
+    strict_markers: bool = False
+    # Lines the text report adds under its summary: findings a baseline knew, lines outside --diff-base.
+    notes: list[str] = field(default_factory=list)
+    # The edits of each finding's fix (porter.rewrite.fix_edits), by (path, line, col, rule id);
+    # filled in for the JSON and SARIF formats.
+    edits: dict = field(default_factory=dict)
+
+    def edits_for(self, finding: Finding) -> list[dict]:
+        return self.edits.get((finding.path, finding.line, finding.col, finding.rule_id), [])
+
+    @staticmethod
+    def docs_url(rule_id: str) -> str | None:
+        from porter.source.rule_docs import rule_docs_url
+
+        return rule_docs_url(rule_id)
+
+    def failing(self, finding: Finding) -> bool:
+        """Does this finding fail the run (exit 1)? A marked site does only with --strict-markers."""
+        return self.strict_markers or not finding.marked
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if self.failing(f)]
 
     def rule(self, finding: Finding) -> Rule | None:
         return self.catalogue.get(finding.rule_id)

@@ -16,7 +16,7 @@ def _escape(value: str, prop: bool = False) -> str:
 
 def render_github(report: LintReport) -> str:
     lines = []
-    for f in report.findings:
+    for f in report.failures:  # a marked site is acknowledged: no annotation
         level = LEVELS[report.severity(f)]
         # a notebook's line counts within its cell: the cell is in the title and the message
         title = f"porter ({f.rule_id})" + (f" cell {f.cell}" if f.cell is not None else "")

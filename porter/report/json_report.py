@@ -21,9 +21,11 @@ def finding_records(report: LintReport) -> list[dict]:
             "cell": f.cell,
             "location": {"row": f.line, "column": f.col},
             "end_location": {"row": f.end_line, "column": f.end_col},
-            "fix": {"applicability": fix.applicability, "message": fix.result} if fix and fix.available else None,
+            "fix": {"applicability": fix.applicability, "message": fix.result, "edits": report.edits_for(f)}
+                   if fix and fix.available and not f.manual and f.cell is None else None,
+            "marked": f.marked,
             "target": report.target,
-            "url": None,
+            "url": report.docs_url(f.rule_id),
         })
     return records
 

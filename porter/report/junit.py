@@ -10,11 +10,12 @@ from porter.report.base import LintReport, display_path
 
 def render_junit(report: LintReport) -> str:
     by_file = defaultdict(list)
-    for f in report.findings:
+    for f in report.failures:  # a marked site is acknowledged, not a failing test
         by_file[f.path].append(f)
     # A clean run is one passing test case, so the totals match the suites' in every report.
-    total = len(report.findings) or 1
-    root = ET.Element("testsuites", name="porter", tests=str(total), failures=str(len(report.findings)))
+    failures = report.failures
+    total = len(failures) or 1
+    root = ET.Element("testsuites", name="porter", tests=str(total), failures=str(len(failures)))
     if not by_file:
         suite = ET.SubElement(root, "testsuite", name="porter", tests="1", failures="0")
         ET.SubElement(suite, "testcase", name="No findings", classname="porter")

@@ -30,7 +30,7 @@ def render_sarif(report: LintReport) -> str:
         rule = report.catalogue.get(rule_id)
         if rule is None:
             continue
-        rules.append({
+        entry = {
             "id": rule.id,
             "name": rule.name,
             "shortDescription": {"text": rule.title},
@@ -38,7 +38,11 @@ def render_sarif(report: LintReport) -> str:
             "help": {"text": rule.why, "markdown": rule.docs or rule.why},
             "defaultConfiguration": {"level": LEVELS[rule.severity]},
             "properties": {"category": rule.category},
-        })
+        }
+        url = report.docs_url(rule.id)
+        if url:
+            entry["helpUri"] = url
+        rules.append(entry)
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for f in report.findings:
@@ -63,6 +67,22 @@ def render_sarif(report: LintReport) -> str:
             result["ruleIndex"] = index[f.rule_id]
         if f.cell is not None:
             result["properties"] = {"cell": f.cell}
+        if f.marked and not report.strict_markers:
+            result["suppressions"] = [{"kind": "inSource", "justification": "marked by porter (`# porter:` comment)"}]
+        edits = report.edits_for(f)
+        fix = report.fix(f)
+        if edits and fix is not None:
+            result["fixes"] = [{
+                "description": {"text": fix.result or "porter port"},
+                "artifactChanges": [{
+                    "artifactLocation": {"uri": artifact_uri(f.path)},
+                    "replacements": [{
+                        "deletedRegion": {"startLine": e["location"]["row"], "startColumn": 1,
+                                          "endLine": e["end_location"]["row"], "endColumn": 1},
+                        "insertedContent": {"text": e["content"]},
+                    } for e in edits],
+                }],
+            }]
         results.append(result)
     doc = {
         "$schema": SARIF_SCHEMA,

@@ -48,6 +48,43 @@ def unified_diff(result) -> str:
     return "".join(chunks)
 
 
+def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore, fail) -> int:
+    """`porter port -`: the source on stdin, ported as the file `filename`: the ported text on
+    stdout, or with `diff` a unified diff (exit 1 when there is a change, as with files)."""
+    from porter.config import ConfigResolver
+    from porter.rewrite.narrow import port_source_narrow
+    from porter.source.catalogue import load_catalogue
+    from porter.source.engine import RuleIndex
+    from porter.source.runner import decode_python
+    from porter.source.selection import ignored_rules, select_rules
+
+    overrides = Overrides(select=select, ignore=ignore, target=target)
+    try:
+        settings = ConfigResolver(overrides).for_path(Path(filename))
+        catalogue = load_catalogue(settings.rule_paths)
+    except (ConfigError, CatalogueError, SelectionError) as exc:
+        raise fail(str(exc)) from None
+    rules = [r for r in select_rules(catalogue, settings) if r.matchers]
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    text = decode_python(sys.stdin.buffer.read(), filename)
+    if not isinstance(text, str):
+        sys.stderr.write(f"{filename}: {text.message}\n")
+        return 1
+    port = port_source_narrow(text, filename, index, catalogue, settings.target, unsafe_fixes)
+    if port.error:
+        sys.stderr.write(f"{filename}: {port.error}\n")
+        if not diff:
+            write_stdout(text)  # the input back unchanged: a pipe never loses the user's code
+        return 1
+    if diff:
+        write_stdout("".join(difflib.unified_diff(port.original.splitlines(keepends=True),
+                                                  port.ported.splitlines(keepends=True),
+                                                  fromfile=f"a/{filename}", tofile=f"b/{filename}")))
+        return 1 if port.changed else 0
+    write_stdout(port.ported)
+    return 0
+
+
 def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, select, ignore, report,
              report_only, force, jobs, fail, progress=None, extend_select=None, no_cache=False,
              cache_dir=None, verify_triton=False) -> int:

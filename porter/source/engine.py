@@ -13,7 +13,7 @@ import bisect
 import re
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from porter.source.catalogue import Matcher, Rule, glob_match, pattern_specificity
 from porter.source.findings import Finding
@@ -24,6 +24,8 @@ from porter.source.project import is_own_module
 from porter.source.suppressions import comment_lines, covers, file_suppressions, line_suppressions
 
 SYNTAX_ERROR = "NRN001"
+# The marker `porter port` leaves above a statement it could not fix: `# porter: NRN131 <what to do>`.
+MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
 PORTER_HELPER_PREFIX = "_porter_"
 INTERNAL_ERROR = "NRN003"
 
@@ -333,6 +335,32 @@ class _Analysis:
         if any(rule.device_test for rule in self.index.rules):
             rules = {rule.id: rule for rule in self.index.rules}
             self.findings = GateCheck(tree, self.parents, self.findings, self.nodes, rules).apply()
+        if "porter:" in self.source:
+            self._acknowledge_markers()
+
+    def _acknowledge_markers(self) -> None:
+        """A site with its rule's `# porter: NRNxxx` marker above its statement is marked."""
+        for i, finding in enumerate(self.findings):
+            node = self.nodes.get(i)
+            if node is not None and finding.rule_id in self._markers_above(node):
+                self.findings[i] = replace(finding, marked=True)
+
+    def _markers_above(self, node: ast.AST) -> set[str]:
+        """The rule ids of the marker comments right above the statement holding `node` (and above
+        the `try:` a guarded import is the first statement of, where port puts its marker)."""
+        stmt = node
+        while stmt is not None and not isinstance(stmt, ast.stmt):
+            stmt = self.parents.get(id(stmt))
+        found: set[str] = set()
+        while isinstance(stmt, ast.stmt):
+            start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+            line = start - 1
+            while line >= 1 and self.lines[line - 1].lstrip().startswith("#"):
+                found.update(MARKER.findall(self.lines[line - 1]))
+                line -= 1
+            parent = self.parents.get(id(stmt))
+            stmt = parent if isinstance(parent, ast.Try) and parent.body and parent.body[0] is stmt else None
+        return found
 
     def own_attribute(self, node: ast.Attribute) -> bool:
         """Is this an attribute the file gives its own objects (`self.is_cuda = flag`, a method or class
@@ -583,11 +611,27 @@ class _Analysis:
                     if best is None or score > best[0]:
                         best = (score, rule)
             if best is not None:
+                if self._guarded_by_user(node) and {f.transform for f in best[1].fixes.values()} == {"guard-import"}:
+                    continue  # `try: import triton / except ImportError:` already is what port would write
                 self._guard(best[1], self.report, best[1], alias, qualname)
 
     def _own(self, qualname: str) -> bool:
         """A name from the project's own package (porter.source.project): never the CUDA-only package."""
         return bool(self.path) and is_own_module(qualname, self.path)
+
+    def _guarded_by_user(self, node: ast.AST) -> bool:
+        """Is this import in the body of a `try` that catches ImportError (or any exception)?"""
+        child, parent = node, self.parents.get(id(node))
+        while parent is not None and not isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if isinstance(parent, ast.Try) and child in parent.body:
+                for handler in parent.handlers:
+                    caught = handler.type
+                    names = {getattr(n, "id", getattr(n, "attr", "")) for n in (
+                        caught.elts if isinstance(caught, ast.Tuple) else [caught])} if caught else {"Exception"}
+                    if names & {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}:
+                        return True
+            child, parent = parent, self.parents.get(id(parent))
+        return False
 
     def _string(self, node: ast.AST, scope: Scope) -> None:
         key = id(node)

@@ -24,6 +24,9 @@ class Finding:
     suppressed: bool = False
     # Why this site cannot take the rule's automatic fix (empty: it can); port marks it instead.
     manual: str = ""
+    # A `# porter: NRNxxx` marker for this rule sits above the statement: `porter port` marked the
+    # site (or a person acknowledged it). Reported as "marked", not a failure unless --strict-markers.
+    marked: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

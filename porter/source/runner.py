@@ -308,3 +308,21 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def lint_stdin(data: bytes, filename: str, overrides: Overrides | None = None) -> LintResult:
+    """`porter lint -`: the bytes read from stdin, checked as the file `filename` (its settings,
+    per-file ignores and suffix: `.ipynb` is read as a notebook)."""
+    resolver = ConfigResolver(overrides or Overrides())
+    settings = resolver.for_path(Path(filename))
+    catalogue = load_catalogue(settings.rule_paths)
+    rules = select_rules(catalogue, settings)
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    try:
+        findings = analyse_bytes(data, filename, index)
+    except Exception as exc:  # a porter bug: reported like a file's, never a traceback
+        findings = [diagnostic(filename, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")]
+    dropped = per_file_ignored(Path(filename), settings)
+    findings = [f for f in findings if not f.suppressed and not (dropped and covers(frozenset(dropped), f.rule_id))]
+    findings.sort(key=document_order)
+    return LintResult(findings, 1, 1, catalogue, settings, set(index.reported))

@@ -1,0 +1,54 @@
+"""What `porter lint` does around the run itself: stdin, baseline and --diff-base filtering,
+--add-noqa, fix edits for JSON/SARIF, and colour on a terminal."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from porter.source.findings import Finding
+
+
+def narrow_findings(findings: list[Finding], baseline: Path | None,
+                    diff_base: str | None) -> tuple[list[Finding], list[str]]:
+    """The findings left after the baseline and --diff-base, and a note line for each filter."""
+    from porter.source.adoption import apply_baseline, apply_diff_base, changed_lines, load_baseline
+
+    notes: list[str] = []
+    if baseline is not None:
+        findings, known = apply_baseline(findings, load_baseline(baseline))
+        if known:
+            notes.append(f"{known} finding{'s' if known != 1 else ''} known in the baseline {baseline}, not shown.")
+    if diff_base is not None:
+        findings, hidden = apply_diff_base(findings, changed_lines(diff_base, Path.cwd()))
+        if hidden:
+            notes.append(f"{hidden} finding{'s' if hidden != 1 else ''} on lines unchanged since {diff_base}, "
+                         "not shown.")
+    return findings, notes
+
+
+_LINE = re.compile(r"^(?P<loc>\S.*?:\d+:\d+:) (?P<code>NRN\d{3})(?P<tag> \[\*\]| \[marked\])? ")
+
+
+def use_colour(output_file: Path | None) -> bool:
+    """Colour only for a terminal: never when piped, written to a file, or with NO_COLOR set."""
+    if output_file is not None or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def colourize(text: str) -> str:
+    """ruff's look: bold location, red rule id, cyan `[*]`, yellow `[marked]`."""
+    bold, red, cyan, yellow, reset = "\x1b[1m", "\x1b[1;31m", "\x1b[36m", "\x1b[33m", "\x1b[0m"
+
+    def paint(match: re.Match) -> str:
+        tag = match.group("tag") or ""
+        colour = cyan if tag == " [*]" else yellow
+        return (f"{bold}{match.group('loc')}{reset} {red}{match.group('code')}{reset}"
+                + (f" {colour}{tag.strip()}{reset}" if tag else "") + " ")
+
+    return "\n".join(_LINE.sub(paint, line) for line in text.split("\n"))

@@ -1,0 +1,83 @@
+"""The edits a finding's fix makes, for JSON and SARIF reports (ruff's `fix.edits`).
+
+`porter port` rewrites a whole file at once (a fix may add a helper or an import too), so the edits
+come from porting the file and diffing: each changed block of lines goes to the findings it
+overlaps, and a block no finding overlaps (a helper function, an import) to every fixed finding of
+the file, as ruff lists an import edit with each fix that needs it. Applying every edit of a file
+gives `porter port --unsafe-fixes`'s result for it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from pathlib import Path
+
+from porter.rewrite.narrow import port_source_narrow
+from porter.source.catalogue import Catalogue
+from porter.source.engine import RuleIndex
+from porter.source.findings import Finding
+from porter.source.runner import decode_python
+
+Key = tuple[str, int, int, str]
+
+
+def finding_key(f: Finding) -> Key:
+    return f.path, f.line, f.col, f.rule_id
+
+
+def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str,
+              rule_ids: set[str]) -> dict[Key, list[dict]]:
+    """Edits per finding (by `finding_key`), for the findings whose fix porter applies at their site."""
+    def fixable(f: Finding) -> bool:
+        rule = catalogue.get(f.rule_id)
+        return (rule is not None and rule.fix_for(target).available and not f.manual and f.cell is None
+                and not f.suppressed)
+
+    by_file: dict[str, list[Finding]] = defaultdict(list)
+    everything: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        everything[f.path].append(f)
+        if fixable(f):
+            by_file[f.path].append(f)
+    if not by_file:
+        return {}
+    rules = [r for r in (catalogue.get(i) for i in sorted(rule_ids)) if r is not None and r.matchers]
+    index = RuleIndex.build(rules)
+    edits: dict[Key, list[dict]] = {}
+    for path, file_findings in by_file.items():
+        try:
+            text = decode_python(Path(path).read_bytes(), path)
+        except OSError:
+            continue
+        if not isinstance(text, str):
+            continue
+        try:
+            port = port_source_narrow(text, path, index, catalogue, target, True)
+        except Exception:  # a file the port cannot handle simply gets no edits
+            continue
+        if port.error or not port.changed:
+            continue
+        before, after = text.splitlines(keepends=True), port.ported.splitlines(keepends=True)
+        blocks = [(i1, i2, "".join(after[j1:j2]))
+                  for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+                  if tag != "equal"]
+        # a block at no finding (a helper, an import) belongs to every fix; one at a site that is
+        # only marked (a `# porter:` comment) to none
+        shared = [b for b in blocks if not any(_overlaps(b, f) for f in everything[path])]
+        for f in file_findings:
+            own = [b for b in blocks if _overlaps(b, f)]
+            if own:
+                edits[finding_key(f)] = [_edit(b) for b in sorted(own + shared)]
+    return edits
+
+
+def _overlaps(block: tuple[int, int, str], f: Finding) -> bool:
+    i1, i2, _ = block  # 0-based lines [i1, i2) of the original are replaced
+    first, last = i1 + 1, max(i2, i1 + 1)
+    return first <= f.end_line and f.line <= last
+
+
+def _edit(block: tuple[int, int, str]) -> dict:
+    i1, i2, content = block
+    return {"content": content, "location": {"row": i1 + 1, "column": 1}, "end_location": {"row": i2 + 1, "column": 1}}

@@ -1,0 +1,107 @@
+"""Turning the hook on in a large repository today: a baseline of known findings, and only the
+lines changed since a git revision."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from porter.source.findings import Finding
+
+
+class AdoptionError(ValueError):
+    """A baseline that cannot be read or a revision git does not know; the message says which."""
+
+
+def _key(path: str, cell: int | None, code: str, message: str) -> tuple[str, int | None, str, str]:
+    # Lines move as a file is edited; the file, rule and message (which names the construct) do not.
+    return os.path.normpath(path), cell, code, message
+
+
+def load_baseline(path: Path) -> Counter:
+    """Known findings, counted by (file, cell, rule, message), from `porter lint --output-format json`."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AdoptionError(f"--baseline {path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise AdoptionError(f"--baseline {path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and {"filename", "code", "message"} <= set(r) for r in records):
+        raise AdoptionError(f"--baseline {path}: expected the JSON list `porter lint --output-format json` writes")
+    return Counter(_key(r["filename"], r.get("cell"), r["code"], r["message"]) for r in records)
+
+
+def apply_baseline(findings: list[Finding], baseline: Counter) -> tuple[list[Finding], int]:
+    """The findings the baseline does not know (each known one absorbs one finding), and how many it knew."""
+    left = Counter(baseline)
+    kept: list[Finding] = []
+    known = 0
+    for f in findings:
+        key = _key(f.path, f.cell, f.rule_id, f.message)
+        if left[key] > 0 and not f.rule_id.startswith("NRN0"):
+            left[key] -= 1
+            known += 1
+        else:
+            kept.append(f)
+    return kept, known
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              errors="surrogateescape")
+    except OSError as exc:
+        raise AdoptionError(f"--diff-base needs git ({exc.strerror})") from None
+    if proc.returncode != 0:
+        raise AdoptionError(f"--diff-base: git {' '.join(args[:2])} failed: {proc.stderr.strip() or proc.returncode}")
+    return proc.stdout
+
+
+def changed_lines(revision: str, cwd: Path) -> dict[str, set[int] | None]:
+    """Per absolute file path, the lines added or changed since `revision` (None: the whole file,
+    for files git does not track yet)."""
+    top = Path(_git(["rev-parse", "--show-toplevel"], cwd).strip())
+    try:
+        _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd)
+    except AdoptionError:
+        raise AdoptionError(f"--diff-base {revision}: not a commit git knows in {top}") from None
+    diff = _git(["diff", "--unified=0", "--no-color", "--no-ext-diff", "--no-renames", revision, "--"], top)
+    changed: dict[str, set[int] | None] = {}
+    current: set[int] | None = None
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            name = line[4:]
+            if name == "/dev/null":
+                current = None
+                continue
+            name = name[2:] if name.startswith("b/") else name
+            current = changed.setdefault(os.path.normpath(top / name), set())
+        elif (match := _HUNK.match(line)) and current is not None:
+            start, count = int(match.group(1)), int(match.group(2) or 1)
+            current.update(range(start, start + count))
+    for name in _git(["ls-files", "--others", "--exclude-standard", "-z"], top).split("\0"):
+        if name:
+            changed[os.path.normpath(top / name)] = None
+    return changed
+
+
+def apply_diff_base(findings: list[Finding], changed: dict[str, set[int] | None]) -> tuple[list[Finding], int]:
+    """The findings on changed lines (every finding of a new file, and porter's own diagnostics),
+    and how many were left out."""
+    kept: list[Finding] = []
+    for f in findings:
+        key = os.path.normpath(os.path.abspath(f.path))
+        lines = changed.get(key, set())
+        if f.rule_id.startswith("NRN0") or lines is None or (f.cell is not None and key in changed):
+            kept.append(f)  # a notebook's lines are not its cells' lines: a changed notebook is all new
+        elif any(line in lines for line in range(f.line, f.end_line + 1)):
+            kept.append(f)
+    return kept, len(findings) - len(kept)

@@ -1,0 +1,155 @@
+"""Turning the hook on in a large repository: marked sites acknowledged, --strict-markers,
+--baseline, --diff-base, --add-noqa; and ruff's contract: stdin, JSON/SARIF fix edits and rule
+URLs, colour only on a terminal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from porter.cli import app
+from tests.lint.helpers import FIXTURES, lint, write
+
+CASES = FIXTURES / "adoption"
+
+
+@pytest.fixture
+def ported(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CASES / "ported.py", tmp_path / "ported.py")
+    return tmp_path / "ported.py"
+
+
+def test_a_marked_site_is_acknowledged_not_a_failure(ported):
+    result = lint("ported.py", "--no-cache")
+    assert "ported.py:6:14: NRN131 [marked] `torch.cuda.Stream`" in result.stdout
+    assert "1 marked site acknowledged" in result.stdout
+    assert "ported.py:7:11: NRN101 [*]" in result.stdout and "Found 1 finding" in result.stdout
+    assert result.exit_code == 1  # the unmarked .cuda() still fails
+    ported.write_text(ported.read_text().replace("    y = x.cuda()\n", "    y = x\n"))
+    clean = lint("ported.py", "--no-cache")
+    assert clean.exit_code == 0, clean.stdout
+    assert "All checks passed!" in clean.stdout
+    strict = lint("ported.py", "--no-cache", "--strict-markers")
+    assert strict.exit_code == 1 and "Found 1 finding" in strict.stdout
+
+
+def test_a_marker_for_another_rule_acknowledges_nothing(ported):
+    ported.write_text(ported.read_text().replace("NRN131", "NRN133"))
+    result = lint("ported.py", "--no-cache")
+    assert "NRN131 [marked]" not in result.stdout and "Found 2 findings" in result.stdout
+
+
+def test_marked_sites_in_json_sarif_junit_and_github(ported):
+    ported.write_text(ported.read_text().replace("    y = x.cuda()\n", "    y = x\n"))
+    records = json.loads(lint("ported.py", "--no-cache", "--output-format", "json").stdout)
+    assert [r["marked"] for r in records] == [True]
+    sarif = json.loads(lint("ported.py", "--no-cache", "--output-format", "sarif").stdout)
+    assert sarif["runs"][0]["results"][0]["suppressions"][0]["kind"] == "inSource"
+    assert "<failure" not in lint("ported.py", "--no-cache", "--output-format", "junit").stdout
+    assert lint("ported.py", "--no-cache", "--output-format", "github").stdout == ""
+
+
+def test_a_baseline_hides_known_findings_and_catches_new_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.py", "import torch\nx = torch.zeros(1).cuda()\n")
+    made = lint("a.py", "--no-cache", "--output-format", "json", "-o", "baseline.json")
+    assert made.exit_code == 1
+    known = lint("a.py", "--no-cache", "--baseline", "baseline.json")
+    assert known.exit_code == 0, known.stdout
+    assert "1 finding known in the baseline baseline.json, not shown." in known.stdout
+    write(tmp_path / "a.py", "import torch\n\n\nx = torch.zeros(1).cuda()\ny = x.cuda()\n")  # moved + one new
+    new = lint("a.py", "--no-cache", "--baseline", "baseline.json")
+    assert new.exit_code == 1 and "Found 1 finding" in new.stdout
+    bad = lint("a.py", "--no-cache", "--baseline", "a.py")
+    assert bad.exit_code == 2 and "--baseline a.py: not JSON" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_diff_base_reports_only_changed_lines(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    write(tmp_path / "old.py", "import torch\nx = torch.zeros(1).cuda()\n")
+    subprocess.run(["git", "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], check=True)
+    write(tmp_path / "old.py", "import torch\nx = torch.zeros(1).cuda()\ny = x.cuda()\n")
+    write(tmp_path / "new.py", "import torch\nz = torch.ones(1).cuda()\n")
+    result = lint(".", "--no-cache", "--diff-base", "HEAD")
+    assert result.exit_code == 1
+    assert "old.py:3:7: NRN101" in result.stdout and "new.py:2:19: NRN101" in result.stdout
+    assert "old.py:2:" not in result.stdout
+    assert "1 finding on lines unchanged since HEAD, not shown." in result.stdout
+    unknown = lint(".", "--no-cache", "--diff-base", "no-such-rev")
+    assert unknown.exit_code == 2 and "--diff-base no-such-rev: not a commit git knows" in unknown.stderr
+
+
+def test_add_noqa_silences_each_line_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CASES / "noqa_cases.py", tmp_path / "m.py")
+    write(tmp_path / "s.py", 'import torch\nx = f"""{torch.zeros(1).cuda()}\n"""\n')
+    result = lint(".", "--no-cache", "--add-noqa")
+    assert result.exit_code == 0, result.output
+    assert "Added 3 noqa directives." in result.stdout
+    assert "s.py: no noqa added: line 2: inside a string" in result.stderr
+    lines = (tmp_path / "m.py").read_text().splitlines()
+    assert lines[2] == "a = torch.zeros(1).cuda()  # noqa: NRN101"
+    assert lines[3] == "b = torch.zeros(1).cuda()  # noqa: E501, NRN101"
+    assert lines[4] == "c = torch.zeros(1).cuda()  # noqa"
+    assert lines[5] == "d = torch.zeros(1).cuda() + torch.ones(1).cuda()  # noqa: NRN101"
+    after = lint("m.py", "--no-cache")
+    assert after.exit_code == 0, after.stdout
+    assert lint(".", "--no-cache", "--add-noqa").stdout == "Added 0 noqa directives.\n"
+
+
+def test_lint_and_port_read_stdin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "pyproject.toml", '[tool.porter]\nper-file-ignores = { "tests/*" = ["NRN101"] }\n')
+    code = "import torch\nq = torch.ones(1).cuda()\n"
+    runner = CliRunner()
+    found = runner.invoke(app, ["lint", "-", "--stdin-filename", "pkg/m.py"], input=code)
+    assert found.exit_code == 1 and "pkg/m.py:2:19: NRN101" in found.stdout
+    ignored = runner.invoke(app, ["lint", "-", "--stdin-filename", "tests/t.py"], input=code)
+    assert ignored.exit_code == 0, ignored.stdout  # the file name's settings apply
+    diff = runner.invoke(app, ["port", "-", "--diff", "--stdin-filename", "m.py"], input=code)
+    assert diff.exit_code == 1 and "+q = torch.ones(1).to(_porter_device())" in diff.stdout
+    ported = runner.invoke(app, ["port", "-"], input=code)
+    assert ported.exit_code == 0 and ported.stdout.endswith("q = torch.ones(1).to(_porter_device())\n")
+    refused = runner.invoke(app, ["port", "-", "--in-place"], input=code)
+    assert refused.exit_code == 2
+
+
+def test_json_and_sarif_carry_fix_edits_and_rule_urls(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PORTER_RULE_DOCS_URL", "https://docs.example.com/rules/{id}.html")
+    original = "import torch\nx = torch.zeros(1).cuda()\n"
+    write(tmp_path / "a.py", original)
+    record = json.loads(lint("a.py", "--no-cache", "--output-format", "json").stdout)[0]
+    assert record["url"] == "https://docs.example.com/rules/NRN101.html"
+    edits = record["fix"]["edits"]
+    assert edits and all({"content", "location", "end_location"} <= set(e) for e in edits)
+    # the edits applied give porter port's result
+    lines = original.splitlines(keepends=True)
+    for e in sorted(edits, key=lambda e: e["location"]["row"], reverse=True):
+        lines[e["location"]["row"] - 1:e["end_location"]["row"] - 1] = [e["content"]]
+    ported = CliRunner().invoke(app, ["port", "-", "--unsafe-fixes"], input=original).stdout
+    assert "".join(lines) == ported
+    sarif = json.loads(lint("a.py", "--no-cache", "--output-format", "sarif").stdout)
+    run = sarif["runs"][0]
+    assert run["tool"]["driver"]["rules"][0]["helpUri"] == "https://docs.example.com/rules/NRN101.html"
+    replacement = run["results"][0]["fixes"][0]["artifactChanges"][0]["replacements"][0]
+    assert replacement["deletedRegion"]["startLine"] == edits[0]["location"]["row"]
+
+
+def test_colour_only_on_a_terminal(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.py", "import torch\nx = torch.zeros(1).cuda()\n")
+    plain = lint("a.py", "--no-cache")
+    assert "\x1b[" not in plain.stdout  # not a terminal
+    forced = lint("a.py", "--no-cache", env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert "\x1b[1;31mNRN101\x1b[0m" in forced.stdout
+    assert "\x1b[" not in lint("a.py", "--no-cache", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
