@@ -142,6 +142,14 @@ def lint(
         from porter.rewrite.fix_edits import fix_edits
 
         report.edits = fix_edits(findings, result.catalogue, result.settings.target, result.rule_ids)
+    if output_format == "sarif" and not statistics and not from_stdin:
+        from porter.source.notebook_positions import locate
+
+        for path in {f.path for f in findings if f.cell is not None}:
+            try:
+                report.notebook_locators[path] = locate(Path(path).read_bytes())
+            except OSError:
+                pass
     text = STATISTICS_FORMATS[output_format](report) if statistics else LINT_FORMATS[output_format](report)
     if output_format == "text" and not statistics and use_colour(output_file):
         text = colourize(text)
@@ -187,22 +195,26 @@ def _emit(text: str, output_file: Path | None) -> None:
         raise fail(f"{output_file}: cannot write report: {exc.strerror}") from None
 
 
-def _progress_bar():
-    """A rich progress bar on long runs in a terminal; nothing in CI or under pre-commit."""
+def _progress_bar(what: str = "linting"):
+    """A rich progress bar on stderr once a run has taken over a second, in a terminal only: nothing
+    in CI, under pre-commit or when stderr is piped (NO_COLOR keeps the bar, without colour)."""
     if not sys.stderr.isatty() or os.environ.get("CI"):
         return None
-    state: dict = {}
+    import time
+
+    state: dict = {"start": time.monotonic()}
 
     def update(done: int, total: int) -> None:
-        if total < 200:
-            return
         if "progress" not in state:
+            if done >= total or time.monotonic() - state["start"] < 1.0:
+                return  # a short run stays silent
+            from rich.console import Console
             from rich.progress import Progress
 
-            progress = Progress(transient=True)
+            progress = Progress(transient=True, console=Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR"))))
             progress.start()
             state["progress"] = progress
-            state["task"] = progress.add_task("linting", total=total)
+            state["task"] = progress.add_task(what, total=total)
         state["progress"].update(state["task"], completed=done)
         if done >= total:
             state["progress"].stop()
@@ -250,7 +262,7 @@ def port(
         select=split_codes(select), ignore=split_codes(ignore),
         extend_select=(split_codes(extend_select) or ()) + (("NRN416",) if swap_sdpa else ()) or None,
         report=report, report_only=report_only,
-        force=force, jobs=jobs, fail=fail, progress=_progress_bar(), no_cache=no_cache, cache_dir=cache_dir,
+        force=force, jobs=jobs, fail=fail, progress=_progress_bar("porting"), no_cache=no_cache, cache_dir=cache_dir,
         verify_triton=verify,
     )
     raise typer.Exit(code)

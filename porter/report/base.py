@@ -43,6 +43,8 @@ class LintReport:
     # The edits of each finding's fix (porter.rewrite.fix_edits), by (path, line, col, rule id);
     # filled in for the JSON and SARIF formats.
     edits: dict = field(default_factory=dict)
+    # Per notebook path: (cell, line, col) -> (line, col) in the .ipynb text (porter.source.notebook_positions).
+    notebook_locators: dict = field(default_factory=dict)
 
     def edits_for(self, finding: Finding) -> list[dict]:
         return self.edits.get((finding.path, finding.line, finding.col, finding.rule_id), [])

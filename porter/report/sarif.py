@@ -47,11 +47,16 @@ def render_sarif(report: LintReport) -> str:
     results = []
     for f in report.findings:
         region = {"startLine": f.line, "startColumn": f.col, "endLine": f.end_line, "endColumn": f.end_col}
-        # A notebook's lines count within a cell: the cell is in the message, the region's and
-        # the result's properties, so no viewer reads the line as a line of the .ipynb file.
         message = f"cell {f.cell}: {f.message}" if f.cell is not None else f.message
         if f.cell is not None:
-            region["properties"] = {"cell": f.cell}
+            # The region is where the code sits in the .ipynb file itself (what a SARIF viewer
+            # shows); the cell and the line within it are in the message and the properties.
+            locator = report.notebook_locators.get(f.path)
+            start = locator(f.cell, f.line, f.col) if locator else None
+            end = locator(f.cell, f.end_line, f.end_col) if locator else None
+            if start and end:
+                region = {"startLine": start[0], "startColumn": start[1], "endLine": end[0], "endColumn": end[1]}
+            region["properties"] = {"cell": f.cell, "cellLine": f.line, "cellColumn": f.col}
         result = {
             "ruleId": f.rule_id,
             "level": LEVELS[report.severity(f)],

@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,7 +289,39 @@ def _map(paths: list[str], index, catalogue, options: PortOptions):
     with ProcessPoolExecutor(max_workers=jobs, mp_context=pool_context(), initializer=_init,
                              initargs=(index, catalogue, options.target, options.unsafe_fixes,
                                        _STATE.get("extensions", frozenset()), True)) as pool:
-        yield from pool.map(_port_file, paths, chunksize=4)
+        # Biggest files first and each alone, small ones in batches: no worker is left with one
+        # huge file at the end, and results (and the progress bar) come as each batch finishes.
+        futures = [pool.submit(_port_many, batch) for batch in _batches(paths)]
+        for future in as_completed(futures):
+            yield from future.result()
+
+
+def _port_many(paths: list[str]) -> list:
+    return [_port_file(path) for path in paths]
+
+
+def _batches(paths: list[str], small: int = 64 * 1024, per_batch: int = 16) -> list[list[str]]:
+    sized = sorted(((_size(p), p) for p in paths), reverse=True)
+    batches: list[list[str]] = []
+    current: list[str] = []
+    for size, path in sized:
+        if size >= small:
+            batches.append([path])
+            continue
+        current.append(path)
+        if len(current) == per_batch:
+            batches.append(current)
+            current = []
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path, bool]],

@@ -14,11 +14,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
 
 # The rules gpt_train exercises on purpose (examples/gpt_train/README.md lists the constructs).
+# Not NRN406: utils.py imports triton inside its own `try: ... except ImportError:`, which is what
+# port would write, so it is not a finding (and it uses no Triton kernel).
 GPT_TRAIN_RULES = {
     "NRN101", "NRN102", "NRN103", "NRN104", "NRN105", "NRN106", "NRN107", "NRN108", "NRN111", "NRN112",
     "NRN120", "NRN121", "NRN122", "NRN123", "NRN124", "NRN125", "NRN126", "NRN127", "NRN128", "NRN129",
     "NRN131", "NRN133", "NRN134", "NRN140", "NRN150", "NRN151", "NRN201", "NRN202", "NRN203", "NRN206",
-    "NRN301", "NRN303", "NRN406", "NRN409", "NRN411", "NRN412", "NRN413", "NRN501", "NRN502",
+    "NRN301", "NRN303", "NRN409", "NRN411", "NRN412", "NRN413", "NRN501", "NRN502",
     "NRN601", "NRN602", "NRN603",
 }
 

@@ -22,8 +22,12 @@ def test_sarif_notebook_finding_names_its_cell(tmp_path):
     region = res["locations"][0]["physicalLocation"]["region"]
     assert res["message"]["text"].startswith("cell 2: ")
     assert res["properties"]["cell"] == 2
-    assert region["properties"]["cell"] == 2
-    assert (region["startLine"], region["startColumn"]) == (2, 20)
+    assert region["properties"] == {"cell": 2, "cellLine": 2, "cellColumn": 20}
+    # the region points into the .ipynb text itself, at the `.cuda()` of the cell's second line
+    text = (tmp_path / "magics.ipynb").read_text().splitlines()
+    line = text[region["startLine"] - 1]
+    assert line[region["startColumn"] - 1:].startswith("cuda()")
+    assert region["endLine"] == region["startLine"] and region["endColumn"] > region["startColumn"]
 
 
 def test_sarif_python_finding_has_no_cell(tmp_path):

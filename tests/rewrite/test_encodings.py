@@ -62,14 +62,14 @@ def test_port_that_the_encoding_cannot_hold_is_a_problem_and_the_file_is_kept(tm
     root = tmp_path / "proj"
     root.mkdir()
     (root / "lat.py").write_bytes(LATIN1)
-    real = tree_port.port_source
+    real = tree_port.port_source_narrow
 
     def adds_non_latin1(*args, **kwargs):
         port = real(*args, **kwargs)
         port.ported += "# → not latin-1\n"
         return port
 
-    monkeypatch.setattr(tree_port, "port_source", adds_non_latin1)
+    monkeypatch.setattr(tree_port, "port_source_narrow", adds_non_latin1)
     out = tmp_path / "out"
     options = PortOptions(out=out) if mode == "out" else PortOptions(in_place=True)
     result = port_tree(root, options, Overrides())
