@@ -81,3 +81,15 @@ def test_scripts_that_need_a_gpu_at_import_keep_their_kernels_checkable():
     namespace: dict = {}
     exec(compile(kept, "defs.py", "exec"), namespace)  # the CUDA tensor is skipped, not raised
     assert "scaled_sum_kernel" in namespace and namespace["N"] == 4 and "x" not in namespace
+
+
+def test_long_blocks_are_split_over_partitions():
+    """A block longer than WIDE_LANES runs on several partitions per program, so SBUF holds any block length."""
+    import porter.nki
+
+    porter.nki.install_simulator()
+    from porter.translate.triton import nki_tl
+
+    assert nki_tl.split_factor((64,)) == 1
+    assert nki_tl.split_factor((8192,)) == 2  # the 2x5000 cases above (BLOCK 8192) run this way
+    assert nki_tl.split_factor((262144,)) == 64

@@ -54,8 +54,10 @@ class _Context:
         self.mode = "rows"
         self.grid = (1, 1, 1)
         self.pid = (0, 0, 0)
-        self.P = 1
+        self.P = 1  # programs in this group
+        self.k = 1  # partitions per program ("wide" rows: a long block split over k partitions)
         self.active = None
+        self.consts = {}
 
 
 _ctx = _Context()
@@ -204,25 +206,45 @@ def _wrap_args(args):
     return out
 
 
-def launch(program, mode, grid, args):
-    """Run ``program`` for every program id of ``grid`` (a tuple of up to 3 ints)."""
+WIDE_LANES = 4096  # lanes per partition above which a program's block is split over several partitions
+
+
+def split_factor(blocks):
+    """Partitions per program for the largest block: 1 up to WIDE_LANES lanes, then doubling (at most 64)."""
+    k = 1
+    biggest = _b.max([int(b) for b in blocks if isinstance(b, (int, np.integer))] or [1])
+    while biggest // k > WIDE_LANES and k < 64 and biggest % (2 * k) == 0:
+        k *= 2
+    return k
+
+
+def launch(program, mode, grid, args, blocks=()):
+    """Run ``program`` for every program id of ``grid`` (a tuple of up to 3 ints).
+
+    ``blocks``: the block sizes the program uses (its ``tl.arange`` extents); in rows mode a block longer than
+    WIDE_LANES is split over several partitions per program, so SBUF holds any block length.
+    """
     grid = tuple(int(g) for g in grid) + (1,) * (3 - len(tuple(grid)))
     args = _wrap_args(args)
     _ctx.mode = mode
     _ctx.grid = grid
+    k = split_factor(blocks) if mode == "rows" else 1
     for p2 in _b.range(grid[2]):
         for p1 in _b.range(grid[1]):
             if mode == "rows":
-                for g0 in _b.range(0, grid[0], PMAX):
-                    n = _b.min(PMAX, grid[0] - g0)
+                for g0 in _b.range(0, grid[0], PMAX // k):
+                    n = _b.min(PMAX // k, grid[0] - g0)
                     _ctx.pid = (np.arange(g0, g0 + n, dtype=np.int64).reshape(n, 1), p1, p2)
                     _ctx.P = n
+                    _ctx.k = k
                     _ctx.active = None
+                    _ctx.consts = {}
                     program(*args)
             else:
                 for p0 in _b.range(grid[0]):
                     _ctx.pid = (p0, p1, p2)
                     _ctx.P = 1
+                    _ctx.k = 1
                     _ctx.active = None
                     program(*args)
 
@@ -390,7 +412,12 @@ def _tile_shape(shape):
     if _ctx.mode == "rows":
         if len(shape) > 1:
             raise Unsupported("a two-dimensional block in a kernel translated one program per partition")
-        return (_ctx.P, int(shape[0]) if shape else 1)
+        k = _ctx.k
+        if not shape:
+            return (_ctx.P * k, 1)
+        if int(shape[0]) % k:
+            raise Unsupported(f"a block of {shape[0]} lanes next to one split over {k} partitions per program")
+        return (_ctx.P * k, int(shape[0]) // k)
     if len(shape) == 0:
         return (1, 1)
     if len(shape) == 1:
@@ -417,7 +444,12 @@ def _as_grid(arr, shape):
     if _ctx.mode == "rows":
         if a.ndim == 0:
             a = a.reshape(1, 1)
-        return np.broadcast_to(a, (p, f))
+        k = _ctx.k
+        if k == 1:
+            return np.broadcast_to(a, (p, f))
+        if not shape:  # a per-program scalar: the same on each of its k partitions
+            return np.repeat(np.broadcast_to(a, (_ctx.P, 1)), k, axis=0)
+        return np.broadcast_to(a, (_ctx.P, f * k)).reshape(p, f)
     if a.ndim == 0:
         return a.reshape(1, 1)
     if a.ndim == 1:
@@ -429,7 +461,10 @@ def _valid(mask, shape):
     p, f = _tile_shape(shape)
     v = np.ones((p, f), dtype=bool) if mask is None else _as_grid(np.asarray(mask, dtype=bool), shape).copy()
     if _ctx.active is not None:
-        v &= np.broadcast_to(_ctx.active, (p, f))
+        v &= np.repeat(np.broadcast_to(_ctx.active, (_ctx.P, 1)), _ctx.k, axis=0) if _ctx.k > 1 else \
+            np.broadcast_to(_ctx.active, (p, f))
+    if _ctx.k > 1 and not shape:  # a per-program scalar is stored once, from the program's first partition
+        v &= (np.arange(p) % _ctx.k == 0).reshape(p, 1)
     return v
 
 
@@ -923,6 +958,51 @@ def _partition_reduce(op, x, keep_dims):
     return _T(_transpose_tile(col, nl.float32), shape, nl.float32, "2d" if keep_dims else "row")
 
 
+def _selection(j):
+    """(P*k, P*k) fp32 constant: column m picks partition (m // k) * k + j (j = -1: sums its whole group)."""
+    key = ("sel", j)
+    if key not in _ctx.consts:
+        k, n = _ctx.k, _ctx.P * _ctx.k
+        t = _new((n, n), nl.float32)
+        nisa.memset(dst=t, value=0.0)
+        for g in _b.range(_ctx.P):
+            if j < 0:
+                nisa.memset(dst=t[g * k:(g + 1) * k, g * k:(g + 1) * k], value=1.0)
+            else:
+                nisa.memset(dst=t[g * k + j:g * k + j + 1, g * k:(g + 1) * k], value=1.0)
+        _ctx.consts[key] = t
+    return _ctx.consts[key]
+
+
+def _group_combine(op, part):
+    """Combine the (P*k, 1) partial reductions of each program's k partitions; every partition gets the result.
+
+    Sums: one matmul with a block-diagonal ones matrix. Max/min: one selection matmul per partition of the group
+    (exact: one 1.0 x value product each), values clamped to the finite fp32 range first so 0 x inf never
+    appears in the Tensor Engine."""
+    n = part.shape[0]
+    name = _opname(op)
+    if name not in ("add", "maximum", "minimum"):
+        raise Unsupported(f"a {name} reduction over a block split across partitions")
+    src = part
+    if name != "add":
+        src = _new((n, 1), nl.float32)
+        nisa.tensor_scalar(dst=src, data=part, op0=nl.maximum, operand0=-3.0e38, op1=nl.minimum, operand1=3.0e38)
+    out = None
+    for j in ([-1] if name == "add" else list(_b.range(_ctx.k))):
+        ps = nl.ndarray((n, 1), dtype=nl.float32, buffer=nl.psum)
+        nisa.nc_matmul(dst=ps, stationary=_selection(j), moving=src, accumulate=False)
+        cur = _new((n, 1), nl.float32)
+        nisa.tensor_copy(dst=cur, src=ps)
+        if out is None:
+            out = cur
+        else:
+            nxt = _new((n, 1), nl.float32)
+            nisa.tensor_tensor(dst=nxt, data1=out, data2=cur, op=op)
+            out = nxt
+    return out
+
+
 def _reduce(op, x, axis=None, keep_dims=False):
     if not _is_tile(x):
         return {"add": np.sum, "maximum": np.max, "minimum": np.min}[_opname(op)](x)
@@ -930,8 +1010,10 @@ def _reduce(op, x, axis=None, keep_dims=False):
         return _partition_reduce(op, x, keep_dims)
     p = x.tile.shape[0]
     dtype = x.dtype if _is_float(x.dtype) else nl.float32
-    dst = _new((p, 1), dtype)
+    dst = _new((p, 1), dtype if _ctx.k == 1 else nl.float32)
     nisa.tensor_reduce(dst=dst, op=op, data=x.tile, axis=1, keepdims=True)
+    if _ctx.mode == "rows" and _ctx.k > 1:
+        dst = _group_combine(op, dst)
     shape = _reduced_shape(x, axis, keep_dims)
     layout = "col" if (_ctx.mode == "program" and len(x.shape) == 2) else _layout_of(shape)
     return _T(dst, shape, dtype, layout)
@@ -950,6 +1032,8 @@ def min(x, axis=None, keep_dims=False, **_):  # noqa: A001 - tl.min
 
 
 def _arg_extreme(x, axis, keep_dims, want_max):
+    if _ctx.mode == "rows" and _ctx.k > 1:
+        raise Unsupported("tl.argmax/tl.argmin over a block split across partitions")
     m = max(x, axis, True) if want_max else min(x, axis, True)
     hit = x == m
     p, f = x.tile.shape[0], int(np.prod(x.tile.shape[1:]))
@@ -979,6 +1063,8 @@ def argmin(x, axis=None, keep_dims=False, **_):
 def cumsum(x, axis=0, reverse=False, **_):
     if not _is_tile(x):
         return np.cumsum(x, axis=-1)
+    if _ctx.mode == "rows" and _ctx.k > 1:
+        raise Unsupported("tl.cumsum over a block split across partitions")
     _free_axis(x, axis)
     p, f = x.tile.shape[0], int(np.prod(x.tile.shape[1:]))
     dtype = x.dtype if _is_float(x.dtype) else nl.float32

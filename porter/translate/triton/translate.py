@@ -365,6 +365,22 @@ class _HostNames(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
+def _block_params(k: Kernel, helpers: list[ast.FunctionDef]) -> list[str]:
+    """Parameters (or integer literals) that end a ``tl.arange`` in the kernel: its block sizes."""
+    out: list[str] = []
+    for fn in [k.node, *helpers]:
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "arange" \
+                    and len(node.args) == 2:
+                end = node.args[1]
+                text = ast.unparse(end)
+                if (isinstance(end, ast.Name) and end.id in k.params) or (isinstance(end, ast.Constant)
+                                                                           and isinstance(end.value, int)):
+                    if text not in out:
+                        out.append(text)
+    return out
+
+
 def _module_constants(tf: TritonFile, fns: list[ast.FunctionDef]) -> list[str]:
     """Module-level assignments of the original file that the kernels read (``_MODE: tl.constexpr =
     tl.constexpr(1)``), with ``tl`` mapped to the runtime, in file order."""
@@ -413,11 +429,17 @@ def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
         params = ", ".join(k.params)
         tup = f"({params},)" if len(k.params) == 1 else f"({params})"
         upper = k.name.upper()
+        helpers = [bodies[c] for c in kt.callees if c in bodies]
+        scans = any(isinstance(n, ast.Attribute) and n.attr in ("argmax", "argmin", "cumsum")
+                    for fn in [bodies[k.name], *helpers] for n in ast.walk(fn))
+        # a long block is split over several partitions per program, except for scans and arg-reductions
+        blocks = [] if scans else _block_params(k, helpers)
+        hint = f", blocks=({', '.join(blocks)},)" if blocks else ""
         lines += [
             "",
             "@nki.jit",
             f"def {k.name}({params}, _grid=(1,)):",
-            f'    _tl.launch({_fn_name(k.name)}, "{kt.mode}", _grid, {tup})',
+            f'    _tl.launch({_fn_name(k.name)}, "{kt.mode}", _grid, {tup}{hint})',
             "",
             "",
             f"{upper}_PARAMS = {tuple(k.params)!r}",

@@ -212,7 +212,7 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
             return report
         for dtype_name in DTYPES:
             dtype = getattr(torch, dtype_name)
-            args_nki = [v.to(dtype) if torch.is_tensor(v) and v.is_floating_point() else
+            args_nki = [v.to(dtype, copy=True) if torch.is_tensor(v) and v.is_floating_point() else
                         (v.clone() if torch.is_tensor(v) else v) for v in values]
             try:
                 launch(grid, **dict(zip(k.params, args_nki, strict=True)))
