@@ -11,11 +11,12 @@ from typing import Any
 __all__ = ["cuda", "neuron"]
 
 
-def neuron(platform: str = "trn2", cores: int = 1, strict: bool = False, report: Any = None):
-    """Context manager: inside it, `neuron` is a PyTorch device backed by CPU memory."""
+def neuron(platform: str = "trn2", cores: int = 1, strict: bool = False, report: Any = None, force: bool = False):
+    """Context manager: inside it, `neuron` is a PyTorch device backed by CPU memory (yields the run's record;
+    `report` is a path the run report is written to; `force` emulates even where a real Neuron stack is)."""
     from porter.emulate.neuron_device import emulate
 
-    return emulate(platform=platform, cores=cores, strict=strict, report=report)
+    return emulate(platform=platform, cores=cores, strict=strict, report=report, force=force)
 
 
 def __getattr__(name: str) -> Any:
