@@ -129,6 +129,12 @@ def assign_of_hoisted(up: Upgrader, node: cst.Assign) -> cst.BaseSmallStatement:
     if alloc_i < 0 or call_i != len(up.pending_before) - 1:
         return node
     target = node.targets[0].target
+    if isinstance(target, cst.Subscript):
+        # `view[...] = nisa.op(...)`: the instruction writes into the view itself (no PSUM/SBUF temp).
+        up.pending_before.pop(call_i)
+        up.pending_before.pop(alloc_i)
+        call = up.hoisted[tmp][1]
+        return cst.Expr(call.with_changes(args=[_kw("dst", target), *call.args[1:]]))
     if not isinstance(target, (cst.Name, cst.Attribute)):
         return node
     call_stmt = up.pending_before.pop(call_i)

@@ -39,6 +39,7 @@ RETURNING: dict[str, ReturningOp] = {
     "tensor_copy_predicated": ReturningOp(("src", "predicate"), "src"),
     "affine_select": ReturningOp(("pred", "on_true_tile", "on_false_value"), "on_true_tile"),  # after grids.py
     "memset": ReturningOp(("shape", "value", "dtype"), "", shape="{shape}"),
+    "tensor_scalar_reduce": ReturningOp(("data", "op0", "operand0", "reduce_op", "reduce_res"), "data"),
     "bn_stats": ReturningOp(("data",), "data", shape="({data}.shape[0], 6)"),
     "bn_aggr": ReturningOp(("data",), "data", shape="({data}.shape[0], 2)"),
     "max8": ReturningOp(("src",), "src", shape="({src}.shape[0], 8)"),
