@@ -90,3 +90,14 @@ def test_wheel_runs_the_kernel_tests(runtime_venv, tmp_path):
     result = run(runtime_venv, "kernels", "test", "rmsnorm", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rmsnorm" in result.stdout
+
+
+def test_wheel_ships_the_operator_table_and_the_run_bootstrap(core_venv):
+    probe = subprocess.run(
+        [str(core_venv / "bin" / "python"), "-c",
+         "import porter.graph.neuron_ops as ops, porter.emulate.run as run; "
+         "print(ops.lookup('aten.mm.default').verdict, (run.BOOTSTRAP_DIR / 'sitecustomize.py').is_file())"],
+        capture_output=True, text=True,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["Y", "True"]
