@@ -79,12 +79,18 @@ def parity(
     timeout: Annotated[float, typer.Option(help="Seconds the user code may run.")] = 600.0,
     seed: int = 0,
 ) -> None:
-    """Compare the ported model's outputs with the original's, on CPU. Exit 0 pass, 1 mismatch, 2 error.
+    """Compare the ported model with the original: outputs, layers or training steps. Exit 0 pass, 1 mismatch, 2 error.
 
-    The candidate is the same entrypoint in --candidate-root (the ported tree), another factory
-    (--candidate), a saved golden (--golden) or a compiled ONNX artifact (--onnx); one of them is
-    required, as the original compared with itself proves nothing. --save-golden alone stores the
-    reference's inputs and outputs without comparing anything.
+    The reference runs on the CPU (or under CUDA emulation),
+    the candidate on porter's emulated Neuron device (or the CPU).
+    A candidate at a lower precision is judged by the three-run error ratio;
+    otherwise every output must be within its tolerance.
+
+    The candidate is the same entrypoint in --candidate-root (the ported tree),
+    another factory (--candidate), a saved golden (--golden)
+    or a compiled ONNX artifact (--onnx); one of them is required,
+    as the original compared with itself proves nothing.
+    --save-golden alone stores the reference's inputs and outputs, comparing nothing.
     """
     from porter.parity.output import print_table, render_json, render_junit, render_markdown
 
