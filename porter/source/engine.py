@@ -367,8 +367,10 @@ class _Analysis:
         attribute of that name read through `self`)? Then it is the user's, not the tensor property."""
         if self._own_attributes is None:
             own: set[tuple[str, str]] = set()
-            wanted = self.index.attributes
-            for sub in ast.walk(self.tree):
+            # Only names the text assigns or defines somewhere need the walk (the common case: none).
+            wanted = {name for name in self.index.attributes
+                      if re.search(rf"(\.|\bdef\s+|^\s*){re.escape(name)}\s*(=[^=]|:|\()", self.source, re.M)}
+            for sub in ast.walk(self.tree) if wanted else ():
                 if isinstance(sub, ast.Attribute) and sub.attr in wanted and not isinstance(sub.ctx, ast.Load):
                     own.add((ast.unparse(sub.value), sub.attr))
                 elif isinstance(sub, ast.ClassDef):
@@ -471,7 +473,7 @@ class _Analysis:
                     self._guard(rule, self.report, rule, node, node.attr, start)
         if not self.index.names or id(node) in self.claimed:
             return
-        qualnames = {q for q in qualified_names(node, scope) if not self._own(q)}
+        qualnames = qualified_names(node, scope)
         if not qualnames:
             return
         context = self._context(node, parent)
@@ -483,7 +485,7 @@ class _Analysis:
                 continue
             for q in qualnames:
                 pattern = glob_match(q, m.names)
-                if pattern is not None:
+                if pattern is not None and not (is_package_rule(rule) and self._own(q)):
                     score = pattern_specificity(pattern)
                     if best is None or score > best[0] or (score == best[0] and rule.id < best[1].id):
                         best = (score, rule, q)
@@ -598,7 +600,7 @@ class _Analysis:
             best: tuple[int, Rule] | None = None
             own = self._own(qualname)
             for rule, m in self.index.imports:
-                if own and not m.compiled:
+                if own and not m.compiled and is_package_rule(rule):
                     continue  # the project's own package, even when it bears a CUDA-only package's name
                 pattern = glob_match(qualname, m.names)
                 if pattern is None and m.compiled:
@@ -678,6 +680,15 @@ def _names_cpu(value: ast.AST) -> bool:
     if text is None and isinstance(value, ast.Call) and value.args:  # torch.device("cpu")
         text = string_value(value.args[0])
     return text is not None and text.split(":")[0] == "cpu"
+
+
+# Fixes of rules that stand for a whole CUDA-only package (flash_attn, triton, apex, ...): inside the
+# package itself (porter.source.project) its names are the project's own and these rules stay quiet.
+PACKAGE_TRANSFORMS = frozenset({"guard-import", "swap-import"})
+
+
+def is_package_rule(rule: Rule) -> bool:
+    return any(fix.transform in PACKAGE_TRANSFORMS for fix in rule.fixes.values())
 
 
 # Fixes that rewrite the call a name is the callee of: a bare reference to the name cannot take them.

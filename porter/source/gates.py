@@ -14,6 +14,7 @@ device_type == "cuda"`: a capability gate) and a test weighed against another ba
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterable
 
 from porter.source.catalogue import Rule
@@ -61,6 +62,7 @@ class GateCheck:
         self.rules = rules
         self._functions: dict[str, tuple[int, str]] | None = None
         self._kernel_names: dict[str, tuple[int, str]] | None = None
+        self._leftovers: tuple[list[tuple[int, int]], list[Finding]] | None = None
 
     # -- what porter leaves CUDA-only ---------------------------------------------------------
 
@@ -74,21 +76,32 @@ class GateCheck:
         return not any(fix.available and fix.transform not in ("", "guard-import") for fix in rule.fixes.values())
 
     def _leftovers_in(self, start: tuple[int, int], end: tuple[int, int]) -> list[Finding]:
-        return [f for f in self.findings if start <= (f.line, f.col) < end and self._leftover(f)]
+        if self._leftovers is None:
+            found = sorted(((f.line, f.col), i) for i, f in enumerate(self.findings) if self._leftover(f))
+            self._leftovers = ([pos for pos, _ in found], [self.findings[i] for _, i in found])
+        positions, findings = self._leftovers
+        return findings[bisect.bisect_left(positions, start):bisect.bisect_left(positions, end)]
 
     def _cuda_functions(self) -> dict[str, tuple[int, str]]:
         """Functions and methods of this file that hold CUDA-only code: name -> (line, rule id)."""
         if self._functions is None:
             self._functions = {}
-            for node in ast.walk(self.tree):
+            functions, launches = [], []
+            for node in ast.walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    start, end = _span([node])
-                    inside = self._leftovers_in(start, end)
-                    if inside:
-                        self._functions.setdefault(node.name, (inside[0].line, inside[0].rule_id))
-                    elif any(isinstance(sub, ast.Call) and isinstance(sub.func, ast.Subscript)
-                             for sub in ast.walk(node)):
-                        self._functions.setdefault(node.name, (node.lineno, "a kernel launch"))
+                    functions.append(node)
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
+                    launches.append(node.lineno)
+            launches.sort()
+            for node in functions:
+                start, end = _span([node])
+                inside = self._leftovers_in(start, end)
+                if inside:
+                    self._functions.setdefault(node.name, (inside[0].line, inside[0].rule_id))
+                    continue
+                at = bisect.bisect_left(launches, start[0])
+                if at < len(launches) and launches[at] <= end[0]:
+                    self._functions.setdefault(node.name, (launches[at], "a kernel launch"))
         return self._functions
 
     def _cuda_only_code(self, region: list[ast.AST]) -> str:
@@ -133,7 +146,7 @@ class GateCheck:
             lines = {f.line: f for f in self.findings
                      if self.rules.get(f.rule_id) is not None and self.rules[f.rule_id].category == "kernels"}
             self._kernel_names = {}
-            for node in ast.walk(self.tree):
+            for node in ast.walk(self.tree) if lines else ():
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno in lines:
                     for alias in node.names:
                         bound = alias.asname or alias.name.split(".")[0]
