@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +64,6 @@ class RunState:
     compile_warnings: list[str] = field(default_factory=list)
     current_bytes: int = 0
     peak_bytes: int = 0
-    events: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record_op(self, op: str, verdict: str, basis: str, want_source: bool) -> None:
@@ -88,42 +86,35 @@ class RunState:
         with self.lock:
             self.current_bytes -= nbytes
 
+    def to_dict(self) -> dict:
+        """The JSON-able record of one process (what porter run merges across processes)."""
+        from porter.emulate.platforms import platform
+
+        chosen = platform(self.platform)
+        return {
+            "pid": os.getpid(),
+            "argv": list(sys.argv),
+            "platform": self.platform,
+            "cores": self.cores,
+            "strict": self.strict,
+            "hbm_per_device": chosen.hbm_per_device,
+            "hbm_source": chosen.source,
+            "ops": [{"op": r.op, "verdict": r.verdict, "basis": r.basis, "count": r.count,
+                     "sources": [s for s, _ in r.sources.most_common(SOURCES_PER_OP)]}
+                    for r in sorted(self.ops.values(), key=lambda r: (-r.count, r.op))],
+            "kernel_calls": [{"kernel": k, "path": p, "count": n} for (k, p), n in sorted(self.kernel_calls.items())],
+            "kernel_stats": self.kernel_stats,
+            "autocast_casts": [{"op": op, "dtype": d, "count": n}
+                               for (op, d), n in sorted(self.autocast_casts.items())],
+            "graphs": self.graphs,
+            "graph_breaks": self.graph_breaks,
+            "compile_warnings": self.compile_warnings,
+            "peak_bytes": self.peak_bytes,
+        }
+
     def by_verdict(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
         for record in self.ops.values():
             counts[record.verdict] += record.count
         return dict(counts)
 
-
-def format_exception_tail(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
-
-
-def state_to_dict(state: RunState) -> dict:
-    """The JSON-able record of one process (what porter run merges across processes)."""
-    from porter.emulate.platforms import platform
-
-    chosen = platform(state.platform)
-    return {
-        "pid": os.getpid(),
-        "argv": list(sys.argv),
-        "platform": state.platform,
-        "cores": state.cores,
-        "strict": state.strict,
-        "hbm_per_device": chosen.hbm_per_device,
-        "hbm_source": chosen.source,
-        "ops": [{"op": r.op, "verdict": r.verdict, "basis": r.basis, "count": r.count,
-                 "sources": [s for s, _ in r.sources.most_common(SOURCES_PER_OP)]}
-                for r in sorted(state.ops.values(), key=lambda r: (-r.count, r.op))],
-        "kernel_calls": [{"kernel": k, "path": p, "count": n} for (k, p), n in sorted(state.kernel_calls.items())],
-        "kernel_stats": state.kernel_stats,
-        "autocast_casts": [{"op": op, "dtype": d, "count": n} for (op, d), n in sorted(state.autocast_casts.items())],
-        "graphs": state.graphs,
-        "graph_breaks": state.graph_breaks,
-        "compile_warnings": state.compile_warnings,
-        "peak_bytes": state.peak_bytes,
-        "events": state.events,
-    }
-
-
-RunState.to_dict = state_to_dict  # type: ignore[attr-defined]
