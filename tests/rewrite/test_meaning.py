@@ -490,7 +490,22 @@ def attn(q, k, v):
     return flash_attn_with_kvcache(q, k, v)
 '''
 
-ALL_SNIPPETS = [TRITON_META, GATED_TESTS, AVAILABILITY, FSDP_SITES, DEVICE_CHOICES, AMP_STEP, EXTENSIONS, LAZY_TORCH,
+FLASH_IN_USER_GUARD = '''
+try:
+    from flash_attn import flash_attn_func, flash_attn_with_kvcache
+    from flash_attn.bert_padding import unpad_input, pad_input
+    from flash_attn.ops.rms_norm import rms_norm
+except ImportError:
+    flash_attn_func = flash_attn_with_kvcache = unpad_input = pad_input = rms_norm = None
+
+if flash_attn_func is None:
+    print("no flash")
+if flash_attn_with_kvcache is None or unpad_input is None:
+    print("partial")
+'''
+
+ALL_SNIPPETS = [FLASH_IN_USER_GUARD,
+                TRITON_META, GATED_TESTS, AVAILABILITY, FSDP_SITES, DEVICE_CHOICES, AMP_STEP, EXTENSIONS, LAZY_TORCH,
                 DEVICE_CONTEXT, FLASH_GUARDED, KERNEL_PACKAGE["flash_attn/flash_attn_interface.py"]]
 
 
