@@ -349,7 +349,9 @@ def _runs_at_import(stmt: cst.CSTNode, parents: dict) -> bool:
 def _insert_missing_helper(module: cst.Module) -> cst.Module:
     """Define `_PorterMissing` once, right before the first statement that uses it (a guard), so the
     guards' fallbacks can run while the module is being imported."""
-    if any(isinstance(stmt, cst.ClassDef) and stmt.name.value == MISSING_HELPER for stmt in module.body):
+    if any(isinstance(stmt, cst.ClassDef) and stmt.name.value == MISSING_HELPER for stmt in module.body) or any(
+            name == MISSING_HELPER for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
+            for small in stmt.body for name, _ in _imported(small)):
         return module
     users = [i for i, stmt in enumerate(module.body) if f"{MISSING_HELPER}(" in module.code_for_node(stmt)]
     if not users:
@@ -433,6 +435,9 @@ def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_al
     """Add helper functions right after the opening imports, each once: one already defined by name
     is kept. A helper that needs torch imports it itself when the file imports torch only later."""
     defined = {stmt.name.value for stmt in module.body if isinstance(stmt, cst.FunctionDef)}
+    # ... or imported: a package file takes them from its package's shared module (shared_helpers.py)
+    defined |= {name for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
+                for small in stmt.body for name, _ in _imported(small)}
     sources = [(name, source) for name, source in sources if name not in defined]
     if not sources:
         return module

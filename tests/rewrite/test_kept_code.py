@@ -263,3 +263,16 @@ def test_diff_shows_the_new_module(tmp_path):
     result = CliRunner().invoke(app, ["port", str(src), "--diff", "--no-cache"])
     assert "+++ b/" in result.stdout and "_porter_helpers.py" in result.stdout
     assert "--- /dev/null" in result.stdout
+
+
+def test_new_cuda_code_in_a_ported_package_file_uses_the_shared_module(tmp_path):
+    src = _tree(tmp_path / "src", {"pkg/__init__.py": "", "pkg/net.py": DEVICE_USE})
+    out = tmp_path / "out"
+    _port_out(src, out)
+    edited = (out / "pkg/net.py").read_text() + "\n\ndef more():\n    import triton\n    return torch.zeros(1).cuda()\n"
+    (out / "pkg/net.py").write_text(edited)
+    again = tmp_path / "again"
+    _port_out(out, again)
+    text = (again / "pkg/net.py").read_text()
+    assert "def _porter_device" not in text and text.count("_porter_helpers import") == 1
+    assert "torch.zeros(1).to(_porter_device())" in text
