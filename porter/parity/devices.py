@@ -78,3 +78,21 @@ def placed(model: torch.nn.Module, args: tuple, kwargs: dict,
 
 def label(device: str) -> str:
     return {"neuron": "the emulated neuron device", "cuda": "the emulated cuda device"}.get(device, "cpu")
+
+
+def module_to_cpu(model: torch.nn.Module) -> torch.nn.Module:
+    """The model's parameters and buffers replaced, in place, by CPU copies; tied tensors stay tied.
+    (`Module.to("cpu")` swaps tensors one by one, which fails for a tied emulated tensor.)"""
+    memo: dict[int, torch.Tensor] = {}
+    for module in model.modules():
+        for name, param in list(module._parameters.items()):
+            if param is not None:
+                if id(param) not in memo:
+                    memo[id(param)] = torch.nn.Parameter(param.detach().to("cpu", copy=True),
+                                                         requires_grad=param.requires_grad)
+                module._parameters[name] = memo[id(param)]
+        for name, buffer in list(module._buffers.items()):
+            if buffer is not None:
+                memo.setdefault(id(buffer), buffer.detach().to("cpu", copy=True))
+                module._buffers[name] = memo[id(buffer)]
+    return model

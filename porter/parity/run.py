@@ -22,7 +22,7 @@ import torch
 
 from porter.graph.loader import build, example_inputs
 from porter.parity.compare import Tolerances, compare_leaves, compare_outputs, flatten
-from porter.parity.devices import label, placed, to_cpu
+from porter.parity.devices import emulated, label, module_to_cpu, placed, to_cpu
 from porter.parity.golden import load_golden, save_golden
 from porter.parity.layers import LayerComparison, blame, recording, rows_to_json
 from porter.parity.models import load_weights, parse_dtype, seeded_state
@@ -109,6 +109,15 @@ def _forward(model, args, kwargs, *, name: str, porters: bool, mode: str = "cast
             return to_cpu(model(*args, **kwargs))
 
 
+def _build_on(device: str, root: Path, factory: str, seed: int) -> torch.nn.Module:
+    """The model, built where its code expects to be (an original may call .cuda() in __init__),
+    held on the CPU between runs."""
+    if device == "cpu":
+        return build(root, factory, seed)
+    with emulated(device):
+        return module_to_cpu(build(root, factory, seed))
+
+
 def _load_state(model: torch.nn.Module, state: dict, source: str | None, side: str) -> None:
     """Load the one state_dict; one that does not fit the model is named with what is missing."""
     try:
@@ -135,12 +144,15 @@ def run_parity(request: ParityRequest) -> dict:
 
     dtype = parse_dtype(request.dtype)
     reference_root = Path(request.reference_root or request.candidate_root)
-    reference = build(reference_root, request.reference_factory or request.candidate_factory, request.seed)
+    reference = _build_on(request.reference_device, reference_root,
+                          request.reference_factory or request.candidate_factory, request.seed)
     # One state_dict for both models: the weights file when the entrypoint names one, else the
     # reference factory's seeded initialisation (uninitialised values replaced).
     state = load_weights(Path(request.weights)) if request.weights else seeded_state(reference, request.seed)
     _load_state(reference, state, request.weights, "reference")
-    args, kwargs = example_inputs(Path(request.inputs_root or reference_root), request.inputs, request.seed)
+    with emulated(request.reference_device):  # an inputs function may put its tensors on the GPU
+        args, kwargs = to_cpu(example_inputs(Path(request.inputs_root or reference_root), request.inputs,
+                                             request.seed))
     if dtype is not None:
         cast_model(reference, dtype)
         args, kwargs = cast_inputs(args, kwargs, dtype)
