@@ -175,3 +175,25 @@ def test_rule_catalogue_examples_match_the_translator():
         assert all(k.translated for k in translate_source(ex.code, Path("valid.py")).kernels)
     for ex in rule.invalid:
         assert any(k.problem for k in translate_source(ex.code, Path("invalid.py")).kernels)
+
+
+def test_module_constants_the_kernels_read_are_carried_not_script_values():
+    src = '''
+import torch
+import triton
+import triton.language as tl
+
+_MODE_MEAN: tl.constexpr = tl.constexpr(1)
+SCALE = 2.0
+
+@triton.jit
+def k(x_ptr, n, MODE: tl.constexpr = _MODE_MEAN, BLOCK: tl.constexpr = 16):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n)
+    tl.store(x_ptr + offs, x * SCALE, mask=offs < n)
+
+x = torch.rand(16, device="cuda")
+'''
+    ft = translate_source(src, Path("k.py"))
+    assert "_MODE_MEAN = _tl.constexpr(1)" in ft.source and "SCALE = 2.0" in ft.source
+    assert "torch.rand" not in ft.source  # `x` is the kernel's own local, not the script's tensor

@@ -381,10 +381,24 @@ def _block_params(k: Kernel, helpers: list[ast.FunctionDef]) -> list[str]:
     return out
 
 
+def _is_constant(value: ast.expr) -> bool:
+    """A literal, or ``tl.constexpr(<literal>)``."""
+    if isinstance(value, ast.Call) and ast.unparse(value.func).endswith("constexpr") and len(value.args) == 1:
+        value = value.args[0]
+    try:
+        ast.literal_eval(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _module_constants(tf: TritonFile, fns: list[ast.FunctionDef]) -> list[str]:
-    """Module-level assignments of the original file that the kernels read (``_MODE: tl.constexpr =
-    tl.constexpr(1)``), with ``tl`` mapped to the runtime, in file order."""
-    used = {n.id for fn in fns for n in ast.walk(fn) if isinstance(n, ast.Name)}
+    """Module-level constants of the original file that the kernels read (``_MODE: tl.constexpr =
+    tl.constexpr(1)``), with ``tl`` mapped to the runtime, in file order. Names the kernels bind themselves
+    (parameters, locals) are not module reads."""
+    bound = {a.arg for fn in fns for a in fn.args.args} | {
+        n.id for fn in fns for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    used = {n.id for fn in fns for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     out = []
     for node in tf.tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -393,7 +407,7 @@ def _module_constants(tf: TritonFile, fns: list[ast.FunctionDef]) -> list[str]:
             name, value = node.target.id, node.value
         else:
             continue
-        if name in used and not any(isinstance(n, ast.Lambda) for n in ast.walk(value)):
+        if name in used and name not in bound and _is_constant(value):
             mapped = _HostNames(tf, all_tl=True).visit(copy.deepcopy(value))
             out.append(f"{name} = {ast.unparse(mapped)}")
     return out
