@@ -9,9 +9,10 @@ port, then spliced back verbatim:
     __porter_keep_12__ = (np, torch.float32, helper)
 
 The placeholder names the imported names and attribute chains the unit reads, so the port's
-check for imports it left unused still sees them. Everything that shapes the file's head (its docstring,
-imports, and every statement before its first function or class) is always kept, so helpers and
-imports go where a whole-file port puts them. Line numbers in the port's report are mapped back to
+check for imports it left unused still sees them. The docstring and every statement that imports
+when the module loads are always kept, so the opening import block (where helpers go) and the
+imports the port guards, adds or drops are what a whole-file port sees; a placeholder is a plain
+statement, like the one it stands for. Line numbers in the port's report are mapped back to
 the file's. If the splice cannot be done exactly, the whole file is ported instead.
 """
 
@@ -31,7 +32,6 @@ from porter.source.findings import Finding
 MIN_BYTES = 16 * 1024
 MAX_KEPT_SHARE = 0.8
 _PLACEHOLDER = re.compile(r"^[ \t]*__porter_keep_(\d+)__ = \(.*\)[ \t]*$")
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def port_source_narrow(
@@ -133,18 +133,14 @@ def _drops(body: list[ast.stmt], hits: set[int], top: bool) -> list[tuple[int, i
     share a line (`a = 1; b = 2`)."""
     drops: list[tuple[int, int, ast.stmt]] = []
     previous_end = 0
-    seen_definition = False
     for position, stmt in enumerate(body):
         start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
         end = stmt.end_lineno or stmt.lineno
         if start <= previous_end:
             return None
         previous_end = end
-        seen_definition = seen_definition or isinstance(stmt, _DEFINITIONS)
         if position == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a docstring
-        if top and not seen_definition:
-            continue  # the file's head: imports and set-up before the first def or class
         if top and _imports_at_load(stmt):
             continue  # imports the port may guard, reorder or drop
         if _exports(stmt) or getattr(stmt, "name", "").lower().startswith("_porter"):

@@ -50,7 +50,7 @@ def test_the_cut_leaves_out_what_no_fix_touches(always_narrow):
     assert "def to_gpu" in skeleton and "def train_step" in skeleton and '__all__ = ["Model"' in skeleton
     # a placeholder names the imported names its unit reads (`torch` in helper), nothing else
     placeholders = [line.strip() for line in skeleton.splitlines() if "__porter_keep_" in line]
-    assert "__porter_keep_0__ = (torch,)" in placeholders
+    assert any(line.endswith(" = (torch,)") for line in placeholders)
     assert not any("SCALE" in line for line in placeholders)
     ported = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron").ported
     assert "__porter_keep_" not in ported
@@ -69,3 +69,12 @@ def test_a_port_run_uses_the_cut_for_big_files(tmp_path):
     assert result.exit_code == 1, result.output
     assert "+    return x.to(_porter_device())" in result.stdout
     assert "__porter_keep_" not in result.stdout
+
+
+def test_a_huge_literal_without_findings_stays_out_of_libcst():
+    # one 100k-element list (the shape that took a whole-file port 19 s for 689 KB) and one site
+    text = "import torch\nDATA = [" + ", ".join(map(str, range(100_000))) + "]\nx = torch.zeros(1).cuda()\n"
+    skeleton, _, originals = narrow._plan(text, analyse_source(text, "big.py", INDEX))
+    assert len(skeleton) < 200 and len(originals) == 1
+    ported = narrow.port_source_narrow(text, "big.py", INDEX, CATALOGUE, "neuron").ported
+    assert ported == port_source(text, "big.py", INDEX, CATALOGUE, "neuron").ported
