@@ -85,7 +85,8 @@ def main() -> int:
                    f"import {PLUGIN}, runpy, sys; sys.path.insert(0, {str(path.parent)!r}); "
                    f"runpy.run_path({str(path)!r}, run_name='__main__')"]
         code, out, secs = _run(cmd, path.parent, env, args.timeout)
-        if is_test and code not in (0, None) and "fixture '" in out and "' not found" in out:
+        calls_itself = re.search(r"^test_\w+\(", text, re.M) is not None
+        if is_test and calls_itself and code not in (0, None) and "fixture '" in out and "' not found" in out:
             # A script-style test file (it calls its test function itself): its check is running it.
             is_test = False
             cmd = [sys.executable, "-c", f"import {PLUGIN}, runpy, sys; sys.path.insert(0, {str(path.parent)!r}); "

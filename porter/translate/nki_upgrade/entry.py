@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from porter.translate.nki_upgrade.isa_dst import RETURNING
 from porter.translate.nki_upgrade.names import arg, call_name, canonical, code, dotted, resolve
 
 if TYPE_CHECKING:
@@ -129,8 +130,10 @@ def assign_of_hoisted(up: Upgrader, node: cst.Assign) -> cst.BaseSmallStatement:
     if alloc_i < 0 or call_i != len(up.pending_before) - 1:
         return node
     target = node.targets[0].target
-    if isinstance(target, cst.Subscript):
-        # `view[...] = nisa.op(...)`: the instruction writes into the view itself (no PSUM/SBUF temp).
+    op = (call_name(up.hoisted[tmp][1], up.aliases) or "").rsplit(".", 1)[-1]
+    if isinstance(target, cst.Subscript) and RETURNING[op].buffer != "psum":
+        # `view[...] = nisa.op(...)`: the instruction writes into the view itself (no temporary). Not
+        # for TensorE results (PSUM): the view may be in SBUF, where the instruction would change engine.
         up.pending_before.pop(call_i)
         up.pending_before.pop(alloc_i)
         call = up.hoisted[tmp][1]
