@@ -62,6 +62,8 @@ def flag_value(k: Kernel, p: str, module_values: dict[str, ast.expr] | None = No
     default = _param_default(k, p)
     if default is not _MISSING:
         return default
+    if "ACTIVATION" in p.upper():
+        return ""  # no fused activation: the plain path of the kernel
     compared = _compared_value(k, p, module_values or k.module_values)
     if compared is not _MISSING:
         return compared
