@@ -110,7 +110,7 @@ def mm(a_ptr, c_ptr, M, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     assert "MM_CONFIG = {'BLOCK_M': 64, 'BLOCK_N': 64}" in ft.source
 
 
-def test_autotune_configs_built_at_run_time_are_not_guessed():
+def test_autotune_configs_built_at_run_time_are_picked_when_launched():
     src = '''
 import triton
 import triton.language as tl
@@ -123,8 +123,10 @@ def configs():
 def k(x_ptr, n, BLOCK: tl.constexpr):
     pass
 '''
-    (k,) = translate_source(src, Path("k.py")).kernels
-    assert k.problem is not None and k.problem.construct == "@triton.autotune"
+    ft = translate_source(src, Path("k.py"))
+    (k,) = ft.kernels
+    assert k.translated and k.runtime_configs and k.config is None and "built at run time" in k.config_note
+    assert "_tl.host_launch(k, K_PARAMS, grid, args, kwargs, K_CONFIG, K_HEURISTICS, configs=_configs" in ft.source
 
 
 def test_heuristics_are_carried_to_the_host_launcher():

@@ -1169,7 +1169,17 @@ def expand_dims(x, axis):
 LAUNCH_OPTIONS = ("num_warps", "num_stages", "num_ctas", "maxnreg", "enable_fp_fusion", "launch_cooperative_grid")
 
 
-def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None):
+def pick_runtime_config(configs, mode):
+    """The first autotune configuration whose block sizes fit (<= 128 in program mode), as a dict."""
+    dicts = [dict(getattr(c, "kwargs", c)) for c in configs or ()]
+    for d in dicts:
+        ints = [v for v in d.values() if isinstance(v, int) and not isinstance(v, bool)]
+        if mode != "program" or all(v <= PMAX for v in ints):
+            return d
+    return dicts[0] if dicts else None
+
+
+def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None, configs=None, mode="rows"):
     """Call the NKI translation ``kernel`` the way ``triton_kernel[grid](*args, **kwargs)`` calls the original.
 
     ``params`` are the Triton kernel's parameter names; ``config`` the autotune configuration porter picked
@@ -1181,6 +1191,8 @@ def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None
             bound[k] = v
         elif k not in LAUNCH_OPTIONS:
             raise TypeError(f"{getattr(kernel, '__name__', kernel)}: unexpected keyword argument {k!r}")
+    if config is None and configs:
+        config = pick_runtime_config(configs, mode)
     for k, v in (config or {}).items():
         if k in params and k not in bound:
             bound[k] = v

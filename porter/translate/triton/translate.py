@@ -75,6 +75,7 @@ class KernelTranslation:
     config_note: str = ""
     callees: list[str] = field(default_factory=list)
     launched: bool = True
+    runtime_configs: bool = False  # autotune configurations built at run time: picked when launched
 
     @property
     def translated(self) -> bool:
@@ -293,7 +294,7 @@ def translate_source(source: str, path: Path) -> FileTranslation:
         rw = _Rewrite(tf, jit_names, set(k.params))
         try:
             if k.configs_problem:
-                raise _Stop(k.node, "@triton.autotune", k.configs_problem)
+                kt.runtime_configs = True  # the launcher picks from the Autotuner's own list at run time
             if k.heuristics_problem:
                 raise _Stop(k.node, "@triton.heuristics", k.heuristics_problem)
             if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
@@ -329,6 +330,9 @@ def translate_source(source: str, path: Path) -> FileTranslation:
     for k in tf.kernels:
         kt = results[k.name]
         kt.config, kt.config_note = pick_config(k, kt.mode)
+        if kt.runtime_configs:
+            limit = f" whose block sizes are <= {PARTITIONS}" if kt.mode == "program" else ""
+            kt.config_note = f"autotune configurations built at run time: the launcher takes the first{limit}"
     ok = [k for k in tf.kernels if results[k.name].translated]
     text = _emit(tf, ok, bodies, results) if any(results[k.name].launched for k in ok) else None
     return FileTranslation(path=path, kernels=[results[k.name] for k in tf.kernels], source=text)
@@ -461,10 +465,11 @@ def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
             f"{upper}_HEURISTICS = {_heuristics_source(tf, k)}",
             "",
             "",
-            f"def {k.name}_launch(grid, *args, **kwargs):",
-            f'    """Run the NKI translation of ``{k.name}`` as ``{k.name}[grid](*args, **kwargs)`` would."""',
+            f"def {k.name}_launch(grid, *args, _configs=None, **kwargs):",
+            f'    """Run the NKI translation of ``{k.name}`` as ``{k.name}[grid](*args, **kwargs)`` would '
+            '(``_configs``: the Autotuner\'s configurations, when they are built at run time)."""',
             f"    return _tl.host_launch({k.name}, {upper}_PARAMS, grid, args, kwargs, {upper}_CONFIG, "
-            f"{upper}_HEURISTICS)",
+            f'{upper}_HEURISTICS, configs=_configs, mode="{kt.mode}")',
             "",
         ]
     return "\n".join(lines).rstrip() + "\n"

@@ -122,7 +122,8 @@ def verify_file(path: Path, write: bool = False, kernels: list[str] | None = Non
             reports.append(_untranslated(kt))
         elif kt.name in results:
             r = results[kt.name]
-            r.line, r.mode, r.config_note = kt.line, kt.mode, kt.config_note
+            r.line, r.mode = kt.line, kt.mode
+            r.config_note = r.config_note or kt.config_note
             reports.append(r)
     return ft, reports
 

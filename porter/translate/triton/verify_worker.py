@@ -179,8 +179,16 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
 
     report = KernelReport(k.name, k.line, VERIFIED, mode=kt.mode, config_note=kt.config_note)
     launch = getattr(nki_mod, f"{k.name}_launch")
-    triton_obj, extra = _unwrap(getattr(orig, k.name), kt.config)
-    config = dict(kt.config or {})
+    original = getattr(orig, k.name)
+    chosen = kt.config
+    if chosen is None and kt.runtime_configs:  # configurations built at run time: read them off the Autotuner
+        chosen = _pick_runtime(getattr(original, "configs", None), kt.mode)
+        if chosen is None:
+            report.status, report.reason = UNCHECKED, "no autotune configuration to launch with"
+            return report
+        report.config_note = f"autotune configuration picked at run time: {chosen}"
+    triton_obj, extra = _unwrap(original, chosen)
+    config = dict(chosen or {})
     gen = torch.Generator().manual_seed(0)
     shapes = MATMUL_SHAPES if kt.mode == "program" else ROW_SHAPES
     for shape in shapes:
@@ -235,6 +243,15 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
                 report.status = FAILING
                 report.reason = f"results differ on {case} {dtype_name}: max abs error {max(errs):.3g}"
     return report
+
+
+def _pick_runtime(configs: Any, mode: str) -> dict[str, Any] | None:
+    dicts = [dict(getattr(c, "kwargs", {})) for c in configs or ()]
+    for d in dicts:
+        ints = [v for v in d.values() if isinstance(v, int) and not isinstance(v, bool)]
+        if mode != "program" or all(v <= 128 for v in ints):
+            return d
+    return dicts[0] if dicts else None
 
 
 def _all_unchecked(names: list[str], kts: dict[str, KernelTranslation], reason: str, status: str = UNCHECKED
