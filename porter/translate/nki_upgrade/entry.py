@@ -79,6 +79,8 @@ def hoist(up: Upgrader, op: str, spec: ReturningOp, call: cst.Call) -> cst.BaseE
     if op == "tensor_reduce":
         up.need_reduce_helper = True
     dtype = dtype_code or spec.dtype or f"{like}.dtype"
+    if op == "nc_matmul" and "is_transpose" in values and code(values["is_transpose"]) != "False":
+        dtype = dtype_code or f"{operand_codes.get('moving', like)}.dtype"  # a PE transpose keeps the dtype
     if dtype.startswith("nl."):
         dtype = up.nl + dtype[2:]
     buffer = spec.buffer
