@@ -26,13 +26,13 @@ PARTITIONS = 128
 _NOT_COVERED = {
     "atomic_add": "atomics", "atomic_max": "atomics", "atomic_min": "atomics", "atomic_cas": "atomics",
     "atomic_xchg": "atomics", "atomic_and": "atomics", "atomic_or": "atomics", "atomic_xor": "atomics",
-    "inline_asm_elementwise": "inline PTX assembly", "make_block_ptr": "block pointers",
+    "inline_asm_elementwise": "inline PTX assembly blocks", "make_block_ptr": "block pointers",
     "advance": "block pointers", "make_tensor_descriptor": "tensor descriptors", "rand": "random numbers",
     "randn": "random numbers", "randint": "random numbers", "philox": "random numbers",
-    "associative_scan": "a custom associative scan", "reduce": "a custom reduction", "sort": "sorting",
-    "gather": "tl.gather", "histogram": "histograms", "join": "tl.join", "split": "tl.split",
-    "interleave": "tl.interleave", "permute": "tl.permute", "dot_scaled": "scaled (MX) dot products",
-    "umulhi": "tl.umulhi", "flip": "tl.flip",
+    "associative_scan": "custom associative scans", "reduce": "custom reductions", "sort": "sorts",
+    "gather": "gathers (tl.gather)", "histogram": "histograms", "join": "tl.join calls", "split": "tl.split calls",
+    "interleave": "tl.interleave calls", "permute": "tl.permute calls", "dot_scaled": "scaled (MX) dot products",
+    "umulhi": "tl.umulhi calls", "flip": "tl.flip calls",
 }
 _BUILTINS_OK = {"range", "min", "max", "int", "float", "len", "isinstance", "bool", "tuple", "list", "print",
                 "abs", "zip", "enumerate", "getattr", "hasattr", "str", "divmod", "pow", "round"}
