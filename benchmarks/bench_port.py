@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,8 +29,11 @@ def port(tree: Path, out: Path, cache: Path, target: str, jobs: int | None) -> t
         cmd += ["--jobs", str(jobs)]
     env = {**os.environ, "CI": "1", "PORTER_CACHE_DIR": str(cache)}
     start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     # 1 means the port finished but some files could not be ported (the torch tree holds files
     # for newer Pythons): they are counted, not fatal. 2 is a usage or internal failure.
     if proc.returncode not in (0, 1):
@@ -39,7 +43,7 @@ def port(tree: Path, out: Path, cache: Path, target: str, jobs: int | None) -> t
     if internal:
         raise SystemExit("porter port hit internal errors:\n" + "\n".join(internal))
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()
-    return elapsed, f"{summary}\nfiles not ported (reported): {len(problems)}"
+    return elapsed, cpu, f"{summary}\nfiles not ported (reported): {len(problems)}"
 
 
 def main() -> None:
@@ -51,14 +55,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args()
     n_files, n_bytes = tree_size(args.tree)
-    print(f"tree: {args.tree} ({n_files} .py files, {n_bytes / 1e6:.1f} MB); cores: {os.cpu_count()}")
+    print(f"tree: {args.tree} ({n_files} .py files, {n_bytes / 1e6:.1f} MB); cores: {os.cpu_count()}; "
+          f"load average before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
-        first, summary = port(args.tree, Path(tmp) / "out1", cache, args.target, args.jobs)
-        second, _ = port(args.tree, Path(tmp) / "out2", cache, args.target, args.jobs)
+        first, first_cpu, summary = port(args.tree, Path(tmp) / "out1", cache, args.target, args.jobs)
+        second, second_cpu, _ = port(args.tree, Path(tmp) / "out2", cache, args.target, args.jobs)
     print(summary)
-    print(f"first port:  {first:6.2f} s  {n_files / first:6.0f} files/s")
-    print(f"second port: {second:6.2f} s  {n_files / second:6.0f} files/s (same tree, warm cache)")
+    # CPU seconds (all worker processes) say what the port costs whatever else the machine runs;
+    # wall time on an idle machine is about CPU / cores.
+    print(f"first port:  {first:6.2f} s wall, {first_cpu:6.1f} s CPU  {n_files / first:6.0f} files/s")
+    print(f"second port: {second:6.2f} s wall, {second_cpu:6.1f} s CPU  (same tree, warm cache)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""Port time per file size: the biggest files of a tree (the installed torch package by default)
+ported one at a time in this process, CPU seconds per MiB for each.
+
+    python benchmarks/bench_port_files.py [TREE] [--count N]
+
+The goal is a port linear in file size: no file slower than 2 s per MiB. CPU time (not wall
+time) is measured, so other work on the machine does not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from porter.config import ConfigResolver, Overrides
+from porter.rewrite.narrow import port_source_narrow
+from porter.source.catalogue import load_catalogue
+from porter.source.engine import RuleIndex
+from porter.source.runner import MAX_FILE_BYTES
+from porter.source.selection import ignored_rules, select_rules
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("tree", nargs="?", type=Path, default=None)
+    parser.add_argument("--count", type=int, default=15)
+    args = parser.parse_args()
+    if args.tree is None:
+        import importlib.util
+
+        args.tree = Path(importlib.util.find_spec("torch").origin).parent
+    settings = ConfigResolver(Overrides()).for_path(args.tree)
+    catalogue = load_catalogue(settings.rule_paths)
+    rules = [r for r in select_rules(catalogue, settings) if r.matchers]
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    files = sorted((p for p in args.tree.rglob("*.py") if p.is_file() and p.stat().st_size <= MAX_FILE_BYTES),
+                   key=lambda p: p.stat().st_size, reverse=True)[: args.count]
+    worst = 0.0
+    print(f"{'MiB':>6} {'CPU s':>7} {'s/MiB':>6}  file")
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        start = time.process_time()
+        port = port_source_narrow(text, str(path), index, catalogue, settings.target)
+        cpu = time.process_time() - start
+        mib = len(text.encode("utf-8", "surrogateescape")) / 2**20
+        worst = max(worst, cpu / mib)
+        state = "error" if port.error else ("changed" if port.changed else "unchanged")
+        print(f"{mib:6.2f} {cpu:7.2f} {cpu / mib:6.2f}  {path.relative_to(args.tree)} ({state})")
+    print(f"slowest: {worst:.2f} s/MiB (goal: at most 2)")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

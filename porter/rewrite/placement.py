@@ -1,0 +1,121 @@
+"""Where porter's helpers go in a file, and which name the file imports torch as."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from porter.rewrite.transforms import (
+    code_name,
+)
+
+
+def _torch_alias(module: cst.Module) -> str | None:
+    """The name a plain top-level `import torch` binds, if the module has one."""
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        if code_name(alias.name) == "torch":
+                            return alias.asname.name.value if alias.asname else "torch"
+    return None
+
+
+class _TorchImports(cst.CSTVisitor):
+    """Every `import torch [as T]` of a file, wherever it stands (in a try, an if, a function)."""
+
+    def __init__(self) -> None:
+        self.aliases: list[str] = []
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            if code_name(alias.name) == "torch":
+                self.aliases.append(alias.asname.name.value if alias.asname else "torch")
+
+
+def _torch_anywhere(module: cst.Module) -> str | None:
+    """The file's name for torch when it imports torch only lazily or under a condition (inside a
+    function, a try, an if): porter then never adds a module-level `import torch` of its own."""
+    visitor = _TorchImports()
+    module.visit(visitor)
+    return visitor.aliases[0] if visitor.aliases else None
+
+
+def _leading_imports_end(body: list) -> int:
+    """Index just past the module's opening block: docstring, imports and try-wrapped imports.
+
+    Helpers go there: before the first statement that could call them, after `from __future__`.
+    """
+    end = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) or (isinstance(s, cst.Expr) and i == 0) for s in stmt.body
+        ):
+            end = i + 1
+        elif isinstance(stmt, cst.Try) and all(
+            isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in s.body)
+            for s in stmt.body.body
+        ):
+            end = i + 1
+        else:
+            break
+    return end
+
+
+def _importing_torch_itself(helper: cst.FunctionDef, torch_alias: str) -> cst.FunctionDef:
+    """The helper with its own `import torch` (after its docstring): for a file that imports torch
+    only after statements that may already call the helper."""
+    statements = list(helper.body.body)
+    at = 1 if statements and isinstance(statements[0], cst.SimpleStatementLine) and isinstance(
+        statements[0].body[0], cst.Expr) else 0
+    line = "import torch" if torch_alias == "torch" else f"import torch as {torch_alias}"
+    statements.insert(at, cst.parse_statement(f"{line}  # not imported at the top of this file\n"))
+    return helper.with_changes(body=helper.body.with_changes(body=statements))
+
+
+def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_alias: str = "torch") -> cst.Module:
+    """Add helper functions right after the opening imports, each once: one already defined by name
+    is kept. A helper that needs torch imports it itself when the file imports torch only later."""
+    defined = {stmt.name.value for stmt in module.body if isinstance(stmt, cst.FunctionDef)}
+    # ... or imported: a package file takes them from its package's shared module (shared_helpers.py)
+    defined |= {name for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine)
+                for small in stmt.body for name, _ in _imported(small)}
+    sources = [(name, source) for name, source in sources if name not in defined]
+    if not sources:
+        return module
+    body = list(module.body)
+    insert_at = _leading_imports_end(body)
+    # No torch import at all: AddImportsVisitor adds one to the opening imports afterwards.
+    # torch imported only later, or only lazily / under a condition: the helper imports it itself.
+    torch_late = _torch_anywhere(module) is not None and _torch_alias(cst.Module(body=body[:insert_at])) is None
+    uses_torch = re.compile(rf"\b{re.escape(torch_alias)}\.")
+    helpers = []
+    for _, source in sources:
+        helper = cst.parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+        if torch_late and isinstance(helper, cst.FunctionDef) and uses_torch.search(source):
+            helper = _importing_torch_itself(helper, torch_alias)
+        helpers.append(helper)
+    if insert_at == 0:
+        helpers[0] = helpers[0].with_changes(leading_lines=[])
+    after = body[insert_at:]
+    if after and isinstance(after[0], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        lines = list(after[0].leading_lines)
+        while lines and lines[0].comment is None:
+            lines.pop(0)
+        after[0] = after[0].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *lines])
+    return module.with_changes(body=[*body[:insert_at], *helpers, *after])
+
+
+def _imported(small: cst.BaseSmallStatement) -> list[tuple[str, str]]:
+    """(name bound, module or object imported) for each name an import statement binds."""
+    if isinstance(small, cst.Import):
+        return [(a.asname.name.value if a.asname else code_name(a.name).split(".")[0],
+                 code_name(a.name) if a.asname else code_name(a.name).split(".")[0]) for a in small.names]
+    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        base = "." * len(small.relative) + (code_name(small.module) if small.module is not None else "")
+        base = base if base.endswith(".") or not base else base + "."
+        return [(a.asname.name.value if a.asname else code_name(a.name), base + code_name(a.name))
+                for a in small.names]
+    return []
