@@ -1,4 +1,4 @@
-"""Every API a swap rule (NRN411-414) rewrites to must exist in porter.kernels.compat: a swapped
+"""Every API a swap rule (NRN411-414, NRN421) rewrites to must exist in porter.kernels.compat: a swapped
 import that fails would turn a working program into a broken one."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def resolve(dotted: str):
 
 
 def test_there_are_swap_rules():
-    assert {r.id for r in SWAP_RULES} >= {"NRN411", "NRN412", "NRN413", "NRN414"}
+    assert {r.id for r in SWAP_RULES} >= {"NRN411", "NRN412", "NRN413", "NRN414", "NRN421"}
 
 
 @pytest.mark.parametrize("name", sorted({n for r in SWAP_RULES for n in r.names_exact}))

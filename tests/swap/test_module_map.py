@@ -31,6 +31,12 @@ API = {
     "apex.optimizers": ["FusedAdam", "FusedSGD", "FusedLAMB"],
     "apex.amp": ["initialize", "scale_loss", "master_params"],
     "liger_kernel.transformers": ["LigerRMSNorm", "LigerLayerNorm", "LigerSwiGLUMLP", "liger_rotary_pos_emb"],
+    "mamba_ssm": ["selective_scan_fn", "mamba_inner_fn"],
+    "mamba_ssm.ops.selective_scan_interface": ["selective_scan_fn", "mamba_inner_fn", "selective_scan_ref",
+                                               "mamba_inner_ref"],
+    "mamba_ssm.ops.triton.selective_state_update": ["selective_state_update"],
+    "causal_conv1d": ["causal_conv1d_fn", "causal_conv1d_update"],
+    "causal_conv1d.causal_conv1d_interface": ["causal_conv1d_fn", "causal_conv1d_update"],
 }
 
 

@@ -1,0 +1,1 @@
+"""Shim for ``mamba_ssm.ops``."""

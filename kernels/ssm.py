@@ -1,0 +1,216 @@
+"""State-space-model (mamba-style) kernels: selective scan, causal depthwise conv1d and their one-step updates.
+
+* ``selective_scan_reference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)``: the
+  recurrence ``h_t = exp(delta_t * A) * h_{t-1} + delta_t * B_t * u_t``, ``y_t = <C_t, h_t> + D * u_t``, gated by
+  ``silu(z)``. Layouts follow mamba-ssm: u, delta, z (batch, dim, L); A (dim, dstate); B, C (dim, dstate)
+  (time-invariant), (batch, dstate, L) or grouped (batch, groups, dstate, L). Real A only.
+* ``causal_conv1d_reference(x, weight, bias, initial_states, return_final_states, activation)``: depthwise causal
+  convolution over L, x (batch, dim, L), weight (dim, width).
+* ``causal_conv1d_update_reference(x, conv_state, weight, bias, activation)``: decode step(s); updates
+  ``conv_state`` (batch, dim, state_len >= width - 1) in place like the original.
+* ``selective_state_update_reference(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)``: one recurrence step;
+  updates ``state`` in place.
+* ``mamba_inner_reference(...)``: mamba's fused block (conv, x/delta projections, scan, output projection).
+
+The torch-facing functions (``selective_scan`` ...) count their dispatch like the other kernels. porter has no NKI
+kernel for these yet: every device runs the PyTorch reference (recorded as the ``reference`` path).
+All math is fp32; outputs come back in the input's dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import _runtime
+
+SILU_NAMES = (None, "silu", "swish")
+
+
+def _up(t: torch.Tensor) -> torch.Tensor:
+    """fp32 math for fp32 and narrower inputs (as the originals do); fp64 stays fp64 (gradcheck, audits)."""
+    return t if t.dtype == torch.float64 else t.float()
+
+
+def _check_real(A: torch.Tensor, api: str) -> None:
+    if A.is_complex():
+        raise NotImplementedError(f"{api}: complex A is not supported by porter's selective scan (real A only)")
+
+
+def _expand_groups(M: torch.Tensor, dim: int, what: str) -> torch.Tensor:
+    """(batch, G, dstate, L) -> (batch, dim, dstate, L): group g serves channels g*dim/G .. (g+1)*dim/G - 1."""
+    groups = M.shape[1]
+    if dim % groups:
+        raise ValueError(f"selective_scan: {what} has {groups} groups, which do not divide dim={dim}")
+    return M.repeat_interleave(dim // groups, dim=1)
+
+
+def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                             return_last_state=False):
+    _check_real(A, "selective_scan_fn")
+    dtype_in = u.dtype
+    u, delta, A = _up(u), _up(delta), _up(A)
+    batch, dim, length = u.shape
+    if delta_bias is not None:
+        delta = delta + _up(delta_bias)[..., None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    # B, C as (batch or 1, dim or 1, dstate, L) so one broadcast covers all three layouts
+    per_step = []
+    for M, what in ((B, "B"), (C, "C")):
+        M = _up(M)
+        if M.dim() == 2:
+            M = M[None, :, :, None]
+        elif M.dim() == 3:
+            M = M[:, None]
+        elif M.dim() == 4:
+            M = _expand_groups(M, dim, what)
+        else:
+            raise ValueError(f"selective_scan_fn: {what} must have 2, 3 or 4 dimensions, got {tuple(M.shape)}")
+        per_step.append(M)
+    Bx, Cx = per_step
+    dA = torch.exp(delta[..., None] * A[None, :, None, :])  # (batch, dim, L, dstate)
+    h = u.new_zeros(batch, dim, A.shape[-1])
+    ys = []
+    for t in range(length):
+        b_t = Bx[..., min(t, Bx.shape[-1] - 1)]
+        c_t = Cx[..., min(t, Cx.shape[-1] - 1)]
+        h = dA[:, :, t] * h + (delta[:, :, t] * u[:, :, t])[..., None] * b_t
+        ys.append((h * c_t).sum(-1))
+    y = torch.stack(ys, dim=-1) if ys else u.new_zeros(batch, dim, 0)
+    if D is not None:
+        y = y + u * _up(D)[:, None]
+    if z is not None:
+        y = y * F.silu(_up(z))
+    out = y.to(dtype_in)
+    return (out, h) if return_last_state else out
+
+
+def _activate(y: torch.Tensor, activation, api: str) -> torch.Tensor:
+    if activation not in SILU_NAMES:
+        raise NotImplementedError(f"{api}: activation must be None, 'silu' or 'swish', got {activation!r}")
+    return F.silu(y) if activation is not None else y
+
+
+def causal_conv1d_reference(x, weight, bias=None, initial_states=None, return_final_states=False, activation=None):
+    dtype_in = x.dtype
+    dim, width = weight.shape
+    length = x.shape[-1]
+    xf = _up(x)
+    if initial_states is not None:
+        padded = torch.cat([_up(initial_states), xf], dim=-1)
+    else:
+        padded = F.pad(xf, (width - 1, 0))
+    y = F.conv1d(padded, _up(weight).unsqueeze(1), None if bias is None else _up(bias), groups=dim)
+    y = _activate(y[..., :length], activation, "causal_conv1d_fn").to(dtype_in)
+    if not return_final_states:
+        return y
+    final = padded[..., padded.shape[-1] - (width - 1):]  # padded holds >= width - 1 steps
+    return y, final.to(dtype_in)
+
+
+def causal_conv1d_update_reference(x, conv_state, weight, bias=None, activation=None):
+    dtype_in = x.dtype
+    single = x.dim() == 2
+    if single:
+        x = x.unsqueeze(-1)
+    dim, width = weight.shape
+    state_len = conv_state.shape[-1]
+    if state_len < width - 1:
+        raise ValueError(f"causal_conv1d_update: conv_state holds {state_len} steps, the weight needs {width - 1}")
+    length = x.shape[-1]
+    window = torch.cat([_up(conv_state), _up(x)], dim=-1)
+    with torch.no_grad():
+        conv_state.copy_(window[..., -state_len:].to(conv_state.dtype))
+    y = F.conv1d(window, _up(weight).unsqueeze(1), None if bias is None else _up(bias), groups=dim)
+    y = _activate(y[..., -length:], activation, "causal_conv1d_update").to(dtype_in)
+    return y.squeeze(-1) if single else y
+
+
+def selective_state_update_reference(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+    _check_real(A, "selective_state_update")
+    heads = state.dim() == 4
+    if not heads:  # (batch, dim, dstate) -> one head
+        x, dt, A, B, C = x[:, None], dt[:, None], A[None], B[:, None], C[:, None]
+        D = None if D is None else D[None]
+        z = None if z is None else z[:, None]
+        dt_bias = None if dt_bias is None else dt_bias[None]
+        work = state[:, None]
+    else:
+        work = state
+    nheads = work.shape[1]
+    dtf = _up(dt)
+    if dt_bias is not None:
+        dtf = dtf + _up(dt_bias)
+    if dt_softplus:
+        dtf = F.softplus(dtf)
+    groups = B.shape[1]
+    if nheads % groups:
+        raise ValueError(f"selective_state_update: {groups} groups of B/C do not divide {nheads} heads")
+    Bh = _up(B).repeat_interleave(nheads // groups, dim=1)  # (batch, nheads, dstate)
+    Ch = _up(C).repeat_interleave(nheads // groups, dim=1)
+    dA = torch.exp(dtf[..., None] * _up(A))  # (batch, nheads, dim, dstate)
+    new_state = _up(work) * dA + (dtf * _up(x))[..., None] * Bh[:, :, None, :]
+    with torch.no_grad():
+        work.copy_(new_state.to(work.dtype))
+    out = (new_state * Ch[:, :, None, :]).sum(-1)
+    if D is not None:
+        out = out + _up(x) * _up(D)
+    if z is not None:
+        out = out * F.silu(_up(z))
+    out = out.to(x.dtype)
+    return out if heads else out[:, 0]
+
+
+def mamba_inner_reference(xz, conv1d_weight, conv1d_bias, x_proj_weight, delta_proj_weight, out_proj_weight,
+                          out_proj_bias, A, B=None, C=None, D=None, delta_bias=None, B_proj_bias=None,
+                          C_proj_bias=None, delta_softplus=True):
+    length = xz.shape[-1]
+    delta_rank = delta_proj_weight.shape[1]
+    d_state = A.shape[-1]
+    x, z = xz.chunk(2, dim=1)
+    weight = conv1d_weight.reshape(conv1d_weight.shape[0], conv1d_weight.shape[-1])
+    x = causal_conv1d(x, weight, conv1d_bias, activation="silu")
+    x_dbl = F.linear(x.transpose(1, 2).reshape(-1, x.shape[1]), x_proj_weight)  # (batch*L, rank + 2*dstate)
+    delta = (x_dbl[:, :delta_rank] @ delta_proj_weight.t()).reshape(-1, length, delta_proj_weight.shape[0])
+    delta = delta.transpose(1, 2)
+
+    def projected(start: int, bias):
+        M = x_dbl[:, start:start + d_state]
+        if bias is not None:
+            M = M + bias.to(M.dtype)
+        return M.reshape(-1, length, d_state).transpose(1, 2).contiguous()
+
+    B = projected(delta_rank, B_proj_bias) if B is None else B
+    C = projected(delta_rank + d_state, C_proj_bias) if C is None else C
+    y = selective_scan(x, delta, A, B, C, D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus)
+    return F.linear(y.transpose(1, 2), out_proj_weight, out_proj_bias)
+
+
+# ---------------------------------------------------------------------------------------- torch-facing functions
+# No NKI kernel yet: each records the reference path and runs the reference (autograd flows through it).
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                   return_last_state=False):
+    _runtime.record("selective_scan", _runtime.PATH_REFERENCE)
+    return selective_scan_reference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+
+
+def causal_conv1d(x, weight, bias=None, initial_states=None, return_final_states=False, activation=None):
+    _runtime.record("causal_conv1d", _runtime.PATH_REFERENCE)
+    return causal_conv1d_reference(x, weight, bias, initial_states, return_final_states, activation)
+
+
+def causal_conv1d_step(x, conv_state, weight, bias=None, activation=None):
+    _runtime.record("causal_conv1d_update", _runtime.PATH_REFERENCE)
+    return causal_conv1d_update_reference(x, conv_state, weight, bias, activation)
+
+
+def selective_state_step(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+    _runtime.record("selective_state_update", _runtime.PATH_REFERENCE)
+    return selective_state_update_reference(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+
+
+def mamba_inner(*args, **kwargs):
+    _runtime.record("mamba_inner", _runtime.PATH_REFERENCE)
+    return mamba_inner_reference(*args, **kwargs)
