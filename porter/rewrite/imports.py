@@ -100,6 +100,12 @@ class _Dropper(cst.CSTTransformer):
         super().__init__()
         self.dropped = dropped
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # Only import statements change: expressions (most of a big file's nodes) are not walked.
+        if isinstance(node, cst.BaseExpression):
+            return False
+        return super().on_visit(node)
+
     def _keep(self, alias: cst.ImportAlias, module: str | None) -> bool:
         name = code_name(alias.name)
         asname = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) \

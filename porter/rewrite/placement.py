@@ -29,6 +29,12 @@ class _TorchImports(cst.CSTVisitor):
     def __init__(self) -> None:
         self.aliases: list[str] = []
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # Imports are statements: no need to walk into expressions (most of a big file's nodes).
+        if isinstance(node, cst.BaseExpression):
+            return False
+        return super().on_visit(node)
+
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             if code_name(alias.name) == "torch":
