@@ -7,6 +7,7 @@ porter.source.matchers.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import re
 import sys
@@ -168,6 +169,17 @@ def pattern_specificity(pattern: str) -> int:
 
 def glob_match(name: str, patterns: Iterable[str]) -> str | None:
     """The most specific pattern matching a dotted name, or None."""
+    if isinstance(patterns, tuple):  # the catalogue's own patterns: the same questions recur in a file
+        return _glob_match_cached(name, patterns)
+    return _glob_match(name, patterns)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _glob_match_cached(name: str, patterns: tuple[str, ...]) -> str | None:
+    return _glob_match(name, patterns)
+
+
+def _glob_match(name: str, patterns: Iterable[str]) -> str | None:
     best: str | None = None
     for pattern in patterns:
         if fnmatch.fnmatchcase(name, pattern):
