@@ -38,6 +38,7 @@ from .matmul import Linear, linear, linear_reference, matmul, matmul_reference
 from .rmsnorm import RMSNorm, rms_norm, rms_norm_reference
 from .rotary import RotaryEmbedding, apply_rotary, rotary_reference, rotary_tables
 from .softmax import Softmax, softmax, softmax_reference
+from .ssm import selective_scan, selective_scan_reference
 from .swiglu import SwiGLU, swiglu, swiglu_reference
 
 __all__ = [
@@ -71,6 +72,8 @@ __all__ = [
     "rms_norm_reference",
     "rotary_reference",
     "rotary_tables",
+    "selective_scan",
+    "selective_scan_reference",
     "simulate",
     "simulation_enabled",
     "softmax",

@@ -12,9 +12,10 @@
   updates ``state`` in place.
 * ``mamba_inner_reference(...)``: mamba's fused block (conv, x/delta projections, scan, output projection).
 
-The torch-facing functions (``selective_scan`` ...) count their dispatch like the other kernels. porter has no NKI
-kernel for these yet: every device runs the PyTorch reference (recorded as the ``reference`` path).
-All math is fp32; outputs come back in the input's dtype.
+``selective_scan`` dispatches like every porter kernel: ``selective_scan_kernel`` (``porter.kernels.device.ssm``)
+on a Neuron device or in the simulator, the reference elsewhere. The conv and the one-step updates have no NKI
+kernel: their torch functions record the ``reference`` path and run the reference on every device.
+All math is fp32 (fp64 stays fp64); outputs come back in the input's dtype.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from . import _runtime
+from ._common import randn
+from .registry import Case, KernelSpec, register
 
+SCAN = "selective_scan"
 SILU_NAMES = (None, "silu", "swish")
 
 
@@ -188,12 +192,52 @@ def mamba_inner_reference(xz, conv1d_weight, conv1d_bias, x_proj_weight, delta_p
 
 
 # ---------------------------------------------------------------------------------------- torch-facing functions
-# No NKI kernel yet: each records the reference path and runs the reference (autograd flows through it).
+# selective_scan dispatches like every kernel (NKI on Neuron, simulator under simulate(), else the reference;
+# backward recomputes the reference). The conv and the one-step updates have no NKI kernel: they record the
+# reference path and run the reference everywhere (autograd flows through it).
+
+def _per_row(M: torch.Tensor, batch: int, dim: int, length: int) -> torch.Tensor:
+    """B or C in any mamba layout as (batch * dim, N * L): one row per (batch, channel), state-major."""
+    if M.dim() == 2:
+        M = M[None, :, :, None].expand(batch, dim, M.shape[-1], length)
+    elif M.dim() == 3:
+        M = M[:, None].expand(batch, dim, *M.shape[1:])
+    else:
+        M = _expand_groups(M, dim, "B/C")
+    return M.reshape(batch * dim, -1).contiguous()
+
+
+def _column(v: torch.Tensor | None, batch: int, dim: int, like: torch.Tensor) -> torch.Tensor:
+    """A per-channel vector (dim,) as an fp32 (batch * dim, 1) column; zeros when absent."""
+    if v is None:
+        return torch.zeros(batch * dim, 1, dtype=torch.float32, device=like.device)
+    return v.float().reshape(1, dim).expand(batch, dim).reshape(batch * dim, 1).contiguous()
+
+
+def _scan_launch(call, u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                 return_last_state=False):
+    batch, dim, length = u.shape
+    n_state = A.shape[-1]
+    if length == 0 or batch * dim == 0:
+        return selective_scan_reference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    from .device.ssm import selective_scan_kernel
+
+    rows = batch * dim
+    u2 = u.reshape(rows, length).contiguous()
+    args = (u2, delta.reshape(rows, length).contiguous(),
+            A.float()[None].expand(batch, dim, n_state).reshape(rows, n_state).contiguous(),
+            _per_row(B, batch, dim, length), _per_row(C, batch, dim, length), _column(D, batch, dim, u),
+            u2 if z is None else z.reshape(rows, length).contiguous(), _column(delta_bias, batch, dim, u))
+    out, last = call(selective_scan_kernel, args, {"softplus": bool(delta_softplus), "has_z": z is not None})
+    out = out.reshape(batch, dim, length)
+    return (out, last.reshape(batch, dim, n_state)) if return_last_state else out
+
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                    return_last_state=False):
-    _runtime.record("selective_scan", _runtime.PATH_REFERENCE)
-    return selective_scan_reference(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    _check_real(A, "selective_scan_fn")
+    return _runtime.apply_kernel(SCAN, _scan_launch, selective_scan_reference, (u, delta, A, B, C, D, z, delta_bias),
+                                 {"delta_softplus": delta_softplus, "return_last_state": return_last_state})
 
 
 def causal_conv1d(x, weight, bias=None, initial_states=None, return_final_states=False, activation=None):
@@ -214,3 +258,36 @@ def selective_state_step(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt
 def mamba_inner(*args, **kwargs):
     _runtime.record("mamba_inner", _runtime.PATH_REFERENCE)
     return mamba_inner_reference(*args, **kwargs)
+
+
+def _make_scan_inputs(p, dtype, gen):
+    batch, dim, n, length = p["batch"], p["dim"], p["n"], p["L"]
+    layouts = {"time-invariant": (dim, n), "per-batch": (batch, n, length), "grouped": (batch, 2, n, length)}
+    shape = layouts[p.get("layout", "per-batch")]
+    u, delta, z = randn((batch, dim, length), dtype, gen), randn((batch, dim, length), dtype, gen, 0.5), None
+    A = (-torch.rand(dim, n, generator=gen) - 0.1).to(dtype)
+    D, bias = randn((dim,), dtype, gen), randn((dim,), dtype, gen, 0.3)
+    if p.get("gate", True):
+        z = randn((batch, dim, length), dtype, gen)
+    return (u, delta, A, randn(shape, dtype, gen), randn(shape, dtype, gen), D, z, bias), {"delta_softplus": True}
+
+
+SPEC = register(KernelSpec(
+    name=SCAN,
+    summary="mamba selective scan (h = exp(delta*A) h + delta*B*u, y = C.h + D*u, gated by silu(z))",
+    device_module="ssm",
+    kernel_names=("selective_scan_kernel",),
+    reference=selective_scan_reference,
+    launch=_scan_launch,
+    make_inputs=_make_scan_inputs,
+    torch_function=selective_scan,
+    cases=(
+        Case("1x1x1x1", {"batch": 1, "dim": 1, "n": 1, "L": 1}),
+        Case("2x4x3x7-invariant", {"batch": 2, "dim": 4, "n": 3, "L": 7, "layout": "time-invariant"}),
+        Case("2x4x3x9-grouped-nogate", {"batch": 2, "dim": 4, "n": 3, "L": 9, "layout": "grouped", "gate": False}),
+        Case("3x50x4x33-ragged-rows", {"batch": 3, "dim": 50, "n": 4, "L": 33}),
+        Case("1x8x2x600-chunked", {"batch": 1, "dim": 8, "n": 2, "L": 600}),
+    ),
+    tolerances={"float32": (1e-4, 1e-5), "bfloat16": (2e-2, 2e-2)},
+    bench_case=Case("2x256x16x512", {"batch": 2, "dim": 256, "n": 16, "L": 512}),
+))

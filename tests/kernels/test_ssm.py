@@ -214,3 +214,44 @@ def test_refused_arguments_raise_naming_them():
         selective_scan_fn(x, x, torch.zeros(2, 3, dtype=torch.complex64), torch.zeros(2, 3), torch.zeros(2, 3))
     with pytest.raises(NotImplementedError, match="activation"):
         causal_conv1d_fn(x, w, activation="gelu")
+
+
+# ------------------------------------------------------------------ the NKI selective-scan kernel, in the simulator
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("layout,length", [("time-invariant", 5), ("per-batch", 1), ("grouped", 9)])
+def test_simulated_scan_matches_loop(dtype, layout, length):
+    import porter.kernels as K
+
+    u, delta, A, B, C, D, z, bias = gen_inputs(2, 4, 3, length, layout, dtype, seed=7)
+    K.reset_dispatch_counts()
+    with K.simulate():
+        out, last = selective_scan_fn(u, delta, A, B, C, D, z=z, delta_bias=bias, delta_softplus=True,
+                                      return_last_state=True)
+    assert K.dispatch_counts("selective_scan") == {"simulate": 1}
+    want, want_last = naive_scan(u, delta, A, B, C, D, z, bias, softplus_delta=True)
+    assert out.dtype == dtype
+    torch.testing.assert_close(out.double(), want, **TOL[dtype], check_dtype=False)
+    torch.testing.assert_close(last.double(), want_last, rtol=1e-4, atol=1e-5, check_dtype=False)
+
+
+def test_simulated_scan_without_softplus_or_bias():
+    import porter.kernels as K
+
+    u, delta, A, B, C, *_ = gen_inputs(1, 3, 2, 6, "per-batch", torch.float32, seed=8)
+    with K.simulate():
+        got = selective_scan_fn(u, delta.abs(), A, B, C)
+    torch.testing.assert_close(got.double(), naive_scan(u, delta.abs(), A, B, C)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_simulated_scan_gradients_recompute_the_reference():
+    import porter.kernels as K
+
+    u, delta, A, B, C, D, z, bias = gen_inputs(1, 4, 2, 4, "per-batch", torch.float32, seed=9)
+    ours = [t.clone().requires_grad_() for t in (u, delta, A, B, C, D, z)]
+    loops = [t.double().clone().requires_grad_() for t in (u, delta, A, B, C, D, z)]
+    with K.simulate():
+        (selective_scan_fn(*ours[:5], ours[5], z=ours[6], delta_softplus=True) ** 2).sum().backward()
+    (naive_scan(*loops[:5], loops[5], loops[6], softplus_delta=True)[0] ** 2).sum().backward()
+    for mine, theirs in zip(ours, loops, strict=True):
+        torch.testing.assert_close(mine.grad.double(), theirs.grad, rtol=1e-4, atol=1e-5)

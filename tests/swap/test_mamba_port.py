@@ -1,6 +1,7 @@
 """`porter port` on a small mamba-style block written against the original mamba_ssm / causal_conv1d imports: the
 ported file imports porter's drop-ins, runs on CPU, and matches the block computed here with plain loops (the
-unported block cannot run here: mamba-ssm and causal-conv1d are CUDA-only). Refused arguments are marked."""
+unported block cannot run here: mamba-ssm and causal-conv1d are CUDA-only), on the reference path and with the
+selective scan in the NKI simulator. Refused arguments are marked."""
 
 from __future__ import annotations
 
@@ -131,14 +132,19 @@ def test_refused_argument_is_marked(ported):
     assert "NRN422" in lines[at - 1], lines[at - 1]
 
 
+@pytest.mark.parametrize("simulated", [False, True], ids=["reference", "nki-simulated"])
 @pytest.mark.parametrize("fused", [False, True], ids=["ops", "mamba_inner_fn"])
-def test_ported_block_matches_naive_loop(ported, fused):
+def test_ported_block_matches_naive_loop(ported, fused, simulated):
+    import porter.kernels as K
+
     scope = load(ported[0])
     torch.manual_seed(0)
     block = scope["TinyMamba"]()
     hidden = torch.randn(2, 5, 6)
-    with torch.no_grad():
+    K.reset_dispatch_counts()
+    with torch.no_grad(), K.simulate(simulated):
         got = block(hidden, fused=fused)
+    assert K.dispatch_counts("selective_scan") == {"simulate" if simulated else "reference": 1}
     torch.testing.assert_close(got.double(), naive_block(block, hidden), rtol=1e-4, atol=1e-5)
 
 

@@ -1,0 +1,80 @@
+"""Selective scan (mamba) on one NeuronCore: (batch, channel) rows on the partition axis, time on the free axis.
+
+For each state index n the recurrence ``h_t = exp(delta_t * A_n) * h_{t-1} + delta_t * u_t * B_{n,t}`` is one
+``tensor_tensor_scan`` (multiply, then add) along the free axis, and ``y += h * C_n``. Long sequences run in chunks of
+``SCAN_CHUNK`` steps; each chunk's last state seeds the next chunk's scan through the ``initial`` operand, so L is
+bounded only by HBM. The launcher hands B and C over expanded per row, (R, N * L), state n in columns n*L .. n*L+L-1.
+All arithmetic is fp32; the output is rounded once to u's dtype.
+"""
+
+import nki
+import nki.isa as nisa
+import nki.language as nl
+
+from .common import PMAX, tiles
+
+SCAN_CHUNK = 512  # time steps per on-chip chunk
+
+
+def _load(src, r0, rows, c0, cs):
+    t = nl.ndarray((rows, cs), dtype=src.dtype, buffer=nl.sbuf)
+    nisa.dma_copy(dst=t, src=src[r0:r0 + rows, c0:c0 + cs])
+    return t
+
+
+def _binary(a, b, rows, cs, op):
+    t = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+    nisa.tensor_tensor(dst=t, data1=a, data2=b, op=op)
+    return t
+
+
+@nki.jit
+def selective_scan_kernel(u, delta, A, B, C, D, z, delta_bias, softplus=False, has_z=False):
+    """u, delta, z: (R, L); A: (R, N) fp32; B, C: (R, N * L); D, delta_bias: (R, 1) fp32.
+
+    Returns out (R, L) in u's dtype and the last state (R, N) in fp32. ``z`` is read only when ``has_z``.
+    """
+    r_total, length = u.shape
+    n_state = A.shape[1]
+    out = nl.ndarray((r_total, length), dtype=u.dtype, buffer=nl.shared_hbm)
+    last = nl.ndarray((r_total, n_state), dtype=nl.float32, buffer=nl.shared_hbm)
+
+    for r0, rows in tiles(r_total, PMAX):
+        a_t = _load(A, r0, rows, 0, n_state)
+        d_t = _load(D, r0, rows, 0, 1)
+        bias_t = _load(delta_bias, r0, rows, 0, 1)
+        state = nl.ndarray((rows, n_state), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.memset(dst=state, value=0.0)
+
+        for c0, cs in tiles(length, SCAN_CHUNK):
+            ut = _load(u, r0, rows, c0, cs)
+            dt = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+            if softplus:
+                nisa.activation(dst=dt, op=nl.softplus, data=_load(delta, r0, rows, c0, cs), bias=bias_t)
+            else:
+                nisa.tensor_scalar(dst=dt, data=_load(delta, r0, rows, c0, cs), op0=nl.add, operand0=bias_t)
+            du = _binary(dt, ut, rows, cs, nl.multiply)
+            y = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+            nisa.tensor_scalar(dst=y, data=ut, op0=nl.multiply, operand0=d_t)  # the skip term D * u
+
+            for n in range(n_state):
+                decay = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+                nisa.activation(dst=decay, op=nl.exp, data=dt, scale=a_t[0:rows, n:n + 1])
+                drive = _binary(du, _load(B, r0, rows, n * length + c0, cs), rows, cs, nl.multiply)
+                h = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+                nisa.tensor_tensor_scan(dst=h, data0=decay, data1=drive, initial=state[0:rows, n:n + 1],
+                                        op0=nl.multiply, op1=nl.add)
+                nisa.tensor_copy(dst=state[0:rows, n:n + 1], src=h[0:rows, cs - 1:cs])
+                contrib = _binary(h, _load(C, r0, rows, n * length + c0, cs), rows, cs, nl.multiply)
+                y = _binary(y, contrib, rows, cs, nl.add)
+
+            if has_z:
+                gate = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+                nisa.activation(dst=gate, op=nl.silu, data=_load(z, r0, rows, c0, cs))
+                y = _binary(y, gate, rows, cs, nl.multiply)
+            yo = nl.ndarray((rows, cs), dtype=u.dtype, buffer=nl.sbuf)
+            nisa.tensor_copy(dst=yo, src=y)
+            nisa.dma_copy(dst=out[r0:r0 + rows, c0:c0 + cs], src=yo)
+
+        nisa.dma_copy(dst=last[r0:r0 + rows, 0:n_state], src=state)
+    return out, last
