@@ -378,11 +378,15 @@ def test_porting_the_package_that_provides_the_kernels_keeps_its_own_imports(tmp
     monkeypatch.syspath_prepend(str(tmp_path / "out"))
     for name in [m for m in sys.modules if m == "flash_attn" or m.startswith("flash_attn.")]:
         monkeypatch.delitem(sys.modules, name)
-    import flash_attn  # the ported package imports without its CUDA extension
+    try:
+        import flash_attn  # the ported package imports without its CUDA extension
 
-    q = torch.zeros(1, 2, 2, 4)
-    with pytest.raises(ImportError, match="flash_attn_2_cuda"):
-        flash_attn.flash_attn_func(q, q, q)
+        q = torch.zeros(1, 2, 2, 4)
+        with pytest.raises(ImportError, match="flash_attn_2_cuda"):
+            flash_attn.flash_attn_func(q, q, q)
+    finally:  # this test's flash_attn must not be what later tests' `import flash_attn` finds
+        for name in [m for m in sys.modules if m == "flash_attn" or m.startswith("flash_attn.")]:
+            del sys.modules[name]
 
 
 # -- 9. extension modules that well-known packages build are guarded like the project's own -------
