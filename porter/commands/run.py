@@ -18,9 +18,9 @@ def run(
     report: Annotated[Path | None, typer.Option(help="Write the run report (.json, .md, else text).")] = None,
     force: Annotated[bool, typer.Option(help="Emulate even where a real Neuron SDK is present.")] = False,
     module: Annotated[str | None, typer.Option("-m", help="Run a module, like python -m.")] = None,
-    profile: Annotated[str | None, typer.Option(help="--device cuda: the GPU to emulate, a100 (default), h100 or v100.")]
+    profile: Annotated[str | None, typer.Option(help="--device cuda: GPU to emulate (a100, h100, v100).")]
     = None,
-    log: Annotated[str | None, typer.Option(help="--device cuda: write the log of every intercepted CUDA call to this file.")] = None,
+    log: Annotated[str | None, typer.Option(help="--device cuda: intercepted-call log file.")] = None,
 ) -> None:
     """Run `-- python script.py ARGS` (or `-m module ARGS`) with every Python process on the emulated device.
 
