@@ -12,9 +12,10 @@
   updates ``state`` in place.
 * ``mamba_inner_reference(...)``: mamba's fused block (conv, x/delta projections, scan, output projection).
 
-``selective_scan`` dispatches like every porter kernel: ``selective_scan_kernel`` (``porter.kernels.device.ssm``)
-on a Neuron device or in the simulator, the reference elsewhere. The conv and the one-step updates have no NKI
-kernel: their torch functions record the ``reference`` path and run the reference on every device.
+``selective_scan`` and ``causal_conv1d`` / ``causal_conv1d_step`` dispatch like every porter kernel
+(``selective_scan_kernel`` and ``causal_conv1d_kernel`` in ``porter.kernels.device.ssm`` on a Neuron device or in
+the simulator, the reference elsewhere). ``selective_state_step`` has no NKI kernel: it records the ``reference``
+path and runs the reference on every device.
 All math is fp32 (fp64 stays fp64); outputs come back in the input's dtype.
 """
 
@@ -28,6 +29,7 @@ from ._common import randn
 from .registry import Case, KernelSpec, register
 
 SCAN = "selective_scan"
+CONV = "causal_conv1d"
 SILU_NAMES = (None, "silu", "swish")
 
 
@@ -192,9 +194,9 @@ def mamba_inner_reference(xz, conv1d_weight, conv1d_bias, x_proj_weight, delta_p
 
 
 # ---------------------------------------------------------------------------------------- torch-facing functions
-# selective_scan dispatches like every kernel (NKI on Neuron, simulator under simulate(), else the reference;
-# backward recomputes the reference). The conv and the one-step updates have no NKI kernel: they record the
-# reference path and run the reference everywhere (autograd flows through it).
+# selective_scan and the conv dispatch like every kernel (NKI on Neuron, simulator under simulate(), else the
+# reference; backward recomputes the reference). The state update has no NKI kernel: it records the reference
+# path and runs the reference everywhere (autograd flows through it).
 
 def _per_row(M: torch.Tensor, batch: int, dim: int, length: int) -> torch.Tensor:
     """B or C in any mamba layout as (batch * dim, N * L): one row per (batch, channel), state-major."""
@@ -240,14 +242,58 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
                                  {"delta_softplus": delta_softplus, "return_last_state": return_last_state})
 
 
+def conv_valid_reference(xpad, weight, bias=None, silu=False):
+    """``out[..., t] = act(bias + sum_j weight[:, j] * xpad[..., t + j])``: the causal conv once the history is
+    prepended (xpad (batch, dim, width - 1 + L) -> (batch, dim, L))."""
+    y = F.conv1d(_up(xpad), _up(weight).unsqueeze(1), None if bias is None else _up(bias), groups=weight.shape[0])
+    return (F.silu(y) if silu else y).to(xpad.dtype)
+
+
+def _conv_launch(call, xpad, weight, bias=None, silu=False):
+    batch, dim, padded_len = xpad.shape
+    width = weight.shape[1]
+    if batch * dim == 0 or padded_len - (width - 1) <= 0:
+        return conv_valid_reference(xpad, weight, bias, silu)
+    from .device.ssm import causal_conv1d_kernel
+
+    rows = batch * dim
+    w = weight.float()[None].expand(batch, dim, width).reshape(rows, width).contiguous()
+    out = call(causal_conv1d_kernel, (xpad.reshape(rows, padded_len).contiguous(), w, _column(bias, batch, dim, xpad)),
+               {"silu": bool(silu)})
+    return out.reshape(batch, dim, padded_len - (width - 1))
+
+
+def _conv(xpad, weight, bias, activation, api):
+    if activation not in SILU_NAMES:
+        raise NotImplementedError(f"{api}: activation must be None, 'silu' or 'swish', got {activation!r}")
+    return _runtime.apply_kernel(CONV, _conv_launch, conv_valid_reference, (xpad, weight, bias),
+                                 {"silu": activation is not None})
+
+
 def causal_conv1d(x, weight, bias=None, initial_states=None, return_final_states=False, activation=None):
-    _runtime.record("causal_conv1d", _runtime.PATH_REFERENCE)
-    return causal_conv1d_reference(x, weight, bias, initial_states, return_final_states, activation)
+    width = weight.shape[1]
+    history = x.new_zeros(*x.shape[:-1], width - 1) if initial_states is None else initial_states.to(x.dtype)
+    padded = torch.cat([history, x], dim=-1)
+    y = _conv(padded, weight, bias, activation, "causal_conv1d_fn")
+    if not return_final_states:
+        return y
+    return y, padded[..., padded.shape[-1] - (width - 1):]
 
 
 def causal_conv1d_step(x, conv_state, weight, bias=None, activation=None):
-    _runtime.record("causal_conv1d_update", _runtime.PATH_REFERENCE)
-    return causal_conv1d_update_reference(x, conv_state, weight, bias, activation)
+    single = x.dim() == 2
+    if single:
+        x = x.unsqueeze(-1)
+    width = weight.shape[1]
+    state_len, length = conv_state.shape[-1], x.shape[-1]
+    if state_len < width - 1:
+        raise ValueError(f"causal_conv1d_update: conv_state holds {state_len} steps, the weight needs {width - 1}")
+    window = torch.cat([conv_state.to(x.dtype), x], dim=-1)
+    with torch.no_grad():  # the cache moves on before the conv runs, as in causal-conv1d (in place)
+        conv_state.copy_(window[..., -state_len:])
+    y = _conv(window[..., window.shape[-1] - (width - 1 + length):], weight, bias, activation,
+              "causal_conv1d_update")
+    return y.squeeze(-1) if single else y
 
 
 def selective_state_step(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
@@ -290,4 +336,31 @@ SPEC = register(KernelSpec(
     ),
     tolerances={"float32": (1e-4, 1e-5), "bfloat16": (2e-2, 2e-2)},
     bench_case=Case("2x256x16x512", {"batch": 2, "dim": 256, "n": 16, "L": 512}),
+))
+
+
+def _make_conv_inputs(p, dtype, gen):
+    batch, dim, width, length = p["batch"], p["dim"], p["width"], p["L"]
+    xpad = randn((batch, dim, width - 1 + length), dtype, gen)
+    bias = randn((dim,), dtype, gen) if p.get("bias", True) else None
+    return (xpad, randn((dim, width), dtype, gen, 0.5), bias), {"silu": p.get("silu", True)}
+
+
+CONV_SPEC = register(KernelSpec(
+    name=CONV,
+    summary="causal depthwise conv1d over the history-prefixed input (causal-conv1d's fn and update), optional silu",
+    device_module="ssm",
+    kernel_names=("causal_conv1d_kernel",),
+    reference=conv_valid_reference,
+    launch=_conv_launch,
+    make_inputs=_make_conv_inputs,
+    torch_function=causal_conv1d,
+    cases=(
+        Case("1x1x4x1", {"batch": 1, "dim": 1, "width": 4, "L": 1}),
+        Case("2x5x3x9-nobias-linear", {"batch": 2, "dim": 5, "width": 3, "L": 9, "bias": False, "silu": False}),
+        Case("3x50x4x33-ragged-rows", {"batch": 3, "dim": 50, "width": 4, "L": 33}),
+        Case("1x8x4x2100-chunked", {"batch": 1, "dim": 8, "width": 4, "L": 2100}),
+    ),
+    tolerances={"float32": (1e-5, 1e-5), "bfloat16": (2e-2, 2e-2)},
+    bench_case=Case("2x256x4x2048", {"batch": 2, "dim": 256, "width": 4, "L": 2048}),
 ))

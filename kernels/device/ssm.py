@@ -78,3 +78,37 @@ def selective_scan_kernel(u, delta, A, B, C, D, z, delta_bias, softplus=False, h
 
         nisa.dma_copy(dst=last[r0:r0 + rows, 0:n_state], src=state)
     return out, last
+
+
+CONV_CHUNK = 2048  # output steps per on-chip chunk of the causal conv
+
+
+@nki.jit
+def causal_conv1d_kernel(xpad, weight, bias, silu=False):
+    """Depthwise causal conv: out[r, t] = act(bias[r] + sum_j weight[r, j] * xpad[r, t + j]).
+
+    xpad: (R, width - 1 + L), the history (initial states, zeros or the conv state) followed by the input;
+    weight: (R, width) fp32; bias: (R, 1) fp32. Returns (R, L) in xpad's dtype.
+    """
+    r_total, padded_len = xpad.shape
+    width = weight.shape[1]
+    length = padded_len - (width - 1)
+    out = nl.ndarray((r_total, length), dtype=xpad.dtype, buffer=nl.shared_hbm)
+    for r0, rows in tiles(r_total, PMAX):
+        w_t = _load(weight, r0, rows, 0, width)
+        b_t = _load(bias, r0, rows, 0, 1)
+        for c0, cs in tiles(length, CONV_CHUNK):
+            xt = _load(xpad, r0, rows, c0, cs + width - 1)
+            acc = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+            nisa.tensor_scalar(dst=acc, data=xt[0:rows, 0:cs], op0=nl.multiply, operand0=w_t[0:rows, 0:1])
+            for j in range(1, width):
+                tap = nl.ndarray((rows, cs), dtype=nl.float32, buffer=nl.sbuf)
+                nisa.tensor_scalar(dst=tap, data=xt[0:rows, j:j + cs], op0=nl.multiply, operand0=w_t[0:rows, j:j + 1])
+                acc = _binary(acc, tap, rows, cs, nl.add)
+            y = nl.ndarray((rows, cs), dtype=xpad.dtype, buffer=nl.sbuf)
+            if silu:
+                nisa.activation(dst=y, op=nl.silu, data=acc, bias=b_t)
+            else:
+                nisa.tensor_scalar(dst=y, data=acc, op0=nl.add, operand0=b_t)
+            nisa.dma_copy(dst=out[r0:r0 + rows, c0:c0 + cs], src=y)
+    return out

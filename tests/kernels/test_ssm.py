@@ -255,3 +255,43 @@ def test_simulated_scan_gradients_recompute_the_reference():
     (naive_scan(*loops[:5], loops[5], loops[6], softplus_delta=True)[0] ** 2).sum().backward()
     for mine, theirs in zip(ours, loops, strict=True):
         torch.testing.assert_close(mine.grad.double(), theirs.grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("length,width", [(1, 4), (11, 3)])
+def test_simulated_causal_conv1d_matches_loop(dtype, length, width):
+    import porter.kernels as K
+
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(2, 6, length, generator=g).to(dtype)
+    w, b = torch.randn(6, width, generator=g).to(dtype), torch.randn(6, generator=g).to(dtype)
+    init = torch.randn(2, 6, width - 1, generator=g).to(dtype)
+    K.reset_dispatch_counts()
+    with K.simulate():
+        out, final = causal_conv1d_fn(x, w, b, initial_states=init, return_final_states=True, activation="silu")
+        plain = causal_conv1d_fn(x, w)
+    assert K.dispatch_counts("causal_conv1d") == {"simulate": 2}
+    want, want_final = naive_conv(x, w, b, init, activation=True)
+    torch.testing.assert_close(out.double(), want, **TOL[dtype], check_dtype=False)
+    torch.testing.assert_close(final.double(), want_final, **TOL[dtype], check_dtype=False)
+    torch.testing.assert_close(plain.double(), naive_conv(x, w)[0], **TOL[dtype], check_dtype=False)
+
+
+def test_simulated_causal_conv1d_update_steps_and_gradients():
+    import porter.kernels as K
+
+    g = torch.Generator().manual_seed(11)
+    x, w, b = torch.randn(2, 4, 5, generator=g), torch.randn(4, 3, generator=g), torch.randn(4, generator=g)
+    want, _ = naive_conv(x, w, b, activation=True)
+    state = torch.zeros(2, 4, 2)
+    with K.simulate():
+        steps = [causal_conv1d_update(x[:, :, t], state, w, b, "silu") for t in range(5)]
+    torch.testing.assert_close(torch.stack(steps, -1).double(), want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(state, x[:, :, 3:])
+    xs, ws = x.clone().requires_grad_(), w.clone().requires_grad_()
+    xl, wl = x.double().clone().requires_grad_(), w.double().clone().requires_grad_()
+    with K.simulate():
+        causal_conv1d_fn(xs, ws, b, activation="silu").square().sum().backward()
+    naive_conv(xl, wl, b, activation=True)[0].square().sum().backward()
+    torch.testing.assert_close(xs.grad.double(), xl.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ws.grad.double(), wl.grad, rtol=1e-5, atol=1e-6)
