@@ -12,10 +12,10 @@
   updates ``state`` in place.
 * ``mamba_inner_reference(...)``: mamba's fused block (conv, x/delta projections, scan, output projection).
 
-``selective_scan`` and ``causal_conv1d`` / ``causal_conv1d_step`` dispatch like every porter kernel
-(``selective_scan_kernel`` and ``causal_conv1d_kernel`` in ``porter.kernels.device.ssm`` on a Neuron device or in
-the simulator, the reference elsewhere). ``selective_state_step`` has no NKI kernel: it records the ``reference``
-path and runs the reference on every device.
+``selective_scan``, ``causal_conv1d`` / ``causal_conv1d_step`` and ``selective_state_step`` dispatch like every porter
+kernel (``selective_scan_kernel``, ``causal_conv1d_kernel``, ``selective_state_update_kernel`` in
+``porter.kernels.device.ssm`` on a Neuron device or in the simulator, the reference elsewhere; backward recomputes
+the reference).
 All math is fp32 (fp64 stays fp64); outputs come back in the input's dtype.
 """
 
@@ -30,6 +30,7 @@ from .registry import Case, KernelSpec, register
 
 SCAN = "selective_scan"
 CONV = "causal_conv1d"
+STATE = "selective_state_update"
 SILU_NAMES = (None, "silu", "swish")
 
 
@@ -194,9 +195,9 @@ def mamba_inner_reference(xz, conv1d_weight, conv1d_bias, x_proj_weight, delta_p
 
 
 # ---------------------------------------------------------------------------------------- torch-facing functions
-# selective_scan and the conv dispatch like every kernel (NKI on Neuron, simulator under simulate(), else the
-# reference; backward recomputes the reference). The state update has no NKI kernel: it records the reference
-# path and runs the reference everywhere (autograd flows through it).
+# Each dispatches like every kernel: NKI on Neuron, simulator under simulate(), else the reference; backward
+# recomputes the reference. In-place state updates happen here, outside the kernel call, so a recompute never
+# sees a state that already moved on.
 
 def _per_row(M: torch.Tensor, batch: int, dim: int, length: int) -> torch.Tensor:
     """B or C in any mamba layout as (batch * dim, N * L): one row per (batch, channel), state-major."""
@@ -296,9 +297,61 @@ def causal_conv1d_step(x, conv_state, weight, bias=None, activation=None):
     return y.squeeze(-1) if single else y
 
 
+def state_step_reference(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+    """One recurrence step in the heads layout without touching ``state``: (out, new_state).
+
+    state (batch, H, P, N); x, dt, z (batch, H, P); A (H, P, N); B, C (batch, G, N); D, dt_bias (H, P)."""
+    work = state.clone()
+    out = selective_state_update_reference(work, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+    return out, work
+
+
+def _state_launch(call, state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+    batch, heads, per_head, n_state = state.shape
+    rows = batch * heads * per_head
+    if rows == 0:
+        return state_step_reference(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+    from .device.ssm import selective_state_update_kernel
+
+    groups = B.shape[1]
+    if heads % groups:
+        raise ValueError(f"selective_state_update: {groups} groups of B/C do not divide {heads} heads")
+
+    def per_row(M):  # (batch, G, N) -> (rows, N)
+        M = M.repeat_interleave(heads // groups, dim=1)[:, :, None].expand(batch, heads, per_head, n_state)
+        return M.reshape(rows, n_state).contiguous()
+
+    def column(v, default=None):  # (H, P) or (batch, H, P) -> (rows, 1)
+        if v is None:
+            return default if default is not None else torch.zeros(rows, 1, dtype=torch.float32, device=x.device)
+        if v.dim() == 2:
+            v = _up(v)[None].expand(batch, heads, per_head)
+        return v.reshape(rows, 1).contiguous()
+
+    x2 = column(x)
+    args = (state.reshape(rows, n_state).contiguous(), x2, column(dt), _up(A)[None].expand(batch, heads, per_head,
+            n_state).reshape(rows, n_state).contiguous(), per_row(B), per_row(C), column(D), column(z, x2),
+            column(dt_bias))
+    out, new_state = call(selective_state_update_kernel, args, {"softplus": bool(dt_softplus), "has_z": z is not None})
+    return out.reshape(batch, heads, per_head), new_state.reshape(state.shape)
+
+
 def selective_state_step(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
-    _runtime.record("selective_state_update", _runtime.PATH_REFERENCE)
-    return selective_state_update_reference(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+    _check_real(A, "selective_state_update")
+    heads = state.dim() == 4
+    if not heads:  # (batch, dim, dstate) is one head
+        x, dt, A, B, C = x[:, None], dt[:, None], A[None], B[:, None], C[:, None]
+        D = None if D is None else D[None]
+        z = None if z is None else z[:, None]
+        dt_bias = None if dt_bias is None else dt_bias[None]
+    work = state if heads else state[:, None]
+    # the kernel reads a snapshot; the caller's state is overwritten afterwards, in place as in mamba-ssm
+    snapshot = work.detach().clone() if torch.is_grad_enabled() else work
+    out, new_state = _runtime.apply_kernel(STATE, _state_launch, state_step_reference,
+                                           (snapshot, x, dt, A, B, C, D, z, dt_bias), {"dt_softplus": dt_softplus})
+    with torch.no_grad():
+        work.copy_(new_state)
+    return out if heads else out[:, 0]
 
 
 def mamba_inner(*args, **kwargs):
@@ -363,4 +416,43 @@ CONV_SPEC = register(KernelSpec(
     ),
     tolerances={"float32": (1e-5, 1e-5), "bfloat16": (2e-2, 2e-2)},
     bench_case=Case("2x256x4x2048", {"batch": 2, "dim": 256, "width": 4, "L": 2048}),
+))
+
+
+def _state_reference_out(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+    return state_step_reference(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)[0]
+
+
+def _state_launch_out(call, *tensors, **params):
+    return _state_launch(call, *tensors, **params)[0]
+
+
+def _make_state_inputs(p, dtype, gen):
+    batch, heads, per_head, n, groups = p["batch"], p["heads"], p["P"], p["n"], p.get("groups", 1)
+    state = randn((batch, heads, per_head, n), dtype, gen)
+    x, dt = randn((batch, heads, per_head), dtype, gen), randn((batch, heads, per_head), dtype, gen, 0.5)
+    A = (-torch.rand(heads, per_head, n, generator=gen) - 0.1).to(dtype)
+    B, C = randn((batch, groups, n), dtype, gen), randn((batch, groups, n), dtype, gen)
+    z = randn((batch, heads, per_head), dtype, gen) if p.get("gate", True) else None
+    D, bias = randn((heads, per_head), dtype, gen), randn((heads, per_head), dtype, gen, 0.3)
+    return (state, x, dt, A, B, C, D, z, bias), {"dt_softplus": True}
+
+
+# The registry compares one output: the step's output (the new state is checked by tests/kernels/test_ssm.py).
+STATE_SPEC = register(KernelSpec(
+    name=STATE,
+    summary="one mamba decode step (state = state*exp(dt*A) + dt*x*B; y = C.state + D*x, gated by silu(z))",
+    device_module="ssm",
+    kernel_names=("selective_state_update_kernel",),
+    reference=_state_reference_out,
+    launch=_state_launch_out,
+    make_inputs=_make_state_inputs,
+    torch_function=selective_state_step,
+    cases=(
+        Case("1x1x1x1", {"batch": 1, "heads": 1, "P": 1, "n": 1}),
+        Case("2x4x8x16-groups2-nogate", {"batch": 2, "heads": 4, "P": 8, "n": 16, "groups": 2, "gate": False}),
+        Case("3x2x40x4-ragged-rows", {"batch": 3, "heads": 2, "P": 40, "n": 4}),
+    ),
+    tolerances={"float32": (1e-5, 1e-5), "bfloat16": (2e-2, 2e-2)},
+    bench_case=Case("8x32x64x128", {"batch": 8, "heads": 32, "P": 64, "n": 128}),
 ))

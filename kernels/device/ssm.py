@@ -112,3 +112,49 @@ def causal_conv1d_kernel(xpad, weight, bias, silu=False):
                 nisa.tensor_scalar(dst=y, data=acc, op0=nl.add, operand0=b_t)
             nisa.dma_copy(dst=out[r0:r0 + rows, c0:c0 + cs], src=y)
     return out
+
+
+@nki.jit
+def selective_state_update_kernel(state, x, dt, A, B, C, D, z, dt_bias, softplus=False, has_z=False):
+    """One selective-scan step per row (a (batch, head, channel) triple), the state index on the free axis.
+
+    state, A, B, C: (R, N) (A fp32; B, C expanded per row); x, dt, z: (R, 1); D, dt_bias: (R, 1) fp32.
+    new_state = state * exp(dt * A) + dt * x * B; out = sum(new_state * C) + D * x, times silu(z) when ``has_z``.
+    Returns out (R, 1) in x's dtype and new_state (R, N) in state's dtype.
+    """
+    r_total, n_state = state.shape
+    out = nl.ndarray((r_total, 1), dtype=x.dtype, buffer=nl.shared_hbm)
+    new_state = nl.ndarray((r_total, n_state), dtype=state.dtype, buffer=nl.shared_hbm)
+    for r0, rows in tiles(r_total, PMAX):
+        step = nl.ndarray((rows, 1), dtype=nl.float32, buffer=nl.sbuf)
+        if softplus:
+            nisa.activation(dst=step, op=nl.softplus, data=_load(dt, r0, rows, 0, 1),
+                            bias=_load(dt_bias, r0, rows, 0, 1))
+        else:
+            nisa.tensor_scalar(dst=step, data=_load(dt, r0, rows, 0, 1), op0=nl.add,
+                               operand0=_load(dt_bias, r0, rows, 0, 1))
+        xt = _load(x, r0, rows, 0, 1)
+        drive = _binary(step, xt, rows, 1, nl.multiply)
+        decay = nl.ndarray((rows, n_state), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.activation(dst=decay, op=nl.exp, data=_load(A, r0, rows, 0, n_state), scale=step)
+        inject = nl.ndarray((rows, n_state), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_scalar(dst=inject, data=_load(B, r0, rows, 0, n_state), op0=nl.multiply, operand0=drive)
+        h = _binary(_binary(_load(state, r0, rows, 0, n_state), decay, rows, n_state, nl.multiply), inject,
+                    rows, n_state, nl.add)
+        ho = nl.ndarray((rows, n_state), dtype=state.dtype, buffer=nl.sbuf)
+        nisa.tensor_copy(dst=ho, src=h)
+        nisa.dma_copy(dst=new_state[r0:r0 + rows, 0:n_state], src=ho)
+        read = nl.ndarray((rows, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_reduce(dst=read, op=nl.add, data=_binary(h, _load(C, r0, rows, 0, n_state), rows, n_state,
+                                                             nl.multiply), axis=1, keepdims=True)
+        y = nl.ndarray((rows, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_scalar(dst=y, data=xt, op0=nl.multiply, operand0=_load(D, r0, rows, 0, 1))
+        y = _binary(y, read, rows, 1, nl.add)
+        if has_z:
+            gate = nl.ndarray((rows, 1), dtype=nl.float32, buffer=nl.sbuf)
+            nisa.activation(dst=gate, op=nl.silu, data=_load(z, r0, rows, 0, 1))
+            y = _binary(y, gate, rows, 1, nl.multiply)
+        yo = nl.ndarray((rows, 1), dtype=x.dtype, buffer=nl.sbuf)
+        nisa.tensor_copy(dst=yo, src=y)
+        nisa.dma_copy(dst=out[r0:r0 + rows, 0:1], src=yo)
+    return out, new_state

@@ -156,8 +156,18 @@ def test_causal_conv1d_update_steps_equal_the_full_conv():
     torch.testing.assert_close(chunk.double(), want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("simulated", [False, True], ids=["reference", "nki-simulated"])
 @pytest.mark.parametrize("heads", [False, True], ids=["dim", "heads"])
-def test_selective_state_update_steps_equal_the_scan(heads):
+def test_selective_state_update_steps_equal_the_scan(heads, simulated):
+    import porter.kernels as K
+
+    K.reset_dispatch_counts()
+    with K.simulate(simulated):
+        _state_update_steps(heads)
+    assert K.dispatch_counts("selective_state_update") == {"simulate" if simulated else "reference": 5}
+
+
+def _state_update_steps(heads):
     g = torch.Generator().manual_seed(4)
     batch, dim, dstate, length = 2, 4, 3, 5
     u, delta, A, B, C, D, z, bias = gen_inputs(batch, dim, dstate, length, "per-batch", torch.float32, seed=4)
