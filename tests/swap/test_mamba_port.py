@@ -181,3 +181,27 @@ def test_port_report_lists_the_swaps(ported):
     refused = [row for row in report["not_swapped"] if row["rule"] == "NRN421"]
     assert [row["line"] for row in refused] == [51]  # only the call passing seq_idx
     assert any(row["rule"] == "NRN422" and row["line"] == 51 for row in report["manual"])
+
+
+DEVICE_SCOPED = '''\
+import torch
+from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+
+
+def run(u, delta, A, B, C, idx=0):
+    with torch.cuda.device(idx):
+        return selective_scan_fn(u, delta, A, B, C)
+'''
+
+
+def test_cuda_device_scope_around_a_swapped_op_runs_on_cpu(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "scoped.py").write_text(DEVICE_SCOPED)
+    result = port_tree(src, PortOptions(target="neuron", out=out), Overrides(target="neuron"))
+    assert not result.problems, result.problems
+    code = (out / "scoped.py").read_text()
+    assert "torch.cuda.device" not in code and "porter.kernels.compat.mamba_ssm" in code
+    u = torch.randn(1, 2, 3)
+    got = load(code)["run"](u, u.abs(), -torch.rand(2, 4), torch.randn(1, 4, 3), torch.randn(1, 4, 3))
+    assert got.shape == (1, 2, 3) and torch.isfinite(got).all()
