@@ -140,6 +140,14 @@ class GateCheck:
                 return statements[statements.index(stmt) + 1:]
         return []
 
+    def _governed(self, test: ast.If | ast.While) -> list[ast.stmt]:
+        """The code whose running the test decides: both branches and, when the body always leaves the
+        block (`if not torch.cuda.is_available(): return`), everything after the test in its block."""
+        region = list(test.body) + list(test.orelse)
+        if isinstance(test, ast.If) and isinstance(test.body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+            region += self._after(test)
+        return region
+
     def _imported_kernels(self) -> dict[str, tuple[int, str]]:
         """Names bound by imports of CUDA-only packages or extensions: name -> (line, rule id)."""
         if self._kernel_names is None:
@@ -172,7 +180,7 @@ class GateCheck:
                 break
             child, parent = parent, self.parents.get(id(parent))
         if isinstance(parent, (ast.If, ast.While)) and child is parent.test:
-            why = self._cuda_only_code(parent.body)
+            why = self._cuda_only_code(self._governed(parent))
             return f"{why}: {KEPT}" if why else ""
         if isinstance(parent, ast.Assert):
             rest = self._after(parent)

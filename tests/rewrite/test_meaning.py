@@ -201,6 +201,37 @@ def test_availability_checks_keep_guarding_cuda_only_code(monkeypatch):
     assert run(ported)["use_mps"] is True
 
 
+EARLY_EXIT = '''
+import torch
+
+
+def gpu_name(use_flash=True):
+    if not torch.cuda.is_available() or not use_flash:
+        return None
+    return torch.cuda.get_device_properties(0).name
+
+
+def backend():
+    if not torch.cuda.is_available():
+        kind = "cpu"
+    else:
+        kind = torch.cuda.get_device_properties(0).name
+    return kind
+'''
+
+
+def test_a_check_that_exits_early_or_has_an_else_still_guards_the_cuda_only_code(monkeypatch):
+    ported, _ = port(EARLY_EXIT)
+    assert "torch.accelerator.is_available" not in ported  # both tests keep their CUDA meaning
+    assert ported.count("if not torch.cuda.is_available()") == 2
+    module = run(ported)
+    assert module["gpu_name"]() is None and module["backend"]() == "cpu"
+    # On a Neuron host torch.accelerator is available; the CUDA-only code must still not run.
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    module = run(ported)
+    assert module["gpu_name"]() is None and module["backend"]() == "cpu"
+
+
 # -- 1. a keyword fix rewrites the call it belongs to, and keeps the user's index -----------------
 
 FSDP_SITES = '''
