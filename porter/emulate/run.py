@@ -107,7 +107,7 @@ def run(options: RunOptions) -> tuple[int, object]:
 
     check_device(options)
     command = build_command(options)
-    with tempfile.TemporaryDirectory(prefix="porter-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="porter-run-", ignore_cleanup_errors=True) as tmp:
         report_dir = Path(tmp)
         try:
             code = subprocess.call(command, env=child_env(options, report_dir))

@@ -85,7 +85,7 @@ model(torch.full((3, 4), float(rank + 1), device=device)).sum().backward()
 opt.step()
 total = torch.tensor([float(rank + 1)], device=device)
 dist.all_reduce(total)
-print(f"rank {rank} {total.device} {total.item()} {model.module.weight[0, 0].item():.6f}")
+print(f"rank {rank} {total.device} {total.item()} {model.module.weight[0, 0].item():.6f}", flush=True)
 dist.destroy_process_group()
 '''
 

@@ -198,8 +198,12 @@ def _write_part(report_dir: Path) -> None:
         return
     import json
 
-    report_dir.mkdir(parents=True, exist_ok=True)
+    if not report_dir.is_dir():  # porter run has already merged the parts and removed the folder
+        return
     part = report_dir / f"{os.getpid()}.json"
     tmp = part.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state.to_dict()), encoding="utf-8")
-    tmp.replace(part)
+    try:
+        tmp.write_text(json.dumps(state.to_dict()), encoding="utf-8")
+        tmp.replace(part)
+    except OSError:  # removed while this late process (a worker outliving the program) was exiting
+        pass
