@@ -216,11 +216,13 @@ def port_source(
     extension_modules: frozenset[str] = frozenset(),
     line_length: int | None = None,
     findings: list[Finding] | None = None,
+    whole_text: Callable[[str], str | None] | None = None,
 ) -> FilePort:
     """Port one file. `extension_modules` are the compiled extensions the project declares
     (extensions.discover_extension_modules): their imports are guarded and marked as NRN408.
     `line_length`: the project's configured line length (linelength.py); markers wrap to it.
-    `findings`: the file's lint findings when the caller has them (porter.rewrite.narrow)."""
+    `findings`: the file's lint findings when the caller has them (porter.rewrite.narrow);
+    `whole_text`: for a cut file, the whole ported file from the ported cut (lint reads it whole)."""
     if findings is None:
         findings = analyse_source(source, path, index)
     findings = [f for f in findings if not f.suppressed]
@@ -382,7 +384,7 @@ def port_source(
         result.changes = []  # nothing of it is written: no site counts as fixed
         return result
     result.ported = code
-    _settle_resolved(result, findings, sites, parents, edits, index, path, markers)
+    _settle_resolved(result, findings, sites, parents, edits, index, path, markers, whole_text)
     return result
 
 

@@ -44,15 +44,18 @@ def encode_source(text: str, encoding: str) -> bytes:
     return text.encode(encoding)
 
 
-def atomic_write(path: Path, data: bytes, mode_from: Path | None = None) -> None:
-    """Write to a temp file beside `path`, then rename over it: readers see old or new, never half."""
+def atomic_write(path: Path, data: bytes, mode_from: Path | None = None, durable: bool = True) -> None:
+    """Write to a temp file beside `path`, then rename over it: readers see old or new, never half.
+    `durable`: flushed to disk before the rename (a power cut cannot leave an empty file where the
+    user's was); a copy into a new --out tree skips it, since the source stays untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         source = mode_from if mode_from is not None else (path if path.exists() else None)
         if source is not None:
             os.chmod(tmp, stat.S_IMODE(os.stat(source).st_mode))
@@ -65,9 +68,9 @@ def atomic_write(path: Path, data: bytes, mode_from: Path | None = None) -> None
         raise
 
 
-def copy_file(src: Path, dst: Path) -> None:
+def copy_file(src: Path, dst: Path, durable: bool = True) -> None:
     """Byte-for-byte copy (with permissions), written atomically."""
-    atomic_write(dst, src.read_bytes(), mode_from=src)
+    atomic_write(dst, src.read_bytes(), mode_from=src, durable=durable)
 
 
 def copy_symlink(src: Path, dst: Path, tree_root: Path) -> bool:

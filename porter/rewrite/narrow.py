@@ -31,7 +31,13 @@ from porter.source.findings import Finding
 # Below this size a whole-file port is cheap; above this share of kept lines the cut saves little.
 MIN_BYTES = 16 * 1024
 MAX_KEPT_SHARE = 0.8
-_PLACEHOLDER = re.compile(r"^[ \t]*__porter_keep_(\d+)__ = \(.*\)[ \t]*$")
+# A statement's placeholder, an element's or argument's (a call), a dict entry's and a keyword argument's.
+_PLACEHOLDER = re.compile(r"^[ \t]*__porter_keep_(\d+)__(?: = \(.*\)|\(.*\),?|: \(.*\),?|=\(.*\),?)[ \t]*$")
+# A statement holding a site and spanning this many lines is cut inside: the elements of its
+# literals (`op_db = [OpInfo(...), ...]`) that hold no site become placeholders too.
+MIN_ELEMENT_LINES = 8
+# (first line, last line, the nodes it stands for, its placeholder's form)
+_Cut = tuple[int, int, list[ast.AST], str]
 
 
 def port_source_narrow(
@@ -59,7 +65,8 @@ def port_source_narrow(
     for number, line in enumerate(line_map, start=1):
         to_skeleton.setdefault(line, number)
     moved = [replace(f, line=to_skeleton[f.line], end_line=to_skeleton[f.end_line]) for f in findings]
-    port = port_source(skeleton, path, index, *args, findings=moved)
+    port = port_source(skeleton, path, index, *args, findings=moved,
+                       whole_text=lambda text: _splice(text, originals))
     if port.error or not port.changed:
         if port.error and not port.error.startswith("internal error"):
             return port_source(source, path, index, *args, findings=findings)  # the whole file speaks for itself
@@ -95,17 +102,20 @@ def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[in
     lines = source.splitlines(keepends=True)
     if len(lines) != source.count("\n") + (0 if source.endswith("\n") else 1) or "\f" in source:
         return None  # line breaks other than \n and \r\n (or form feeds): keep the cut out of it
-    drops = _drops(tree.body, hit_set, top=True)
+    drops = _drops(tree.body, hit_set, lines, {f.line for f in findings})
     if drops is None:
         return None
-    if sum(end - start + 1 for start, end, _ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
+    drops.sort(key=lambda cut: cut[0])
+    if any(a[1] >= b[0] for a, b in zip(drops, drops[1:], strict=False)):
+        return None
+    if sum(end - start + 1 for start, end, *_ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
         return None
     imported = _imported_names(tree)
     skeleton: list[str] = []
     line_map: list[int] = []
     originals: dict[int, str] = {}
     line = 1
-    for number, (start, end, node) in enumerate(drops):
+    for number, (start, end, nodes, form) in enumerate(drops):
         while line < start:
             skeleton.append(lines[line - 1])
             line_map.append(line)
@@ -113,8 +123,11 @@ def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[in
         first = lines[start - 1]
         indent = first[: len(first) - len(first.lstrip(" \t"))]
         ending = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
-        names = _reads(node, imported)
-        skeleton.append(f"{indent}__porter_keep_{number}__ = ({', '.join(names)}{',' if names else ''}){ending}")
+        names = list(dict.fromkeys(name for node in nodes for name in _reads(node, imported)))
+        reads = f"({', '.join(names)}{',' if names else ''})"
+        kind = form.rstrip(",")
+        placeholder = {"stmt": " = ", "elt": "", "entry": ": ", "kw": "="}[kind] + reads + form[len(kind):]
+        skeleton.append(f"{indent}__porter_keep_{number}__{placeholder}{ending}")
         line_map.append(start)
         originals[number] = "".join(lines[start - 1: end])
         if not originals[number].endswith(("\n", "\r")):
@@ -127,13 +140,17 @@ def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[in
     return "".join(skeleton), line_map, originals
 
 
-def _drops(body: list[ast.stmt], hits: set[int], top: bool) -> list[tuple[int, int, ast.stmt]] | None:
-    """The statements of a body no fix can touch, as (first line, last line, node), in order; the
-    members of a class holding a token line are looked at one by one. None when two statements
-    share a line (`a = 1; b = 2`)."""
-    drops: list[tuple[int, int, ast.stmt]] = []
+def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[int]) -> list[_Cut] | None:
+    """The statements of a body no fix can touch, as (first line, last line, nodes) in order, a run of
+    neighbours as one. A
+    statement holding a finding is kept, and the bodies it opens (a class's members, a function's
+    statements, the branches of an if, try, with, loop or match) are looked at one by one. None
+    when two statements share a line (`a = 1; b = 2`)."""
+    drops: list[_Cut] = []
     previous_end = 0
+    dropped_previous = False  # consecutive statements no fix touches become one placeholder
     for position, stmt in enumerate(body):
+        dropped, dropped_previous = dropped_previous, False
         start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
         end = stmt.end_lineno or stmt.lineno
         if start <= previous_end:
@@ -141,22 +158,127 @@ def _drops(body: list[ast.stmt], hits: set[int], top: bool) -> list[tuple[int, i
         previous_end = end
         if position == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a docstring
-        if top and _imports_at_load(stmt):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             continue  # imports the port may guard, reorder or drop
         if _exports(stmt) or getattr(stmt, "name", "").lower().startswith("_porter"):
             continue  # `__all__`, and helpers an earlier port added, are read by the port
-        if not any(line in hits for line in range(start, end + 1)):
-            drops.append((start, end, stmt))
-        elif isinstance(stmt, ast.ClassDef) and stmt.body:
-            inner = _drops(stmt.body, hits, top=False)
+        if not any(line in hits for line in range(start, end + 1)) and not _imports_at_load(stmt):
+            if _on_own_lines(stmt, start, end, lines):
+                if dropped:
+                    drops[-1] = (drops[-1][0], end, [*drops[-1][2], stmt], "stmt")
+                else:
+                    drops.append((start, end, [stmt], "stmt"))
+                dropped_previous = True
+            continue
+        # It holds a finding or an import: kept, and the blocks it opens are cut in turn.
+        if not _bodies(stmt, lines) and end - start + 1 >= MIN_ELEMENT_LINES:
+            drops.extend(_element_cuts(stmt, hits, lines, starts))
+        for inner_body in _bodies(stmt, lines):
+            inner = _drops(inner_body, hits, lines, starts)
             if inner is None:
                 return None
             drops.extend(inner)
     return drops
 
 
+def _element_cuts(node: ast.AST, hits: set[int], lines: list[str], starts: set[int]) -> list[_Cut]:
+    """Inside a statement that is kept: the elements of its literals (list, tuple, set, dict) and
+    the arguments of its calls that hold no site and fill their own lines, neighbours merged.
+    Elements that hold a site are looked into in turn. A call whose callee, or one of whose
+    arguments, starts on a site's first line keeps its arguments: a fix may read or rewrite them
+    (`keywords`, `replace`, `torch.device(...)`)."""
+    return [cut for child in ast.iter_child_nodes(node) for cut in _cuts_of(child, hits, lines, starts)]
+
+
+def _cuts_of(node: ast.AST, hits: set[int], lines: list[str], starts: set[int]) -> list[_Cut]:
+    if (getattr(node, "end_lineno", None) or 0) <= (getattr(node, "lineno", None) or 0) or \
+            isinstance(node, ast.JoinedStr):
+        return []  # on one line (nothing to cut), or an f-string (its parts are not statements' text)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        elements = [(e, e, "" if isinstance(e, ast.Starred) else "elt") for e in node.elts]
+    elif isinstance(node, ast.Dict):
+        elements = [(k or v, v, "entry" if k is not None else "") for k, v in zip(node.keys, node.values, strict=True)]
+    elif isinstance(node, ast.Call) and _arguments_free(node, starts):
+        elements = [(a, a, "" if isinstance(a, ast.Starred) else "elt") for a in node.args]
+        elements += [(k, k, "kw") for k in node.keywords]
+        elements.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+        return _cuts_of(node.func, hits, lines, starts) + _container_cuts(elements, hits, lines, starts)
+    else:
+        return _element_cuts(node, hits, lines, starts)
+    return _container_cuts(elements, hits, lines, starts)
+
+
+def _arguments_free(call: ast.Call, starts: set[int]) -> bool:
+    """May the call's arguments be cut? Not when a site starts on its callee's lines or on an
+    argument's first line (a site that is a whole argument makes the call a fix's target)."""
+    if any(line in starts for line in range(call.lineno, (call.func.end_lineno or call.lineno) + 1)):
+        return False
+    values = [*call.args, *(k.value for k in call.keywords)]
+    return not any(value.lineno in starts for value in values)
+
+
+def _container_cuts(elements: list[tuple[ast.AST, ast.AST, str]], hits: set[int], lines: list[str],
+                    starts: set[int]) -> list[_Cut]:
+    """(first node, last node, placeholder kind or "" when it may not be cut) per element, in order."""
+    cuts: list[_Cut] = []
+    previous: str | None = None  # the kind of the element cut just before, to merge with
+    for first, last, kind in elements:
+        start, end = first.lineno, last.end_lineno or last.lineno
+        comma = _element_alone(first, last, lines) if kind else None
+        if comma is None or any(line in hits for line in range(start, end + 1)):
+            for part in dict.fromkeys((first, last)):  # an element is its own first and last
+                cuts += _cuts_of(part.value if isinstance(part, ast.keyword) else part, hits, lines, starts)
+            previous = None
+            continue
+        nodes = list(dict.fromkeys((first, last)))
+        form = kind + ("," if comma else "")
+        if previous == kind:
+            cuts[-1] = (cuts[-1][0], end, [*cuts[-1][2], *nodes], form)
+        else:
+            cuts.append((start, end, nodes, form))
+        previous = kind
+    return cuts
+
+
+def _element_alone(first: ast.AST, last: ast.AST, lines: list[str]) -> bool | None:
+    """Does the element (`first` to `last`: a dict entry's key and value) fill its lines, with at
+    most its comma and a comment after it? None if not; else whether the comma is there."""
+    before = lines[first.lineno - 1].encode("utf-8")[: first.col_offset]
+    if before.strip(b" \t"):
+        return None
+    after = lines[(last.end_lineno or last.lineno) - 1].encode("utf-8")[last.end_col_offset or 0:].strip()
+    comma = after.startswith(b",")
+    rest = after[1:].strip() if comma else after
+    return comma if not rest or rest.startswith(b"#") else None
+
+
+def _bodies(stmt: ast.stmt, lines: list[str]) -> list[list[ast.stmt]]:
+    """The statement blocks a compound statement opens (none for a simple statement). An `elif`
+    is the `if` node alone in its parent's else block: its blocks are the parent's (its header stays)."""
+    orelse = getattr(stmt, "orelse", None)
+    if isinstance(stmt, ast.If) and len(orelse) == 1 and isinstance(orelse[0], ast.If) and \
+            lines[orelse[0].lineno - 1].lstrip().startswith("elif"):
+        return [stmt.body, *_bodies(orelse[0], lines)]
+    blocks = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
+    blocks += [handler.body for handler in getattr(stmt, "handlers", ())]
+    blocks += [case.body for case in getattr(stmt, "cases", ())]
+    blocks = [block for block in blocks if isinstance(block, list) and block and isinstance(block[0], ast.stmt)]
+    return sorted(blocks, key=lambda block: block[0].lineno)  # source order: a try's handlers precede its else
+
+
+def _on_own_lines(stmt: ast.stmt, start: int, end: int, lines: list[str]) -> bool:
+    """Does the statement alone fill its lines? Not `if x: return y`, whose body shares the
+    header's line, nor a statement followed by `; other` (ast columns count UTF-8 bytes)."""
+    first = min([stmt] + list(getattr(stmt, "decorator_list", ())), key=lambda n: n.lineno)
+    before = lines[start - 1].encode("utf-8")[: first.col_offset].strip(b" \t\f")
+    if before not in (b"", b"@"):  # a decorator's column is its expression's, after the `@`
+        return False
+    after = lines[end - 1].encode("utf-8")[stmt.end_col_offset or 0:].strip()
+    return not after or after.startswith(b"#")
+
+
 def _imports_at_load(node: ast.AST) -> bool:
-    """Does the statement import when the module loads (not inside a function it defines)?"""
+    """Does the statement import when it runs (not inside a function it defines)?"""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return True
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):

@@ -47,11 +47,15 @@ def gained(pairs: Iterable[tuple[str, str, str]]) -> list[dict]:
     for path, original, ported in pairs:
         if ported == original:
             continue
+        # What the port added is on lines the original does not have: only they are searched
+        # (whole big files, once per pattern, were most of a tree port's report time).
+        kept = set(original.splitlines())
+        added = "\n".join(line for line in ported.splitlines() if line not in kept)
         for pattern, version, what in _TORCH_APIS:
-            if pattern.search(ported) and not pattern.search(original):
+            if pattern.search(added) and not pattern.search(original):
                 if torch_need is None or version > torch_need[0]:
                     torch_need = (version, what, path)
-        if kernels is None and _KERNELS.search(ported) and not _KERNELS.search(original):
+        if kernels is None and _KERNELS.search(added) and not _KERNELS.search(original):
             kernels = path
     out = []
     if torch_need is not None:

@@ -33,6 +33,9 @@ class FilePort:
     error: str | None = None
     # The source's own encoding (BOM / PEP 263 cookie, as read): the ported text is written in it.
     encoding: str = "utf-8"
+    # Where the helpers porter added are, for sharing them over a package (shared_helpers.HelperShape);
+    # False: nothing to share; None: not worked out yet (sharing does it).
+    helper_shape: object | None = None
 
     @property
     def changed(self) -> bool:

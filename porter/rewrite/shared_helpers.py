@@ -60,35 +60,69 @@ def _helper_defs(tree: ast.Module) -> list[ast.stmt]:
     return found
 
 
-def _import_line(tree: ast.Module, path: Path, root: Path, names: list[str]) -> str | None:
-    """The import of the shared module for this file, or None when the file keeps its copy."""
-    depth = len(path.parent.relative_to(root).parts)
-    relative = any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
+@dataclass(frozen=True)
+class HelperShape:
+    """What sharing needs of a ported package file: where the helpers porter added are, and how
+    the file imports. Computed where the file is ported (a worker), so the tree's main process
+    does not parse every ported file again."""
+
+    root: str  # the package root folder
+    defs: tuple[tuple[str, int, int], ...]  # (name, first line, last line) of each helper, decorators included
+    relative: bool  # the file uses relative imports
+    absolute: bool  # the file imports its own package absolutely
+    runs_as_script: bool  # an `if __name__ ...` block at top level
+
+
+def helper_shape(path: Path, ported: str) -> HelperShape | None:
+    """The file's shape, or None when it has no helper to share (or is not in a regular package)."""
+    if path.suffix != ".py" or path.stem == MODULE_NAME or not any(name in ported for name in ORDER):
+        return None
+    root = _package_root(path.parent)
+    if root is None:
+        return None
+    try:
+        tree = ast.parse(ported)
+    except SyntaxError:
+        return None
+    defs = _helper_defs(tree)
+    if not defs:
+        return None
     own = root.name
-    absolute = any(
-        (isinstance(n, ast.ImportFrom) and not n.level and n.module and n.module.split(".")[0] == own)
-        or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == own for a in n.names))
-        for n in ast.walk(tree))
-    runs_as_script = any(
-        isinstance(s, ast.If) and isinstance(s.test, ast.Compare) and isinstance(s.test.left, ast.Name)
-        and s.test.left.id == "__name__" for s in tree.body)
+    return HelperShape(
+        root=str(root),
+        defs=tuple((d.name, min([d.lineno, *(x.lineno for x in getattr(d, "decorator_list", []))]), d.end_lineno)
+                   for d in defs),
+        relative=any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)),
+        absolute=any(
+            (isinstance(n, ast.ImportFrom) and not n.level and n.module and n.module.split(".")[0] == own)
+            or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == own for a in n.names))
+            for n in ast.walk(tree)),
+        runs_as_script=any(
+            isinstance(s, ast.If) and isinstance(s.test, ast.Compare) and isinstance(s.test.left, ast.Name)
+            and s.test.left.id == "__name__" for s in tree.body),
+    )
+
+
+def _import_line(shape: HelperShape, path: Path, names: list[str]) -> str | None:
+    """The import of the shared module for this file, or None when the file keeps its copy."""
+    root = Path(shape.root)
+    depth = len(path.parent.relative_to(root).parts)
     listed = ", ".join(names)
-    if relative or not runs_as_script and not absolute:
+    if shape.relative or not shape.runs_as_script and not shape.absolute:
         return f"from {'.' * (depth + 1)}{MODULE_NAME} import {listed}"
-    if absolute:
-        return f"from {own}.{MODULE_NAME} import {listed}"
+    if shape.absolute:
+        return f"from {root.name}.{MODULE_NAME} import {listed}"
     return None
 
 
-def _replace(text: str, defs: list[ast.stmt], import_line: str) -> str:
+def _replace(text: str, defs: tuple[tuple[str, int, int], ...], import_line: str) -> str:
     """The helper definitions taken out; the import where the first one was (with its blank lines)."""
     lines = text.splitlines(keepends=True)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     drop: set[int] = set()
     first = None
-    for stmt in defs:
-        start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))]) - 1
-        end = stmt.end_lineno
+    for _, first_line, end in defs:
+        start = first_line - 1
         while start > 0 and not lines[start - 1].strip():  # the blank lines porter put before it
             start -= 1
         drop.update(range(start, end))
@@ -137,19 +171,12 @@ def share(ports: list, target: str) -> dict[Path, str]:
     texts = {Path(p.path): p for p in ports}
     for port in ports:
         path = Path(port.path)
-        if port.error or not port.changed or path.suffix != ".py" or path.stem == MODULE_NAME:
+        if port.error or not port.changed:
             continue
-        root = _package_root(path.parent)
-        if root is None:
+        shape = port.helper_shape if port.helper_shape is not None else helper_shape(path, port.ported)
+        if not shape:
             continue
-        try:
-            tree = ast.parse(port.ported)
-        except SyntaxError:
-            continue
-        defs = _helper_defs(tree)
-        if not defs:
-            continue
-        module_path = root / MODULE_NAME
+        module_path = Path(shape.root) / MODULE_NAME
         module_file = module_path.with_suffix(".py")
         shared = modules.get(module_file)
         if shared is None:
@@ -159,11 +186,12 @@ def share(ports: list, target: str) -> dict[Path, str]:
                 if SIGNATURE not in existing:
                     continue  # the package has a module of that name that is not porter's: keep the copies
             shared = modules[module_file] = SharedModule(module_file, _names_in(existing or ""), existing)
-        names = [d.name for d in defs]
-        line = _import_line(tree, path, root, [n for n in ORDER if n in names])
+        names = [name for name, _, _ in shape.defs]
+        line = _import_line(shape, path, [n for n in ORDER if n in names])
         if line is None:
             continue
-        port.ported = _replace(port.ported, defs, line)
+        port.ported = _replace(port.ported, shape.defs, line)
+        port.helper_shape = None  # the text changed: the shape no longer describes it
         shared.names.update(names)
     out = {}
     for shared in modules.values():

@@ -21,7 +21,7 @@ from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.fileio import atomic_write, copy_file, encode_source, remove_leftover_temps, source_encoding
 from porter.rewrite.linelength import configured_line_length, forget_line_lengths
 from porter.rewrite.narrow import port_source_narrow
-from porter.rewrite.shared_helpers import share
+from porter.rewrite.shared_helpers import helper_shape, share
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, special_file, walk_all
@@ -104,7 +104,10 @@ def _port_file(path: str) -> FilePort | tuple[str, str]:
         port = FilePort(path, text, text, error="nesting too deep for porter's rewriter; not ported (copied unchanged)")
     except Exception as exc:  # one file's failure must not end the run
         port = FilePort(path, text, text, error=f"internal error: {type(exc).__name__}: {exc}")
-    return _in_encoding(port, source_encoding(data))
+    port = _in_encoding(port, source_encoding(data))
+    if port.changed and not port.error:  # sharing the helpers needs its shape: worked out here, in parallel
+        port.helper_shape = helper_shape(Path(path), port.ported) or False
+    return port
 
 
 def with_deep_stack(fn, *args):
@@ -337,15 +340,15 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
         dst = out / src.relative_to(base)
         try:
             if port.error or not port.changed:
-                copy_file(src, dst)  # unparsable or untouched files are copied unchanged
+                copy_file(src, dst, durable=False)  # unparsable or untouched files are copied unchanged
             else:
-                atomic_write(dst, encode_source(port.ported, port.encoding), mode_from=src)
+                atomic_write(dst, encode_source(port.ported, port.encoding), mode_from=src, durable=False)
         except OSError as exc:
             _write_failed(result, port, f"cannot write {dst} ({exc.strerror})")
     for path, text in result.added.items():
         dst = out / Path(path).relative_to(base)
         try:
-            atomic_write(dst, text.encode("utf-8"))
+            atomic_write(dst, text.encode("utf-8"), durable=False)
         except OSError as exc:
             result.problems.append((path, f"cannot write {dst} ({exc.strerror})"))
     for src, is_link in others:
@@ -365,7 +368,7 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
                     dst.unlink()
                 os.symlink(target, dst)
             else:
-                copy_file(src, dst)
+                copy_file(src, dst, durable=False)
             result.copied += 1
         except OSError as exc:
             result.problems.append((str(src), f"cannot copy ({exc.strerror})"))

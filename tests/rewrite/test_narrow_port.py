@@ -78,3 +78,38 @@ def test_a_huge_literal_without_findings_stays_out_of_libcst():
     assert len(skeleton) < 200 and len(originals) == 1
     ported = narrow.port_source_narrow(text, "big.py", INDEX, CATALOGUE, "neuron").ported
     assert ported == port_source(text, "big.py", INDEX, CATALOGUE, "neuron").ported
+
+
+def _skeleton(name: str) -> str:
+    text = (ROOT / "tests" / "fixtures" / "port" / "narrow" / name).read_text()
+    plan = narrow._plan(text, analyse_source(text, name, INDEX))
+    assert plan is not None
+    return plan[0]
+
+
+def test_the_cut_goes_into_blocks_and_keeps_their_headers(always_narrow):
+    skeleton = _skeleton("nested_blocks.py")
+    # statements of a long function without a site are left out; the site lines and headers stay
+    assert "total += float(loss)" not in skeleton and "inputs = inputs.cuda(non_blocking=True)" in skeleton
+    assert "    for step, batch in enumerate(batches):" in skeleton and "    else:" in skeleton
+    # an elif chain keeps its headers (a placeholder never stands for an `elif`)
+    assert skeleton.count("elif kind ==") == 3
+    # a try's handlers come before its else: the cut keeps the source order
+    assert skeleton.index("except ImportError:") < skeleton.index("__porter_keep_1__")
+    # a body on its header's line stays with it
+    assert 'if kind == "gpu": return torch.device("cuda")' in skeleton
+
+
+def test_the_cut_goes_into_long_statements(always_narrow):
+    skeleton = _skeleton("big_literals.py")
+    placeholders = [line.strip() for line in skeleton.splitlines() if "__porter_keep_" in line]
+    assert any(p.endswith("(),") for p in placeholders)  # a list element, with its comma
+    assert any(p.endswith(": (),") for p in placeholders)  # a dict entry
+    assert '"test_out",\n        device_type="cuda",' in skeleton  # the element holding a site stays whole
+    assert "*[entry(" in skeleton  # a starred element is never cut
+    assert '"precision"' not in skeleton and '"cuda:0",' in skeleton
+    # a call whose argument is a site may be a fix's target: its arguments all stay
+    assert "sync_module_states=True,\n        use_orig_params=True," in skeleton
+    assert "non_blocking=True," in skeleton
+    # other calls' arguments without a site are cut
+    assert "sizes[0]," not in skeleton

@@ -17,7 +17,7 @@ def test_one_failing_write_does_not_stop_the_others(tmp_path, monkeypatch):
         (root / name).write_text("import torch\nx = torch.zeros(1).cuda()\n")
     real = tree_port.atomic_write
 
-    def failing(path: Path, data: bytes, mode_from=None):
+    def failing(path: Path, data: bytes, mode_from=None, durable=True):
         if path.name == "b.py":
             raise PermissionError(13, "Permission denied")
         real(path, data, mode_from=mode_from)
@@ -145,3 +145,21 @@ def test_clean_port_exits_0(tmp_path):
     (root / "ok.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
     outcome = CliRunner().invoke(app, ["port", str(root), "--out", str(tmp_path / "out"), "--no-cache"])
     assert outcome.exit_code == 0 and "1 changed" in outcome.stdout
+
+
+def test_in_place_writes_reach_the_disk_before_the_rename_an_out_copy_skips_it(tmp_path, monkeypatch):
+    # A file ported in place replaces the user's own: it is flushed to disk before the rename. An
+    # --out copy leaves the source untouched, so its many writes skip the flush.
+    from porter.rewrite import fileio
+
+    synced: list[str] = []
+    real = os.fsync
+    monkeypatch.setattr(fileio.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    (root / "notes.txt").write_text("kept\n")
+    port_tree(root, PortOptions(out=tmp_path / "out"), Overrides())
+    assert synced == [] and (tmp_path / "out" / "notes.txt").read_text() == "kept\n"
+    port_tree(root, PortOptions(in_place=True), Overrides())
+    assert len(synced) == 1 and ".porter-tmp" in synced[0] and "_porter_device" in (root / "a.py").read_text()
