@@ -69,8 +69,24 @@ def atomic_write(path: Path, data: bytes, mode_from: Path | None = None, durable
 
 
 def copy_file(src: Path, dst: Path, durable: bool = True) -> None:
-    """Byte-for-byte copy (with permissions), written atomically."""
-    atomic_write(dst, src.read_bytes(), mode_from=src, durable=durable)
+    """Byte-for-byte copy (with permissions), written atomically; the kernel copies the bytes
+    (shutil.copyfile: sendfile on Linux), so a tree of big binaries is not read into Python."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=TEMP_SUFFIX)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        if durable:
+            with open(tmp, "rb+") as out:
+                os.fsync(out.fileno())
+        os.chmod(tmp, stat.S_IMODE(os.stat(src).st_mode))
+        os.replace(tmp, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def copy_symlink(src: Path, dst: Path, tree_root: Path) -> bool:

@@ -207,6 +207,13 @@ def port_tree(
         key = cache_key("port", catalogue.digest, options.target, str(options.unsafe_fixes),
                         ",".join(r.id for r in rules), ",".join(sorted(extensions)), lengths)
         cache = PortCache(options.cache_dir, key)
+    copier = None
+    if options.out is not None:
+        if options.out.is_dir():
+            remove_leftover_temps(options.out)  # a killed earlier run's, in the folder written now
+        copier = threading.Thread(target=_copy_others, args=(root, options.out, result, others, folders),
+                                  name="porter-copy", daemon=True)
+        copier.start()
     todo: list[str] = []
     done = 0
     for path in python_files:
@@ -236,9 +243,9 @@ def port_tree(
     for notebook in notebooks:
         _notebook_left(result, notebook, index)
     if options.out is not None:
-        if options.out.is_dir():
-            remove_leftover_temps(options.out)  # a killed earlier run's, in the folder written now
-        _write_copy(root, options.out, result, others, folders)
+        copier.join()
+        _write_ported(root, options.out, result)
+        result.problems.sort(key=lambda problem: problem[0])  # the copy's and the port's, in one order
     elif options.in_place:
         for leftover in leftovers:  # a killed earlier run's: this run writes in these folders
             leftover.unlink(missing_ok=True)
@@ -327,14 +334,9 @@ def _size(path: str) -> int:
         return 0
 
 
-def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path, bool]],
-                folders: list[Path] = ()) -> None:
+def _write_ported(root: Path, out: Path, result: TreePort) -> None:
+    """The Python files of an --out copy: ported, or copied unchanged; and the added helper modules."""
     base = root if root.is_dir() else root.parent
-    for folder in folders:  # empty folders too: the copy is the whole tree
-        try:
-            (out / folder.relative_to(base)).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            result.problems.append((str(folder), f"cannot create {out / folder.relative_to(base)} ({exc.strerror})"))
     for port in result.files:
         src = Path(port.path)
         dst = out / src.relative_to(base)
@@ -351,6 +353,18 @@ def _write_copy(root: Path, out: Path, result: TreePort, others: list[tuple[Path
             atomic_write(dst, text.encode("utf-8"), durable=False)
         except OSError as exc:
             result.problems.append((path, f"cannot write {dst} ({exc.strerror})"))
+
+
+def _copy_others(root: Path, out: Path, result: TreePort, others: list[tuple[Path, bool]],
+                 folders: list[Path] = ()) -> None:
+    """Everything of an --out copy but the Python files: folders, other files, symlinks inside the tree.
+    Needs nothing the port computes, so it runs while the files are ported."""
+    base = root if root.is_dir() else root.parent
+    for folder in folders:  # empty folders too: the copy is the whole tree
+        try:
+            (out / folder.relative_to(base)).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            result.problems.append((str(folder), f"cannot create {out / folder.relative_to(base)} ({exc.strerror})"))
     for src, is_link in others:
         dst = out / src.relative_to(base)
         try:
