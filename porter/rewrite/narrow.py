@@ -1,19 +1,26 @@
-"""Porting a big file through libcst only where a fix can touch it.
+"""Porting a file through libcst only where a fix can touch it.
 
 libcst's parse, metadata and code generation cost time in proportion to the whole file, while the
-sites a port rewrites are usually a few functions of it (`torch/_inductor/ir.py`: 400 KB, ten sites).
-So the file is cut into units (top-level statements, and the members of a class that holds a site),
-and a unit holding none of the file's lint findings is replaced by a one-line placeholder for the
-port, then spliced back verbatim:
+sites a port rewrites are usually a few statements of it (`torch/_inductor/ir.py`: 400 KB, six
+sites). So the file is cut: a statement holding none of the file's lint findings (a run of
+neighbouring ones together) is replaced by a one-line placeholder for the port, then spliced back
+verbatim; a statement holding one is kept, and the blocks it opens (a class's members, a
+function's body, the branches of an if, try, loop, with or match) are cut in turn. Inside a long
+statement that holds a site, the elements of its literals and the arguments of its calls that hold
+none are cut the same way (`op_db = [OpInfo(...), ...]`), except the arguments of a call a fix may
+read (a site starts on its callee's or an argument's line). The placeholders:
 
-    __porter_keep_12__ = (np, torch.float32, helper)
+    __porter_keep_12__ = (np, torch.float32, helper)      a statement
+    __porter_keep_13__(np, torch),                        an element or argument
+    __porter_keep_14__: (torch,),                         a dict entry
+    __porter_keep_15__=(torch,),                          a keyword argument
 
-The placeholder names the imported names and attribute chains the unit reads, so the port's
-check for imports it left unused still sees them. The docstring and every statement that imports
-when the module loads are always kept, so the opening import block (where helpers go) and the
-imports the port guards, adds or drops are what a whole-file port sees; a placeholder is a plain
-statement, like the one it stands for. Line numbers in the port's report are mapped back to
-the file's. If the splice cannot be done exactly, the whole file is ported instead.
+A placeholder names the imported names and attribute chains its unit reads, so the port's check
+for imports it left unused still sees them. Docstrings, `__all__`, porter's own helpers and every
+import statement are kept, and so is every statement that imports when it runs (it is cut
+inside instead), so the imports the port guards, adds or drops are what a whole-file port sees.
+Line numbers in the port's report are mapped back to the file's. If the splice cannot be done
+exactly, the whole file is ported instead.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from porter.source.engine import RuleIndex, analyse_source
 from porter.source.findings import Finding
 
 # Below this size a whole-file port is cheap; above this share of kept lines the cut saves little.
-MIN_BYTES = 16 * 1024
+MIN_BYTES = 2 * 1024
 MAX_KEPT_SHARE = 0.8
 # A statement's placeholder, an element's or argument's (a call), a dict entry's and a keyword argument's.
 _PLACEHOLDER = re.compile(r"^[ \t]*__porter_keep_(\d+)__(?: = \(.*\)|\(.*\),?|: \(.*\),?|=\(.*\),?)[ \t]*$")
@@ -110,12 +117,12 @@ def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[in
         return None
     if sum(end - start + 1 for start, end, *_ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
         return None
-    imported = _imported_names(tree)
+    reads = _reads_by_unit(tree, drops, len(lines))
     skeleton: list[str] = []
     line_map: list[int] = []
     originals: dict[int, str] = {}
     line = 1
-    for number, (start, end, nodes, form) in enumerate(drops):
+    for number, (start, end, _, form) in enumerate(drops):
         while line < start:
             skeleton.append(lines[line - 1])
             line_map.append(line)
@@ -123,10 +130,10 @@ def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[in
         first = lines[start - 1]
         indent = first[: len(first) - len(first.lstrip(" \t"))]
         ending = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
-        names = list(dict.fromkeys(name for node in nodes for name in _reads(node, imported)))
-        reads = f"({', '.join(names)}{',' if names else ''})"
+        names = reads[number]
+        listed = f"({', '.join(names)}{',' if names else ''})"
         kind = form.rstrip(",")
-        placeholder = {"stmt": " = ", "elt": "", "entry": ": ", "kw": "="}[kind] + reads + form[len(kind):]
+        placeholder = {"stmt": " = ", "elt": "", "entry": ": ", "kw": "="}[kind] + listed + form[len(kind):]
         skeleton.append(f"{indent}__porter_keep_{number}__{placeholder}{ending}")
         line_map.append(start)
         originals[number] = "".join(lines[start - 1: end])
@@ -292,30 +299,40 @@ def _exports(stmt: ast.stmt) -> bool:
     return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
 
 
-def _imported_names(tree: ast.Module) -> set[str]:
-    """Every name an import in the file binds (`np`, `F`), and `a.b` for `import a.b`."""
-    names: set[str] = set()
+def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], line_count: int) -> list[list[str]]:
+    """For each cut, the import-bound names and attribute chains it reads (deduplicated): what the
+    port's check for imports it left unused must still see. One walk of the file: a cut fills its
+    lines alone, so a name starting on one of them is the cut's."""
+    unit_at = [-1] * (line_count + 2)
+    for number, (start, end, _, _) in enumerate(cuts):
+        unit_at[start:end + 1] = [number] * (end - start + 1)
+    imported: set[str] = set()
+    names: list[tuple[int, str]] = []
+    attributes: list[tuple[int, ast.Attribute]] = []
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
+        if isinstance(node, ast.Name):
+            unit = unit_at[node.lineno]
+            if unit >= 0:
+                names.append((unit, node.id))
+        elif isinstance(node, ast.Attribute):
+            unit = unit_at[node.lineno]
+            if unit >= 0:
+                attributes.append((unit, node))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:  # `np`, `F`, and `a.b` (with `a`) for `import a.b`
                 bound = alias.asname or alias.name
-                names.add(bound)
-                names.add(bound.split(".")[0])
-    return names
-
-
-def _reads(node: ast.AST, imported: set[str]) -> list[str]:
-    """The import-bound names and attribute chains a unit reads (deduplicated, in order): what the
-    port's check for imports it left unused must still see."""
-    seen: dict[str, None] = {}
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute):
-            chain = _chain(sub)
-            if chain and "." in chain and any(chain.startswith(k + ".") for k in imported if "." in k):
-                seen.setdefault(chain)
-        elif isinstance(sub, ast.Name) and sub.id in imported:
-            seen.setdefault(sub.id)
-    return list(seen)
+                imported.update((bound, bound.split(".")[0]))
+    reads: list[dict[str, None]] = [{} for _ in cuts]
+    for unit, name in names:
+        if name in imported:
+            reads[unit].setdefault(name)
+    dotted = [k + "." for k in imported if "." in k]
+    if dotted:
+        for unit, node in attributes:
+            chain = _chain(node)
+            if chain and "." in chain and chain.startswith(tuple(dotted)):
+                reads[unit].setdefault(chain)
+    return [list(unit) for unit in reads]
 
 
 def _chain(node: ast.Attribute) -> str | None:

@@ -23,30 +23,42 @@ def _torch_alias(module: cst.Module) -> str | None:
     return None
 
 
-class _TorchImports(cst.CSTVisitor):
-    """Every `import torch [as T]` of a file, wherever it stands (in a try, an if, a function)."""
-
-    def __init__(self) -> None:
-        self.aliases: list[str] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        # Imports are statements: no need to walk into expressions (most of a big file's nodes).
-        if isinstance(node, cst.BaseExpression):
-            return False
-        return super().on_visit(node)
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            if code_name(alias.name) == "torch":
-                self.aliases.append(alias.asname.name.value if alias.asname else "torch")
+def _statement_lines(body) -> list[cst.SimpleStatementLine | cst.SimpleStatementSuite]:
+    """Every line of simple statements in a body, nested blocks included, in source order; only
+    statements are walked, not expressions (most of a big file's nodes)."""
+    found: list = []
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            found.append(stmt)
+            continue
+        suites = [getattr(stmt, "body", None)]
+        suites += [handler.body for handler in getattr(stmt, "handlers", ())]
+        suites += [case.body for case in getattr(stmt, "cases", ())]
+        orelse = getattr(stmt, "orelse", None)
+        while orelse is not None:  # an elif chain, then its else
+            suites.append(orelse.body)
+            orelse = getattr(orelse, "orelse", None) if isinstance(orelse, cst.If) else None
+        finalbody = getattr(stmt, "finalbody", None)
+        if finalbody is not None:
+            suites.append(finalbody.body)
+        for suite in suites:
+            if isinstance(suite, cst.IndentedBlock):
+                found += _statement_lines(suite.body)
+            elif isinstance(suite, cst.SimpleStatementSuite):
+                found.append(suite)
+    return found
 
 
 def _torch_anywhere(module: cst.Module) -> str | None:
     """The file's name for torch when it imports torch only lazily or under a condition (inside a
     function, a try, an if): porter then never adds a module-level `import torch` of its own."""
-    visitor = _TorchImports()
-    module.visit(visitor)
-    return visitor.aliases[0] if visitor.aliases else None
+    for line in _statement_lines(module.body):
+        for small in line.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    if code_name(alias.name) == "torch":
+                        return alias.asname.name.value if alias.asname else "torch"
+    return None
 
 
 def _leading_imports_end(body: list) -> int:
