@@ -17,12 +17,19 @@ SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, 
 
 # Marks a name bound locally by something other than an import.
 LOCAL = None
+# Statements that bind nothing when the source holds no `:=`, and the definitions that bind their name.
+_NO_BINDING = frozenset({ast.Expr, ast.Return, ast.Raise, ast.Assert, ast.Pass, ast.Break, ast.Continue})
+_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
 
 
 class Scope:
-    def __init__(self, node: ast.AST, parent: Scope | None) -> None:
+    def __init__(self, node: ast.AST, parent: Scope | None, *, walrus: bool = True) -> None:
+        """`walrus=False` promises that the source holds no `:=` (a nested scope inherits the
+        promise): then no expression binds a name and the collection skips them (see
+        `_collect_statements`)."""
         self.node = node
         self.parent = parent
+        self.walrus = walrus if parent is None else parent.walrus
         self.is_class = isinstance(node, ast.ClassDef)
         self._bindings: dict[str, set[str] | None] | None = None
         self._globals: set[str] = set()
@@ -67,7 +74,74 @@ class Scope:
             return
         else:
             body = node.body
+        if not self.walrus and not isinstance(node, ast.Lambda):
+            self._collect_statements(body)
+        else:
+            self._collect_nodes(list(body))
+        for name in self._globals | self._nonlocals:
+            self._bindings.pop(name, None)
+
+    def _collect_statements(self, body: list[ast.stmt]) -> None:
+        """The bindings of a block in a source without `:=`, statement by statement.
+
+        Without an assignment expression, a name is bound inside an expression only by a lambda or
+        a comprehension, which are scopes of their own; so only statements, their targets and their
+        blocks need looking at, not the expressions that make up most of a tree. The result is the
+        one `_collect_nodes` finds walking every node; statements of other kinds go to it."""
         stack = list(body)
+        while stack:
+            child = stack.pop()
+            kind = type(child)
+            if kind in _NO_BINDING:
+                continue
+            if kind is ast.Assign:
+                for target in child.targets:
+                    self._bind_stored(target)
+            elif kind is ast.AugAssign or kind is ast.AnnAssign:
+                self._bind_stored(child.target)
+            elif kind is ast.If or kind is ast.While:
+                stack.extend(child.body)
+                stack.extend(child.orelse)
+            elif kind is ast.For or kind is ast.AsyncFor:
+                self._bind_stored(child.target)
+                stack.extend(child.body)
+                stack.extend(child.orelse)
+            elif kind is ast.With or kind is ast.AsyncWith:
+                for item in child.items:
+                    if item.optional_vars is not None:
+                        self._bind_stored(item.optional_vars)
+                stack.extend(child.body)
+            elif kind is ast.Try:
+                for handler in child.handlers:
+                    if handler.name:
+                        self._bind_local(handler.name)
+                    stack.extend(handler.body)
+                stack.extend(child.body)
+                stack.extend(child.orelse)
+                stack.extend(child.finalbody)
+            elif kind is ast.Delete:
+                for target in child.targets:
+                    self._bind_stored(target)
+            elif kind in _DEFINITIONS:
+                self._bind_local(child.name)  # decorators and defaults are expressions: nothing bound
+            else:  # imports, global/nonlocal, match, and whatever a newer Python adds
+                self._collect_nodes([child])
+
+    def _bind_stored(self, target: ast.AST) -> None:
+        """The names an assignment target binds: `a`, `a, *b`, `[a, (b, c)]`; never the names read
+        in `a.b` or `a[i]` (without `:=`, nothing inside those binds)."""
+        kind = type(target)
+        if kind is ast.Name:
+            self._bind_local(target.id)
+        elif kind is ast.Tuple or kind is ast.List:
+            for element in target.elts:
+                self._bind_stored(element)
+        elif kind is ast.Starred:
+            self._bind_stored(target.value)
+        elif kind is not ast.Attribute and kind is not ast.Subscript:
+            self._collect_nodes([target])
+
+    def _collect_nodes(self, stack: list[ast.AST]) -> None:
         while stack:
             child = stack.pop()
             if isinstance(child, ast.Import):
@@ -108,8 +182,6 @@ class Scope:
                 elif isinstance(child, (ast.MatchAs, ast.MatchStar)) and child.name:
                     self._bind_local(child.name)
                 stack.extend(ast.iter_child_nodes(child))
-        for name in self._globals | self._nonlocals:
-            self._bindings.pop(name, None)
 
     def _bind_targets(self, target: ast.AST) -> None:
         for sub in ast.walk(target):

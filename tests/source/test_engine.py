@@ -145,3 +145,24 @@ def test_match_statements_are_walked():
     codes = [f.rule_id for f in analyse_source(source, "m.py", index)]
     assert "NRN003" not in codes
     assert {"NRN101", "NRN123"} <= set(codes)
+
+
+@pytest.mark.parametrize("text", [
+    "", "cuda", "x\ncuda\n\ndevice_ids = 1\n", "a_cudacuda\nno\nNCCL_X cuda\n", "\n\nfoo.device_id\nbar",
+    "é cuda\n\u2028x\ncuda",  # a line separator str.splitlines would split at is not a line end here
+])
+def test_token_lines_finds_the_lines_the_token_regex_does(text):
+    import re
+
+    from porter.source.engine import hit_lines, token_lines
+
+    tokens = ("NCCL", "NCCL_", "cuda", "device_id", "device_ids", "_cuda")
+    regex = re.compile("|".join(re.escape(t) for t in tokens))
+    assert token_lines(text, tokens) == hit_lines(text, regex)
+
+
+def test_prefilter_searches_only_tokens_that_hold_no_other():
+    index = RuleIndex.build(RULES)
+    assert set(index.search_tokens) <= set(index.tokens)
+    for token in index.tokens:
+        assert any(t in token for t in index.search_tokens)

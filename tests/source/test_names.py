@@ -74,3 +74,40 @@ def test_global_declaration_reaches_module_import():
 def test_import_fallback_keeps_the_import():
     code = "try:\n    import flash_attn\nexcept ImportError:\n    flash_attn = None\nflash_attn.flash_attn_func\n"
     assert resolve(code, 5) == {"flash_attn.flash_attn_func"}
+
+
+BINDING_SNIPPETS = [
+    "import torch\nimport torch.cuda as tc\nfrom torch import cuda, nn as n\nfrom . import x\nfrom m import *\n",
+    "a = b = 1\nc, (d, *e) = f\n[g, h] = i\nj.k = 1\nl[m] = 2\nn += 1\no: int\np: int = 3\ndel q, r.s\n",
+    "for a, b in c:\n    d = 1\nelse:\n    e = 2\nwhile x:\n    f = 1\nelse:\n    g = 1\n",
+    "if x:\n    import torch\nelif y:\n    a = 1\nelse:\n    torch = None\n",
+    "with open(p) as f, g() as (h, i), j():\n    k = 1\n",
+    "try:\n    import apex\nexcept ImportError as exc:\n    apex = None\nelse:\n    b = 1\nfinally:\n    c = 2\n",
+    "@dec(lambda q: q)\ndef f(a=[y for y in z]):\n    x = 1\nclass C(B):\n    attr = 1\n",
+    "async def g():\n    async for i in j:\n        pass\n    async with k as m:\n        pass\n",
+    "def f():\n    global torch\n    nonlocal_name = 1\n    torch = 2\n",
+    "match x:\n    case [a, *rest]:\n        b = 1\n    case {'k': v, **others}:\n        pass\n"
+    "    case C(y=w) as whole:\n        pass\n",
+    "assert x\nraise E\nprint(y)\nreturn_value = [z for z in w]\n",
+]
+
+
+@pytest.mark.parametrize("code", BINDING_SNIPPETS)
+def test_statement_collection_matches_the_full_walk(code):
+    """Without `:=` in the source, the statement-level collection binds exactly what walking every
+    node does, in every scope of the snippet."""
+    tree = ast.parse(code)
+    scopes = [node for node in ast.walk(tree) if isinstance(node, (ast.Module, ast.FunctionDef,
+                                                                  ast.AsyncFunctionDef, ast.ClassDef))]
+    for node in scopes:
+        full, fast = Scope(node, None, walrus=True), Scope(node, None, walrus=False)
+        assert fast.bindings == full.bindings
+        assert fast.module_names == full.module_names
+        assert (fast._globals, fast._nonlocals) == (full._globals, full._nonlocals)
+
+
+def test_walrus_binds_in_the_enclosing_scope():
+    code = "import torch\nif (torch := None) is None:\n    pass\ntorch.cuda\n"
+    assert resolve(code, 4) == {"torch.cuda"}  # the import still wins, as before
+    tree = ast.parse("if (y := 1):\n    pass\n")
+    assert "y" in Scope(tree, None, walrus=True).bindings
