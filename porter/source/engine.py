@@ -13,16 +13,19 @@ import bisect
 import gc
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from porter.source.astwalk import node_fields
+from porter.source.astwalk import walk as walk_nodes
 from porter.source.catalogue import Matcher, Rule, glob_match, pattern_specificity
 from porter.source.findings import Finding
 from porter.source.gates import GateCheck
 from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets, qualified_names
 from porter.source.predicates import PREDICATES, fstring_text, string_value
 from porter.source.project import is_own_module
+from porter.source.rule_index import RuleIndex, hit_lines, token_lines  # noqa: F401 - RuleIndex, hit_lines: re-exported
 from porter.source.suppressions import comment_lines, covers, file_suppressions, line_suppressions
 
 SYNTAX_ERROR = "NRN001"
@@ -34,111 +37,6 @@ INTERNAL_ERROR = "NRN003"
 # Receivers rooted in these libraries are namespaces, never the tensor or module a method
 # such as `.cuda()` or `.half()` is called on.
 LIBRARY_ROOTS = frozenset({"torch", "numpy", "jax", "triton", "apex", "flash_attn", "xformers", "os", "math"})
-
-
-@dataclass
-class RuleIndex:
-    """The rules of one lint run, indexed by the node kinds their matchers look at."""
-
-    rules: tuple[Rule, ...]
-    names: list[tuple[Rule, Matcher]] = field(default_factory=list)
-    imports: list[tuple[Rule, Matcher]] = field(default_factory=list)
-    methods: dict[str, list[tuple[Rule, Matcher]]] = field(default_factory=dict)
-    attributes: dict[str, list[tuple[Rule, Matcher]]] = field(default_factory=dict)
-    calls: list[tuple[Rule, Matcher]] = field(default_factory=list)
-    keywords: dict[str, list[tuple[Rule, Matcher]]] = field(default_factory=dict)
-    compares: list[tuple[Rule, Matcher]] = field(default_factory=list)
-    strings: list[tuple[Rule, Matcher]] = field(default_factory=list)
-    tokens: tuple[str, ...] = ()
-    token_regex: re.Pattern[str] | None = None
-    # The tokens that hold no other token (`device_ids` holds `device_id`): a text or line holds
-    # some token exactly when it holds one of these, so the prefilter and the line scan look for
-    # fewer strings. `search_bytes` is the same, encoded once for the prefilter on raw file bytes.
-    search_tokens: tuple[str, ...] = ()
-    search_bytes: tuple[bytes, ...] = ()
-    # The ids whose findings are reported; the other indexed rules (ignored ones) only take part
-    # in deciding which rule owns a construct, so ignoring NRN120 does not hand
-    # `torch.cuda.is_available` to the `torch.cuda.*` catch-all.
-    reported: frozenset[str] = frozenset()
-
-    @classmethod
-    def build(cls, rules: Iterable[Rule], also_match: Iterable[Rule] = ()) -> RuleIndex:
-        """Index `rules` for reporting, and `also_match` (the ignored rules) only for deciding
-        which rule owns a construct."""
-        selected = tuple(rules)
-        chosen = {r.id for r in selected}
-        extra = tuple(r for r in also_match if r.id not in chosen and r.matchers)
-        index = cls(rules=selected + extra, reported=frozenset(chosen))
-        for rule in index.rules:
-            for m in rule.matchers:
-                if m.kind == "name":
-                    if set(m.context) - {"import"}:
-                        index.names.append((rule, m))
-                    if "import" in m.context:
-                        index.imports.append((rule, m))
-                elif m.kind == "method":
-                    for name in m.names:
-                        index.methods.setdefault(name, []).append((rule, m))
-                elif m.kind == "attribute":
-                    for name in m.names:
-                        index.attributes.setdefault(name, []).append((rule, m))
-                elif m.kind == "call":
-                    index.calls.append((rule, m))
-                elif m.kind == "keyword":
-                    index.keywords.setdefault(m.keyword, []).append((rule, m))
-                elif m.kind == "compare":
-                    index.compares.append((rule, m))
-                elif m.kind == "string":
-                    index.strings.append((rule, m))
-        index.tokens = tuple(sorted({t for r in selected for t in r.tokens}))
-        if index.tokens:
-            index.token_regex = re.compile("|".join(re.escape(t) for t in index.tokens))
-        index.search_tokens = tuple(t for t in index.tokens if not any(o != t and o in t for o in index.tokens))
-        index.search_bytes = tuple(t.encode() for t in index.search_tokens)
-        return index
-
-    def wants(self, text: str | bytes) -> bool:
-        """The prefilter: does this text contain any token at all?"""
-        if isinstance(text, bytes):
-            return any(t in text for t in self.search_bytes)
-        return any(t in text for t in self.search_tokens)
-
-
-def hit_lines(source: str, regex: re.Pattern[str]) -> list[int]:
-    """Sorted 1-based numbers of the lines holding a token."""
-    lines: list[int] = []
-    line, last = 1, 0
-    for match in regex.finditer(source):
-        line += source.count("\n", last, match.start())
-        last = match.start()
-        if not lines or lines[-1] != line:
-            lines.append(line)
-    return lines
-
-
-def token_lines(source: str, tokens: Iterable[str]) -> list[int]:
-    """Sorted 1-based numbers of the lines holding one of `tokens` (which hold no newline): the
-    same lines as `hit_lines` with a regex of them, found by one `str.find` scan per token, which
-    is several times faster than the regex engine trying every token at every position."""
-    starts: list[int] = []
-    find = source.find
-    for token in tokens:
-        at = find(token)
-        while at != -1:
-            starts.append(at)
-            at = find(token, at + 1)
-    if not starts:
-        return []
-    starts.sort()
-    lines: list[int] = []
-    count = source.count
-    line, last = 1, 0
-    for at in starts:
-        line += count("\n", last, at)
-        last = at
-        if not lines or lines[-1] != line:
-            lines.append(line)
-    return lines
 
 
 def _overlapping(nodes: list[ast.AST], hits: list[int]) -> Iterator[ast.AST]:
@@ -296,43 +194,51 @@ class _Analysis:
 
     def claim(self, node: ast.AST) -> None:
         """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""
-        for sub in ast.walk(node):
+        for sub in walk_nodes(node):
             if isinstance(sub, (ast.Constant, ast.JoinedStr, ast.Name, ast.Attribute)):
                 self.claimed.add(id(sub))
 
     # -- the walk ---------------------------------------------------------------------------
 
     def walk(self, tree: ast.Module, hits: list[int]) -> Iterator[tuple[ast.AST, Scope]]:
-        def overlaps(node: ast.AST) -> bool:
-            start = getattr(node, "lineno", None)
-            if start is None:
-                return True
-            decorators = getattr(node, "decorator_list", None)
-            if decorators:
-                start = min(start, decorators[0].lineno)
-            i = bisect.bisect_left(hits, start)
-            return i < len(hits) and hits[i] <= (node.end_lineno or start)
-
-        module_scope = Scope(tree, None, walrus=":=" in self.source)
+        """The nodes overlapping a hit line (and the nodes without a position, which may hold
+        some: `case` blocks, arguments), each with its scope, parents recorded. Operator and
+        context leaves (`Load()`, `Add()`) are not visited: no rule looks at them."""
+        module_scope = Scope(tree, None, walrus_lines=token_lines(self.source, (":=",)))
         self._mark_docstring(tree)
+        parents = self.parents
+        bisect_left, n_hits, AST = bisect.bisect_left, len(hits), ast.AST
         stack: list[tuple[ast.AST, Scope]] = [(tree, module_scope)]
         while stack:
             node, scope = stack.pop()
-            if isinstance(node, ast.FunctionDef) and node.name.startswith(PORTER_HELPER_PREFIX):
+            cls = type(node)
+            if cls is ast.FunctionDef and node.name.startswith(PORTER_HELPER_PREFIX):
                 continue  # a helper porter added (`_porter_device`, `_porter_save`): handled code
             yield node, scope
             inner = scope
-            if isinstance(node, SCOPE_NODES):
+            if cls in _SCOPE_CLASSES:
                 inner = Scope(node, scope)
-                if not isinstance(node, (ast.Lambda, *COMPREHENSIONS)):
+                if cls not in _EXPRESSION_SCOPES:
                     self._mark_docstring(node)
-            for field_name, value in ast.iter_fields(node):
-                children = value if isinstance(value, list) else (value,)
-                child_scope = inner if field_name in INNER_FIELDS.get(type(node), ()) else scope
+            for field_name, is_inner in _walk_fields(cls):
+                value = getattr(node, field_name, None)
+                if value is None:
+                    continue
+                children = value if type(value) is list else (value,)
+                child_scope = inner if is_inner else scope
                 for child in children:
-                    if isinstance(child, ast.AST) and overlaps(child):
-                        self.parents[id(child)] = node
-                        stack.append((child, child_scope))
+                    if not isinstance(child, AST):
+                        continue
+                    start = getattr(child, "lineno", None)
+                    if start is not None:  # does it overlap a hit line (its decorators count)?
+                        decorators = getattr(child, "decorator_list", None)
+                        if decorators:
+                            start = min(start, decorators[0].lineno)
+                        i = bisect_left(hits, start)
+                        if i == n_hits or hits[i] > (child.end_lineno or start):
+                            continue
+                    parents[id(child)] = node
+                    stack.append((child, child_scope))
 
     def _mark_docstring(self, node: ast.AST) -> None:
         body = getattr(node, "body", None)
@@ -404,7 +310,7 @@ class _Analysis:
             # Only names the text assigns or defines somewhere need the walk (the common case: none).
             wanted = {name for name in self.index.attributes
                       if re.search(rf"(\.|\bdef\s+|^\s*){re.escape(name)}\s*(=[^=]|:|\()", self.source, re.M)}
-            for sub in ast.walk(self.tree) if wanted else ():
+            for sub in walk_nodes(self.tree) if wanted else ():
                 if isinstance(sub, ast.Attribute) and sub.attr in wanted and not isinstance(sub.ctx, ast.Load):
                     own.add((ast.unparse(sub.value), sub.attr))
                 elif isinstance(sub, ast.ClassDef):
@@ -428,7 +334,7 @@ class _Analysis:
         if jit is None:
             return
         for part in (*node.decorator_list, node.args, *node.body, *([node.returns] if node.returns else ())):
-            for sub in ast.walk(part):
+            for sub in walk_nodes(part):
                 if sub is not jit:
                     self.in_kernel.add(id(sub))
         rule = self._kernel_rule(jit, scope)
@@ -461,7 +367,7 @@ class _Analysis:
                 return False
             child, parent = parent, self.parents.get(id(parent))
         receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
-        for sub in ast.walk(receiver) if receiver is not None else ():
+        for sub in walk_nodes(receiver) if receiver is not None else ():
             if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "cpu":
                 return False
         while parent is not None:
@@ -514,11 +420,14 @@ class _Analysis:
         if context == "call" and self._wrapped_by_porter(parent):
             return
         best: tuple[int, Rule, str] | None = None
-        for rule, m in self.index.names:
+        names = self.index.names
+        per_name = [(q, self.index.name_patterns(q)) for q in qualnames]
+        for i in sorted({i for _, patterns in per_name for i in patterns}):  # the matchers in index order
+            rule, m = names[i]
             if context not in m.context:
                 continue
-            for q in qualnames:
-                pattern = glob_match(q, m.names)
+            for q, patterns in per_name:
+                pattern = patterns.get(i)
                 if pattern is not None and not (is_package_rule(rule) and self._own(q)):
                     score = pattern_specificity(pattern)
                     if best is None or score > best[0] or (score == best[0] and rule.id < best[1].id):
@@ -565,19 +474,18 @@ class _Analysis:
             if func.attr == "startswith" and node.args:
                 for rule, m in self.index.compares:
                     self._guard(rule, self._compare_operand, rule, m, node, node.args[0], scope)
-        callee_names: set[str] | None = None
-        for rule, m in self.index.calls:
-            if m.callee:
-                if callee_names is None:
-                    callee_names = qualified_names(func, scope)
-                hit = any(glob_match(q, m.callee) for q in callee_names)
-            else:
-                hit = (
-                    isinstance(func, ast.Attribute)
-                    and func.attr in m.methods
-                    and not self._is_namespace(func.value, scope)
-                )
-            if hit:
+        calls = self.index.calls
+        if calls:
+            # The call matchers this call is for: by callee name, or by method on a value (not a namespace).
+            hits: set[int] = set()
+            if isinstance(func, ast.Attribute):
+                by_method = self.index.method_calls(func.attr)
+                if by_method and not self._is_namespace(func.value, scope):
+                    hits.update(by_method)
+            for q in qualified_names(func, scope):
+                hits |= self.index.callee_matches(q)
+            for i in sorted(hits):  # in catalogue order, as one matcher may claim what a later one sees
+                rule, m = calls[i]
                 self._guard(rule, self._call_argument, rule, m, node, scope)
         for kw in node.keywords:
             for rule, m in self.index.keywords.get(kw.arg, ()):
@@ -741,6 +649,21 @@ INNER_FIELDS: dict[type, tuple[str, ...]] = {
     ast.GeneratorExp: ("elt", "generators"),
     ast.DictComp: ("key", "value", "generators"),
 }
+
+
+_SCOPE_CLASSES = frozenset(SCOPE_NODES)
+_EXPRESSION_SCOPES = frozenset({ast.Lambda, *COMPREHENSIONS})
+_WALK_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _walk_fields(cls: type) -> tuple[tuple[str, bool], ...]:
+    """A node class's fields that may hold nodes, each with whether it belongs to the scope the
+    node opens (INNER_FIELDS)."""
+    fields = _WALK_FIELDS.get(cls)
+    if fields is None:
+        inner = INNER_FIELDS.get(cls, ())
+        fields = _WALK_FIELDS[cls] = tuple((f, f in inner) for f in node_fields(cls))
+    return fields
 
 
 def syntax_error_finding(exc: BaseException, path: str, cell: int | None) -> Finding:

@@ -17,6 +17,7 @@ import ast
 import bisect
 from collections.abc import Iterable
 
+from porter.source.astwalk import walk
 from porter.source.catalogue import Rule
 from porter.source.findings import Finding
 
@@ -35,7 +36,7 @@ def _dotted(node: ast.AST) -> str:
 
 
 def _other_backend_check(node: ast.AST) -> bool:
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Call) and _dotted(sub.func).endswith(".is_available"):
             if any(part in OTHER_BACKENDS for part in _dotted(sub.func).split(".")[:-1]):
                 return True
@@ -87,7 +88,7 @@ class GateCheck:
         if self._functions is None:
             self._functions = {}
             functions, launches = [], []
-            for node in ast.walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
+            for node in walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     functions.append(node)
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
@@ -111,7 +112,7 @@ class GateCheck:
         if inside:
             return f"it guards CUDA-only code ({inside[0].rule_id} at line {inside[0].line})"
         for node in region:
-            for sub in ast.walk(node):
+            for sub in walk(node):
                 if not isinstance(sub, ast.Call):
                     continue
                 if isinstance(sub.func, ast.Subscript):
@@ -154,7 +155,7 @@ class GateCheck:
             lines = {f.line: f for f in self.findings
                      if self.rules.get(f.rule_id) is not None and self.rules[f.rule_id].category == "kernels"}
             self._kernel_names = {}
-            for node in ast.walk(self.tree) if lines else ():
+            for node in walk(self.tree) if lines else ():
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno in lines:
                     for alias in node.names:
                         bound = alias.asname or alias.name.split(".")[0]

@@ -10,7 +10,10 @@ Bindings are computed lazily: only the scopes that contain something worth match
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterator
+
+from porter.source.astwalk import child_nodes
 
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
                ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -23,13 +26,13 @@ _DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
 
 
 class Scope:
-    def __init__(self, node: ast.AST, parent: Scope | None, *, walrus: bool = True) -> None:
-        """`walrus=False` promises that the source holds no `:=` (a nested scope inherits the
-        promise): then no expression binds a name and the collection skips them (see
-        `_collect_statements`)."""
+    def __init__(self, node: ast.AST, parent: Scope | None, *, walrus_lines: list[int] | None = None) -> None:
+        """`walrus_lines`, when known, are the sorted numbers of the source lines that spell `:=`
+        (a nested scope inherits them): a statement on none of them binds no name inside its
+        expressions, so the collection skips those (see `_collect_statements`)."""
         self.node = node
         self.parent = parent
-        self.walrus = walrus if parent is None else parent.walrus
+        self.walrus_lines = walrus_lines if parent is None else parent.walrus_lines
         self.is_class = isinstance(node, ast.ClassDef)
         self._bindings: dict[str, set[str] | None] | None = None
         self._globals: set[str] = set()
@@ -74,7 +77,7 @@ class Scope:
             return
         else:
             body = node.body
-        if not self.walrus and not isinstance(node, ast.Lambda):
+        if self.walrus_lines is not None and not isinstance(node, ast.Lambda):
             self._collect_statements(body)
         else:
             self._collect_nodes(list(body))
@@ -82,17 +85,21 @@ class Scope:
             self._bindings.pop(name, None)
 
     def _collect_statements(self, body: list[ast.stmt]) -> None:
-        """The bindings of a block in a source without `:=`, statement by statement.
+        """The bindings of a block, statement by statement.
 
-        Without an assignment expression, a name is bound inside an expression only by a lambda or
-        a comprehension, which are scopes of their own; so only statements, their targets and their
-        blocks need looking at, not the expressions that make up most of a tree. The result is the
-        one `_collect_nodes` finds walking every node; statements of other kinds go to it."""
+        Without an assignment expression (`:=`), a name is bound inside an expression only by a
+        lambda or a comprehension, which are scopes of their own; so only statements, their targets
+        and their blocks need looking at, not the expressions that make up most of a tree. The
+        result is the one `_collect_nodes` finds walking every node; a statement spanning a line
+        with `:=`, and statements of other kinds, go to it."""
+        walrus_lines = self.walrus_lines
         stack = list(body)
         while stack:
             child = stack.pop()
             kind = type(child)
-            if kind in _NO_BINDING:
+            if walrus_lines and _spans_any(child, walrus_lines):
+                self._collect_nodes([child])
+            elif kind in _NO_BINDING:
                 continue
             if kind is ast.Assign:
                 for target in child.targets:
@@ -181,7 +188,7 @@ class Scope:
                     continue
                 elif isinstance(child, (ast.MatchAs, ast.MatchStar)) and child.name:
                     self._bind_local(child.name)
-                stack.extend(ast.iter_child_nodes(child))
+                stack.extend(child_nodes(child))
 
     def _bind_targets(self, target: ast.AST) -> None:
         for sub in ast.walk(target):
@@ -220,6 +227,15 @@ class Scope:
         while scope.parent is not None:
             scope = scope.parent
         return scope
+
+
+def _spans_any(stmt: ast.stmt, lines: list[int]) -> bool:
+    """Does the statement (with its decorators) span one of these sorted line numbers?"""
+    start = stmt.lineno
+    for decorator in getattr(stmt, "decorator_list", ()):
+        start = min(start, decorator.lineno)
+    i = bisect.bisect_left(lines, start)
+    return i < len(lines) and lines[i] <= (stmt.end_lineno or stmt.lineno)
 
 
 def dotted_parts(node: ast.AST) -> list[str] | None:

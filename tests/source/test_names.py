@@ -100,14 +100,29 @@ def test_statement_collection_matches_the_full_walk(code):
     scopes = [node for node in ast.walk(tree) if isinstance(node, (ast.Module, ast.FunctionDef,
                                                                   ast.AsyncFunctionDef, ast.ClassDef))]
     for node in scopes:
-        full, fast = Scope(node, None, walrus=True), Scope(node, None, walrus=False)
+        full, fast = Scope(node, None), Scope(node, None, walrus_lines=[])
         assert fast.bindings == full.bindings
         assert fast.module_names == full.module_names
         assert (fast._globals, fast._nonlocals) == (full._globals, full._nonlocals)
 
 
-def test_walrus_binds_in_the_enclosing_scope():
-    code = "import torch\nif (torch := None) is None:\n    pass\ntorch.cuda\n"
-    assert resolve(code, 4) == {"torch.cuda"}  # the import still wins, as before
-    tree = ast.parse("if (y := 1):\n    pass\n")
-    assert "y" in Scope(tree, None, walrus=True).bindings
+WALRUS_SNIPPETS = [
+    "if (y := 1):\n    z = 2\n",
+    "x = 1\nif a:\n    b = [w := 3]\n",
+    "@dec(k := 1)\ndef f():\n    pass\n",
+    "def f(a=(d := 1)):\n    pass\n",
+    "while (line := read()):\n    for i in (j := line):\n        pass\n",
+    "lam = lambda: (q := 1)\nc = [r for s in t if (r := s)]\n",
+]
+
+
+@pytest.mark.parametrize("code", WALRUS_SNIPPETS)
+def test_statements_spelling_walrus_are_walked_whole(code):
+    """A `:=` binds in the enclosing scope (not in a lambda or comprehension, which are skipped as
+    before); the statement collection finds the same names when told the lines that spell it."""
+    lines = [n for n, text in enumerate(code.split("\n"), start=1) if ":=" in text]
+    tree = ast.parse(code)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef)):
+            assert Scope(node, None, walrus_lines=lines).bindings == Scope(node, None).bindings
+    assert "y" in Scope(ast.parse(WALRUS_SNIPPETS[0]), None, walrus_lines=[1]).bindings

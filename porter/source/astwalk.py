@@ -1,0 +1,52 @@
+"""Faster stand-ins for `ast.walk` and `ast.iter_child_nodes` on the lint's hot paths.
+
+The standard ones go through two generators per node (`iter_child_nodes` over `iter_fields`) and
+visit the operator and context leaves (`Load()`, `Add()`, `Eq()`) that no rule looks at. These
+read each node class's fields once, skip the fields that never hold a node worth visiting, and
+return the other nodes in the standard order, so a walk meets every other node as `ast.walk`
+does and in the same order.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import deque
+from collections.abc import Iterator
+
+# Fields that hold an operator or context leaf, or plain data (names, numbers, flags), in every
+# Python version: never a node worth visiting.
+LEAF_FIELDS = frozenset({
+    "ctx", "op", "ops", "type_comment", "id", "attr", "arg", "level", "is_async", "kind", "conversion",
+    "simple", "module", "asname",
+})
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def node_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an ast class that may hold child nodes, in the class's field order."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple(f for f in cls._fields if f not in LEAF_FIELDS)
+    return fields
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """`ast.iter_child_nodes(node)` as a list, without the operator and context leaves."""
+    out: list[ast.AST] = []
+    for name in _FIELDS.get(type(node)) or node_fields(type(node)):
+        value = getattr(node, name, None)
+        if type(value) is list:
+            out.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
+
+
+def walk(node: ast.AST) -> Iterator[ast.AST]:
+    """`ast.walk(node)` (breadth first, same order) without the operator and context leaves."""
+    todo = deque([node])
+    while todo:
+        node = todo.popleft()
+        todo.extend(child_nodes(node))
+        yield node
