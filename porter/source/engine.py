@@ -25,7 +25,7 @@ from porter.source.gates import GateCheck
 from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets, qualified_names
 from porter.source.predicates import PREDICATES, fstring_text, string_value
 from porter.source.project import is_own_module
-from porter.source.rule_index import RuleIndex, hit_lines, token_lines  # noqa: F401 - RuleIndex, hit_lines: re-exported
+from porter.source.rule_index import RuleIndex, hit_lines, token_lines, word_lines  # noqa: F401 - re-exported
 from porter.source.suppressions import comment_lines, covers, file_suppressions, line_suppressions
 
 SYNTAX_ERROR = "NRN001"
@@ -699,8 +699,7 @@ def _analyse_parsed(source: str, path: str, index: RuleIndex, cell: int | None, 
         return [syntax_error_finding(exc, path, cell)]
     aliases = import_aliases(tree, hits, index.tokens)
     if aliases:
-        alias_regex = re.compile(r"\b(?:" + "|".join(re.escape(a) for a in sorted(aliases)) + r")\b")
-        hits = sorted(set(hits).union(hit_lines(source, alias_regex)))
+        hits = sorted(set(hits).union(word_lines(source, aliases)))
     analysis = _Analysis(source, path, index, cell)
     analysis.run(tree, hits)
     return mark_suppressed(analysis.findings, source)

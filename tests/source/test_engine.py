@@ -166,3 +166,17 @@ def test_prefilter_searches_only_tokens_that_hold_no_other():
     assert set(index.search_tokens) <= set(index.tokens)
     for token in index.tokens:
         assert any(t in token for t in index.search_tokens)
+
+
+@pytest.mark.parametrize("text", [
+    "", "tc", "x = tc.sync()\nntc = 1\ntc_x = 2\n\n(tc)\n", "F.relu\nFn(1)\nxF\n_F\nF_\n", "éF F\nFé\n\n",
+    "tcF\nF tc", "a.F\n1F\n",
+])
+def test_word_lines_finds_the_lines_the_word_regex_does(text):
+    import re
+
+    from porter.source.engine import hit_lines, word_lines
+
+    words = ("tc", "F", "Fn")
+    regex = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words)) + r")\b")
+    assert word_lines(text, words) == hit_lines(text, regex)
