@@ -50,3 +50,24 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         node = todo.popleft()
         todo.extend(child_nodes(node))
         yield node
+
+
+# What holds statements: blocks of statements, `except` handlers and `case` blocks.
+_BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """The statements of a tree, at any depth, in the order `ast.walk` meets them.
+
+    A statement's parent is a statement, an `except` handler, a `case` block or the module, so a
+    breadth-first walk over those alone keeps each statement's depth and so its `ast.walk` order;
+    the expressions, most of a tree, are never visited."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        for name in _FIELDS.get(type(node)) or node_fields(type(node)):
+            value = getattr(node, name, None)
+            if type(value) is list and value and isinstance(value[0], _BLOCK_NODES):
+                todo.extend(value)
+        if isinstance(node, ast.stmt):
+            yield node

@@ -274,7 +274,7 @@ class _Analysis:
             self._string(node, scope)
         if any(rule.device_test for rule in self.index.rules):
             rules = {rule.id: rule for rule in self.index.rules}
-            self.findings = GateCheck(tree, self.parents, self.findings, self.nodes, rules).apply()
+            self.findings = GateCheck(tree, self.parents, self.findings, self.nodes, rules, self.source).apply()
         if "porter:" in self.source:
             self._acknowledge_markers()
 

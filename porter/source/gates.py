@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import ast
 import bisect
+import re
 from collections.abc import Iterable
 
-from porter.source.astwalk import walk
+from porter.source.astwalk import statements, walk
 from porter.source.catalogue import Rule
 from porter.source.findings import Finding
 
+# A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
+# parentheses, line continuations and comments can stand. A text without this holds no launch.
+LAUNCH_TEXT = re.compile(r"\][\s)\\]*(?:#[^\n]*\n[\s)\\]*)*\(")
 OTHER_BACKENDS = ("mps", "xpu", "npu", "hpu", "mlu", "musa")
 KEPT = "the CUDA test stays"
 
@@ -55,8 +59,9 @@ class GateCheck:
     """Decides, for each device-test finding of one file, whether it must keep its CUDA meaning."""
 
     def __init__(self, tree: ast.Module, parents: dict[int, ast.AST], findings: list[Finding],
-                 nodes: dict[int, ast.AST], rules: dict[str, Rule]) -> None:
+                 nodes: dict[int, ast.AST], rules: dict[str, Rule], source: str | None = None) -> None:
         self.tree = tree
+        self.source = source  # the tree's text, when known: a quick look for kernel launches
         self.parents = parents
         self.findings = findings
         self.nodes = nodes
@@ -88,11 +93,15 @@ class GateCheck:
         if self._functions is None:
             self._functions = {}
             functions, launches = [], []
-            for node in walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    functions.append(node)
-                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
-                    launches.append(node.lineno)
+            if self.source is not None and not LAUNCH_TEXT.search(self.source):
+                # no launch in the text: the functions are found among the statements alone
+                functions = [n for n in statements(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            else:
+                for node in walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        functions.append(node)
+                    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
+                        launches.append(node.lineno)
             launches.sort()
             for node in functions:
                 start, end = _span([node])
@@ -155,7 +164,7 @@ class GateCheck:
             lines = {f.line: f for f in self.findings
                      if self.rules.get(f.rule_id) is not None and self.rules[f.rule_id].category == "kernels"}
             self._kernel_names = {}
-            for node in walk(self.tree) if lines else ():
+            for node in statements(self.tree) if lines else ():
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno in lines:
                     for alias in node.names:
                         bound = alias.asname or alias.name.split(".")[0]
