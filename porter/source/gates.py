@@ -18,7 +18,7 @@ import bisect
 import re
 from collections.abc import Iterable
 
-from porter.source.astwalk import statements, walk
+from porter.source.astwalk import child_nodes, statements, walk
 from porter.source.catalogue import Rule
 from porter.source.findings import Finding
 
@@ -53,6 +53,35 @@ def _span(nodes: Iterable[ast.AST]) -> tuple[tuple[int, int], tuple[int, int]]:
     start = min([(first.lineno, first.col_offset + 1)]
                 + [(d.lineno, d.col_offset + 1) for d in getattr(first, "decorator_list", ())])
     return start, (last.end_lineno or last.lineno, (last.end_col_offset or 0) + 1)
+
+
+def _launches(tree: ast.Module, source: str) -> list[int]:
+    """The lines of the kernel launches `k[grid](...)` in the tree. A launch holds its `]...(` text,
+    so only the nodes whose lines (decorators included) reach a line where that text starts can
+    hold one: the walk goes down those alone."""
+    marks: list[int] = []
+    line, last = 1, 0
+    for match in LAUNCH_TEXT.finditer(source):
+        line += source.count("\n", last, match.start())
+        last = match.start()
+        marks.append(line)
+    launches: list[int] = []
+    stack: list[ast.AST] = [tree] if marks else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
+            launches.append(node.lineno)
+        for child in child_nodes(node):
+            start = getattr(child, "lineno", None)
+            if start is not None:
+                decorators = getattr(child, "decorator_list", None)
+                if decorators:
+                    start = min(start, decorators[0].lineno)
+                i = bisect.bisect_left(marks, start)
+                if i == len(marks) or marks[i] > (child.end_lineno or start):
+                    continue
+            stack.append(child)
+    return launches
 
 
 class GateCheck:
@@ -93,9 +122,10 @@ class GateCheck:
         if self._functions is None:
             self._functions = {}
             functions, launches = [], []
-            if self.source is not None and not LAUNCH_TEXT.search(self.source):
-                # no launch in the text: the functions are found among the statements alone
+            if self.source is not None:
+                # the functions are statements; the launches are looked for only where the text spells one
                 functions = [n for n in statements(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                launches = _launches(self.tree, self.source)
             else:
                 for node in walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

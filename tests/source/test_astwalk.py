@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from porter.source.astwalk import child_nodes, statements, walk
-from porter.source.gates import LAUNCH_TEXT
+from porter.source.gates import LAUNCH_TEXT, _launches
 
 CODE = '''
 import torch
@@ -60,8 +60,18 @@ def test_statements_come_in_ast_walk_order():
     "k[g](x)", "k[g] (x)", "(k[g])(x)", "f(k[g]  # c\n  # d\n (x))", "k[g] \\\n (x)", "f((k[g]  # c\n)(x))",
 ])
 def test_every_kernel_launch_spelling_is_seen_in_the_text(code):
-    assert any(isinstance(n, ast.Call) and isinstance(n.func, ast.Subscript) for n in ast.walk(ast.parse(code)))
-    assert LAUNCH_TEXT.search(code)
+    tree = ast.parse(code)
+    lines = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Subscript)]
+    assert lines and LAUNCH_TEXT.search(code)
+    assert sorted(_launches(tree, code)) == sorted(lines)
+
+
+def test_launches_inside_decorated_and_nested_code_are_found():
+    code = ("@kernel[\n  grid\n](1)\ndef f():\n    def g():\n        return [h[i](x) for i in r]\n"
+            "class C:\n    y = t[0](1)\n")
+    tree = ast.parse(code)
+    lines = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Subscript)]
+    assert sorted(_launches(tree, code)) == sorted(lines) == [1, 6, 8]
 
 
 def test_no_launch_text_in_plain_code():
