@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from porter.source.engine import last_name, mark_suppressed
+from porter.source.astwalk import walk
+from porter.source.engine import gc_paused, last_name, mark_suppressed
 from porter.source.findings import Finding
 
 # The rule their imports are reported, guarded and marked under.
@@ -46,26 +47,29 @@ def extension_modules_in(source: str) -> set[str]:
     if not (("Extension" in source and _DECLARES.search(source))
             or ("cpp_extension" in source and _LOADS.search(source))):
         return set()
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return set()
-    loaders_known = "cpp_extension" in source
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        callee = last_name(node.func)
-        if callee in EXTENSION_CLASSES or (callee in LOADERS and loaders_known):
-            name = _name_argument(node)
-            if name and all(part.isidentifier() for part in name.split(".")):
-                found.add(name)
-    return found
+    with gc_paused():
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return set()
+        loaders_known = "cpp_extension" in source
+        found: set[str] = set()
+        for node in walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            callee = last_name(node.func)
+            if callee in EXTENSION_CLASSES or (callee in LOADERS and loaders_known):
+                name = _name_argument(node)
+                if name and all(part.isidentifier() for part in name.split(".")):
+                    found.add(name)
+        return found
 
 
-def discover_extension_modules(paths: Iterable[str], memo: dict[str, list] | None = None) -> frozenset[str]:
+def discover_extension_modules(paths: Iterable[str], memo: dict[str, list] | None = None,
+                               known: dict[str, list[str]] | None = None) -> frozenset[str]:
     """The extension module names the files declare. `memo` (absolute path → [size, mtime_ns,
-    names]) remembers each file's names between runs, so an unchanged file is not parsed again."""
+    names]) remembers each file's names between runs, so an unchanged file is not parsed again;
+    `known` (path as given → names) holds what `extension_modules_in` already found this run."""
     found: set[str] = set()
     for path in paths:
         try:
@@ -77,11 +81,14 @@ def discover_extension_modules(paths: Iterable[str], memo: dict[str, list] | Non
         if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
             found.update(name for name in entry[2] if isinstance(name, str))
             continue
-        try:
-            text = Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        names = extension_modules_in(text)
+        if known is not None and path in known:
+            names = set(known[path])
+        else:
+            try:
+                text = Path(path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            names = extension_modules_in(text)
         if memo is not None:
             memo[key] = [stat.st_size, stat.st_mtime_ns, sorted(names)]
         found |= names

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True, order=True)
@@ -29,7 +29,9 @@ class Finding:
     marked: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # every field holds a str, int, bool or None: a shallow copy is what `asdict` (which deep-
+        # copies through `copy.deepcopy`, slowly) would give; the cache stores one per finding
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @classmethod
     def from_dict(cls, data: dict) -> Finding:
@@ -40,3 +42,6 @@ class Finding:
         if self.cell is not None:
             return f"{self.path}:cell {self.cell}:{self.line}:{self.col}"
         return f"{self.path}:{self.line}:{self.col}"
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Finding))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import os
 import tokenize
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from porter.config import ConfigResolver, Overrides, Settings
+from porter.source import extensions as extension_source
 from porter.source.cache import Cache, cache_key, content_hash, default_cache_dir, read_entries, save_entries
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, discover
@@ -90,18 +91,31 @@ def _init_worker(indexes: list[RuleIndex], in_pool: bool = False) -> None:
     _WORKER_INDEXES = indexes
 
 
-def _work(task: tuple[str, int]) -> tuple[str, str, list[Finding]]:
+def _work(task: tuple[str, int]) -> tuple[str, str, list[Finding], list[str] | None]:
+    """One file's findings, its content hash and, when it may declare extension modules, the
+    names it declares (found here, in the worker, while its bytes are at hand)."""
     path, group = task
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        return path, "", [diagnostic(path, "NRN005", f"cannot read file ({exc.strerror})")]
+        return path, "", [diagnostic(path, "NRN005", f"cannot read file ({exc.strerror})")], None
     try:
         findings = analyse_bytes(data, path, _WORKER_INDEXES[group])
     except Exception as exc:  # one file's crash must not end the run
         findings = [diagnostic(path, "NRN003", f"internal error: {type(exc).__name__}: {exc}")]
-    return path, content_hash(data), findings
+    declared = None
+    if _may_declare(Path(path), findings):
+        # read as discover_extension_modules reads a file: UTF-8 with replacement, universal newlines
+        text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+        declared = sorted(extension_source.extension_modules_in(text))
+    return path, content_hash(data), findings, declared
+
+
+def _may_declare(path: Path, findings: Iterable[Finding]) -> bool:
+    """Can this file declare extension modules: a `setup.py`, or a file using torch.utils.cpp_extension?"""
+    return path.suffix != ".ipynb" and (path.name == "setup.py" or any(
+        f.rule_id == EXTENSION_RULE and "cpp_extension" in f.matched for f in findings))
 
 
 @dataclass
@@ -176,6 +190,7 @@ def lint_paths(
             if not known:
                 validate_selectors((selector,), catalogues[cwd_settings.rule_paths], option)
     results: dict[str, list[Finding]] = {}
+    declared: dict[str, list[str]] = {}  # extension modules declared, by file, as the workers found them
     pending: list[tuple[str, int, os.stat_result | None]] = []
     group_list: list[Group] = []
     group_numbers: dict[int, int] = {}
@@ -198,10 +213,12 @@ def lint_paths(
     indexes = [g.index for g in group_list]
     tasks = [(key, number) for key, number, _ in pending]
     stats = {key: (number, stat) for key, number, stat in pending}
-    for key, digest, findings in _run(tasks, indexes, jobs, progress):
+    for key, digest, findings, names in _run(tasks, indexes, jobs, progress):
         number, stat = stats[key]
         group = group_list[number]
         results[key] = findings
+        if names is not None:
+            declared[key] = names
         # an internal error is never cached: the next run tries the file again
         crashed = any(f.rule_id == INTERNAL_ERROR for f in findings)
         if group.cache and digest and stat is not None and not crashed:
@@ -211,7 +228,8 @@ def lint_paths(
             group.cache.save()
 
     memo_path = cache_root / "extensions.json" if use_cache else None
-    _extension_imports(results, found.files, lambda path: group_for(resolver.for_path(path)).index, memo_path)
+    _extension_imports(results, found.files, lambda path: group_for(resolver.for_path(path)).index, memo_path,
+                       declared)
 
     findings: list[Finding] = [diagnostic(p, "NRN005", msg) for p, msg in found.problems]
     for key, file_findings in results.items():
@@ -240,21 +258,18 @@ def lint_paths(
 
 
 def _extension_imports(results: dict[str, list[Finding]], files: list[Path], index_for,
-                       memo_path: Path | None = None) -> None:
+                       memo_path: Path | None = None, declared: dict[str, list[str]] | None = None) -> None:
     """Imports of the project's own CUDA extension modules (declared by setup.py or
     cpp_extension.load in the tree) as NRN408 findings. A fact about the whole tree, so found after
     the per-file pass and never cached with a file; files that name no extension are not parsed.
 
     Only the files that can declare one are read again: each `setup.py`, and the files where the
-    per-file pass (cached or not) met `torch.utils.cpp_extension`, so a warm run stays cheap."""
-    declaring = [
-        str(path) for path in files
-        if path.suffix != ".ipynb" and (path.name == "setup.py" or any(
-            f.rule_id == EXTENSION_RULE and "cpp_extension" in f.matched for f in results.get(str(path), ())))
-    ]
+    per-file pass (cached or not) met `torch.utils.cpp_extension`, so a warm run stays cheap; and
+    the names of a file the workers just analysed come with its results (`declared`)."""
+    declaring = [str(path) for path in files if _may_declare(path, results.get(str(path), ()))]
     memo = read_entries(memo_path) if memo_path is not None else None
     before = dict(memo) if memo is not None else None
-    extensions = discover_extension_modules(declaring, memo)
+    extensions = discover_extension_modules(declaring, memo, declared)
     if memo_path is not None and memo != before:
         save_entries(memo_path, memo)
     if not extensions:
