@@ -308,8 +308,8 @@ class _Analysis:
         if self._own_attributes is None:
             own: set[tuple[str, str]] = set()
             # Only names the text assigns or defines somewhere need the walk (the common case: none).
-            wanted = {name for name in self.index.attributes
-                      if re.search(rf"(\.|\bdef\s+|^\s*){re.escape(name)}\s*(=[^=]|:|\()", self.source, re.M)}
+            wanted = {name for name in self.index.attributes if name in self.source
+                      and re.search(rf"(\.|\bdef\s+|^\s*){re.escape(name)}\s*(=[^=]|:|\()", self.source, re.M)}
             for sub in walk_nodes(self.tree) if wanted else ():
                 if isinstance(sub, ast.Attribute) and sub.attr in wanted and not isinstance(sub.ctx, ast.Load):
                     own.add((ast.unparse(sub.value), sub.attr))

@@ -13,7 +13,7 @@ import ast
 import bisect
 from collections.abc import Iterator
 
-from porter.source.astwalk import child_nodes
+from porter.source.astwalk import child_nodes, node_fields
 
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
                ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -23,6 +23,7 @@ LOCAL = None
 # Statements that bind nothing when the source holds no `:=`, and the definitions that bind their name.
 _NO_BINDING = frozenset({ast.Expr, ast.Return, ast.Raise, ast.Assert, ast.Pass, ast.Break, ast.Continue})
 _DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+_COMPOUND = frozenset({ast.If, ast.While, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.Try})
 
 
 class Scope:
@@ -98,10 +99,13 @@ class Scope:
             child = stack.pop()
             kind = type(child)
             if walrus_lines and _spans_any(child, walrus_lines):
-                self._collect_nodes([child])
+                if kind in _COMPOUND:
+                    self._collect_compound(child, stack)
+                else:
+                    self._collect_nodes([child])
             elif kind in _NO_BINDING:
                 continue
-            if kind is ast.Assign:
+            elif kind is ast.Assign:
                 for target in child.targets:
                     self._bind_stored(target)
             elif kind is ast.AugAssign or kind is ast.AnnAssign:
@@ -133,6 +137,26 @@ class Scope:
                 self._bind_local(child.name)  # decorators and defaults are expressions: nothing bound
             else:  # imports, global/nonlocal, match, and whatever a newer Python adds
                 self._collect_nodes([child])
+
+    def _collect_compound(self, node: ast.stmt, stack: list[ast.stmt]) -> None:
+        """A compound statement spanning a `:=`: its own expressions (test, iterator, targets,
+        context managers, exception types) walked whole, its blocks left to the statement walk."""
+        for name in node_fields(type(node)):
+            value = getattr(node, name, None)
+            if type(value) is not list:
+                if value is not None:
+                    self._collect_nodes([value])
+            elif value and isinstance(value[0], ast.stmt):
+                stack.extend(value)
+            elif value and isinstance(value[0], ast.excepthandler):
+                for handler in value:  # as _collect_nodes would, but its body statement by statement
+                    if handler.name:
+                        self._bind_local(handler.name)
+                    if handler.type is not None:
+                        self._collect_nodes([handler.type])
+                    stack.extend(handler.body)
+            else:
+                self._collect_nodes(list(value))
 
     def _bind_stored(self, target: ast.AST) -> None:
         """The names an assignment target binds: `a`, `a, *b`, `[a, (b, c)]`; never the names read

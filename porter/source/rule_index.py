@@ -7,6 +7,7 @@ a file asks the same questions of the same patterns thousands of times (`torch.c
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class RuleIndex:
     _name_memo: dict[str, dict[int, str]] = field(default_factory=dict, repr=False, compare=False)
     _callee_memo: dict[str, frozenset[int]] = field(default_factory=dict, repr=False, compare=False)
     _method_calls: dict[str, tuple[int, ...]] | None = field(default=None, repr=False, compare=False)
+    _any_name: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _any_callee: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, rules: Iterable[Rule], also_match: Iterable[Rule] = ()) -> RuleIndex:
@@ -91,7 +94,10 @@ class RuleIndex:
         found = self._name_memo.get(qualname)
         if found is None:
             found = {}
-            for i, (_, m) in enumerate(self.names):
+            if self._any_name is None:
+                self._any_name = any_glob([p for _, m in self.names for p in m.names])
+            # most names a file uses match no pattern: one regex match says so
+            for i, (_, m) in enumerate(self.names) if self._any_name.match(qualname) else ():
                 pattern = glob_match(qualname, m.names)
                 if pattern is not None:
                     found[i] = pattern
@@ -102,8 +108,11 @@ class RuleIndex:
         """The call matchers (by position in `calls`) with a callee pattern matching `qualname`."""
         found = self._callee_memo.get(qualname)
         if found is None:
+            if self._any_callee is None:
+                self._any_callee = any_glob([p for _, m in self.calls for p in m.callee])
             found = self._callee_memo[qualname] = frozenset(
-                i for i, (_, m) in enumerate(self.calls) if m.callee and glob_match(qualname, m.callee))
+                i for i, (_, m) in enumerate(self.calls) if m.callee and glob_match(qualname, m.callee)
+            ) if self._any_callee.match(qualname) else frozenset()
         return found
 
     def method_calls(self, method: str) -> tuple[int, ...]:
@@ -116,6 +125,13 @@ class RuleIndex:
                         by_method.setdefault(name, []).append(i)
             self._method_calls = {name: tuple(positions) for name, positions in by_method.items()}
         return self._method_calls.get(method, ())
+
+
+def any_glob(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One regex whose `match` says whether any of the glob patterns matches a whole name, as
+    `fnmatch.fnmatchcase` would (it is built from `fnmatch.translate`, as fnmatchcase's own are)."""
+    translated = [fnmatch.translate(p) for p in sorted(set(patterns))]
+    return re.compile("|".join(f"(?:{t})" for t in translated) if translated else r"(?!)")
 
 
 def hit_lines(source: str, regex: re.Pattern[str]) -> list[int]:

@@ -113,6 +113,11 @@ WALRUS_SNIPPETS = [
     "def f(a=(d := 1)):\n    pass\n",
     "while (line := read()):\n    for i in (j := line):\n        pass\n",
     "lam = lambda: (q := 1)\nc = [r for s in t if (r := s)]\n",
+    "try:\n    pass\nexcept (E := Err) as e:\n    if (v := 2):\n        u = 1\nelse:\n    w = 3\n",
+    "with (m := lock) as held:\n    for k in (n := []):\n        p = 4\n",
+    # an elif chain around a `:=`: every level spans it, each is looked at once
+    "".join(f"{'el' if i else ''}if x == {i}:\n    a{i} = 1\n" for i in range(30))
+    + "else:\n    if (z := 1):\n        b = 2\n",
 ]
 
 
