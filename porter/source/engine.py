@@ -678,11 +678,14 @@ def syntax_error_finding(exc: BaseException, path: str, cell: int | None) -> Fin
                    end_line=line, end_col=col, cell=cell)
 
 
-def analyse_source(source: str, path: str, index: RuleIndex, cell: int | None = None) -> list[Finding]:
-    """Every finding of the indexed rules in one Python source, suppressions marked."""
+def analyse_source(source: str, path: str, index: RuleIndex, cell: int | None = None,
+                   tokens: tuple[str, ...] | None = None) -> list[Finding]:
+    """Every finding of the indexed rules in one Python source, suppressions marked. `tokens`, when
+    given, are the index's search tokens the source holds (the rest it does not): found in the
+    file's bytes by the prefilter, they spare the line scan a pass over the text per absent token."""
     if index.token_regex is None:
         return []
-    hits = token_lines(source, index.search_tokens)
+    hits = token_lines(source, index.search_tokens if tokens is None else tokens)
     if not hits:
         return []
     with gc_paused():

@@ -88,6 +88,10 @@ class RuleIndex:
             return any(t in text for t in self.search_bytes)
         return any(t in text for t in self.search_tokens)
 
+    def present_tokens(self, data: bytes) -> tuple[str, ...]:
+        """The search tokens these bytes hold; empty when the prefilter would skip the file."""
+        return tuple(t for t, b in zip(self.search_tokens, self.search_bytes, strict=True) if b in data)
+
     def name_patterns(self, qualname: str) -> dict[int, str]:
         """For each name matcher (by its position in `names`) matching `qualname`, the most specific
         of its patterns that does: `glob_match(qualname, m.names)` for every m, remembered."""

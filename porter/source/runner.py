@@ -40,19 +40,28 @@ def diagnostic(path: str, rule_id: str, message: str) -> Finding:
 
 def decode_python(data: bytes, path: str) -> str | Finding:
     """Source text honouring a BOM and PEP 263 coding cookies; a finding when it cannot be."""
+    return _decode_python(data, path)[0]
+
+
+# Encodings in which an ASCII character is always its own byte, and such a byte always that
+# character: a token (ASCII) is in the text exactly when it is in the bytes.
+_ASCII_TRANSPARENT = frozenset({"utf-8", "utf-8-sig", "iso-8859-1"})
+
+
+def _decode_python(data: bytes, path: str) -> tuple[str | Finding, str]:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        return diagnostic(path, "NRN002", f"cannot decode file: {exc.msg}")
+        return diagnostic(path, "NRN002", f"cannot decode file: {exc.msg}"), ""
     try:
-        return data.decode(encoding)
+        return data.decode(encoding), encoding
     except UnicodeDecodeError as exc:
         return diagnostic(
             path, "NRN002",
             f"file is not valid {encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start}); not checked",
-        )
+        ), encoding
     except LookupError:
-        return diagnostic(path, "NRN002", f"unknown source encoding {encoding!r}; not checked")
+        return diagnostic(path, "NRN002", f"unknown source encoding {encoding!r}; not checked"), encoding
 
 
 def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
@@ -72,12 +81,13 @@ def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
         notebook = load_notebook(data, path, cells)
         findings = [notebook.to_cell(f) for f in analyse_source(notebook.source, path, index)]
         return sorted(notebook.cell_errors + findings, key=document_order)
-    if not index.wants(data):
+    present = index.present_tokens(data)  # the prefilter, and which tokens the line scan looks for
+    if not present:
         return []
-    text = decode_python(data, path)
+    text, encoding = _decode_python(data, path)
     if isinstance(text, Finding):
         return [text]
-    return analyse_source(text, path, index)
+    return analyse_source(text, path, index, tokens=present if encoding in _ASCII_TRANSPARENT else None)
 
 
 # Worker state: set once per process so each task only carries a path and a group number.

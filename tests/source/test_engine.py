@@ -180,3 +180,17 @@ def test_word_lines_finds_the_lines_the_word_regex_does(text):
     words = ("tc", "F", "Fn")
     regex = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words)) + r")\b")
     assert word_lines(text, words) == hit_lines(text, regex)
+
+
+@pytest.mark.parametrize("data", [
+    b"import torch\nx = torch.zeros(1).cuda()\n",
+    "# -*- coding: latin-1 -*-\n# caf\u00e9\nimport torch\nx.cuda()\n".encode("latin-1"),
+    "# -*- coding: cp1252 -*-\ns = '\u20ac'\nx.cuda()\n".encode("cp1252"),
+    b"\xef\xbb\xbfx.cuda()\ny = 'cuda'\n",
+])
+def test_tokens_found_in_the_bytes_give_the_findings_of_a_full_scan(data):
+    from porter.source.runner import analyse_bytes, decode_python
+
+    index = RuleIndex.build(RULES)
+    text = decode_python(data, "t.py")
+    assert analyse_bytes(data, "t.py", index) == analyse_source(text, "t.py", index) != []
