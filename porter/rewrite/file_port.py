@@ -13,7 +13,7 @@ from collections.abc import Callable
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.rewrite.guards import (
     EXTENSION_RULE,
@@ -37,7 +37,7 @@ from porter.rewrite.helpers import (
 from porter.rewrite.imports import drop_unused_imports
 from porter.rewrite.linelength import wrap_marker
 from porter.rewrite.markers import _existing_markers, _marker_text, _markers_above
-from porter.rewrite.nodes import _call_of, _inside, _method_call, _statement_of
+from porter.rewrite.nodes import _call_of, _inside, _method_call, _statement_of, parent_map
 from porter.rewrite.placement import (
     _insert_helpers,
     _torch_alias,
@@ -75,13 +75,27 @@ UNSAFE_NOT_APPLIED = "unsafe fix; --unsafe-fixes applies it"
 
 class _Rewriter(cst.CSTTransformer):
     def __init__(self, edits: dict, markers: dict, guards: dict, splits: dict | None = None,
-                 builds: dict | None = None) -> None:
+                 builds: dict | None = None, parents: dict | None = None) -> None:
         super().__init__()
         self.edits = edits
         self.markers = markers
         self.guards = guards
         self.splits = splits or {}
         self.builds = builds or {}
+        # Only the nodes that change and their ancestors are walked: the rest of the tree is kept
+        # as it is (a full walk of a big file was most of the rewrite's time).
+        self.on_path: set | None = None
+        if parents is not None:
+            self.on_path = set()
+            for node in (*self.edits, *self.markers, *self.guards, *self.splits, *self.builds):
+                while node is not None and node not in self.on_path:
+                    self.on_path.add(node)
+                    node = parents.get(node)
+
+    def on_visit(self, node) -> bool:
+        if self.on_path is not None and node not in self.on_path:
+            return False
+        return super().on_visit(node)
 
     def on_leave(self, original, updated):
         split = self.splits.get(original)
@@ -237,9 +251,8 @@ def port_source(
         return result
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    # One batched pass for both providers: metadata is most of a port's time on large files.
-    metadata = wrapper.resolve_many([PositionProvider, ParentNodeProvider])
-    positions, parents = metadata[PositionProvider], metadata[ParentNodeProvider]
+    positions = wrapper.resolve(PositionProvider)
+    parents = parent_map(wrapper.module)
     sites = SiteIndex(positions)
     ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")
     edits: dict[cst.CSTNode, Callable] = {}
@@ -359,7 +372,7 @@ def port_source(
     if extension_modules:
         _extension_imports(path, target, extension_modules, catalogue, positions, parents, result, guards, mark)
     splits = plan.resolve(mark)
-    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards, splits, builds))
+    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards, splits, builds, parents))
     plan.finish(plan.sites)
     helpers: list[tuple[str, str]] = []
     if ctx.needs_device_helper:

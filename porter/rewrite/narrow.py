@@ -38,8 +38,9 @@ from porter.source.findings import Finding
 # Below this size a whole-file port is cheap; above this share of kept lines the cut saves little.
 MIN_BYTES = 2 * 1024
 MAX_KEPT_SHARE = 0.8
-# A statement's placeholder, an element's or argument's (a call), a dict entry's and a keyword argument's.
-_PLACEHOLDER = re.compile(r"^[ \t]*__porter_keep_(\d+)__(?: = \(.*\)|\(.*\),?|: \(.*\),?|=\(.*\),?)[ \t]*$")
+# A statement's placeholder, an element's or argument's (a call), a dict entry's, a keyword argument's
+# and a decorator's.
+_PLACEHOLDER = re.compile(r"^[ \t]*@?__porter_keep_(\d+)__(?: = \(.*\)|\(.*\),?|: \(.*\),?|=\(.*\),?)[ \t]*$")
 # A statement holding a site and spanning this many lines is cut inside: the elements of its
 # literals (`op_db = [OpInfo(...), ...]`) that hold no site become placeholders too.
 MIN_ELEMENT_LINES = 8
@@ -133,8 +134,9 @@ def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[in
         names = reads[number]
         listed = f"({', '.join(names)}{',' if names else ''})"
         kind = form.rstrip(",")
-        placeholder = {"stmt": " = ", "elt": "", "entry": ": ", "kw": "="}[kind] + listed + form[len(kind):]
-        skeleton.append(f"{indent}__porter_keep_{number}__{placeholder}{ending}")
+        placeholder = {"stmt": " = ", "elt": "", "entry": ": ", "kw": "=", "deco": ""}[kind] + listed + form[len(kind):]
+        at = "@" if kind == "deco" else ""
+        skeleton.append(f"{indent}{at}__porter_keep_{number}__{placeholder}{ending}")
         line_map.append(start)
         originals[number] = "".join(lines[start - 1: end])
         if not originals[number].endswith(("\n", "\r")):
@@ -178,6 +180,7 @@ def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[i
                 dropped_previous = True
             continue
         # It holds a finding or an import: kept, and the blocks it opens are cut in turn.
+        drops.extend(_decorator_cuts(getattr(stmt, "decorator_list", ()), hits, lines))
         if not _bodies(stmt, lines) and end - start + 1 >= MIN_ELEMENT_LINES:
             drops.extend(_element_cuts(stmt, hits, lines, starts))
         for inner_body in _bodies(stmt, lines):
@@ -186,6 +189,27 @@ def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[i
                 return None
             drops.extend(inner)
     return drops
+
+
+def _decorator_cuts(decorators: list[ast.expr], hits: set[int], lines: list[str]) -> list[_Cut]:
+    """The decorators of a kept function or class that hold no site and fill their lines (`@` and a
+    comment aside), neighbours merged."""
+    cuts: list[_Cut] = []
+    merge = False
+    for decorator in decorators:
+        start, end = decorator.lineno, decorator.end_lineno or decorator.lineno
+        before = lines[start - 1].encode("utf-8")[: decorator.col_offset].strip(b" \t")
+        after = lines[end - 1].encode("utf-8")[decorator.end_col_offset or 0:].strip()
+        alone = before == b"@" and (not after or after.startswith(b"#"))
+        if not alone or any(line in hits for line in range(start, end + 1)):
+            merge = False
+            continue
+        if merge:
+            cuts[-1] = (cuts[-1][0], end, [*cuts[-1][2], decorator], "deco")
+        else:
+            cuts.append((start, end, [decorator], "deco"))
+        merge = True
+    return cuts
 
 
 def _element_cuts(node: ast.AST, hits: set[int], lines: list[str], starts: set[int]) -> list[_Cut]:
@@ -322,15 +346,20 @@ def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], line_count: int) -> list[
             for alias in node.names:  # `np`, `F`, and `a.b` (with `a`) for `import a.b`
                 bound = alias.asname or alias.name
                 imported.update((bound, bound.split(".")[0]))
+    # The check asks only whether a name is still read somewhere: each is listed once, by the
+    # first cut that reads it.
     reads: list[dict[str, None]] = [{} for _ in cuts]
-    for unit, name in names:
-        if name in imported:
+    listed: set[str] = set()
+    for unit, name in sorted(names):
+        if name in imported and name not in listed:
+            listed.add(name)
             reads[unit].setdefault(name)
-    dotted = [k + "." for k in imported if "." in k]
+    dotted = tuple(k + "." for k in imported if "." in k)
     if dotted:
-        for unit, node in attributes:
+        for unit, node in sorted(attributes, key=lambda item: item[0]):
             chain = _chain(node)
-            if chain and "." in chain and chain.startswith(tuple(dotted)):
+            if chain and "." in chain and chain.startswith(dotted) and chain not in listed:
+                listed.add(chain)
                 reads[unit].setdefault(chain)
     return [list(unit) for unit in reads]
 

@@ -98,6 +98,8 @@ def test_the_cut_goes_into_blocks_and_keeps_their_headers(always_narrow):
     assert skeleton.index("except ImportError:") < skeleton.index("__porter_keep_1__")
     # a body on its header's line stays with it
     assert 'if kind == "gpu": return torch.device("cuda")' in skeleton
+    # the decorators of a kept function that hold no site are cut, one placeholder for the two
+    assert "@torch.no_grad()" not in skeleton and "@__porter_keep_" in skeleton and "def decorated(x):" in skeleton
 
 
 def test_the_cut_goes_into_long_statements(always_narrow):
