@@ -32,7 +32,7 @@ from dataclasses import replace
 
 from porter.rewrite.file_port import FilePort, port_source
 from porter.source.catalogue import Catalogue
-from porter.source.engine import RuleIndex, analyse_source
+from porter.source.engine import RuleIndex, analyse_source, gc_paused
 from porter.source.findings import Finding
 
 # Below this size a whole-file port is cheap; above this share of kept lines the cut saves little.
@@ -62,8 +62,9 @@ def port_source_narrow(
     args = (catalogue, target, unsafe_fixes, extension_modules, line_length)
     if len(source) < MIN_BYTES or any(e.rsplit(".", 1)[-1] in source for e in extension_modules):
         return port_source(source, path, index, *args)  # small, or its extension imports are the port's own search
-    findings = analyse_source(source, path, index)  # what lint reports for the whole file
-    plan = _plan(source, findings)
+    parsed: list = []  # lint's parse of the file, for the cut too
+    findings = analyse_source(source, path, index, keep_tree=parsed)  # what lint reports for the whole file
+    plan = _plan(source, findings, parsed[0] if parsed else None)
     if plan is None:
         return port_source(source, path, index, *args, findings=findings)
     skeleton, line_map, originals = plan
@@ -95,17 +96,24 @@ def _map_lines(result: FilePort, line_map: list[int]) -> None:
             change.line = line_map[change.line - 1]
 
 
-def _plan(source: str, findings: list[Finding]) -> tuple[str, list[int], dict[int, str]] | None:
+def _parse(source: str) -> ast.Module | None:
+    try:
+        with warnings.catch_warnings(), gc_paused():
+            warnings.simplefilter("ignore")
+            return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _plan(source: str, findings: list[Finding],
+          tree: ast.Module | None = None) -> tuple[str, list[int], dict[int, str]] | None:
     """(skeleton, skeleton line → file line, placeholder id → the unit's original text), or None
-    when cutting would not pay (or cannot be done safely)."""
+    when cutting would not pay (or cannot be done safely). `tree`: the source parsed, if it was."""
     if not findings or any(f.rule_id.startswith("NRN0") for f in findings):
         return None  # nothing to port, or a file the whole-file port reports on
     hit_set = {line for f in findings for line in range(f.line, f.end_line + 1)}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = tree if tree is not None else _parse(source)
+    if tree is None:
         return None
     lines = source.splitlines(keepends=True)
     if len(lines) != source.count("\n") + (0 if source.endswith("\n") else 1) or "\f" in source:

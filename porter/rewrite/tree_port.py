@@ -25,7 +25,7 @@ from porter.rewrite.shared_helpers import helper_shape, share
 from porter.source.cache import cache_key
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, PYTHON_SUFFIXES, special_file, walk_all
-from porter.source.engine import RuleIndex
+from porter.source.engine import RuleIndex, gc_paused
 from porter.source.extensions import discover_extension_modules
 from porter.source.findings import Finding
 from porter.source.runner import MAX_FILE_BYTES, analyse_bytes, decode_python
@@ -97,7 +97,8 @@ def _port_file(path: str) -> FilePort | tuple[str, str]:
             _STATE.get("extensions", frozenset()), configured_line_length(path))
     try:
         try:
-            port = port_source_narrow(*args)
+            with gc_paused():  # libcst's trees are millions of objects: no cyclic GC scans them mid-port
+                port = port_source_narrow(*args)
         except RecursionError:  # deep nesting CPython accepts: again, with a deeper stack
             port = with_deep_stack(port_source, *args)
     except RecursionError:

@@ -679,20 +679,22 @@ def syntax_error_finding(exc: BaseException, path: str, cell: int | None) -> Fin
 
 
 def analyse_source(source: str, path: str, index: RuleIndex, cell: int | None = None,
-                   tokens: tuple[str, ...] | None = None) -> list[Finding]:
+                   tokens: tuple[str, ...] | None = None, keep_tree: list | None = None) -> list[Finding]:
     """Every finding of the indexed rules in one Python source, suppressions marked. `tokens`, when
     given, are the index's search tokens the source holds (the rest it does not): found in the
-    file's bytes by the prefilter, they spare the line scan a pass over the text per absent token."""
+    file's bytes by the prefilter, they spare the line scan a pass over the text per absent token.
+    `keep_tree`: when given, the parsed tree is appended to it (the port cuts the file with it)."""
     if index.token_regex is None:
         return []
     hits = token_lines(source, index.search_tokens if tokens is None else tokens)
     if not hits:
         return []
     with gc_paused():
-        return _analyse_parsed(source, path, index, cell, hits)
+        return _analyse_parsed(source, path, index, cell, hits, keep_tree)
 
 
-def _analyse_parsed(source: str, path: str, index: RuleIndex, cell: int | None, hits: list[int]) -> list[Finding]:
+def _analyse_parsed(source: str, path: str, index: RuleIndex, cell: int | None, hits: list[int],
+                    keep_tree: list | None = None) -> list[Finding]:
     # A function of its own so that the tree is freed on return, before the collector runs again.
     try:
         with warnings.catch_warnings():
@@ -700,6 +702,8 @@ def _analyse_parsed(source: str, path: str, index: RuleIndex, cell: int | None, 
             tree = ast.parse(source, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return [syntax_error_finding(exc, path, cell)]
+    if keep_tree is not None:
+        keep_tree.append(tree)
     aliases = import_aliases(tree, hits, index.tokens)
     if aliases:
         hits = sorted(set(hits).union(word_lines(source, aliases)))
