@@ -202,8 +202,8 @@ class _Analysis:
 
     def walk(self, tree: ast.Module, hits: list[int]) -> Iterator[tuple[ast.AST, Scope]]:
         """The nodes overlapping a hit line (and the nodes without a position, which may hold
-        some: `case` blocks, arguments), each with its scope, parents recorded. Operator and
-        context leaves (`Load()`, `Add()`) are not visited: no rule looks at them."""
+        some: `case` blocks, arguments) that `run` dispatches on, each with its scope, parents
+        recorded for all. Operator and context leaves (`Load()`, `Add()`) are not visited."""
         module_scope = Scope(tree, None, walrus_lines=token_lines(self.source, (":=",)))
         self._mark_docstring(tree)
         parents = self.parents
@@ -214,7 +214,8 @@ class _Analysis:
             cls = type(node)
             if cls is ast.FunctionDef and node.name.startswith(PORTER_HELPER_PREFIX):
                 continue  # a helper porter added (`_porter_device`, `_porter_save`): handled code
-            yield node, scope
+            if cls in _DISPATCHED:  # most nodes are only passed through: `run` does nothing with them
+                yield node, scope
             inner = scope
             if cls in _SCOPE_CLASSES:
                 inner = Scope(node, scope)
@@ -652,6 +653,9 @@ INNER_FIELDS: dict[type, tuple[str, ...]] = {
 
 
 _SCOPE_CLASSES = frozenset(SCOPE_NODES)
+# The node classes `_Analysis.run` does something with.
+_DISPATCHED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Call, ast.Attribute, ast.Name, ast.Compare,
+                         ast.Import, ast.ImportFrom, ast.JoinedStr, ast.Constant})
 _EXPRESSION_SCOPES = frozenset({ast.Lambda, *COMPREHENSIONS})
 _WALK_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
