@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from porter.rewrite.file_port import Change, FilePort
+from porter.rewrite.results import Change, FilePort
 from porter.source.cache import content_hash, read_entries, save_entries
 
 
