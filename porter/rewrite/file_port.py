@@ -167,8 +167,7 @@ def port_source(
         for module_name in needed:
             AddImportsVisitor.add_needed_import(context, module_name)
         new_module = AddImportsVisitor(context).transform_module(new_module)
-    new_module = drop_unused_imports(new_module, source)
-    code = new_module.code
+    new_module, code = drop_unused_imports(new_module, source)
     try:
         ast.parse(code)
     except SyntaxError as exc:  # never write a file that does not parse

@@ -148,9 +148,12 @@ class _Dropper(cst.CSTTransformer):
         return updated
 
 
-def drop_unused_imports(module: cst.Module, original: str) -> cst.Module:
-    """Remove the imports the port left unused (see the module docstring)."""
-    dropped = unused_after_port(original, module.code)
+def drop_unused_imports(module: cst.Module, original: str) -> tuple[cst.Module, str]:
+    """Remove the imports the port left unused (see the module docstring); the module and its code
+    (generated once: code generation is a pass over the whole tree)."""
+    code = module.code
+    dropped = unused_after_port(original, code)
     if not dropped:
-        return module
-    return module.visit(_Dropper(dropped))
+        return module, code
+    module = module.visit(_Dropper(dropped))
+    return module, module.code

@@ -88,19 +88,35 @@ def helper_shape(path: Path, ported: str) -> HelperShape | None:
     if not defs:
         return None
     own = root.name
+    imports = list(_imports(tree.body))
     return HelperShape(
         root=str(root),
         defs=tuple((d.name, min([d.lineno, *(x.lineno for x in getattr(d, "decorator_list", []))]), d.end_lineno)
                    for d in defs),
-        relative=any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)),
+        relative=any(isinstance(n, ast.ImportFrom) and n.level for n in imports),
         absolute=any(
             (isinstance(n, ast.ImportFrom) and not n.level and n.module and n.module.split(".")[0] == own)
             or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == own for a in n.names))
-            for n in ast.walk(tree)),
+            for n in imports),
         runs_as_script=any(
             isinstance(s, ast.If) and isinstance(s.test, ast.Compare) and isinstance(s.test.left, ast.Name)
             and s.test.left.id == "__name__" for s in tree.body),
     )
+
+
+def _imports(body: list[ast.stmt]):
+    """Every import statement, at any depth: only statements are walked (imports are never inside
+    an expression), not the whole tree."""
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            yield stmt
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, name, None)
+            if isinstance(block, list):
+                yield from _imports(block)
+        for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+            yield from _imports(part.body)
 
 
 def _import_line(shape: HelperShape, path: Path, names: list[str]) -> str | None:
