@@ -48,39 +48,34 @@ def atomic_write(path: Path, data: bytes, mode_from: Path | None = None, durable
     """Write to a temp file beside `path`, then rename over it: readers see old or new, never half.
     `durable`: flushed to disk before the rename (a power cut cannot leave an empty file where the
     user's was); a copy into a new --out tree skips it, since the source stays untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    def fill(tmp: str) -> None:
+        with open(tmp, "wb") as out:
             out.write(data)
-            if durable:
-                out.flush()
-                os.fsync(out.fileno())
-        source = mode_from if mode_from is not None else (path if path.exists() else None)
-        if source is not None:
-            os.chmod(tmp, stat.S_IMODE(os.stat(source).st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+
+    source = mode_from if mode_from is not None else (path if path.exists() else None)
+    _replace_with(path, fill, source, durable)
 
 
 def copy_file(src: Path, dst: Path, durable: bool = True) -> None:
     """Byte-for-byte copy (with permissions), written atomically; the kernel copies the bytes
     (shutil.copyfile: sendfile on Linux), so a tree of big binaries is not read into Python."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=TEMP_SUFFIX)
+    _replace_with(dst, lambda tmp: shutil.copyfile(src, tmp), src, durable)
+
+
+def _replace_with(path: Path, fill, mode_from: Path | None, durable: bool) -> None:
+    """A temp file beside `path`, filled by `fill(temp path)`, given `mode_from`'s permissions, then
+    renamed over `path`; removed again on any failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     os.close(fd)
     try:
-        shutil.copyfile(src, tmp)
+        fill(tmp)
         if durable:
             with open(tmp, "rb+") as out:
                 os.fsync(out.fileno())
-        os.chmod(tmp, stat.S_IMODE(os.stat(src).st_mode))
-        os.replace(tmp, dst)
+        if mode_from is not None:
+            os.chmod(tmp, stat.S_IMODE(os.stat(mode_from).st_mode))
+        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -13,13 +13,17 @@ from porter.rewrite.transforms import (
 
 def _torch_alias(module: cst.Module) -> str | None:
     """The name a plain top-level `import torch` binds, if the module has one."""
-    for stmt in module.body:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                if isinstance(small, cst.Import):
-                    for alias in small.names:
-                        if code_name(alias.name) == "torch":
-                            return alias.asname.name.value if alias.asname else "torch"
+    return _alias_in(stmt for stmt in module.body if isinstance(stmt, cst.SimpleStatementLine))
+
+
+def _alias_in(lines) -> str | None:
+    """The name the first `import torch [as T]` among these lines of simple statements binds."""
+    for line in lines:
+        for small in line.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    if code_name(alias.name) == "torch":
+                        return alias.asname.name.value if alias.asname else "torch"
     return None
 
 
@@ -52,13 +56,7 @@ def _statement_lines(body) -> list[cst.SimpleStatementLine | cst.SimpleStatement
 def _torch_anywhere(module: cst.Module) -> str | None:
     """The file's name for torch when it imports torch only lazily or under a condition (inside a
     function, a try, an if): porter then never adds a module-level `import torch` of its own."""
-    for line in _statement_lines(module.body):
-        for small in line.body:
-            if isinstance(small, cst.Import):
-                for alias in small.names:
-                    if code_name(alias.name) == "torch":
-                        return alias.asname.name.value if alias.asname else "torch"
-    return None
+    return _alias_in(_statement_lines(module.body))
 
 
 def _leading_imports_end(body: list) -> int:
