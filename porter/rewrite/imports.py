@@ -101,8 +101,10 @@ class _Dropper(cst.CSTTransformer):
         self.dropped = dropped
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        # Only import statements change: expressions (most of a big file's nodes) are not walked.
-        if isinstance(node, cst.BaseExpression):
+        # Only import statements change: expressions (most of a big file's nodes), and lines of
+        # simple statements holding no import, are not walked.
+        if isinstance(node, cst.BaseExpression) or isinstance(node, cst.SimpleStatementLine) and not any(
+                isinstance(small, (cst.Import, cst.ImportFrom)) for small in node.body):
             return False
         return super().on_visit(node)
 
