@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from porter.rewrite.transforms import code_name
+from porter.source.astwalk import walk
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def _uses(tree: ast.Module) -> tuple[dict[str, int], list[str], list[_Binding]]:
     names: dict[str, int] = {}
     chains: list[str] = []
     bindings: list[_Binding] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Name):
             names[node.id] = names.get(node.id, 0) + 1
         elif isinstance(node, ast.Attribute):

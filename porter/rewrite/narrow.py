@@ -31,6 +31,7 @@ import warnings
 from dataclasses import replace
 
 from porter.rewrite.file_port import FilePort, port_source
+from porter.source.astwalk import child_nodes, walk
 from porter.source.catalogue import Catalogue
 from porter.source.engine import RuleIndex, analyse_source, gc_paused
 from porter.source.findings import Finding
@@ -226,7 +227,7 @@ def _element_cuts(node: ast.AST, hits: set[int], lines: list[str], starts: set[i
     Elements that hold a site are looked into in turn. A call whose callee, or one of whose
     arguments, starts on a site's first line keeps its arguments: a fix may read or rewrite them
     (`keywords`, `replace`, `torch.device(...)`)."""
-    return [cut for child in ast.iter_child_nodes(node) for cut in _cuts_of(child, hits, lines, starts)]
+    return [cut for child in child_nodes(node) for cut in _cuts_of(child, hits, lines, starts)]
 
 
 def _cuts_of(node: ast.AST, hits: set[int], lines: list[str], starts: set[int]) -> list[_Cut]:
@@ -322,7 +323,7 @@ def _imports_at_load(node: ast.AST) -> bool:
         return True
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         return False
-    return any(_imports_at_load(child) for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return any(_imports_at_load(child) for child in child_nodes(node) if isinstance(child, ast.stmt))
 
 
 def _exports(stmt: ast.stmt) -> bool:
@@ -341,7 +342,7 @@ def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], line_count: int) -> list[
     imported: set[str] = set()
     names: list[tuple[int, str]] = []
     attributes: list[tuple[int, ast.Attribute]] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Name):
             unit = unit_at[node.lineno]
             if unit >= 0:
