@@ -7,7 +7,9 @@ porter.rules and porter.kernels, so a wheel carries them and nothing else claims
 from setuptools import find_packages, setup
 
 packages = find_packages(include=["porter", "porter.*"])
-packages.append("porter.rules")
+# Data folders (no __init__.py): listed as packages so their files install without setuptools'
+# "absent from packages" warning.
+packages += ["porter.rules", "porter.graph.data", "porter.emulate.bootstrap"]
 packages += ["porter." + name for name in find_packages(include=["kernels", "kernels.*"])]
 
 setup(
