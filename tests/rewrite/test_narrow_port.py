@@ -115,3 +115,21 @@ def test_the_cut_goes_into_long_statements(always_narrow):
     assert "non_blocking=True," in skeleton
     # other calls' arguments without a site are cut
     assert "sizes[0]," not in skeleton
+
+
+VARIANTS = {
+    "crlf": lambda text: text.replace("\n", "\r\n"),
+    "non-ascii names": lambda text: text.replace("entry(", "éntrée(").replace("total", "tötal"),
+    "tab indents": lambda text: text.replace("    ", "\t"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("name", ["big_literals.py", "nested_blocks.py"])
+def test_the_cut_holds_for_line_endings_indents_and_non_ascii(name, variant, always_narrow):
+    # ast columns count UTF-8 bytes: a cut beside a non-ASCII name must still find its edges
+    text = VARIANTS[variant]((ROOT / "tests" / "fixtures" / "port" / "narrow" / name).read_text())
+    assert narrow._plan(text, analyse_source(text, name, INDEX)) is not None
+    for target in TARGETS:
+        whole = port_source(text, name, INDEX, CATALOGUE, target)
+        assert _summary(narrow.port_source_narrow(text, name, INDEX, CATALOGUE, target)) == _summary(whole)
