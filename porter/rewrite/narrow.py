@@ -181,7 +181,9 @@ def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[i
         if _exports(stmt) or getattr(stmt, "name", "").lower().startswith("_porter"):
             continue  # `__all__`, and helpers an earlier port added, are read by the port
         if not any(line in hits for line in range(start, end + 1)) and not _imports_at_load(stmt):
-            if _on_own_lines(stmt, start, end, lines):
+            first = min([stmt, *getattr(stmt, "decorator_list", ())], key=lambda n: n.lineno)
+            # not `if x: return y` (its body shares the header's line), nor `a = 1; b = 2`
+            if _alone(first, stmt, lines, lead=(b"", b"@")) is not None:
                 if dropped:
                     drops[-1] = (drops[-1][0], end, [*drops[-1][2], stmt], "stmt")
                 else:
@@ -207,10 +209,8 @@ def _decorator_cuts(decorators: list[ast.expr], hits: set[int], lines: list[str]
     merge = False
     for decorator in decorators:
         start, end = decorator.lineno, decorator.end_lineno or decorator.lineno
-        before = lines[start - 1].encode("utf-8")[: decorator.col_offset].strip(b" \t")
-        after = lines[end - 1].encode("utf-8")[decorator.end_col_offset or 0:].strip()
-        alone = before == b"@" and (not after or after.startswith(b"#"))
-        if not alone or any(line in hits for line in range(start, end + 1)):
+        if _alone(decorator, decorator, lines, lead=(b"@",)) is None or any(
+                line in hits for line in range(start, end + 1)):
             merge = False
             continue
         if merge:
@@ -264,7 +264,7 @@ def _container_cuts(elements: list[tuple[ast.AST, ast.AST, str]], hits: set[int]
     previous: str | None = None  # the kind of the element cut just before, to merge with
     for first, last, kind in elements:
         start, end = first.lineno, last.end_lineno or last.lineno
-        comma = _element_alone(first, last, lines) if kind else None
+        comma = _alone(first, last, lines, comma=True) if kind else None
         if comma is None or any(line in hits for line in range(start, end + 1)):
             for part in dict.fromkeys((first, last)):  # an element is its own first and last
                 cuts += _cuts_of(part.value if isinstance(part, ast.keyword) else part, hits, lines, starts)
@@ -280,16 +280,18 @@ def _container_cuts(elements: list[tuple[ast.AST, ast.AST, str]], hits: set[int]
     return cuts
 
 
-def _element_alone(first: ast.AST, last: ast.AST, lines: list[str]) -> bool | None:
-    """Does the element (`first` to `last`: a dict entry's key and value) fill its lines, with at
-    most its comma and a comment after it? None if not; else whether the comma is there."""
-    before = lines[first.lineno - 1].encode("utf-8")[: first.col_offset]
-    if before.strip(b" \t"):
+def _alone(first: ast.AST, last: ast.AST, lines: list[str], lead: tuple[bytes, ...] = (b"",),
+           comma: bool = False) -> bool | None:
+    """Do `first` to `last` (a statement, element, dict entry or decorator) fill their lines alone:
+    only one of `lead` before (a decorator's `@`), and after only a comment (and a comma, when
+    `comma`)? None if not; else whether a comma follows. ast columns count UTF-8 bytes."""
+    before = lines[first.lineno - 1].encode("utf-8")[: first.col_offset].strip(b" \t\f")
+    if before not in lead:
         return None
     after = lines[(last.end_lineno or last.lineno) - 1].encode("utf-8")[last.end_col_offset or 0:].strip()
-    comma = after.startswith(b",")
-    rest = after[1:].strip() if comma else after
-    return comma if not rest or rest.startswith(b"#") else None
+    has_comma = comma and after.startswith(b",")
+    rest = after[1:].strip() if has_comma else after
+    return has_comma if not rest or rest.startswith(b"#") else None
 
 
 def _bodies(stmt: ast.stmt, lines: list[str]) -> list[list[ast.stmt]]:
@@ -304,17 +306,6 @@ def _bodies(stmt: ast.stmt, lines: list[str]) -> list[list[ast.stmt]]:
     blocks += [case.body for case in getattr(stmt, "cases", ())]
     blocks = [block for block in blocks if isinstance(block, list) and block and isinstance(block[0], ast.stmt)]
     return sorted(blocks, key=lambda block: block[0].lineno)  # source order: a try's handlers precede its else
-
-
-def _on_own_lines(stmt: ast.stmt, start: int, end: int, lines: list[str]) -> bool:
-    """Does the statement alone fill its lines? Not `if x: return y`, whose body shares the
-    header's line, nor a statement followed by `; other` (ast columns count UTF-8 bytes)."""
-    first = min([stmt] + list(getattr(stmt, "decorator_list", ())), key=lambda n: n.lineno)
-    before = lines[start - 1].encode("utf-8")[: first.col_offset].strip(b" \t\f")
-    if before not in (b"", b"@"):  # a decorator's column is its expression's, after the `@`
-        return False
-    after = lines[end - 1].encode("utf-8")[stmt.end_col_offset or 0:].strip()
-    return not after or after.startswith(b"#")
 
 
 def _imports_at_load(node: ast.AST) -> bool:

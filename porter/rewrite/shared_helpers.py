@@ -26,6 +26,7 @@ from porter.rewrite.helpers import (
     extra_helper_source,
     missing_helper_source,
 )
+from porter.source.astwalk import statements
 
 MODULE_NAME = "_porter_helpers"
 # The module's docstring opens with this: porter recognises its own module on later ports.
@@ -88,7 +89,7 @@ def helper_shape(path: Path, ported: str) -> HelperShape | None:
     if not defs:
         return None
     own = root.name
-    imports = list(_imports(tree.body))
+    imports = [n for n in statements(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     return HelperShape(
         root=str(root),
         defs=tuple((d.name, min([d.lineno, *(x.lineno for x in getattr(d, "decorator_list", []))]), d.end_lineno)
@@ -102,21 +103,6 @@ def helper_shape(path: Path, ported: str) -> HelperShape | None:
             isinstance(s, ast.If) and isinstance(s.test, ast.Compare) and isinstance(s.test.left, ast.Name)
             and s.test.left.id == "__name__" for s in tree.body),
     )
-
-
-def _imports(body: list[ast.stmt]):
-    """Every import statement, at any depth: only statements are walked (imports are never inside
-    an expression), not the whole tree."""
-    for stmt in body:
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            yield stmt
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(stmt, name, None)
-            if isinstance(block, list):
-                yield from _imports(block)
-        for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
-            yield from _imports(part.body)
 
 
 def _import_line(shape: HelperShape, path: Path, names: list[str]) -> str | None:

@@ -16,10 +16,7 @@ FILES = sorted([*(ROOT / "tests" / "fixtures" / "port").rglob("*.py"), *(ROOT / 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_parent_map_is_libcst_parent_provider(path):
-    try:
-        module = cst.parse_module(path.read_text())
-    except cst.ParserSyntaxError:
-        pytest.skip(f"{path.name} is a deliberately unparsable fixture")
+    module = cst.parse_module(path.read_text())
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     expected = wrapper.resolve(ParentNodeProvider)
     got = parent_map(wrapper.module)
