@@ -13,7 +13,6 @@ from collections.abc import Callable
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.rewrite.guards import (
     EXTENSION_RULE,
@@ -36,6 +35,7 @@ from porter.rewrite.placement import (
     _torch_alias,
     _torch_anywhere,
 )
+from porter.rewrite.positions import Positions
 from porter.rewrite.results import FilePort
 from porter.rewrite.settle import _settle_resolved
 from porter.rewrite.site_plan import SitePlan
@@ -138,9 +138,8 @@ def port_source(
     if not findings and not extension_modules:
         return result
     module = cst.parse_module(source)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    parents = parent_map(wrapper.module)
+    positions = Positions(module)
+    parents = parent_map(module)
     sites = SiteIndex(positions)
     ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")
     plan = SitePlan(catalogue, target, unsafe_fixes, line_length, positions, parents, sites, ctx, result)
@@ -151,7 +150,7 @@ def port_source(
     if extension_modules:
         _extension_imports(path, target, extension_modules, catalogue, positions, parents, result, guards, mark)
     splits = plan.swaps.resolve(mark)
-    new_module = wrapper.module.visit(_Rewriter(edits, markers, guards, splits, builds, parents))
+    new_module = module.visit(_Rewriter(edits, markers, guards, splits, builds, parents))
     SwapPlan.finish(plan.swaps.sites)
     helpers: list[tuple[str, str]] = []
     if ctx.needs_device_helper:

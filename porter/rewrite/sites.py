@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 import libcst as cst
-from libcst.metadata import CodeRange
 
+from porter.rewrite.positions import Positions
 from porter.source.findings import Finding
 
 # When several nodes share a range (an Arg and its value, an AssignTarget and its Name), the
@@ -21,21 +21,24 @@ PREFERENCE = (cst.Arg, cst.Call, cst.Attribute, cst.Name, cst.BaseExpression, cs
 
 
 class SiteIndex:
-    def __init__(self, positions: dict[cst.CSTNode, CodeRange]) -> None:
-        self.by_range: dict[tuple[int, int, int, int], list[cst.CSTNode]] = defaultdict(list)
-        self.names_by_start: dict[tuple[int, int], cst.Name] = {}
+    def __init__(self, positions: Positions) -> None:
+        self.positions = positions
+        self.by_span: dict[tuple[int, int], list[cst.CSTNode]] = defaultdict(list)
+        self.names_by_start: dict[int, cst.Name] = {}
         self.statements: list[tuple[int, int, cst.CSTNode]] = []
-        for node, r in positions.items():
+        for node, span in positions.spans.items():
             if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                self.statements.append((r.start.line, r.end.line, node))
-            key = (r.start.line, r.start.column, r.end.line, r.end.column)
-            self.by_range[key].append(node)
+                self.statements.append((*span, node))
+            self.by_span[span].append(node)
             if isinstance(node, cst.Name):
-                self.names_by_start[(r.start.line, r.start.column)] = node
+                self.names_by_start[span[0]] = node
 
     def locate(self, finding: Finding) -> cst.CSTNode | None:
-        key = (finding.line, finding.col - 1, finding.end_line, finding.end_col - 1)
-        candidates = self.by_range.get(key)
+        offset = self.positions.offset
+        start, end = offset(finding.line, finding.col - 1), offset(finding.end_line, finding.end_col - 1)
+        if start is None or end is None:
+            return None
+        candidates = self.by_span.get((start, end))
         if candidates:
             for kind in PREFERENCE:
                 for node in candidates:
@@ -44,13 +47,15 @@ class SiteIndex:
             return candidates[0]
         # ast's range of a parenthesised tuple, `window_size=(256, 0)`, includes its parentheses;
         # libcst's range of the Tuple node (which owns them) does not.
-        inner = self.by_range.get((key[0], key[1] + 1, key[2], key[3] - 1), ())
+        inner = self.by_span.get((start + 1, end - 1), ())
         tuples = [node for node in inner if isinstance(node, cst.Tuple) and node.lpar]
         if tuples:
             return tuples[0]
-        return self.names_by_start.get((finding.line, finding.col - 1))
+        return self.names_by_start.get(start)
 
     def statement_at(self, line: int) -> cst.CSTNode | None:
         """The innermost statement spanning `line`: where a marker goes when the exact node is not found."""
-        spans = [(end - start, node) for start, end, node in self.statements if start <= line <= end]
+        position = self.positions.position
+        spans = [(position(end).line - position(start).line, node) for start, end, node in self.statements
+                 if position(start).line <= line <= position(end).line]
         return min(spans, key=lambda item: item[0])[1] if spans else None

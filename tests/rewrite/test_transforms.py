@@ -9,11 +9,11 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.config import Overrides, Settings
 from porter.rewrite import fileio
 from porter.rewrite.file_port import port_source
+from porter.rewrite.positions import Positions
 from porter.rewrite.sites import SiteIndex
 from porter.rewrite.transforms import code_of, split_swap_import
 from porter.rewrite.tree_port import PortOptions, port_tree
@@ -250,8 +250,7 @@ def test_flash_attn_defaults_are_not_marked_and_non_literals_are():
 
 def test_a_parenthesised_tuple_argument_is_located():
     source = "y = f(q, window_size=(256, 0))\n"
-    wrapper = MetadataWrapper(cst.parse_module(source))
-    index = SiteIndex(wrapper.resolve(PositionProvider))
+    index = SiteIndex(Positions(cst.parse_module(source)))
     # lint's (ast's) range of the tuple includes its parentheses: columns 22-30 (1-based, end exclusive)
     node = index.locate(Finding("s.py", 1, 22, "NRN415", "", 1, 30))
     assert isinstance(node, cst.Tuple) and code_of(node) == "(256, 0)"
