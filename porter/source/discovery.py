@@ -198,7 +198,11 @@ def _walk(root: Path, settings_for, found: Discovery, add) -> None:
             if not (is_dir or link or name.endswith(CHECKABLE_SUFFIXES)):
                 continue  # most of a tree: nothing to check, no pattern to match
             path = Path(entry.path)
-            if not is_dir and not entry.is_file() and (kind := special_file(entry)) is not None:
+            try:
+                is_file = entry.is_file()
+            except OSError:  # a symlink to itself (ELOOP): reported below as a symlink loop
+                is_file = False
+            if not is_dir and not is_file and (kind := special_file(entry)) is not None:
                 found.problems.append((str(path), f"{kind}, not a regular file: not read"))
                 continue
             if _ignored(path, is_dir, specs) or _excluded(path, settings):

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from porter.cli import app
 from porter.config import DEFAULT_EXCLUDE
 from tests.lint.helpers import CUDA_CODE, codes, findings, lint, write
 
@@ -122,6 +124,18 @@ def test_self_referencing_symlink_given_explicitly(tmp_path):
     assert result.exit_code == 1
     assert findings(result) == [("self.py:1:1", "NRN005")]
     assert "symlink loop" in result.stdout
+
+
+def test_self_referencing_symlink_inside_a_walked_folder(tmp_path):
+    # `self -> self`: is_file() raises ELOOP; lint and port go on and name it
+    write(tmp_path / "a.py", CUDA_CODE)
+    os.symlink("self", tmp_path / "self")
+    os.symlink("loop.py", tmp_path / "loop.py")
+    result = lint(".", "--no-cache")
+    assert result.exit_code == 1, result.output
+    assert findings(result) == [("a.py:2:20", "NRN101"), ("loop.py:1:1", "NRN005"), ("self:1:1", "NRN005")]
+    ported = CliRunner().invoke(app, ["port", ".", "--diff", "--no-cache"])
+    assert ported.exit_code == 1 and "+++ b/a.py" in ported.stdout, ported.output
 
 
 def test_broken_symlink_is_reported(tmp_path):
