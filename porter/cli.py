@@ -375,5 +375,17 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+# The runtime extra's modules: a command that needs one on a core install (trace, compile, run,
+# parity) says so instead of ending in a traceback.
+RUNTIME_MODULES = frozenset({"torch", "numpy", "ml_dtypes", "onnx", "onnxruntime", "onnxscript", "safetensors"})
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in RUNTIME_MODULES:
+            raise
+        typer.secho(f"porter: error: this command needs the runtime extra (pip install 'neuron-porter[runtime]'): "
+                    f"no module named {exc.name!r}", err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None

@@ -91,15 +91,17 @@ def _simulator_nki_version() -> str:
 
 
 def check_nki() -> Check:
-    from porter.nki.install import real_nki_available
+    try:
+        from porter.nki.install import real_nki_available
+    except ImportError as exc:  # porter.nki (the simulator and the probe) needs numpy and ml_dtypes
+        real = "an nki package is installed but not probed" if _has_module("nki") else "no real nki"
+        return Check("nki", False, f"{real}; porter's simulator needs the runtime extra (no {exc.name})",
+                     "nothing: NKI kernels cannot run here")
 
     if real_nki_available():
         version = _version("nki") or _version("neuronx-cc") or "unknown version"
         return Check("nki", True, f"real nki {version}",
                      "kernels compile and run on Neuron devices; NKI_SIMULATOR=1 runs them in the official simulator")
-    if not _has_module("numpy"):
-        return Check("nki", False, "no real nki; porter's simulator needs numpy and ml_dtypes (runtime extra)",
-                     "nothing: NKI kernels cannot run here")
     return Check("nki", True, f"porter's simulator, NKI {_simulator_nki_version()} (no real nki installed)",
                  "NKI kernels run on CPU in porter's simulator (`porter kernels test`)")
 

@@ -67,3 +67,29 @@ def test_doctor_names_the_simulated_nki_version(monkeypatch):
     result = CliRunner().invoke(app, ["doctor", "--output-format", "json"])
     nki = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "nki")
     assert "NKI 0.7 (as in Neuron 2.33; PORTER_NKI_VERSION=0.7)" in nki["detail"]
+
+
+# A core install (no runtime extra): torch, numpy and ml_dtypes cannot be imported.
+_CORE_ONLY = "import sys\nfor m in ('torch', 'numpy', 'ml_dtypes'): sys.modules[m] = None\n"
+
+
+def _core_only(*argv: str) -> subprocess.CompletedProcess:
+    code = _CORE_ONLY + f"sys.argv = ['porter', *{list(argv)!r}]\nfrom porter.cli import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_doctor_on_a_core_install_says_what_is_missing():
+    out = _core_only("doctor", "--output-format", "json")
+    assert out.returncode == 0, out.stderr
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    assert checks["nki"]["found"] is False and "runtime extra" in checks["nki"]["detail"]
+
+
+def test_torch_commands_on_a_core_install_name_the_runtime_extra(tmp_path):
+    (tmp_path / "m.py").write_text("def f():\n    return None\n")
+    for argv in (["trace", "--root", str(tmp_path), "--model", "m:f", "--inputs", "m:f"],
+                 ["compile", "--root", str(tmp_path), "--model", "m:f", "--inputs", "m:f"],
+                 ["run", "--", "python", "-c", "pass"]):
+        out = _core_only(*argv)
+        assert out.returncode == 2, (argv, out.stderr)
+        assert "needs the runtime extra" in out.stderr and "Traceback" not in out.stderr, (argv, out.stderr)
