@@ -32,10 +32,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """porter: lint, port, and verify CUDA PyTorch code for AWS Neuron."""
+    # Errors and warnings (typer.secho) follow NO_COLOR / FORCE_COLOR like the reports do; every
+    # command's context inherits this.
+    if os.environ.get("NO_COLOR"):
+        ctx.color = False
+    elif os.environ.get("FORCE_COLOR"):
+        ctx.color = True
 
 
 def fail(message: str) -> typer.Exit:

@@ -153,3 +153,14 @@ def test_colour_only_on_a_terminal(tmp_path, monkeypatch):
     forced = lint("a.py", "--no-cache", env={"FORCE_COLOR": "1", "NO_COLOR": ""})
     assert "\x1b[1;31mNRN101\x1b[0m" in forced.stdout
     assert "\x1b[" not in lint("a.py", "--no-cache", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+
+
+def test_errors_and_warnings_follow_no_color(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    runner = CliRunner()
+    on_a_terminal = runner.invoke(app, ["lint", "--output-format", "nope"], color=True, env={"NO_COLOR": ""})
+    assert "\x1b[31mporter: error:" in on_a_terminal.stderr  # red on a terminal
+    for argv in (["lint", "--output-format", "nope"], ["lint", "--no-cache", "empty"]):
+        plain = runner.invoke(app, argv, color=True, env={"NO_COLOR": "1"})
+        assert "\x1b[" not in plain.stderr and plain.stderr.strip(), (argv, plain.stderr)
