@@ -7,7 +7,6 @@ formatting and comments survive. Markers are comments above the statement:
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 
 import libcst as cst
@@ -166,9 +165,8 @@ def port_source(
         for module_name in needed:
             AddImportsVisitor.add_needed_import(context, module_name)
         new_module = AddImportsVisitor(context).transform_module(new_module)
-    new_module, code = drop_unused_imports(new_module, source)
     try:
-        ast.parse(code)
+        new_module, code = drop_unused_imports(new_module, source)
     except SyntaxError as exc:  # never write a file that does not parse
         result.error = f"internal error: the ported file would not parse ({exc.msg}, line {exc.lineno})"
         result.changes = []  # nothing of it is written: no site counts as fixed

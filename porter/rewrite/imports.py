@@ -80,9 +80,12 @@ def _count(binding: _Binding, names: dict[str, int], chains: list[str]) -> int:
 def unused_after_port(original: str, ported: str) -> set[_Binding]:
     """The import bindings of `ported` that `original` used and `ported` no longer uses."""
     try:
-        before, after = ast.parse(original), ast.parse(ported)
+        return _unused(ast.parse(original), ast.parse(ported))
     except SyntaxError:
         return set()
+
+
+def _unused(before: ast.Module, after: ast.Module) -> set[_Binding]:
     names_before, chains_before, _ = _uses(before)
     names_after, chains_after, bindings = _uses(after)
     top_bound = {b.key.split(".")[0] for b in bindings if not b.dotted}
@@ -153,10 +156,18 @@ class _Dropper(cst.CSTTransformer):
 
 def drop_unused_imports(module: cst.Module, original: str) -> tuple[cst.Module, str]:
     """Remove the imports the port left unused (see the module docstring); the module and its code
-    (generated once: code generation is a pass over the whole tree)."""
+    (generated once: code generation is a pass over the whole tree). Raises SyntaxError when the
+    ported code does not parse (its parse here is the port's check that it does)."""
     code = module.code
-    dropped = unused_after_port(original, code)
+    after = ast.parse(code)
+    try:
+        before = ast.parse(original)
+    except SyntaxError:
+        return module, code
+    dropped = _unused(before, after)
     if not dropped:
         return module, code
     module = module.visit(_Dropper(dropped))
-    return module, module.code
+    code = module.code
+    ast.parse(code)
+    return module, code
