@@ -126,7 +126,7 @@ def lint(
                 paths or [Path(".")], overrides, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs,
                 force_exclude=force_exclude, progress=_progress_bar(),
             )
-        findings, notes = narrow_findings(result.findings, baseline, diff_base)
+        findings, notes = narrow_findings(result.findings, baseline, diff_base, paths or [Path(".")])
     except (ConfigError, CatalogueError, SelectionError, AdoptionError) as exc:
         raise fail(str(exc)) from None
     except Exception as exc:  # exit 2, like ruff, not a traceback and exit 1

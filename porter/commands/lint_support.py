@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from porter.source.findings import Finding
 
 
 def narrow_findings(findings: list[Finding], baseline: Path | None,
-                    diff_base: str | None) -> tuple[list[Finding], list[str]]:
+                    diff_base: str | None, paths: Sequence[Path] = ()) -> tuple[list[Finding], list[str]]:
     """The findings left after the baseline and --diff-base, and a note line for each filter."""
     from porter.source.adoption import apply_baseline, apply_diff_base, changed_lines, load_baseline
 
@@ -22,7 +23,10 @@ def narrow_findings(findings: list[Finding], baseline: Path | None,
         if known:
             notes.append(f"{known} finding{'s' if known != 1 else ''} known in the baseline {baseline}, not shown.")
     if diff_base is not None:
-        findings, hidden = apply_diff_base(findings, changed_lines(diff_base, Path.cwd()))
+        # git runs in the repository of the paths linted, not of the working directory
+        first = next((p for p in paths if str(p) != "-"), Path("."))
+        where = first if first.is_dir() else first.parent
+        findings, hidden = apply_diff_base(findings, changed_lines(diff_base, where if where.is_dir() else Path.cwd()))
         if hidden:
             notes.append(f"{hidden} finding{'s' if hidden != 1 else ''} on lines unchanged since {diff_base}, "
                          "not shown.")

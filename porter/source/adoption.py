@@ -73,7 +73,8 @@ def changed_lines(revision: str, cwd: Path) -> dict[str, set[int] | None]:
         _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd)
     except AdoptionError:
         raise AdoptionError(f"--diff-base {revision}: not a commit git knows in {top}") from None
-    diff = _git(["diff", "--unified=0", "--no-color", "--no-ext-diff", "--no-renames", revision, "--"], top)
+    # Renames are followed (a moved file's old findings are not new), whatever diff.renames says.
+    diff = _git(["diff", "--unified=0", "--no-color", "--no-ext-diff", "--find-renames", revision, "--"], top)
     changed: dict[str, set[int] | None] = {}
     current: set[int] | None = None
     for line in diff.splitlines():

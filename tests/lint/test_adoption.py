@@ -88,6 +88,24 @@ def test_diff_base_reports_only_changed_lines(tmp_path, monkeypatch):
     assert unknown.exit_code == 2 and "--diff-base no-such-rev: not a commit git knows" in unknown.stderr
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_diff_base_follows_renames_and_the_linted_repository(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    write(repo / "old.py", "import torch\nx = torch.zeros(1).cuda()\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], cwd=repo, check=True)
+    subprocess.run(["git", "mv", "old.py", "moved.py"], cwd=repo, check=True)
+    write(repo / "moved.py", "import torch\nx = torch.zeros(1).cuda()\ny = x.cuda()\n")
+    monkeypatch.chdir(tmp_path)  # not the repository: git runs where the linted paths are
+    result = lint("repo", "--no-cache", "--diff-base", "HEAD")
+    assert result.exit_code == 1, result.output
+    assert "repo/moved.py:3:7: NRN101" in result.stdout and "moved.py:2:" not in result.stdout
+    assert "1 finding on lines unchanged since HEAD, not shown." in result.stdout
+
+
 def test_add_noqa_silences_each_line_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(CASES / "noqa_cases.py", tmp_path / "m.py")
