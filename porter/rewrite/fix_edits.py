@@ -3,8 +3,10 @@
 `porter port` rewrites a whole file at once (a fix may add a helper or an import too), so the edits
 come from porting the file and diffing: each changed block of lines goes to the findings it
 overlaps, and a block no finding overlaps (a helper function, an import) to every fixed finding of
-the file, as ruff lists an import edit with each fix that needs it. Applying every edit of a file
-gives `porter port --unsafe-fixes`'s result for it.
+the file, as ruff lists an import edit with each fix that needs it. A safe fix's edits come from
+`porter port`, an unsafe fix's from `porter port --unsafe-fixes`: applying the edits of a file's
+safe fixes gives `porter port`'s result for it, and a consumer that applies safe fixes only never
+changes numerics.
 """
 
 from __future__ import annotations
@@ -52,24 +54,36 @@ def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str,
             continue
         if not isinstance(text, str):
             continue
-        try:
-            port = port_source_narrow(text, path, index, catalogue, target, True)
-        except Exception:  # a file the port cannot handle simply gets no edits
-            continue
-        if port.error or not port.changed:
-            continue
-        before, after = text.splitlines(keepends=True), port.ported.splitlines(keepends=True)
-        blocks = [(i1, i2, "".join(after[j1:j2]))
-                  for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-                  if tag != "equal"]
-        # a block at no finding (a helper, an import) belongs to every fix; one at a site that is
-        # only marked (a `# porter:` comment) to none
-        shared = [b for b in blocks if not any(_overlaps(b, f) for f in everything[path])]
+        # A safe fix's edits come from `porter port`, an unsafe one's from `--unsafe-fixes`: the
+        # edits of a safe fix never carry an unsafe change made on the same line.
+        by_kind: dict[bool, list[Finding]] = defaultdict(list)
         for f in file_findings:
-            own = [b for b in blocks if _overlaps(b, f)]
-            if own:
-                edits[finding_key(f)] = [_edit(b) for b in sorted(own + shared)]
+            by_kind[catalogue.get(f.rule_id).fix_for(target).applicability == "unsafe"].append(f)
+        for unsafe, kind_findings in by_kind.items():
+            blocks = _blocks(text, path, index, catalogue, target, unsafe)
+            # a block at no finding (a helper, an import) belongs to every fix; one at a site that
+            # is only marked (a `# porter:` comment) to none
+            shared = [b for b in blocks if not any(_overlaps(b, f) for f in everything[path])]
+            for f in kind_findings:
+                own = [b for b in blocks if _overlaps(b, f)]
+                if own:
+                    edits[finding_key(f)] = [_edit(b) for b in sorted(own + shared)]
     return edits
+
+
+def _blocks(text: str, path: str, index: RuleIndex, catalogue: Catalogue, target: str,
+            unsafe: bool) -> list[tuple[int, int, str]]:
+    """The changed blocks of lines porting the file makes: (first, end) 0-based original lines, new text."""
+    try:
+        port = port_source_narrow(text, path, index, catalogue, target, unsafe)
+    except Exception:  # a file the port cannot handle simply gets no edits
+        return []
+    if port.error or not port.changed:
+        return []
+    before, after = text.splitlines(keepends=True), port.ported.splitlines(keepends=True)
+    return [(i1, i2, "".join(after[j1:j2]))
+            for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+            if tag != "equal"]
 
 
 def _overlaps(block: tuple[int, int, str], f: Finding) -> bool:

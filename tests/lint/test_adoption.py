@@ -163,6 +163,27 @@ def test_json_and_sarif_carry_fix_edits_and_rule_urls(tmp_path, monkeypatch):
     assert replacement["deletedRegion"]["startLine"] == edits[0]["location"]["row"]
 
 
+def _apply(original: str, edits: list[dict]) -> str:
+    lines = original.splitlines(keepends=True)
+    for e in sorted(edits, key=lambda e: e["location"]["row"], reverse=True):
+        lines[e["location"]["row"] - 1:e["end_location"]["row"] - 1] = [e["content"]]
+    return "".join(lines)
+
+
+def test_a_safe_fix_never_carries_an_unsafe_change_on_its_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    original = "import torch\n\n\ndef f(x):\n    return x.cuda().half()\n"
+    write(tmp_path / "a.py", original)
+    records = {r["code"]: r for r in json.loads(lint("a.py", "--no-cache", "--output-format", "json").stdout)}
+    safe, unsafe = records["NRN101"]["fix"], records["NRN206"]["fix"]
+    assert (safe["applicability"], unsafe["applicability"]) == ("safe", "unsafe")
+    runner = CliRunner()
+    assert _apply(original, safe["edits"]) == runner.invoke(app, ["port", "-"], input=original).stdout
+    assert ".half()" in _apply(original, safe["edits"])  # marked, not cast to bf16
+    assert _apply(original, unsafe["edits"]) == runner.invoke(app, ["port", "-", "--unsafe-fixes"],
+                                                              input=original).stdout
+
+
 def test_colour_only_on_a_terminal(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "a.py", "import torch\nx = torch.zeros(1).cuda()\n")
