@@ -92,7 +92,7 @@ def lint(
     stdin_filename: Annotated[str | None, typer.Option(help="The file name for source read from `-` (stdin).")] = None,
 ) -> None:
     """Find CUDA-only code and say what it means on Trainium / Inferentia."""
-    from porter.commands.lint_support import colourize, narrow_findings, use_colour
+    from porter.commands.lint_support import attach_locations, colourize, narrow_findings, use_colour
     from porter.report import LINT_FORMATS, STATISTICS_FORMATS, LintReport
     from porter.source.adoption import AdoptionError
     from porter.source.catalogue import CatalogueError
@@ -114,13 +114,14 @@ def lint(
         extend_exclude=tuple(extend_exclude) if extend_exclude else None,
     )
     from_stdin = [str(p) for p in paths or ()] == ["-"]
+    stdin_name, stdin_data = stdin_filename or "-", sys.stdin.buffer.read() if from_stdin else b""
     if from_stdin and (fix or add_noqa):
         raise fail("--fix and --add-noqa rewrite files; they cannot take source from stdin")
     if fix:
         _apply_fixes(paths or [Path(".")], overrides, unsafe_fixes, jobs)
     try:
         if from_stdin:
-            result = lint_stdin(sys.stdin.buffer.read(), stdin_filename or "-", overrides)
+            result = lint_stdin(stdin_data, stdin_name, overrides)
         else:
             result = lint_paths(
                 paths or [Path(".")], overrides, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs,
@@ -145,18 +146,8 @@ def lint(
         return
     report = LintReport(findings, result.catalogue, result.settings.target, strict_markers=strict_markers,
                         notes=notes)
-    if output_format in ("json", "sarif") and not statistics and not from_stdin:
-        from porter.rewrite.fix_edits import fix_edits
-
-        report.edits = fix_edits(findings, result.catalogue, result.settings.target, result.rule_ids)
-    if output_format == "sarif" and not statistics and not from_stdin:
-        from porter.source.notebook_positions import locate
-
-        for path in {f.path for f in findings if f.cell is not None}:
-            try:
-                report.notebook_locators[path] = locate(Path(path).read_bytes())
-            except OSError:
-                pass
+    if not statistics:  # fix edits (JSON, SARIF) and notebook positions (SARIF, GitHub)
+        attach_locations(report, output_format, result.rule_ids, {stdin_name: stdin_data} if from_stdin else {})
     text = STATISTICS_FORMATS[output_format](report) if statistics else LINT_FORMATS[output_format](report)
     if output_format == "text" and not statistics and use_colour(output_file):
         text = colourize(text)

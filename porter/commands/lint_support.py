@@ -33,6 +33,25 @@ def narrow_findings(findings: list[Finding], baseline: Path | None,
     return findings, notes
 
 
+def attach_locations(report, output_format: str, rule_ids: set[str], sources: dict[str, bytes]) -> None:
+    """The fix edits JSON and SARIF carry, and where each notebook finding sits in the .ipynb file
+    (SARIF regions, GitHub annotations). `sources` holds the bytes of files that are not on disk
+    (stdin, under its --stdin-filename)."""
+    if output_format in ("json", "sarif"):
+        from porter.rewrite.fix_edits import fix_edits
+
+        report.edits = fix_edits(report.findings, report.catalogue, report.target, rule_ids,
+                                 sources=sources)
+    if output_format in ("sarif", "github"):
+        from porter.source.notebook_positions import locate
+
+        for path in {f.path for f in report.findings if f.cell is not None}:
+            try:
+                report.notebook_locators[path] = locate(sources[path] if path in sources else Path(path).read_bytes())
+            except OSError:
+                pass
+
+
 _LINE = re.compile(r"^(?P<loc>\S.*?:\d+:\d+:) (?P<code>NRN\d{3})(?P<tag> \[\*\]| \[marked\])? ")
 
 

@@ -28,9 +28,10 @@ def finding_key(f: Finding) -> Key:
     return f.path, f.line, f.col, f.rule_id
 
 
-def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str,
-              rule_ids: set[str]) -> dict[Key, list[dict]]:
-    """Edits per finding (by `finding_key`), for the findings whose fix porter applies at their site."""
+def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str, rule_ids: set[str],
+              sources: dict[str, bytes] | None = None) -> dict[Key, list[dict]]:
+    """Edits per finding (by `finding_key`), for the findings whose fix porter applies at their site.
+    `sources`: the bytes of files not on disk (stdin), by path."""
     def fixable(f: Finding) -> bool:
         rule = catalogue.get(f.rule_id)
         return (rule is not None and rule.fix_for(target).available and not f.manual and f.cell is None
@@ -49,7 +50,8 @@ def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str,
     edits: dict[Key, list[dict]] = {}
     for path, file_findings in by_file.items():
         try:
-            text = decode_python(Path(path).read_bytes(), path)
+            data = sources[path] if sources and path in sources else Path(path).read_bytes()
+            text = decode_python(data, path)
         except OSError:
             continue
         if not isinstance(text, str):

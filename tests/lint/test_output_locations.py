@@ -8,6 +8,9 @@ import re
 from urllib.parse import unquote, urlparse
 from xml.etree import ElementTree as ET
 
+from typer.testing import CliRunner
+
+from porter.cli import app
 from tests.lint.helpers import CLEAN_CODE, CUDA_CODE, fixture, lint, write
 
 
@@ -66,6 +69,22 @@ def test_github_notebook_annotation_names_its_cell(tmp_path):
     assert props["title"] == "porter (NRN101) cell 2"
     assert props["file"] == "magics.ipynb"
     assert match["message"].startswith("magics.ipynb:cell 2:2:20: NRN101 ")
+    # annotated on the line of the .ipynb file where the code sits (GitHub shows the file's lines)
+    text = (tmp_path / "magics.ipynb").read_text().splitlines()
+    assert text[int(props["line"]) - 1][int(props["col"]) - 1:].startswith("cuda()")
+
+
+def test_notebook_from_stdin_keeps_its_ipynb_positions_and_python_its_fix_edits(tmp_path):
+    fixture("magics.ipynb", tmp_path)
+    data = (tmp_path / "magics.ipynb").read_text()
+    runner = CliRunner()
+    from_stdin = runner.invoke(app, ["lint", "-", "--stdin-filename", "magics.ipynb", "--output-format", "sarif"],
+                               input=data)
+    region = json.loads(from_stdin.stdout)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert region == _sarif("magics.ipynb")[0]["locations"][0]["physicalLocation"]["region"]
+    records = json.loads(runner.invoke(app, ["lint", "-", "--stdin-filename", "m.py", "--output-format", "json"],
+                                       input=CUDA_CODE).stdout)
+    assert records[0]["fix"]["edits"], records
 
 
 def test_junit_clean_totals_match_the_suite(tmp_path):
