@@ -10,7 +10,9 @@ reported with rule NRN430 and the reason.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +78,7 @@ class KernelTranslation:
     callees: list[str] = field(default_factory=list)
     launched: bool = True
     runtime_configs: bool = False  # autotune configurations built at run time: picked when launched
+    device: bool = False  # a device function (returns a value): no entry point; verified through a wrapper
 
     @property
     def translated(self) -> bool:
@@ -254,6 +257,12 @@ def _strip_signature(fn: ast.FunctionDef) -> None:
     fn.decorator_list = []
 
 
+def returns_value(fn: ast.FunctionDef) -> bool:
+    """A jit function with ``return <value>`` is a device function called by kernels, not a kernel."""
+    return any(isinstance(n, ast.Return) and n.value is not None and
+               not (isinstance(n.value, ast.Constant) and n.value.value is None) for n in ast.walk(fn))
+
+
 def _launched_names(tree: ast.Module) -> set[str]:
     """Names launched as ``name[grid](...)`` anywhere in the file."""
     out = set()
@@ -325,8 +334,10 @@ def translate_source(source: str, path: Path) -> FileTranslation:
                     kt.mode = "program"
                     changed = True
     called = {c for kt in results.values() for c in kt.callees}
-    for kt in results.values():
+    for k in tf.kernels:
+        kt = results[k.name]
         kt.launched = kt.name in launched or kt.name not in called
+        kt.device = returns_value(k.node)
     for k in tf.kernels:
         kt = results[k.name]
         kt.config, kt.config_note = pick_config(k, kt.mode)
@@ -404,6 +415,9 @@ def _module_constants(tf: TritonFile, fns: list[ast.FunctionDef]) -> list[str]:
         n.id for fn in fns for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     used = {n.id for fn in fns for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     out = []
+    numbers: dict[str, float] = {}
+    uses_math = any(isinstance(n, ast.Import) and any(a.name == "math" and not a.asname for a in n.names)
+                    for n in tf.tree.body)
     for node in tf.tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name, value = node.targets[0].id, node.value
@@ -414,7 +428,37 @@ def _module_constants(tf: TritonFile, fns: list[ast.FunctionDef]) -> list[str]:
         if name in used and name not in bound and _is_constant(value):
             mapped = _HostNames(tf, all_tl=True).visit(copy.deepcopy(value))
             out.append(f"{name} = {ast.unparse(mapped)}")
+        elif name in used and name not in bound and uses_math:
+            computed = _math_value(value, numbers)
+            if computed is not None:
+                out.append(f"{name} = {computed!r}")
+        if name not in bound:
+            with contextlib.suppress(ValueError, SyntaxError):
+                numbers[name] = _math_value(value, numbers) if uses_math else None
+                if numbers[name] is None:
+                    numbers.pop(name)
     return out
+
+
+_MATH_NODES = (ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Attribute, ast.Call, ast.BinOp, ast.UnaryOp,
+               ast.operator, ast.unaryop)
+
+
+def _math_value(value: ast.expr, numbers: dict[str, float]) -> float | None:
+    """A module constant computed from literals with ``math`` (``_sqrt2pi = math.sqrt(2.0 / math.pi)``), or None.
+
+    Only names of earlier such constants and ``math.*`` are allowed, so evaluating it runs no user code."""
+    tree = ast.Expression(value)
+    for n in ast.walk(tree):
+        if not isinstance(n, _MATH_NODES) or (isinstance(n, ast.Name) and n.id != "math" and n.id not in numbers) \
+                or (isinstance(n, ast.Attribute) and not (isinstance(n.value, ast.Name) and n.value.id == "math")):
+            return None
+    try:
+        result = eval(compile(tree, "<module constant>", "eval"),  # noqa: S307 - literals and math only
+                      {"__builtins__": {}, "math": math, **numbers})
+    except (ArithmeticError, TypeError, ValueError):
+        return None
+    return result if isinstance(result, (int, float)) and not isinstance(result, bool) else None
 
 
 def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
@@ -430,7 +474,7 @@ def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
     ]
     for k in ok:
         kt = results[k.name]
-        if not kt.launched:
+        if not kt.launched or kt.device:
             continue
         how = ("up to 128 programs of grid axis 0 run together, one per partition" if kt.mode == "rows"
                else "one program at a time, a block's rows on the partitions")
@@ -442,7 +486,7 @@ def _emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
     for k in ok:
         lines += ["", ast.unparse(bodies[k.name]), ""]
         kt = results[k.name]
-        if not kt.launched:
+        if not kt.launched or kt.device:
             continue
         params = ", ".join(k.params)
         tup = f"({params},)" if len(k.params) == 1 else f"({params})"

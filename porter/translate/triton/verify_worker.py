@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import json
 import math
 import os
 import sys
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
+from .device_check import verify_device_function
 from .parse import Kernel, parse_file
 from .roles import Roles, infer_roles
 from .synth import MATMUL_SHAPES, ROW_SHAPES, CannotSynthesise, matmul_case, row_case, uses_axis1
@@ -44,6 +48,45 @@ def _load(name: str, path: Path) -> Any:
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+class _SkipPackageInits(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the packages under ``root`` without running their ``__init__.py``.
+
+    A kernel file imports helpers from its own package (``from pkg.utils.configs import autotune_configs``);
+    importing ``pkg`` runs its ``__init__``, which often pulls in the whole library (CUDA extensions, optional
+    dependencies). The helper module itself usually needs none of that."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        folder = self.root.joinpath(*fullname.split("."))
+        if not (folder / "__init__.py").is_file():
+            return None  # plain modules are found on the package's __path__ as usual
+        spec = importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+        return spec
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        module.__file__ = None  # the package's __init__ is not run
+
+
+def _load_skipping_package_inits(name: str, path: Path) -> Any:
+    root = _import_root(path)
+    for mod_name, mod in list(sys.modules.items()):  # drop what the failed import left half-initialised
+        if str(getattr(mod, "__file__", None) or "").startswith(str(root) + os.sep) or \
+                (getattr(mod, "__path__", None) and any(str(p).startswith(str(root) + os.sep) for p in mod.__path__)):
+            del sys.modules[mod_name]
+    finder = _SkipPackageInits(root)
+    sys.meta_path.insert(0, finder)
+    try:
+        return _load(name, path)
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def definitions_only(source: str) -> str:
@@ -105,6 +148,9 @@ def _interpreter_shims(user_module: Any = None) -> Any:
     })
     saved = []
     modules = []
+    if not hasattr(tl, "libdevice"):  # kernels written for Triton 2 call tl.libdevice.erf(...)
+        tl.libdevice = types.SimpleNamespace(**composed)
+        saved.append((tl, "libdevice", None))
     for name in ("triton.language.extra.libdevice", "triton.language.extra.cuda.libdevice"):
         with contextlib.suppress(ImportError):
             modules.append(importlib.import_module(name))
@@ -172,7 +218,9 @@ def _compare(a: Any, b: Any, dtype: str) -> tuple[float, bool]:
     return err, ok
 
 
-def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nki_mod: Any) -> KernelReport:
+def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nki_mod: Any,
+                   shim_module: Any = None) -> KernelReport:
+    """``shim_module``: the module whose libdevice names get shims, when not ``orig`` (a device check)."""
     import torch
 
     import porter.nki
@@ -191,6 +239,7 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
     config = dict(chosen or {})
     gen = torch.Generator().manual_seed(0)
     shapes = MATMUL_SHAPES if kt.mode == "program" else ROW_SHAPES
+    wrote = False  # did the original write any tensor? A run that writes nothing compares nothing.
     for shape in shapes:
         try:
             if kt.mode == "program":
@@ -212,12 +261,13 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
                   for v in values]
         args_triton = [v.clone() if torch.is_tensor(v) else v for v in values]
         try:
-            with _interpreter_shims(orig):
+            with _interpreter_shims(shim_module or orig):
                 triton_obj[grid](**{p: _scalar_arg(v) for p, v in zip(k.params, args_triton, strict=True)})
         except Exception as exc:  # noqa: BLE001 - the interpreter's own failure is reported, not raised
             report.status = UNCHECKED
             report.reason = f"Triton's interpreter could not run the original: {short(exc)}"
             return report
+        wrote = wrote or _changed(values, args_triton)
         for dtype_name in DTYPES:
             dtype = getattr(torch, dtype_name)
             args_nki = [v.to(dtype, copy=True) if torch.is_tensor(v) and v.is_floating_point() else
@@ -242,7 +292,23 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
             if not ok:
                 report.status = FAILING
                 report.reason = f"results differ on {case} {dtype_name}: max abs error {max(errs):.3g}"
+    if report.status == VERIFIED and not wrote:
+        report.status = UNCHECKED
+        report.reason = ("the original wrote none of its tensors with the synthesised inputs (every lane masked "
+                         "off or every program returned early): there was nothing to compare")
     return report
+
+
+def _changed(before: list[Any], after: list[Any]) -> bool:
+    """Whether any tensor argument differs after the run (NaN-aware: a NaN written over a NaN is no change)."""
+    import torch
+
+    for a, b in zip(before, after, strict=True):
+        if torch.is_tensor(a) and not torch.equal(a, b):
+            if a.is_floating_point() and bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all()):
+                continue
+            return True
+    return False
 
 
 def _pick_runtime(configs: Any, mode: str) -> dict[str, Any] | None:
@@ -277,8 +343,11 @@ def main(argv: list[str]) -> int:
     try:
         try:
             orig = _load(f"_porter_verify_orig_{token}", path)
-        except Exception:  # noqa: BLE001 - module-level code that needs a GPU: keep only the definitions
-            orig = _load_definitions(f"_porter_verify_defs_{token}", path)
+        except Exception:  # noqa: BLE001 - its package's __init__ may need what this machine lacks
+            try:
+                orig = _load_skipping_package_inits(f"_porter_verify_light_{token}", path)
+            except Exception:  # noqa: BLE001 - module-level code that needs a GPU: keep only the definitions
+                orig = _load_definitions(f"_porter_verify_defs_{token}", path)
     except Exception as exc:  # noqa: BLE001
         return _all_unchecked(names, kts, f"the original module failed to import: {short(exc)}")
     try:
@@ -289,7 +358,10 @@ def main(argv: list[str]) -> int:
         kt = kts[name]
         k = by_name[name]
         try:
-            r = _verify_kernel(k, kt, infer_roles(tf, k), orig, nki_mod)
+            if kt.device:
+                r = verify_device_function(k, kt, path, orig, _verify_kernel)
+            else:
+                r = _verify_kernel(k, kt, infer_roles(tf, k), orig, nki_mod)
         except Exception as exc:  # noqa: BLE001 - one kernel's crash never hides the others
             r = KernelReport(name, kt.line, UNCHECKED, f"verification crashed: {short(exc)}", kt.mode)
             traceback.print_exc(file=sys.stderr)
