@@ -6,6 +6,7 @@ process, so each file's kernels are verified in a child process that reports one
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import importlib.abc
@@ -75,16 +76,20 @@ class _SkipPackageInits(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__file__ = None  # the package's __init__ is not run
 
 
-def _load_skipping_package_inits(name: str, path: Path) -> Any:
+@contextlib.contextmanager
+def _package_inits_skipped(path: Path) -> Any:
     root = _import_root(path)
+    inside = str(root) + os.sep
     for mod_name, mod in list(sys.modules.items()):  # drop what the failed import left half-initialised
-        if str(getattr(mod, "__file__", None) or "").startswith(str(root) + os.sep) or \
-                (getattr(mod, "__path__", None) and any(str(p).startswith(str(root) + os.sep) for p in mod.__path__)):
+        paths = getattr(mod, "__path__", None)
+        paths = list(paths) if isinstance(paths, list) else []
+        if str(getattr(mod, "__file__", None) or "").startswith(inside) or any(
+                str(p).startswith(inside) for p in paths):
             del sys.modules[mod_name]
     finder = _SkipPackageInits(root)
     sys.meta_path.insert(0, finder)
     try:
-        return _load(name, path)
+        yield
     finally:
         sys.meta_path.remove(finder)
 
@@ -93,22 +98,28 @@ def definitions_only(source: str) -> str:
     """The file without its module-level actions: imports, functions, classes and assignments (each import and
     assignment guarded: one that needs a GPU is skipped). Scripts such as tutorials run GPU code when imported;
     their kernels stay checkable."""
-    import ast
+    return ast.unparse(_definitions_tree(source))
 
+
+def _definitions_tree(source: str) -> ast.Module:
+    """``definitions_only`` as a tree whose statements keep their line numbers in the original file: Triton's
+    interpreter re-reads each kernel's source through those line numbers."""
     tree = ast.parse(source)
     kept: list[ast.stmt] = []
     for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is None:
+                continue
             guard = ast.parse("try:\n    pass\nexcept Exception:\n    pass").body[0]
             guard.body = [node]
+            for n in ast.walk(guard):
+                if n is not node and not any(n is m for m in ast.walk(node)):
+                    ast.copy_location(n, node)
+                    n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
             kept.append(guard)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             kept.append(node)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            guard = ast.parse("try:\n    pass\nexcept Exception:\n    pass").body[0]
-            guard.body = [node]
-            kept.append(guard)
-    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    return ast.Module(body=kept, type_ignores=[])
 
 
 def _load_definitions(name: str, path: Path) -> Any:
@@ -120,7 +131,7 @@ def _load_definitions(name: str, path: Path) -> Any:
     mod = types.ModuleType(name)
     mod.__file__ = str(path)
     sys.modules[name] = mod
-    code = compile(definitions_only(path.read_text(encoding="utf-8")), str(path), "exec")
+    code = compile(_definitions_tree(path.read_text(encoding="utf-8")), str(path), "exec", dont_inherit=True)
     exec(code, mod.__dict__)  # noqa: S102 - the user's own kernel definitions, as an import would run them
     return mod
 
@@ -344,10 +355,11 @@ def main(argv: list[str]) -> int:
         try:
             orig = _load(f"_porter_verify_orig_{token}", path)
         except Exception:  # noqa: BLE001 - its package's __init__ may need what this machine lacks
-            try:
-                orig = _load_skipping_package_inits(f"_porter_verify_light_{token}", path)
-            except Exception:  # noqa: BLE001 - module-level code that needs a GPU: keep only the definitions
-                orig = _load_definitions(f"_porter_verify_defs_{token}", path)
+            with _package_inits_skipped(path):
+                try:
+                    orig = _load(f"_porter_verify_light_{token}", path)
+                except Exception:  # noqa: BLE001 - module-level code that needs a GPU: keep only the definitions
+                    orig = _load_definitions(f"_porter_verify_defs_{token}", path)
     except Exception as exc:  # noqa: BLE001
         return _all_unchecked(names, kts, f"the original module failed to import: {short(exc)}")
     try:
