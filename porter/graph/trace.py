@@ -173,8 +173,8 @@ def inventory(exported, device_target: str = "neuron") -> list[OpEntry]:
     for entry in ops.values():
         v = verdict(entry.target, entry.dtypes, entry.data_dtypes, device_target=device_target)
         entry.status, entry.note = v.status, v.note
-        if device_target == "neuron" and v.status == UNKNOWN and entry.target in first_node:
-            _judge_by_decomposition(entry, first_node[entry.target])
+        if v.status == UNKNOWN and entry.target in first_node:  # judged at the level the list names
+            _judge_by_decomposition(entry, first_node[entry.target], device_target)
         entry.kernel = KERNEL_FOR_OP.get(op_name(entry.target), "")
     return sorted(ops.values(), key=lambda e: (e.status != UNSUPPORTED, -e.count, e.target))
 
@@ -209,8 +209,9 @@ def _decomposed_targets(node) -> list[str]:
     return sorted({str(n.target) for n in graph.graph.nodes if n.op == "call_function"})
 
 
-def _judge_by_decomposition(entry: OpEntry, node) -> None:
-    """An op the table does not list, judged by the ops it decomposes into (the worst verdict wins)."""
+def _judge_by_decomposition(entry: OpEntry, node, device_target: str = "neuron") -> None:
+    """An op the target's table or list does not name, judged by the ops it decomposes into (the
+    worst verdict wins): `linear` is `t` and `addmm` in torch-neuronx's XLA list."""
     targets = _decomposed_targets(node)
     parts = [t for t in targets if t.startswith("aten.") and not ignored(t)]
     if not targets:
@@ -218,7 +219,7 @@ def _judge_by_decomposition(entry: OpEntry, node) -> None:
     if not parts:
         entry.status, entry.note = SUPPORTED, "decomposes to " + ", ".join(targets) + " only (no device compute)"
         return
-    verdicts = [verdict(t, entry.dtypes) for t in parts]
+    verdicts = [verdict(t, entry.dtypes, device_target=device_target) for t in parts]
     worst = max(verdicts, key=lambda v: _SEVERITY.index(v.status) if v.status in _SEVERITY else 0)
     entry.status = worst.status
     entry.note = "decomposes to " + ", ".join(parts) + (f"; {worst.note}" if worst.note else "")

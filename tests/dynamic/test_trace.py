@@ -75,6 +75,22 @@ def test_neuron_trace_has_no_not_listed_for_common_ops():
     assert not [op for op in report["ops"] if op["status"] == "not listed"]
 
 
+def test_xla_target_judges_composite_ops_by_what_they_decompose_into():
+    class Mlp(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(x).reshape(2, 4)
+
+    report = trace_model(Mlp(), (torch.ones(2, 4),), {}, "mlp", target="xla")
+    ops = {op.target: op for op in report.ops}
+    linear = ops["aten.linear.default"]
+    assert linear.status == SUPPORTED and "addmm" in linear.note  # t + addmm, both in the XLA list
+    assert ops["aten.reshape.default"].status == SUPPORTED
+
+
 @pytest.mark.parametrize("target, dtypes, data_dtypes, status", [
     # a float topk returns int64 indices; a float scatter_reduce takes an int64 index
     ("aten.topk.default", {"float32", "int64"}, {"float32"}, CAVEAT),
