@@ -12,6 +12,7 @@ from pathlib import Path
 from porter.rewrite.fileio import atomic_write, encode_source, source_encoding
 from porter.source.findings import Finding
 from porter.source.runner import decode_python
+from porter.source.suppressions import noqa_lines
 
 _NOQA = re.compile(r"#\s*noqa:\s*(?P<codes>[A-Za-z]+\d+(?:\s*,\s*[A-Za-z]+\d+)*)", re.IGNORECASE)
 _BARE_NOQA = re.compile(r"#\s*noqa(?!:)", re.IGNORECASE)
@@ -40,11 +41,17 @@ _FSTRING_TOKENS = {t for t in (getattr(tokenize, "FSTRING_START", None), getattr
 def add_noqa(findings: list[Finding]) -> tuple[int, list[tuple[str, str]]]:
     """Add the directives; (directives added, [(file, why not)] for the files left alone)."""
     by_file: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    notebooks: set[str] = set()
     for f in findings:
-        if f.cell is None and not f.suppressed and not f.rule_id.startswith("NRN0"):
+        if f.suppressed or f.rule_id.startswith("NRN0"):
+            continue
+        if f.cell is not None:
+            notebooks.add(f.path)
+        else:
             by_file[f.path][f.line].add(f.rule_id)
     added = 0
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = [
+        (path, "a notebook: add the `# noqa: NRNxxx` comments in its cells by hand") for path in sorted(notebooks)]
     for path, lines in sorted(by_file.items()):
         try:
             data = Path(path).read_bytes()
@@ -60,7 +67,13 @@ def add_noqa(findings: list[Finding]) -> tuple[int, list[tuple[str, str]]]:
             skipped.append((path, "does not tokenize"))
             continue
         rows = text.split("\n")
-        for number, codes in sorted(lines.items()):
+        # a line inside a multi-line string or a `\` continuation gets its noqa on the last line
+        # of it, where lint looks for one (ruff's placement)
+        moved = noqa_lines(text)
+        placed: dict[int, set[str]] = defaultdict(set)
+        for number, codes in lines.items():
+            placed[moved.get(number, number)] |= codes
+        for number, codes in sorted(placed.items()):
             if number in unsafe or not 0 < number <= len(rows):
                 skipped.append((path, f"line {number}: inside a string or continued with `\\`; add the noqa by hand"))
                 continue

@@ -26,7 +26,15 @@ from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets
 from porter.source.predicates import PREDICATES, fstring_text, string_value
 from porter.source.project import is_own_module
 from porter.source.rule_index import RuleIndex, hit_lines, token_lines, word_lines  # noqa: F401 - re-exported
-from porter.source.suppressions import comment_lines, covers, file_suppressions, line_suppressions
+from porter.source.suppressions import (
+    comment_lines,
+    covers,
+    file_suppressions,
+    line_suppressions,
+    may_suppress,
+    noqa_line,
+    noqa_lines,
+)
 
 SYNTAX_ERROR = "NRN001"
 # The marker `porter port` leaves above a statement it could not fix: `# porter: NRN131 <what to do>`.
@@ -738,7 +746,7 @@ def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
     lines = source.split("\n")
     # Only real comments suppress, never a string literal that looks like one. The source is
     # tokenized only when some line looks like it holds a suppression, which is rare.
-    state: dict[str, dict[int, str] | None] = {}
+    state: dict[str, dict | None] = {}
 
     def comment(line: int) -> str:
         if "comments" not in state:
@@ -751,12 +759,24 @@ def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
         file_codes = file_suppressions("\n".join(
             comment(n) for n, text in enumerate(lines, start=1) if text.lstrip().startswith("#")
         ))
+    # as in ruff, a finding in a multi-line string or a `\` continuation is silenced by the
+    # comment on its last line (looked for only when the source may hold a suppression at all)
+    maybe = may_suppress(source)
+
+    def full_map() -> dict[int, int]:
+        if "moved" not in state:
+            state["moved"] = noqa_lines(source)
+        return state["moved"]
+
     out = []
     for f in findings:
         if file_codes and covers(file_codes, f.rule_id):
             continue
         codes = frozenset()
-        for line in {f.line, f.end_line}:
+        candidates = {f.line, f.end_line}
+        if maybe:
+            candidates.add(noqa_line(lines, f.line, f.end_line, full_map))
+        for line in candidates:
             if 0 < line <= len(lines) and line_suppressions(lines[line - 1]):
                 codes |= line_suppressions(comment(line))
         if codes and covers(codes, f.rule_id):

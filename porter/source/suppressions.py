@@ -61,3 +61,62 @@ def comment_lines(source: str) -> dict[int, str] | None:
     except (tokenize.TokenError, SyntaxError):
         return None
     return out
+
+
+_MAYBE_SUPPRESSED = re.compile(r"noqa|porter:\s*ignore", re.IGNORECASE)
+_FSTRING_START = getattr(tokenize, "FSTRING_START", None)
+_FSTRING_END = getattr(tokenize, "FSTRING_END", None)
+
+
+def may_suppress(source: str) -> bool:
+    """Could any line of the source hold a suppression comment? (Cheap: no tokenizing.)"""
+    return _MAYBE_SUPPRESSED.search(source) is not None
+
+
+def noqa_line(lines: list[str], first: int, last: int, full_map) -> int:
+    """The line whose comment silences a finding on lines first..last (ruff's placement, see
+    `noqa_lines`), without tokenizing in the common case: a `\\` continuation is followed on the
+    raw lines, and `full_map()` (the file's `noqa_lines`, computed once by the caller) is asked
+    only when a triple quote on the finding's lines may open or close a multi-line string."""
+    end = last
+    while 0 < end <= len(lines) and "#" not in lines[end - 1] and lines[end - 1].rstrip("\r").endswith("\\"):
+        end += 1
+    if any('"""' in lines[n - 1] or "'''" in lines[n - 1] for n in range(first, min(end, len(lines)) + 1)):
+        moved = full_map()
+        end = max(end, moved.get(last, last), moved.get(end, end))
+    return end
+
+
+def noqa_lines(source: str) -> dict[int, int]:
+    """ruff's noqa placement: each line of a multi-line string or of a backslash continuation, and
+    the line where its noqa comment goes (the last line of the string or continuation). Lines not
+    in the map carry their own comment; an untokenizable source gives an empty map."""
+    step: dict[int, int] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return {}
+    fstrings: list[int] = []
+    previous = None
+    for token in tokens:
+        start, end = token.start[0], token.end[0]
+        if token.type == tokenize.STRING and end > start:
+            step.update((line, end) for line in range(start, end))
+        elif token.type == _FSTRING_START:
+            fstrings.append(start)
+        elif token.type == _FSTRING_END and fstrings:
+            first = fstrings.pop()
+            step.update((line, end) for line in range(first, end))
+        # a token on a later line than the one before, with no newline token between: a `\`
+        if previous is not None and start > previous.end[0] and previous.type not in (
+                tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT) \
+                and token.type not in (tokenize.DEDENT, tokenize.ENDMARKER) and not fstrings:
+            step.update((line, start) for line in range(previous.end[0], start))
+        previous = token
+    resolved: dict[int, int] = {}
+    for line in step:
+        target = step[line]
+        while target in step and step[target] != target:
+            target = step[target]
+        resolved[line] = target
+    return resolved

@@ -112,8 +112,8 @@ def test_add_noqa_silences_each_line_once(tmp_path, monkeypatch):
     write(tmp_path / "s.py", 'import torch\nx = f"""{torch.zeros(1).cuda()}\n"""\n')
     result = lint(".", "--no-cache", "--add-noqa")
     assert result.exit_code == 0, result.output
-    assert "Added 3 noqa directives." in result.stdout
-    assert "s.py: no noqa added: line 2: inside a string" in result.stderr
+    assert "Added 4 noqa directives." in result.stdout
+    assert (tmp_path / "s.py").read_text().splitlines()[2] == '"""  # noqa: NRN101'  # the string's last line
     lines = (tmp_path / "m.py").read_text().splitlines()
     assert lines[2] == "a = torch.zeros(1).cuda()  # noqa: NRN101"
     assert lines[3] == "b = torch.zeros(1).cuda()  # noqa: E501, NRN101"
@@ -122,6 +122,33 @@ def test_add_noqa_silences_each_line_once(tmp_path, monkeypatch):
     after = lint("m.py", "--no-cache")
     assert after.exit_code == 0, after.stdout
     assert lint(".", "--no-cache", "--add-noqa").stdout == "Added 0 noqa directives.\n"
+
+
+def test_noqa_goes_where_ruff_puts_it_in_continuations_and_strings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = ("import torch\n"
+            "u = torch.zeros(1).cuda() \\\n"
+            "    + torch.ones(1).cuda() \\\n"
+            "    + 1\n"
+            "s = \"\"\"a\nb\"\"\" + torch.zeros(1).cuda()\n")
+    write(tmp_path / "c.py", code)
+    assert lint("c.py", "--no-cache").stdout.count("NRN101") == 3
+    added = lint("c.py", "--no-cache", "--add-noqa")
+    assert added.stdout == "Added 2 noqa directives.\n" and added.stderr == "", added.output
+    lines = (tmp_path / "c.py").read_text().splitlines()
+    assert lines[3] == "    + 1  # noqa: NRN101" and lines[5] == 'b""" + torch.zeros(1).cuda()  # noqa: NRN101'
+    assert lint("c.py", "--no-cache").exit_code == 0  # a noqa at the continuation's end silences its lines
+    assert lint("c.py", "--no-cache", "--add-noqa").stdout == "Added 0 noqa directives.\n"
+
+
+def test_add_noqa_names_notebooks_it_leaves_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+            "source": ["import torch\n", "x = torch.zeros(1).cuda()\n"]}
+    write(tmp_path / "n.ipynb", json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    result = lint("n.ipynb", "--no-cache", "--add-noqa")
+    assert result.stdout == "Added 0 noqa directives.\n"
+    assert "n.ipynb: no noqa added: a notebook" in result.stderr
 
 
 def test_lint_and_port_read_stdin(tmp_path, monkeypatch):
