@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 
 from porter.rewrite.guards import (
     EXTENSION_RULE,
@@ -33,6 +31,7 @@ from porter.rewrite.placement import (
     _insert_helpers,
     _torch_alias,
     _torch_anywhere,
+    add_module_imports,
 )
 from porter.rewrite.positions import Positions
 from porter.rewrite.results import FilePort
@@ -161,10 +160,7 @@ def port_source(
         new_module = _insert_missing_helper(new_module)
     needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_anywhere(new_module) is None else [])
     if needed:
-        context = CodemodContext()
-        for module_name in needed:
-            AddImportsVisitor.add_needed_import(context, module_name)
-        new_module = AddImportsVisitor(context).transform_module(new_module)
+        new_module = add_module_imports(new_module, needed)
     try:
         new_module, code = drop_unused_imports(new_module, source)
     except SyntaxError as exc:  # never write a file that does not parse

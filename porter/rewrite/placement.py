@@ -103,7 +103,7 @@ def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_al
         return module
     body = list(module.body)
     insert_at = _leading_imports_end(body)
-    # No torch import at all: AddImportsVisitor adds one to the opening imports afterwards.
+    # No torch import at all: add_module_imports adds one to the opening imports afterwards.
     # torch imported only later, or only lazily / under a condition: the helper imports it itself.
     torch_late = _torch_anywhere(module) is not None and _torch_alias(cst.Module(body=body[:insert_at])) is None
     uses_torch = re.compile(rf"\b{re.escape(torch_alias)}\.")
@@ -135,3 +135,41 @@ def _imported(small: cst.BaseSmallStatement) -> list[tuple[str, str]]:
         return [(a.asname.name.value if a.asname else code_name(a.name), base + code_name(a.name))
                 for a in small.names]
     return []
+
+
+def add_module_imports(module: cst.Module, names: list[str]) -> cst.Module:
+    """`import NAME` for each of `names` the module's top import block does not import yet, after
+    that block: libcst's AddImportsVisitor for plain module imports, without its copy and walks of
+    the whole tree (tests/rewrite/test_add_imports.py compares the two)."""
+    body = module.body
+    start = 1 if _docstring_or_strict_first(body) else 0
+    end, present = start, set()
+    for at in range(start, len(body)):
+        stmt = body[at]
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+                and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom))):
+            break
+        if isinstance(stmt.body[0], cst.Import):
+            present.update(alias.evaluated_name for alias in stmt.body[0].names if alias.asname is None)
+        end = at + 1
+    missing = sorted(set(names) - present)
+    if not missing:
+        return module
+    after = list(body[end:])
+    if after and not after[0].leading_lines:  # one empty line between the imports and the rest
+        after[0] = after[0].with_changes(leading_lines=(cst.EmptyLine(),))
+    elif after and after[0].leading_lines[0].comment is not None:
+        after[0] = after[0].with_changes(leading_lines=(cst.EmptyLine(), *after[0].leading_lines))
+    added = [cst.parse_statement(f"import {name}", config=module.config_for_parsing) for name in missing]
+    return module.with_changes(body=(*body[:end], *added, *after))
+
+
+def _docstring_or_strict_first(body) -> bool:
+    """Imports never go above a module's docstring or `__strict__` flag."""
+    if not body or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return False
+    small = body[0].body[0]
+    if isinstance(small, cst.Expr):
+        return isinstance(small.value, cst.SimpleString)
+    return (isinstance(small, cst.Assign) and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == "__strict__")
