@@ -250,11 +250,12 @@ def port(
 
     check_choice(target, TARGETS, "--target")
     if str(path) == "-":
-        if out is not None or in_place or check or report_only or report is not None:
-            raise fail("source from stdin (`-`) is printed ported, or with --diff as a diff; "
-                       "--out, --in-place, --check and reports need files")
+        if out is not None or in_place or report_only or report is not None:
+            raise fail("source from stdin (`-`) is printed ported, with --diff as a diff, with --check not at "
+                       "all; --out, --in-place and reports need files")
         raise typer.Exit(run_port_stdin(stdin_filename or "-", target=target, diff=diff, unsafe_fixes=unsafe_fixes,
-                                        select=split_codes(select), ignore=split_codes(ignore), fail=fail))
+                                        select=split_codes(select), ignore=split_codes(ignore), fail=fail,
+                                        check=check))
     code = run_port(
         path, target=target, out=out, in_place=in_place, diff=diff, check=check, unsafe_fixes=unsafe_fixes,
         select=split_codes(select), ignore=split_codes(ignore),

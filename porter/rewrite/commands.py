@@ -15,6 +15,7 @@ from porter.rewrite.requirements import snippet
 from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.cache import NO_CACHE_ENV, default_cache_dir
 from porter.source.catalogue import CatalogueError
+from porter.source.discovery import NOTEBOOK_SUFFIX
 from porter.source.selection import SelectionError
 
 
@@ -48,9 +49,10 @@ def unified_diff(result) -> str:
     return "".join(chunks)
 
 
-def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore, fail) -> int:
+def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore, fail, check: bool = False) -> int:
     """`porter port -`: the source on stdin, ported as the file `filename`: the ported text on
-    stdout, or with `diff` a unified diff (exit 1 when there is a change, as with files)."""
+    stdout, with `diff` a unified diff, with `check` nothing (exit 1 when there is a change, as
+    with files). A notebook (`filename` ending in .ipynb) is not ported: it comes back unchanged."""
     from porter.config import ConfigResolver
     from porter.rewrite.narrow import port_source_narrow
     from porter.source.catalogue import load_catalogue
@@ -66,16 +68,24 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
         raise fail(str(exc)) from None
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
     index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
-    text = decode_python(sys.stdin.buffer.read(), filename)
+    data = sys.stdin.buffer.read()
+    if filename.endswith(NOTEBOOK_SUFFIX):  # as with files: port does not rewrite notebooks
+        sys.stderr.write(f"{filename}: a notebook: not ported\n")
+        if not (diff or check):
+            sys.stdout.buffer.write(data)
+        return 0
+    text = decode_python(data, filename)
     if not isinstance(text, str):
         sys.stderr.write(f"{filename}: {text.message}\n")
         return 1
     port = port_source_narrow(text, filename, index, catalogue, settings.target, unsafe_fixes)
     if port.error:
         sys.stderr.write(f"{filename}: {port.error}\n")
-        if not diff:
+        if not (diff or check):
             write_stdout(text)  # the input back unchanged: a pipe never loses the user's code
         return 1
+    if check:
+        return 1 if port.changed else 0
     if diff:
         write_stdout("".join(difflib.unified_diff(port.original.splitlines(keepends=True),
                                                   port.ported.splitlines(keepends=True),

@@ -166,6 +166,19 @@ def test_lint_and_port_read_stdin(tmp_path, monkeypatch):
     assert ported.exit_code == 0 and ported.stdout.endswith("q = torch.ones(1).to(_porter_device())\n")
     refused = runner.invoke(app, ["port", "-", "--in-place"], input=code)
     assert refused.exit_code == 2
+    checked = runner.invoke(app, ["port", "-", "--check"], input=code)
+    assert checked.exit_code == 1 and checked.stdout == ""
+    assert runner.invoke(app, ["port", "-", "--check"], input="import torch\n").exit_code == 0
+
+
+def test_port_from_stdin_leaves_a_notebook_alone():
+    notebook = '{"cells": [], "metadata": {"device": "cuda"}, "nbformat": 4, "nbformat_minor": 5}'
+    runner = CliRunner()
+    echoed = runner.invoke(app, ["port", "-", "--stdin-filename", "n.ipynb"], input=notebook)
+    assert echoed.exit_code == 0 and echoed.stdout == notebook  # not rewritten as Python
+    assert "n.ipynb: a notebook: not ported" in echoed.stderr
+    diff = runner.invoke(app, ["port", "-", "--stdin-filename", "n.ipynb", "--diff"], input=notebook)
+    assert diff.exit_code == 0 and diff.stdout == ""
 
 
 def test_json_and_sarif_carry_fix_edits_and_rule_urls(tmp_path, monkeypatch):
