@@ -198,6 +198,9 @@ class _Analysis:
         parent = self.parents.get(id(node))
         if isinstance(parent, ast.Dict):
             return any(k is node for k in parent.keys)
+        if isinstance(parent, ast.Compare) and parent.left is node and len(parent.ops) == 1 \
+                and isinstance(parent.ops[0], (ast.In, ast.NotIn)):
+            return _is_table(parent.comparators[0])  # `"cuda" in BACKENDS`: a key looked up
         return isinstance(parent, ast.Subscript) and parent.slice is node
 
     def claim(self, node: ast.AST) -> None:
@@ -536,6 +539,8 @@ class _Analysis:
     def _compare(self, node: ast.Compare, scope: Scope) -> None:
         if not all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops):
             return
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _is_table(node.comparators[0]):
+            return  # `"cuda" in BACKENDS`: a key looked up in a table, not a test of a device
         for rule, m in self.index.compares:
             for operand in (node.left, *node.comparators):
                 if string_value(operand) is not None:
@@ -644,6 +649,25 @@ def is_package_rule(rule: Rule) -> bool:
 
 # Fixes that rewrite the call a name is the callee of: a bare reference to the name cannot take them.
 CALL_TRANSFORMS = frozenset({"guarded-call", "replace", "autocast", "keywords", "statement"})
+
+# Words in a name that hold a device (or backend) string: `"cuda" in args.device` tests a device.
+_DEVICE_WORDS = ("dev", "type", "accel", "backend")
+
+
+def _is_table(node: ast.AST) -> bool:
+    """Is `"cuda" in node` a lookup in a table (a literal container, or a name that does not read
+    as a device string: `BACKENDS`, `names`) rather than a test of a device string?"""
+    if isinstance(node, (ast.Dict, ast.Set, ast.List, ast.Tuple, ast.DictComp, ast.SetComp, ast.ListComp)):
+        return True
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    if name is None:
+        return False
+    lower = name.lower()
+    if "dev" in lower:
+        return False  # a device string, or a list of devices (`"cuda" in devices` asks about CUDA)
+    plural = lower.endswith("s") and not lower.endswith("ss")  # `BACKENDS`, `types`: a collection
+    return plural or not any(word in lower for word in _DEVICE_WORDS)
+
 
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # The fields of a scope-opening node that belong to the new scope; decorators, bases and

@@ -46,6 +46,19 @@ def test_a_device_kind_used_as_a_key_is_a_label():
     assert [(line, rule) for line, rule, _ in hits] == [(5, "NRN105"), (5, "NRN105"), (6, "NRN105")]
 
 
+def test_a_device_kind_looked_up_in_a_table_is_not_a_device_test():
+    code = (
+        'NAMES = {"cuda": "gpu", "cpu": "host"}\n'
+        'def f(args, device, names):\n'
+        '    if "cuda" in NAMES or "cuda" not in {"cuda": 1} or "cuda" in names:\n'
+        '        return "cuda" in args.device, "cuda" in str(device), "cuda" in device\n'
+    )
+    hits = [(f.line, f.rule_id) for f in analyse_source(code, "t.py", INDEX)]
+    assert hits == [(4, "NRN107")] * 3  # the table lookups on line 3 are neither NRN107 nor NRN105
+    ported = port_source(code, "t.py", INDEX, CATALOGUE, "neuron").ported
+    assert '"cuda" in NAMES or "cuda" not in {"cuda": 1} or "cuda" in names' in ported
+
+
 def test_float64_only_where_it_can_reach_the_device():
     hits = [h for h in found("float64_reach.py") if h[1] == "NRN208"]
     # not the dtype table, the tuple, `__init__`'s table, the comparison, `.cpu().double()`,
