@@ -164,7 +164,10 @@ def port_source(
     try:
         new_module, code = drop_unused_imports(new_module, source)
     except SyntaxError as exc:  # never write a file that does not parse
-        result.error = f"internal error: the ported file would not parse ({exc.msg}, line {exc.lineno})"
+        # at CPython's nesting limit a fix that adds a call level cannot be written: a limit, not a bug
+        why = "the fixes would nest deeper than Python allows" if "too many nested" in (exc.msg or "") \
+            else "internal error: the ported file would not parse"
+        result.error = f"{why} ({exc.msg}, line {exc.lineno})"
         result.changes = []  # nothing of it is written: no site counts as fixed
         return result
     result.ported = code

@@ -83,6 +83,14 @@ def test_deep_nesting_cpython_accepts_is_ported(tmp_path):
     assert "+y = " + "f(" * 190 + "x.to(_porter_device())" in result.stdout
 
 
+def test_nesting_at_cpythons_limit_is_a_limit_not_an_internal_error(tmp_path):
+    nested = "f(" * 199 + "x.cuda()" + ")" * 199  # parses; `.to(_porter_device())` would not
+    src = _tree(tmp_path / "src", {"deep.py": CUDA + f"y = {nested}\n"})
+    result = runner.invoke(app, ["port", str(src / "deep.py"), "--diff", "--no-cache"])
+    assert "internal error" not in result.output
+    assert "the fixes would nest deeper than Python allows (too many nested parentheses" in result.output
+
+
 def test_a_notebook_named_alone_is_a_notebook(tmp_path):
     cell = {"cell_type": "code", "source": ["x = y.cuda()\n"], "metadata": {}, "outputs": [], "execution_count": None}
     notebook = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
