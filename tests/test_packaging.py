@@ -101,3 +101,12 @@ def test_wheel_ships_the_operator_table_and_the_run_bootstrap(core_venv):
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split() == ["Y", "True"]
+
+
+def test_wheel_ships_the_rule_pages_its_urls_point_to(core_venv, tmp_path):
+    (tmp_path / "a.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    result = run(core_venv, "lint", "a.py", "--no-cache", "--output-format", "json", cwd=tmp_path)
+    url = json.loads(result.stdout)[0]["url"]
+    assert url and url.startswith("file://") and str(core_venv) in url, url
+    page = Path(url[len("file://"):])
+    assert page.is_file() and page.read_text().startswith("# NRN101 ")

@@ -5,11 +5,12 @@ JSON and SARIF findings point to (ruff's `url` / SARIF `helpUri`).
 
 The URL is `$PORTER_RULE_DOCS_URL/NRN101.md` when that is set (a team that hosts the repository
 points it at its own copy; `{id}` in it is replaced by the rule id), else the page in this checkout
-as a `file://` URI when porter runs from one, else none.
+as a `file://` URI when porter runs from one, else the page the wheel installed (`porter.rule_pages`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -25,8 +26,18 @@ def rule_docs_url(rule_id: str) -> str | None:
     base = os.environ.get(DOCS_URL_ENV, "").strip()
     if base:
         return base.replace("{id}", rule_id) if "{id}" in base else f"{base.rstrip('/')}/{rule_id}.md"
-    page = CHECKOUT_DOCS / f"{rule_id}.md"
-    return page.as_uri() if page.is_file() else None
+    for folder in (CHECKOUT_DOCS, _installed_pages()):
+        page = folder / f"{rule_id}.md" if folder is not None else None
+        if page is not None and page.is_file():
+            return page.as_uri()
+    return None
+
+
+def _installed_pages() -> Path | None:
+    """docs/rules as a wheel installs it (the package `porter.rule_pages`), or None."""
+    spec = importlib.util.find_spec("porter.rule_pages")
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    return Path(locations[0]) if locations else None
 
 
 def rule_page(rule: Rule) -> str:
