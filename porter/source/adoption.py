@@ -19,11 +19,22 @@ class AdoptionError(ValueError):
 
 def _key(path: str, cell: int | None, code: str, message: str) -> tuple[str, int | None, str, str]:
     # Lines move as a file is edited; the file, rule and message (which names the construct) do not.
-    return os.path.normpath(path), cell, code, message
+    # The file is absolute: a run from a subfolder, or naming the file another way, still matches.
+    return os.path.normpath(os.path.abspath(path)), cell, code, message
+
+
+def _base(path: Path, names: list[str]) -> Path:
+    """The folder the baseline's relative file names are read from: its own (it is made in the
+    repository root), unless none of its files is there and the working directory has them."""
+    relative = [n for n in names if not os.path.isabs(n)]
+    if not relative or any((path.parent / n).exists() for n in relative):
+        return path.parent
+    return Path.cwd() if any(Path(n).exists() for n in relative) else path.parent
 
 
 def load_baseline(path: Path) -> Counter:
-    """Known findings, counted by (file, cell, rule, message), from `porter lint --output-format json`."""
+    """Known findings, counted by (absolute file, cell, rule, message), from `porter lint
+    --output-format json`."""
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -33,7 +44,8 @@ def load_baseline(path: Path) -> Counter:
     if not isinstance(records, list) or not all(
             isinstance(r, dict) and {"filename", "code", "message"} <= set(r) for r in records):
         raise AdoptionError(f"--baseline {path}: expected the JSON list `porter lint --output-format json` writes")
-    return Counter(_key(r["filename"], r.get("cell"), r["code"], r["message"]) for r in records)
+    base = _base(path, [r["filename"] for r in records])
+    return Counter(_key(str(base / r["filename"]), r.get("cell"), r["code"], r["message"]) for r in records)
 
 
 def apply_baseline(findings: list[Finding], baseline: Counter) -> tuple[list[Finding], int]:

@@ -69,6 +69,17 @@ def test_a_baseline_hides_known_findings_and_catches_new_ones(tmp_path, monkeypa
     assert bad.exit_code == 2 and "--baseline a.py: not JSON" in bad.stderr
 
 
+def test_a_baseline_holds_from_a_subfolder_and_for_any_spelling_of_the_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "pkg" / "a.py", "import torch\nx = torch.zeros(1).cuda()\n")
+    lint(".", "--no-cache", "--output-format", "json", "--exit-zero", "-o", ".porter-baseline.json")
+    for where, args in ((tmp_path, ["./pkg/a.py"]), (tmp_path, [str(tmp_path / "pkg")]),
+                        (tmp_path / "pkg", ["."])):
+        monkeypatch.chdir(where)
+        known = lint(*args, "--no-cache", "--baseline", str(tmp_path / ".porter-baseline.json"))
+        assert known.exit_code == 0, (where, args, known.stdout)
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_diff_base_reports_only_changed_lines(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
