@@ -36,7 +36,7 @@ def main() -> None:
     catalogue = load_catalogue(settings.rule_paths)
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
     index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
-    files = sorted((p for p in args.tree.rglob("*.py") if p.is_file() and p.stat().st_size <= MAX_FILE_BYTES),
+    files = sorted((p for p in args.tree.rglob("*.py") if p.is_file() and 0 < p.stat().st_size <= MAX_FILE_BYTES),
                    key=lambda p: p.stat().st_size, reverse=True)[: args.count]
     worst = 0.0
     print(f"{'MiB':>6} {'CPU s':>7} {'s/MiB':>6}  file")
