@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.cache import NO_CACHE_ENV, default_cache_dir
 from porter.source.catalogue import CatalogueError
 from porter.source.discovery import NOTEBOOK_SUFFIX
+from porter.source.runner import MAX_FILE_BYTES
 from porter.source.selection import SelectionError
 
 
@@ -74,6 +76,12 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
         if not (diff or check):
             sys.stdout.buffer.write(data)
         return 0
+    if len(data) > MAX_FILE_BYTES:  # as with files: this much is generated data, not code to port
+        sys.stderr.write(f"{filename}: file is {len(data) / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 2**20:g} MiB "
+                         "limit; not ported\n")
+        if not (diff or check):
+            sys.stdout.buffer.write(data)  # the input back unchanged: a pipe never loses the user's code
+        return 1
     text = decode_python(data, filename)
     if not isinstance(text, str):
         sys.stderr.write(f"{filename}: {text.message}\n")
@@ -95,11 +103,20 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
     return 0
 
 
+def _link_loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, select, ignore, report,
              report_only, force, jobs, fail, progress=None, extend_select=None, no_cache=False,
              cache_dir=None, verify_triton=False) -> int:
     if not path.exists():
-        raise fail(f"{path}: path does not exist")
+        why = "symlink loop" if path.is_symlink() and _link_loops(path) else "path does not exist"
+        raise fail(f"{path}: {why}")
     modes = [m for m, on in (("--out", out is not None), ("--in-place", in_place), ("--diff", diff),
                              ("--check", check), ("--report-only", report_only)) if on]
     if not modes:

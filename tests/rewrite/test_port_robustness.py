@@ -177,3 +177,17 @@ def test_sigkill_leaves_no_workers_and_the_next_run_removes_its_temp_files(tmp_p
     in_place = runner.invoke(app, ["port", str(src), "--in-place", "--force", "--no-cache"])
     assert in_place.exit_code == 0, in_place.output
     assert not list(src.glob("*.porter-tmp"))
+
+
+def test_port_from_stdin_keeps_the_size_limit(monkeypatch):
+    monkeypatch.setattr("porter.rewrite.commands.MAX_FILE_BYTES", 64)  # a small limit, a small input
+    code = "import torch\n" + "x = torch.zeros(1).cuda()\n" * 5
+    result = runner.invoke(app, ["port", "-"], input=code)
+    assert result.exit_code == 1 and result.stdout == code  # unchanged, not ported
+    assert result.stderr.startswith("-: file is 0.0 MB, over the ") and "limit; not ported" in result.stderr
+
+
+def test_port_names_a_symlink_loop_given_alone(tmp_path):
+    os.symlink("self.py", tmp_path / "self.py")
+    result = runner.invoke(app, ["port", str(tmp_path / "self.py"), "--diff"])
+    assert result.exit_code == 2 and "self.py: symlink loop" in result.stderr
