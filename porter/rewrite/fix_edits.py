@@ -12,6 +12,7 @@ changes numerics.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str, rule_i
             for f in kind_findings:
                 own = [b for b in blocks if _overlaps(b, f)]
                 if own:
-                    edits[finding_key(f)] = [_edit(b) for b in sorted(own + shared)]
+                    edits[finding_key(f)] = [_edit(b, text) for b in sorted(own + shared)]
     return edits
 
 
@@ -82,7 +83,7 @@ def _blocks(text: str, path: str, index: RuleIndex, catalogue: Catalogue, target
         return []
     if port.error or not port.changed:
         return []
-    before, after = text.splitlines(keepends=True), port.ported.splitlines(keepends=True)
+    before, after = source_lines(text), source_lines(port.ported)
     return [(i1, i2, "".join(after[j1:j2]))
             for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
             if tag != "equal"]
@@ -94,6 +95,22 @@ def _overlaps(block: tuple[int, int, str], f: Finding) -> bool:
     return first <= f.end_line and f.line <= last
 
 
-def _edit(block: tuple[int, int, str]) -> dict:
+# Python's line breaks (\n, \r\n, \r) and no others: str.splitlines also breaks at a form feed,
+# which would shift every row after it.
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of Python source, each with its line break, as the tokenizer numbers them."""
+    return _LINES.findall(text)
+
+
+def _edit(block: tuple[int, int, str], text: str) -> dict:
     i1, i2, content = block
-    return {"content": content, "location": {"row": i1 + 1, "column": 1}, "end_location": {"row": i2 + 1, "column": 1}}
+    end = {"row": i2 + 1, "column": 1}
+    lines = source_lines(text)
+    if i2 and i2 == len(lines) and not lines[-1].endswith(("\n", "\r")):
+        # the block runs to the end of a last line with no newline: end there, not on a line that
+        # does not exist (ruff's end_location)
+        end = {"row": i2, "column": len(lines[-1]) + 1}
+    return {"content": content, "location": {"row": i1 + 1, "column": 1}, "end_location": end}

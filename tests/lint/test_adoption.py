@@ -5,6 +5,7 @@ URLs, colour only on a terminal."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -233,6 +234,27 @@ def test_a_safe_fix_never_carries_an_unsafe_change_on_its_line(tmp_path, monkeyp
     assert ".half()" in _apply(original, safe["edits"])  # marked, not cast to bf16
     assert _apply(original, unsafe["edits"]) == runner.invoke(app, ["port", "-", "--unsafe-fixes"],
                                                               input=original).stdout
+
+
+def test_fix_edits_count_lines_as_python_does(tmp_path, monkeypatch):
+    # a form feed is not a line break (str.splitlines says it is); a last line may have no newline
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for original in ("import torch\n\x0c\nx = 1  # \x0c\ny = torch.zeros(1).cuda()\n",
+                     "import torch\nx = torch.zeros(1).cuda()"):
+        write(tmp_path / "a.py", original)
+        record = json.loads(lint("a.py", "--no-cache", "--output-format", "json").stdout)[0]
+        edits = record["fix"]["edits"]
+        assert edits and record["location"]["row"] in {e["location"]["row"] for e in edits}, edits
+        last = edits[-1]["end_location"]
+        assert last["row"] <= len(re.findall("\n", original)) + 1  # never a line past the end
+        lines = re.findall(r"[^\n]*\n|[^\n]+$", original)
+        for e in sorted(edits, key=lambda e: e["location"]["row"], reverse=True):
+            start, end = e["location"], e["end_location"]
+            head = lines[start["row"] - 1][:start["column"] - 1] if start["row"] <= len(lines) else ""
+            tail = lines[end["row"] - 1][end["column"] - 1:] if end["row"] <= len(lines) else ""
+            lines[start["row"] - 1:end["row"]] = [head + e["content"] + tail]
+        assert "".join(lines) == runner.invoke(app, ["port", "-"], input=original).stdout
 
 
 def test_colour_only_on_a_terminal(tmp_path, monkeypatch):
