@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import errno
 import os
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from porter.config import ConfigError, Overrides
 from porter.report.base import write_stdout
+from porter.rewrite.fileio import unified_diff as file_diff
 from porter.rewrite.report import build_report, render_markdown, skipped_summary, write_report
 from porter.rewrite.requirements import snippet
 from porter.rewrite.tree_port import PortOptions, port_tree
@@ -41,13 +41,9 @@ def unified_diff(result) -> str:
     for port in result.changed:
         if port.error:
             continue
-        chunks.append("".join(difflib.unified_diff(
-            port.original.splitlines(keepends=True), port.ported.splitlines(keepends=True),
-            fromfile=f"a/{port.path}", tofile=f"b/{port.path}",
-        )))
+        chunks.append(file_diff(port.original, port.ported, f"a/{port.path}", f"b/{port.path}"))
     for path, text in getattr(result, "added", {}).items():  # new files: each package's shared helpers
-        chunks.append("".join(difflib.unified_diff([], text.splitlines(keepends=True), fromfile="/dev/null",
-                                                   tofile=f"b/{path}")))
+        chunks.append(file_diff("", text, "/dev/null", f"b/{path}"))
     return "".join(chunks)
 
 
@@ -95,9 +91,7 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
     if check:
         return 1 if port.changed else 0
     if diff:
-        write_stdout("".join(difflib.unified_diff(port.original.splitlines(keepends=True),
-                                                  port.ported.splitlines(keepends=True),
-                                                  fromfile=f"a/{filename}", tofile=f"b/{filename}")))
+        write_stdout(file_diff(port.original, port.ported, f"a/{filename}", f"b/{filename}"))
         return 1 if port.changed else 0
     write_stdout(port.ported)
     return 0

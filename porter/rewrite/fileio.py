@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import io
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -11,6 +13,27 @@ import tokenize
 from pathlib import Path
 
 from porter.source.discovery import TEMP_SUFFIX, is_leftover_temp
+
+# Python's line breaks (\n, \r\n, \r) and no others: str.splitlines also breaks at a form feed
+# (and \x1c-\x1e, \x85, \u2028...), which shifts every line number after it.
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_NO_NEWLINE = "\\ No newline at end of file\n"
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of Python source, each with its line break, numbered as the tokenizer numbers them."""
+    return _LINES.findall(text)
+
+
+def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:
+    """A unified diff `git apply` and `patch` accept: lines split where Python splits them, and a
+    last line without a line break marked `\\ No newline at end of file`."""
+    out = []
+    for line in difflib.unified_diff(source_lines(before), source_lines(after), fromfile=fromfile, tofile=tofile):
+        out.append(line)
+        if line[:1] in " +-" and not line.endswith(("\n", "\r")):
+            out.append("\n" + _NO_NEWLINE)
+    return "".join(out)
 
 
 def remove_leftover_temps(folder: Path) -> int:

@@ -12,10 +12,10 @@ changes numerics.
 from __future__ import annotations
 
 import difflib
-import re
 from collections import defaultdict
 from pathlib import Path
 
+from porter.rewrite.fileio import source_lines
 from porter.rewrite.narrow import port_source_narrow
 from porter.source.catalogue import Catalogue
 from porter.source.engine import RuleIndex
@@ -93,16 +93,6 @@ def _overlaps(block: tuple[int, int, str], f: Finding) -> bool:
     i1, i2, _ = block  # 0-based lines [i1, i2) of the original are replaced
     first, last = i1 + 1, max(i2, i1 + 1)
     return first <= f.end_line and f.line <= last
-
-
-# Python's line breaks (\n, \r\n, \r) and no others: str.splitlines also breaks at a form feed,
-# which would shift every row after it.
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def source_lines(text: str) -> list[str]:
-    """The lines of Python source, each with its line break, as the tokenizer numbers them."""
-    return _LINES.findall(text)
 
 
 def _edit(block: tuple[int, int, str], text: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,3 +192,23 @@ def test_port_names_a_symlink_loop_given_alone(tmp_path):
     os.symlink("self.py", tmp_path / "self.py")
     result = runner.invoke(app, ["port", str(tmp_path / "self.py"), "--diff"])
     assert result.exit_code == 2 and "self.py: symlink loop" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_port_diff_is_a_patch_git_applies(tmp_path, monkeypatch):
+    # a form feed is not a line break and a last line may lack one: the diff still applies, and
+    # applying it gives what --out writes
+    files = {"ff.py": CUDA + "\x0c\nz = 1  # \x0c\ny = x.cuda()\n", "nonl.py": CUDA + "y = x.cuda()"}
+    src = _tree(tmp_path / "src", files)
+    subprocess.run(["git", "init", "-q"], cwd=src, check=True)
+    monkeypatch.chdir(src)
+    diff = runner.invoke(app, ["port", ".", "--diff", "--no-cache"])
+    assert diff.exit_code == 1, diff.output
+    patch = tmp_path / "port.diff"
+    patch.write_text(diff.stdout)
+    applied = subprocess.run(["git", "apply", str(patch)], cwd=src, capture_output=True, text=True)
+    assert applied.returncode == 0, applied.stderr
+    out = tmp_path / "out"
+    runner.invoke(app, ["port", str(_tree(tmp_path / "again", files)), "--out", str(out), "--no-cache"])
+    for name in files:
+        assert (src / name).read_text() == (out / name).read_text(), name

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
 
-from porter.rewrite.fileio import atomic_write, copy_file, encode_source, source_encoding
+from porter.rewrite.fileio import atomic_write, copy_file, encode_source, source_encoding, unified_diff
 from porter.translate.nki_upgrade.transform import Report, upgrade_module
 
 # A file is parsed only when it mentions NKI at all.
@@ -30,9 +29,7 @@ class FileUpgrade:
         return not self.error and self.upgraded != self.original
 
     def diff(self, label: str) -> str:
-        return "".join(difflib.unified_diff(
-            self.original.splitlines(keepends=True), self.upgraded.splitlines(keepends=True),
-            fromfile=f"a/{label}", tofile=f"b/{label}"))
+        return unified_diff(self.original, self.upgraded, f"a/{label}", f"b/{label}")
 
 
 @dataclass
