@@ -25,7 +25,7 @@ def hook_source(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("porter-src")
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", ".pre-commit-hooks.yaml"):
         shutil.copy2(ROOT / name, src / name)
-    for folder in ("porter", "rules", "kernels"):
+    for folder in ("porter", "rules", "kernels", "docs/rules"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     git(src, "init", "-q")
     git(src, "add", "-A")
