@@ -75,3 +75,19 @@ def colourize(text: str) -> str:
                 + (f" {colour}{tag.strip()}{reset}" if tag else "") + " ")
 
     return "\n".join(_LINE.sub(paint, line) for line in text.split("\n"))
+
+
+def colour_diff(text: str) -> str:
+    """A unified diff in colour when stdout is a terminal (as ruff's --diff): bold file headers,
+    cyan hunk headers, red removed and green added lines; unchanged otherwise."""
+    if not use_colour(None):
+        return text
+    bold, cyan, red, green, reset = "\x1b[1m", "\x1b[36m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
+    out = []
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", text):  # lines as the diff wrote them (not at form feeds)
+        body = line.rstrip("\r\n")
+        end = line[len(body):]
+        colour = (bold if line.startswith(("--- ", "+++ ")) else cyan if line.startswith("@@")
+                  else red if line.startswith("-") else green if line.startswith("+") else "")
+        out.append(f"{colour}{body}{reset}{end}" if colour and body else line)
+    return "".join(out)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from porter.commands.lint_support import colour_diff
 from porter.config import ConfigError, Overrides
 from porter.report.base import write_stdout
 from porter.rewrite.fileio import unified_diff as file_diff
@@ -91,7 +92,7 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
     if check:
         return 1 if port.changed else 0
     if diff:
-        write_stdout(file_diff(port.original, port.ported, f"a/{filename}", f"b/{filename}"))
+        write_stdout(colour_diff(file_diff(port.original, port.ported, f"a/{filename}", f"b/{filename}")))
         return 1 if port.changed else 0
     write_stdout(port.ported)
     return 0
@@ -155,7 +156,7 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
     if report is not None:
         write_report(summary, report)
     if diff:
-        write_stdout(unified_diff(result))
+        write_stdout(colour_diff(unified_diff(result)))
     elif report_only and report is None:
         write_stdout(render_markdown(summary))
     else:

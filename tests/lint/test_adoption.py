@@ -267,6 +267,19 @@ def test_colour_only_on_a_terminal(tmp_path, monkeypatch):
     assert "\x1b[" not in lint("a.py", "--no-cache", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
 
 
+def test_port_diff_in_colour_only_on_a_terminal(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.py", "import torch\nx = torch.zeros(1).cuda()\n")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["port", "a.py", "--diff"], env={"NO_COLOR": "", "FORCE_COLOR": ""})
+    assert plain.exit_code == 1 and "\x1b[" not in plain.stdout
+    forced = runner.invoke(app, ["port", "a.py", "--diff"], env={"NO_COLOR": "", "FORCE_COLOR": "1"})
+    assert "\x1b[32m+x = torch.zeros(1).to(_porter_device())\x1b[0m\n" in forced.stdout
+    assert "\x1b[31m-x = torch.zeros(1).cuda()\x1b[0m\n" in forced.stdout
+    no_color = runner.invoke(app, ["port", "a.py", "--diff"], env={"NO_COLOR": "1", "FORCE_COLOR": "1"})
+    assert "\x1b[" not in no_color.stdout
+
+
 def test_errors_and_warnings_follow_no_color(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
