@@ -47,6 +47,12 @@ from porter.source.engine import RuleIndex, analyse_source
 from porter.source.findings import Finding
 
 UNSAFE_NOT_APPLIED = "unsafe fix; --unsafe-fixes applies it"
+# libcst parses the file into a tree whose code is not the file's text (a known case: a module ending
+# in a blank line and an indented comment loses the blank line).
+NOT_REPRODUCED = "not ported: porter's rewriter (libcst) does not reproduce this file's text exactly"
+# A cut file (porter.rewrite.narrow) whose default indent or line break is not the whole file's: the
+# lines a fix adds would differ, so the whole file is ported instead.
+OTHER_LAYOUT = "not ported through its cut: the cut's default indent or line break is not the file's"
 
 
 class _Rewriter(cst.CSTTransformer):
@@ -117,12 +123,14 @@ def port_source(
     line_length: int | None = None,
     findings: list[Finding] | None = None,
     whole_text: Callable[[str], str | None] | None = None,
+    layout: tuple[str, str] | None = None,
 ) -> FilePort:
     """Port one file. `extension_modules` are the compiled extensions the project declares
     (extensions.discover_extension_modules): their imports are guarded and marked as NRN408.
     `line_length`: the project's configured line length (linelength.py); markers wrap to it.
     `findings`: the file's lint findings when the caller has them (porter.rewrite.narrow);
-    `whole_text`: for a cut file, the whole ported file from the ported cut (lint reads it whole)."""
+    `whole_text`: for a cut file, the whole ported file from the ported cut (lint reads it whole);
+    `layout`: for a cut file, the whole file's default indent and line break, which the cut must have."""
     if findings is None:
         findings = analyse_source(source, path, index)
     findings = [f for f in findings if not f.suppressed]
@@ -136,7 +144,13 @@ def port_source(
     if not findings and not extension_modules:
         return result
     module = cst.parse_module(source)
+    if layout is not None and layout != (module.default_indent, module.default_newline):
+        result.error = OTHER_LAYOUT
+        return result
     positions = Positions(module)
+    if positions.code != source:  # libcst would rewrite text no fix touched: nothing of it is written
+        result.error = NOT_REPRODUCED
+        return result
     parents = parent_map(module)
     sites = SiteIndex(positions)
     ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")

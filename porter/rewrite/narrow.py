@@ -76,7 +76,8 @@ def port_source_narrow(
         to_skeleton.setdefault(line, number)
     moved = [replace(f, line=to_skeleton[f.line], end_line=to_skeleton[f.end_line]) for f in findings]
     port = port_source(skeleton, path, index, *args, findings=moved,
-                       whole_text=lambda text: _splice(text, originals))
+                       whole_text=lambda text: _splice(text, originals),
+                       layout=(_first_indent(parsed[0] if parsed else _parse(source), source), _first_newline(source)))
     if port.error or not port.changed:
         if port.error and not port.error.startswith("internal error"):
             return port_source(source, path, index, *args, findings=findings)  # the whole file speaks for itself
@@ -89,6 +90,44 @@ def port_source_narrow(
     result = FilePort(path, source, ported, changes=port.changes, error=port.error, encoding=port.encoding)
     _map_lines(result, line_map)
     return result
+
+
+def _first_indent(tree: ast.Module | None, source: str) -> str:
+    """The indent of the file's first indented block, which libcst takes as the module's default (new
+    blocks a fix writes get it): the cut may have left that block out, so the port checks its
+    skeleton has the same. The first statement in source order that starts its line indented."""
+    if tree is None:
+        return "    "
+    lines = source.splitlines()
+    pending = [list(tree.body)]
+    while pending:
+        block = pending.pop()
+        if not block:
+            continue
+        stmt = block.pop(0)
+        pending.append(block)
+        decorators = getattr(stmt, "decorator_list", ())
+        number = min([stmt.lineno, *(d.lineno for d in decorators)])
+        line = lines[number - 1].encode("utf-8")
+        text = line.lstrip(b" \t\f")
+        starts = text.startswith(b"@") if decorators else stmt.col_offset == len(line) - len(text)
+        if starts and len(text) < len(line):
+            return line[: len(line) - len(text)].decode("utf-8")
+        if isinstance(stmt, ast.Match) and stmt.cases:  # its `case` lines open its block
+            case = lines[stmt.cases[0].pattern.lineno - 1]
+            return case[: len(case) - len(case.lstrip(" \t\f"))]
+        inner = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
+        inner += [handler.body for handler in getattr(stmt, "handlers", ())]
+        inner += [case.body for case in getattr(stmt, "cases", ())]
+        inner = [list(b) for b in inner if isinstance(b, list) and b and isinstance(b[0], ast.stmt)]
+        pending.extend(sorted(inner, key=lambda b: b[0].lineno, reverse=True))  # the earliest on top
+    return "    "
+
+
+def _first_newline(source: str) -> str:
+    """The file's first line break, libcst's default for the lines a fix adds."""
+    at = source.find("\n")
+    return "\r\n" if at > 0 and source[at - 1] == "\r" else "\n"
 
 
 def _map_lines(result: FilePort, line_map: list[int]) -> None:
@@ -123,6 +162,7 @@ def _plan(source: str, findings: list[Finding],
     if drops is None:
         return None
     drops.sort(key=lambda cut: cut[0])
+    drops = [_with_trailing_comments(cut, lines) for cut in drops]
     if any(a[1] >= b[0] for a, b in zip(drops, drops[1:], strict=False)):
         return None
     if sum(end - start + 1 for start, end, *_ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
@@ -156,6 +196,28 @@ def _plan(source: str, findings: list[Finding],
         line_map.append(line)
         line += 1
     return "".join(skeleton), line_map, originals
+
+
+def _with_trailing_comments(cut: _Cut, lines: list[str]) -> _Cut:
+    """A cut statement takes the comment lines after it that are indented deeper than it (blank lines
+    between them too): in the file they close its own blocks, and libcst does not give back a
+    module that ends in a blank line and an indented comment (`x = 1\n\n    # c\n` loses the
+    blank line) if the placeholder of a top-level statement left them behind."""
+    start, end, nodes, form = cut
+    if form != "stmt":
+        return cut
+    first = lines[start - 1]
+    indent = len(first) - len(first.lstrip(" \t"))
+    last, line = end, end + 1
+    while line <= len(lines):
+        text = lines[line - 1]
+        stripped = text.lstrip(" \t")
+        if stripped.strip():
+            if not stripped.startswith("#") or len(text) - len(stripped) <= indent:
+                break
+            last = line
+        line += 1
+    return (start, last, nodes, form) if last != end else cut
 
 
 def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[int]) -> list[_Cut] | None:

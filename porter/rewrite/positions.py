@@ -28,12 +28,13 @@ _NEWLINE = re.compile(r"\r\n?|\n")
 class _SpanState(CodegenState):
     """Code generation that notes each node's first and last token index."""
 
-    __slots__ = ("spans", "_starts")
+    __slots__ = ("spans", "_starts", "popped")
 
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
         self.spans: dict[cst.CSTNode, tuple[int, int]] = {}
         self._starts: list[int] = []
+        self.popped = ""
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         self._starts.append(len(self.tokens))
@@ -44,8 +45,8 @@ class _SpanState(CodegenState):
             self.spans[node] = (start, len(self.tokens))
 
     def pop_trailing_newline(self) -> None:
-        # PositionProvider counts the module's last newline too; kept, so the ranges agree.
-        pass
+        # PositionProvider counts the module's last newline too: kept for the ranges, noted for the code.
+        self.popped = self.tokens[-1] if self.tokens else ""
 
     @contextmanager
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
@@ -73,6 +74,8 @@ class Positions(Mapping[cst.CSTNode, CodeRange]):
         self.spans: dict[cst.CSTNode, tuple[int, int]] = {
             node: (offsets[start], offsets[end]) for node, (start, end) in state.spans.items()}
         code = "".join(state.tokens)
+        # the module's code, as `module.code` gives it (without the newline libcst pops at the end)
+        self.code = code[: len(code) - len(state.popped)]
         self.line_starts = [0, *(m.end() for m in _NEWLINE.finditer(code))]
         self._length = len(code)
 

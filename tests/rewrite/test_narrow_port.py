@@ -133,3 +133,21 @@ def test_the_cut_holds_for_line_endings_indents_and_non_ascii(name, variant, alw
     for target in TARGETS:
         whole = port_source(text, name, INDEX, CATALOGUE, target)
         assert _summary(narrow.port_source_narrow(text, name, INDEX, CATALOGUE, target)) == _summary(whole)
+
+
+def test_a_cut_keeps_the_comments_closing_a_cut_function(always_narrow):
+    path = ROOT / "tests" / "fixtures" / "port" / "narrow" / "trailing_comments.py"
+    text = path.read_text()
+    skeleton = narrow._plan(text, analyse_source(text, str(path), INDEX))[0]
+    assert "# the last comment." not in skeleton  # cut with the function it closes
+    ported = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron").ported
+    assert ported.endswith(text[text.index("def last_step"):])
+
+
+def test_a_cut_without_the_files_first_block_ports_the_whole_file(always_narrow):
+    path = ROOT / "tests" / "fixtures" / "port" / "narrow" / "first_block_indent.py"
+    text = path.read_text()
+    skeleton = narrow._plan(text, analyse_source(text, str(path), INDEX))[0]
+    assert "manual_seed" not in skeleton  # the eight-space block is cut: the cut's default indent is four
+    ported = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron").ported
+    assert "\n        if isinstance(index, torch.device):" in ported  # the helper as the whole file writes it

@@ -212,3 +212,15 @@ def test_port_diff_is_a_patch_git_applies(tmp_path, monkeypatch):
     runner.invoke(app, ["port", str(_tree(tmp_path / "again", files)), "--out", str(out), "--no-cache"])
     for name in files:
         assert (src / name).read_text() == (out / name).read_text(), name
+
+
+def test_a_file_libcst_does_not_reproduce_is_reported_and_left_alone():
+    from porter.rewrite.file_port import NOT_REPRODUCED, port_source
+    from porter.source.catalogue import load_catalogue
+    from porter.source.engine import RuleIndex
+
+    catalogue = load_catalogue(())
+    index = RuleIndex.build([r for r in catalogue if r.matchers and r.default])
+    text = "import torch\nx = torch.ones(1).cuda()\n\n    # an indented comment closing the module\n"
+    port = port_source(text, "m.py", index, catalogue, "neuron")
+    assert port.error == NOT_REPRODUCED and port.ported == text and not port.changes
