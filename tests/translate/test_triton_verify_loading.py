@@ -12,7 +12,7 @@ pytest.importorskip("triton", reason="verification needs triton==3.9.0 (pip inst
 
 from pathlib import Path  # noqa: E402
 
-from porter.translate.triton.verify import VERIFIED, verify_file  # noqa: E402
+from porter.translate.triton.verify import UNCHECKED, VERIFIED, verify_file  # noqa: E402
 
 PKG = Path(__file__).parent / "fixtures" / "heavy_pkg"
 
@@ -21,9 +21,12 @@ def test_a_kernel_whose_package_init_fails_and_whose_file_needs_a_missing_module
     """heavy_pkg/__init__.py imports a module that does not exist, the kernel file imports a helper from its own
     package (for its autotune configurations) and a module that is not installed: the verifier skips the package
     __init__, keeps the file's definitions, and Triton's interpreter still finds the kernel's source lines."""
-    _, (r,) = verify_file(PKG / "kernels" / "scale_rows.py")
+    _, (r, neg, legacy) = verify_file(PKG / "kernels" / "scale_rows.py")
     assert r.status == VERIFIED, r.reason
     assert "{'BLOCK': 64}" in r.config_note  # the configurations the package helper kept
+    # a host function whose decorator is missing is skipped; a kernel under `if <version check>:` is kept
+    assert neg.name == "negate_kernel" and neg.status == VERIFIED, neg.reason
+    assert legacy.status == UNCHECKED and "does not define this jit function" in legacy.reason
 
 
 def test_definitions_keep_their_line_numbers():
@@ -33,6 +36,6 @@ def test_definitions_keep_their_line_numbers():
 
     src = (PKG / "kernels" / "scale_rows.py").read_text()
     tree = _definitions_tree(src)
-    kernel = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "scale_rows_kernel")
+    kernel = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "scale_rows_kernel")
     assert src.splitlines()[kernel.lineno - 1].startswith("def scale_rows_kernel")
     compile(tree, "scale_rows.py", "exec")  # every node has a location

@@ -19,7 +19,7 @@ from typing import Any
 
 from .parse import Kernel, parse_source
 from .roles import POINTER, infer_roles
-from .synth import CannotSynthesise, flag_value
+from .synth import CannotSynthesise, flag_value, used_as_dtype
 from .translate import KernelTranslation, translate_source
 from .verify import UNCHECKED, KernelReport
 
@@ -32,13 +32,14 @@ def wrapper_source(k: Kernel) -> str:
     returns = [n for n in ast.walk(k.node) if isinstance(n, ast.Return) and n.value is not None]
     if any(isinstance(r.value, ast.Tuple) for r in returns):
         raise CannotSynthesise("a device function returning several values")
-    values = [p for p in k.params if p not in k.constexprs]
+    fixed = constant_params(k)
+    values = [p for p in k.params if p not in fixed]
     if not values:
         raise CannotSynthesise("a device function without a value argument")
     ins = [f"porter_in_{i}" for i in range(len(values))]
-    params = [*ins, "porter_out", "porter_n", *[f"{c}: tl.constexpr" for c in k.constexprs],
+    params = [*ins, "porter_out", "porter_n", *[f"{c}: tl.constexpr" for c in fixed],
               "PORTER_BLOCK: tl.constexpr"]
-    call_args = [p if p in k.constexprs else f"porter_a_{values.index(p)}" for p in k.params]
+    call_args = [p if p in fixed else f"porter_a_{values.index(p)}" for p in k.params]
     lines = [
         "import triton as _porter_triton",
         "import triton.language as tl  # Triton's interpreter reads constexpr annotations as text: `tl.` only",
@@ -55,6 +56,11 @@ def wrapper_source(k: Kernel) -> str:
     return "\n".join(lines) + "\n"
 
 
+def constant_params(k: Kernel) -> list[str]:
+    """Parameters the wrapper passes as constants: constexprs, and dtypes (``def cast(x, dtype)``)."""
+    return [p for p in k.params if p in k.constexprs or used_as_dtype(k, p)]
+
+
 def verify_device_function(k: Kernel, kt: KernelTranslation, path: Path, orig: Any,
                            verify_kernel: Callable[..., KernelReport]) -> KernelReport:
     """Verify device function ``k`` of ``path`` (``orig``: the loaded original module) through a wrapper kernel."""
@@ -63,7 +69,7 @@ def verify_device_function(k: Kernel, kt: KernelTranslation, path: Path, orig: A
 
     try:
         wsrc = wrapper_source(k)
-        config = {c: flag_value(k, c) for c in k.constexprs}
+        config = {c: flag_value(k, c) for c in constant_params(k)}
     except CannotSynthesise as exc:
         return unchecked(f"{exc}: it is checked through the kernels that call it")
     roles = infer_roles(parse_source(path.read_text(encoding="utf-8"), path), k)

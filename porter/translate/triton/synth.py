@@ -47,7 +47,7 @@ def _compared_value(k: Kernel, p: str, module_values: dict[str, ast.expr]) -> An
     return _MISSING
 
 
-def _used_as_dtype(k: Kernel, p: str) -> bool:
+def used_as_dtype(k: Kernel, p: str) -> bool:
     for node in ast.walk(k.node):
         if isinstance(node, ast.Call):
             is_to = isinstance(node.func, ast.Attribute) and node.func.attr in ("to", "cast")
@@ -67,7 +67,7 @@ def flag_value(k: Kernel, p: str, module_values: dict[str, ast.expr] | None = No
     compared = _compared_value(k, p, module_values or k.module_values)
     if compared is not _MISSING:
         return compared
-    if _used_as_dtype(k, p):
+    if used_as_dtype(k, p):
         import triton.language as tl
 
         return tl.float32

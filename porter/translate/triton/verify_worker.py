@@ -104,22 +104,38 @@ def definitions_only(source: str) -> str:
 def _definitions_tree(source: str) -> ast.Module:
     """``definitions_only`` as a tree whose statements keep their line numbers in the original file: Triton's
     interpreter re-reads each kernel's source through those line numbers."""
-    tree = ast.parse(source)
+    return ast.Module(body=_definitions(ast.parse(source).body), type_ignores=[])
+
+
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.FunctionDef, ast.AsyncFunctionDef,
+                ast.ClassDef)
+
+
+def _definitions(body: list[ast.stmt]) -> list[ast.stmt]:
     kept: list[ast.stmt] = []
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)):
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is None:
-                continue
-            guard = ast.parse("try:\n    pass\nexcept Exception:\n    pass").body[0]
-            guard.body = [node]
-            for n in ast.walk(guard):
-                if n is not node and not any(n is m for m in ast.walk(node)):
-                    ast.copy_location(n, node)
-                    n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
-            kept.append(guard)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            kept.append(node)
-    return ast.Module(body=kept, type_ignores=[])
+    for node in body:
+        if isinstance(node, ast.If):  # `if TRITON3: @triton.jit def softplus(...)`: its definitions only
+            node.body, node.orelse = _definitions(node.body), _definitions(node.orelse)
+            if not node.body:
+                node.body = [ast.copy_location(ast.Pass(), node)]
+            kept.append(_guarded(node))
+        # definitions are guarded too: a host function decorated with, or a class derived from, a name whose
+        # import failed is skipped, not the whole file
+        elif isinstance(node, _DEFINITIONS) and getattr(node, "value", True) is not None:
+            kept.append(_guarded(node))
+    return kept
+
+
+def _guarded(node: ast.stmt) -> ast.stmt:
+    """``try: <node> except Exception: pass``, the new nodes at ``node``'s location."""
+    guard = ast.parse("try:\n    pass\nexcept Exception:\n    pass").body[0]
+    guard.body = [node]
+    inner = {id(m) for m in ast.walk(node)}
+    for n in ast.walk(guard):
+        if id(n) not in inner:
+            ast.copy_location(n, node)
+            n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
+    return guard
 
 
 def _load_definitions(name: str, path: Path) -> Any:
@@ -369,6 +385,13 @@ def main(argv: list[str]) -> int:
     for name in names:
         kt = kts[name]
         k = by_name[name]
+        defined = getattr(orig, name, None)
+        if not (hasattr(defined, "fn") or hasattr(defined, "run")):  # JITFunction, Autotuner, Heuristics
+            r = KernelReport(name, kt.line, UNCHECKED, "the module does not define this jit function when imported "
+                             "here (it is defined under a condition that is false here, or its definition failed)",
+                             kt.mode)
+            print(json.dumps(r.as_dict()), flush=True)
+            continue
         try:
             if kt.device:
                 r = verify_device_function(k, kt, path, orig, _verify_kernel)
