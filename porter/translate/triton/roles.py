@@ -32,6 +32,8 @@ class Roles:
     column_loop_blocks: set[str] = field(default_factory=set)  # constexprs used as the step of a column loop
     flat: bool = False  # offsets mix program id and arange (pid * BLOCK + arange): an elementwise flat kernel
     row_loop: bool = False
+    axes: dict[int, str] = field(default_factory=dict)  # grid axis -> "row" or "block"
+    axis_blocks: dict[int, str] = field(default_factory=dict)  # a "block" axis -> its block size parameter
 
 
 class _Taint(ast.NodeVisitor):
@@ -45,6 +47,11 @@ class _Taint(ast.NodeVisitor):
         self.flat = False
         self.row_loop = False
         self.value_params: set[str] = set()
+        self.shape_params = _shape_params(tf, kernel)
+        self.row_scaled: set[str] = set()  # parameters multiplied by a row index (row strides, or row lengths)
+        self.lane_bounds: set[str] = set()  # parameters lane indices are compared with
+        self.axes: dict[int, str] = {}  # grid axis -> "row" (indexes rows) or "block" (pid * BLOCK: lane blocks)
+        self.axis_blocks: dict[int, str] = {}  # a "block" axis -> the block size it multiplies
 
     def q(self, node: ast.AST) -> str:
         return qualified(node, self.tf.aliases) or ""
@@ -61,7 +68,9 @@ class _Taint(ast.NodeVisitor):
         if isinstance(node, ast.Call):
             name = self.q(node.func).rsplit(".", 1)[-1]
             if name in ("program_id",):
-                return {"pid"}
+                axis = node.args[0] if node.args else next((k.value for k in node.keywords), None)
+                n = axis.value if isinstance(axis, ast.Constant) and isinstance(axis.value, int) else 0
+                return {"pid", f"axis{n}"}
             if name == "arange":
                 for a in node.args:
                     for t in self.of(a):
@@ -123,25 +132,38 @@ class _Taint(ast.NodeVisitor):
         for t in b:
             if t.startswith("param:"):
                 p = t[6:]
-                if ("pid" in a or "row" in a) and p in self.k.constexprs and "lane" not in a:
+                shape = p in self.shape_params  # a block size; any other constexpr is a compile-time value
+                if ("pid" in a or "row" in a) and shape and "lane" not in a:
                     self.roles[p] = BLOCK
                     self.flat = True
+                    for ax in _axes(a):
+                        self.axes.setdefault(ax, "block")
+                        self.axis_blocks.setdefault(ax, p)
                 elif "pid" in a or "row" in a:
                     self.roles.setdefault(p, ROW_STRIDE)
+                    self.row_scaled.add(p)
+                    for ax in _axes(a):
+                        self.axes.setdefault(ax, "row")
                 elif "lane" in a:
-                    if p in self.k.constexprs and "pid" not in a:
+                    if shape and "pid" not in a:
                         continue
+                    self.roles.setdefault(p, COL_STRIDE)
+                elif "lane_base" in a and not shape:  # `for k in range(K): x_ptr + k * stride_k`
                     self.roles.setdefault(p, COL_STRIDE)
 
     def _bound(self, a: set[str], b: set[str]) -> None:
         params = [t[6:] for t in b if t.startswith("param:")]
         for p in params:
+            if "lane" in a:
+                self.lane_bounds.add(p)
             if "lane" in a and ("pid" in a or self.flat):
                 self.roles.setdefault(p, NUMEL)
             elif "lane" in a:
                 self.roles.setdefault(p, COLS)
             elif "pid" in a or "row" in a:
                 self.roles.setdefault(p, ROWS)
+                for ax in _axes(a):
+                    self.axes.setdefault(ax, "row")
 
     def _address(self, node: ast.AST) -> None:
         terms = _additive_terms(node)
@@ -150,8 +172,8 @@ class _Taint(ast.NodeVisitor):
                 for tag in self.of(t):
                     if tag.startswith("ptr:"):
                         self.roles[tag[4:]] = POINTER
-                if t.id in self.params and t.id not in self.taint:
-                    self.roles[t.id] = POINTER
+                if t.id in self.params and t.id not in self.taint and t.id not in self.k.constexprs:
+                    self.roles[t.id] = POINTER  # (a constexpr is never a tensor: `y_ptr + n_cols + cols`)
             else:
                 self.of(t)
 
@@ -174,7 +196,7 @@ class _Taint(ast.NodeVisitor):
         out = set()
         for t in _additive_terms(node):
             if isinstance(t, ast.Name):
-                if t.id in self.params and t.id not in self.taint:
+                if t.id in self.params and t.id not in self.taint and t.id not in self.k.constexprs:
                     out.add(f"ptr:{t.id}")
                 out |= {x for x in self.taint.get(t.id, set()) if x.startswith("ptr:")}
         return out
@@ -205,7 +227,10 @@ class _Taint(ast.NodeVisitor):
             step = args[2] if len(args) > 2 else set()
             row_loop = bool(start & {"pid"}) or any("pid" in a for a in args)
             for name in _names(node.target):
-                self.taint[name] = {"pid", "row"} if row_loop else {"lane_base"}
+                axes = {t for a in args for t in a if t.startswith("axis")}
+                self.taint[name] = {"pid", "row", *axes} if row_loop else {"lane_base"}
+                for ax in _axes(axes):
+                    self.axes.setdefault(ax, "row")
             if row_loop:
                 self.row_loop = True
                 for t in stop:
@@ -228,6 +253,33 @@ class _Taint(ast.NodeVisitor):
                 self.visit(child)
             elif isinstance(child, ast.expr):
                 self.of(child)
+
+
+_SHAPED = {"arange", "zeros", "full", "reshape", "view", "broadcast_to"}
+
+
+def _shape_params(tf: TritonFile, kernel: Kernel) -> set[str]:
+    """Constexpr parameters used as a block size: in ``tl.arange``, a block's shape, or a loop's step. A
+    constexpr multiplied by a program id is a block offset (``pid * BLOCK``) only if it is one of these; otherwise
+    it is a stride or a size fixed at compile time."""
+    out: set[str] = set()
+    for node in ast.walk(kernel.node):
+        args: list[ast.AST] = []
+        if isinstance(node, ast.Call):
+            name = (qualified(node.func, tf.aliases) or "").rsplit(".", 1)[-1]
+            if name in _SHAPED:
+                args = [*node.args, *[kw.value for kw in node.keywords]]
+            elif isinstance(node.func, ast.Name) and node.func.id == "range" or name in ("range", "static_range"):
+                args = node.args[2:]
+        for a in args:
+            out.update(n.id for n in ast.walk(a) if isinstance(n, ast.Name) and n.id in kernel.constexprs)
+    # block sizes named as such but used only through a helper's arange
+    out.update(p for p in kernel.constexprs if p.upper().startswith("BLOCK") or p.upper().endswith("_BLOCK"))
+    return out
+
+
+def _axes(tags: set[str]) -> list[int]:
+    return sorted(int(t[4:]) for t in tags if t.startswith("axis"))
 
 
 def _names(target: ast.AST) -> list[str]:
@@ -262,8 +314,16 @@ def infer_roles(tf: TritonFile, kernel: Kernel) -> Roles:
     for p in t.value_params:
         if roles.get(p) == UNKNOWN:
             roles[p] = FLOAT
+    for p in t.row_scaled & t.lane_bounds:  # `row * N + col` with `col < N`: N is the row length
+        if roles.get(p) in (ROW_STRIDE, NUMEL):
+            roles[p] = COLS
+    # lane blocks on one axis and rows on another (a 2-D grid): the blocks cover a row, not the whole tensor
+    rows_elsewhere = "row" in t.axes.values()
     if t.flat:
         for p, r in roles.items():
-            if r == COLS:
+            if r == COLS and not rows_elsewhere:
                 roles[p] = NUMEL
-    return Roles(roles=roles, column_loop_blocks=t.col_blocks, flat=t.flat, row_loop=t.row_loop)
+            elif r == NUMEL and (p in t.row_scaled or rows_elsewhere):  # `row * N + col` with `col < N`
+                roles[p] = COLS
+    return Roles(roles=roles, column_loop_blocks=t.col_blocks, flat=t.flat, row_loop=t.row_loop, axes=t.axes,
+                 axis_blocks=t.axis_blocks)

@@ -17,6 +17,7 @@ from .roles import BLOCK, COL_STRIDE, COLS, FLAG, FLOAT, NUMEL, POINTER, ROW_STR
 ROW_SHAPES = ((3, 37), (129, 160), (2, 5000))  # ragged tail; more rows than partitions; a row > 4096
 MATMUL_SHAPES = ((37, 50, 70), (130, 96, 160))  # (M, N, K)
 PAD_ROWS = 4
+ROW_GAP = 2  # a row kernel's row stride, in row lengths
 SMALL_SIZE = 3  # a constexpr that names a count (batch size, number of heads) with nothing else to go on
 FLAG_DEFAULTS = {"num_stages": 1, "num_warps": 4, "GROUP_SIZE_M": 4, "GROUP_M": 4}
 
@@ -121,14 +122,18 @@ def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any
         rows = cols = side
     values: list[Any] = []
     block_for_flat = 64 if square else 256
-    sizes = {ROW_STRIDE: cols, COL_STRIDE: 1, ROWS: rows, COLS: cols, NUMEL: side if square else rows * cols}
+    # Rows lie ROW_GAP row lengths apart: a kernel that reads or writes past its row's columns (a gate and an
+    # up projection side by side, `y_ptr + n_cols + cols`) stays inside its own row, as with its real inputs,
+    # instead of overwriting the next row (which makes the result depend on the order programs run in).
+    width = cols if square else ROW_GAP * cols
+    sizes = {ROW_STRIDE: width, COL_STRIDE: 1, ROWS: rows, COLS: cols, NUMEL: side if square else rows * cols}
     for p in k.params:
         role = roles.roles.get(p)
         if p in config:
             values.append(config[p])
         elif role == POINTER:
             # PAD_ROWS times the rows: kernels with more index dimensions than (row, column) stay in bounds
-            values.append(torch.randn((rows * PAD_ROWS, cols), generator=gen, dtype=torch.float32).to(dtype))
+            values.append(torch.randn((rows * PAD_ROWS, width), generator=gen, dtype=torch.float32).to(dtype))
         elif role in sizes:
             values.append(sizes[role])
         elif role == BLOCK:
@@ -144,7 +149,9 @@ def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any
             values.append(flag_value(k, p))
         else:
             values.append(1)
-    if roles.flat:
+    if max(roles.axes, default=0) > 0:
+        grid = _axis_grid(k, roles, values, rows, cols, square)
+    elif roles.flat:
         block = next((v for p, v in zip(k.params, values, strict=True) if roles.roles.get(p) == BLOCK
                       and p not in roles.column_loop_blocks), block_for_flat)
         total = side if square else rows * cols
@@ -154,6 +161,27 @@ def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any
     else:
         grid = (rows,)
     return values, grid
+
+
+def _axis_grid(k: Kernel, roles: Roles, values: list[Any], rows: int, cols: int, square: bool
+               ) -> tuple[int, ...]:
+    """The grid of a kernel using several grid axes: a row axis gets a program per row (3 when programs loop
+    over rows), a block axis (``pid * BLOCK``) enough blocks to cover a row (the whole tensor when no axis indexes
+    rows), an axis used otherwise one program."""
+    by_name = dict(zip(k.params, values, strict=True))
+    has_rows = "row" in roles.axes.values()
+    grid = []
+    for axis in range(max(roles.axes) + 1):
+        kind = roles.axes.get(axis)
+        if kind == "row":
+            grid.append(min(rows, 3) if roles.row_loop else rows)
+        elif kind == "block":
+            block = by_name.get(roles.axis_blocks.get(axis, ""), 256)
+            extent = max(rows, cols) if square else (cols if has_rows else rows * cols)
+            grid.append(math.ceil(extent / int(block)))
+        else:
+            grid.append(1)
+    return tuple(grid)
 
 
 def matmul_case(k: Kernel, m: int, n: int, kk: int, dtype: Any, gen: Any, config: dict[str, Any],
