@@ -44,7 +44,29 @@ def test_the_grid_covers_every_axis():
     tf = parse_file(FIXTURE)
     k = next(k for k in tf.kernels if k.name == "column_sums_kernel")
     values, grid = row_case(k, infer_roles(tf, k), 129, 160, torch.float32, torch.Generator().manual_seed(0), {})
-    assert grid == (1, 3)  # one 256-lane block covers a 160-column row; 3 programs loop over the rows
+    assert grid == (1, 2)  # one 256-lane block covers a 160-column row; axis 1 (rows, looping) gets 2
+
+
+def test_constexprs_without_a_hint_get_a_value_from_their_use():
+    from porter.translate.triton.synth import flag_value
+
+    k = next(k for k in parse_file(FIXTURE).kernels if k.name == "batched_skip_kernel")
+    assert flag_value(k, "skip_label") == -100  # compared with loaded data: a value no data takes
+    assert flag_value(k, "GROUP") == 1  # a divisor: the plain case
+
+
+def test_an_axis_that_only_scales_a_stride_gets_one_program():
+    pytest.importorskip("torch")
+    import torch
+
+    from porter.translate.triton.synth import row_case
+
+    tf = parse_file(FIXTURE)
+    k = next(k for k in tf.kernels if k.name == "batched_skip_kernel")
+    r = infer_roles(tf, k)
+    assert r.axes == {0: "row", 1: "row"} and r.bounded_axes == set()
+    _, grid = row_case(k, r, 129, 160, torch.float32, torch.Generator().manual_seed(0), {})
+    assert grid == (129, 1)
 
 
 def test_these_kernels_verify():
@@ -56,4 +78,4 @@ def test_these_kernels_verify():
     _, reports = verify_file(FIXTURE)
     assert [(r.name, r.status) for r in reports] == [(r.name, VERIFIED) for r in reports], \
         [(r.name, r.reason) for r in reports]
-    assert len(reports) == 4
+    assert len(reports) == 5

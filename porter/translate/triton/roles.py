@@ -34,6 +34,7 @@ class Roles:
     row_loop: bool = False
     axes: dict[int, str] = field(default_factory=dict)  # grid axis -> "row" or "block"
     axis_blocks: dict[int, str] = field(default_factory=dict)  # a "block" axis -> its block size parameter
+    bounded_axes: set[int] = field(default_factory=set)  # row axes checked against a row count
 
 
 class _Taint(ast.NodeVisitor):
@@ -52,6 +53,7 @@ class _Taint(ast.NodeVisitor):
         self.lane_bounds: set[str] = set()  # parameters lane indices are compared with
         self.axes: dict[int, str] = {}  # grid axis -> "row" (indexes rows) or "block" (pid * BLOCK: lane blocks)
         self.axis_blocks: dict[int, str] = {}  # a "block" axis -> the block size it multiplies
+        self.bounded_axes: set[int] = set()  # row axes compared with a row count or bounding a row loop
 
     def q(self, node: ast.AST) -> str:
         return qualified(node, self.tf.aliases) or ""
@@ -164,6 +166,7 @@ class _Taint(ast.NodeVisitor):
                 self.roles.setdefault(p, ROWS)
                 for ax in _axes(a):
                     self.axes.setdefault(ax, "row")
+                    self.bounded_axes.add(ax)
 
     def _address(self, node: ast.AST) -> None:
         terms = _additive_terms(node)
@@ -231,6 +234,8 @@ class _Taint(ast.NodeVisitor):
                 self.taint[name] = {"pid", "row", *axes} if row_loop else {"lane_base"}
                 for ax in _axes(axes):
                     self.axes.setdefault(ax, "row")
+                for ax in _axes(start):  # `for row in range(pid, n_rows, step)`: rows from the program id on
+                    self.bounded_axes.add(ax)
             if row_loop:
                 self.row_loop = True
                 for t in stop:
@@ -326,4 +331,4 @@ def infer_roles(tf: TritonFile, kernel: Kernel) -> Roles:
             elif r == NUMEL and (p in t.row_scaled or rows_elsewhere):  # `row * N + col` with `col < N`
                 roles[p] = COLS
     return Roles(roles=roles, column_loop_blocks=t.col_blocks, flat=t.flat, row_loop=t.row_loop, axes=t.axes,
-                 axis_blocks=t.axis_blocks)
+                 axis_blocks=t.axis_blocks, bounded_axes=t.bounded_axes)

@@ -89,6 +89,31 @@ def flag_value(k: Kernel, p: str, module_values: dict[str, ast.expr] | None = No
         return True
     if "ACTIVATION" in up:
         return ""
+    return _value_from_use(k, p)
+
+
+def _value_from_use(k: Kernel, p: str) -> Any:
+    """A constexpr's value from how the body uses it, when nothing else tells: a condition is switched on, a value
+    compared for equality with something computed (``label == ignore_index``) gets -100, an index no data takes;
+    a block-size name 16; any other number 1 (a factor, divisor or dilation: the plain case). The original and the
+    translation get the same value, so the check stays a check; it only covers that case."""
+    for node in ast.walk(k.node):
+        if isinstance(node, (ast.BoolOp, ast.If, ast.IfExp, ast.While)) or (
+                isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
+            operands = node.values if isinstance(node, ast.BoolOp) else [
+                node.operand if isinstance(node, ast.UnaryOp) else node.test]
+            if any(isinstance(o, ast.Name) and o.id == p for o in operands):
+                return True
+    for node in ast.walk(k.node):
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq)) for op in node.ops):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(x, ast.Name) and x.id == p for x in sides) and not any(
+                    isinstance(x, ast.Constant) for x in sides):
+                return -100
+    if p.upper().startswith("BLOCK") or p.upper().endswith("_BLOCK"):
+        return 16
+    if any(isinstance(n, ast.Name) and n.id == p for n in ast.walk(k.node)):
+        return 1
     raise CannotSynthesise(f"no value known for the constexpr parameter {p!r}")
 
 
@@ -166,14 +191,19 @@ def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any
 def _axis_grid(k: Kernel, roles: Roles, values: list[Any], rows: int, cols: int, square: bool
                ) -> tuple[int, ...]:
     """The grid of a kernel using several grid axes: a row axis gets a program per row (3 when programs loop
-    over rows), a block axis (``pid * BLOCK``) enough blocks to cover a row (the whole tensor when no axis indexes
-    rows), an axis used otherwise one program."""
+    over rows; on axes 1 and 2 see below), a block axis (``pid * BLOCK``) enough blocks to cover a row (the whole
+    tensor when no axis indexes rows), an axis used otherwise one program."""
     by_name = dict(zip(k.params, values, strict=True))
     has_rows = "row" in roles.axes.values()
     grid = []
     for axis in range(max(roles.axes) + 1):
         kind = roles.axes.get(axis)
-        if kind == "row":
+        if kind == "row" and axis > 0:
+            # rows checked against a row count: two programs (the launcher runs axes 1 and 2 one after the
+            # other). An axis that only scales a stride (batch, head) gets one: synthesised strides of different
+            # dimensions coincide, so more programs would write over each other's rows.
+            grid.append(min(rows, 2) if axis in roles.bounded_axes else 1)
+        elif kind == "row":
             grid.append(min(rows, 3) if roles.row_loop else rows)
         elif kind == "block":
             block = by_name.get(roles.axis_blocks.get(axis, ""), 256)
