@@ -116,6 +116,7 @@ class GridScope:
     names: dict[str, Affine] = field(default_factory=dict)
     next_grid: int = 0
     objects: dict[str, list[Axis]] = field(default_factory=dict)  # `g = nl.mgrid[...]`, read as g.p, g.x
+    linear: dict = field(default_factory=dict)  # names linear in several axes (grids_ap.Linear)
     # contains_grid results by node (kept alive with the node, so ids are not reused) and names known.
     _cache: dict[int, tuple[cst.CSTNode, int, bool]] = field(default_factory=dict)
 
@@ -189,20 +190,31 @@ class GridScope:
         try:
             aff = self.affine(value)
         except Untranslatable:
-            return False
+            # Several axes in one name (`i_dst = 2 * i_y + i_x`): an access pattern can still use it.
+            from porter.translate.nki_upgrade.grids_ap import linear
+
+            try:
+                self.linear[target.value] = linear(self, value)
+            except Untranslatable:
+                return False
+            self.names.pop(target.value, None)
+            self._cache.clear()
+            return True
         if aff.axis is None:
             return False
         self.names[target.value] = aff
+        self.linear.pop(target.value, None)
         return True
 
     # -- affine analysis ----------------------------------------------------------------------
     def contains_grid(self, node: cst.CSTNode) -> bool:
         hit = self._cache.get(id(node))
-        if hit is not None and hit[0] is node and hit[1] == len(self.names) + len(self.objects):
+        known = len(self.names) + len(self.objects) + len(self.linear)
+        if hit is not None and hit[0] is node and hit[1] == known:
             return hit[2]
         finder = _GridFinder(self)
         node.visit(finder)
-        self._cache[id(node)] = (node, len(self.names) + len(self.objects), finder.found)
+        self._cache[id(node)] = (node, known, finder.found)
         return finder.found
 
     def affine(self, node: cst.BaseExpression) -> Affine:
@@ -210,6 +222,8 @@ class GridScope:
             return Affine(None, 0, code(node))
         if isinstance(node, cst.Name) and node.value in self.names:
             return self.names[node.value]
+        if isinstance(node, cst.Name) and node.value in self.linear:
+            raise Untranslatable(f"`{node.value}` combines several grid axes")
         if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in self.objects:
             axes = self.objects[node.value.value]
             k = _MGRID_FIELDS.get(node.attr.value)
@@ -256,7 +270,7 @@ class _GridFinder(cst.CSTVisitor):
         return not self.found and super().on_visit(node)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self.scope.names or node.value in self.scope.objects:
+        if node.value in self.scope.names or node.value in self.scope.objects or node.value in self.scope.linear:
             self.found = True
 
     def visit_Call(self, node: cst.Call) -> None:

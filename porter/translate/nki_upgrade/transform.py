@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from porter.translate.nki_upgrade import entry, grids
+from porter.translate.nki_upgrade import entry, grids, grids_ap
 from porter.translate.nki_upgrade.blocks import BlockDims, whole_uses
 from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER, RETURNING
 from porter.translate.nki_upgrade.names import Aliases, arg, call_name, code, dotted, resolve
@@ -116,7 +116,8 @@ class Upgrader(cst.CSTTransformer):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         outer = self.scope
-        inner = grids.GridScope(self.aliases, dict(outer.names), outer.next_grid, dict(outer.objects))
+        inner = grids.GridScope(self.aliases, dict(outer.names), outer.next_grid, dict(outer.objects),
+                                dict(outer.linear))
         self.scopes.append(inner)
         block = BlockDims(self.aliases)
         if self.has_par_dim:
@@ -149,9 +150,9 @@ class Upgrader(cst.CSTTransformer):
         """Remove `ix = nl.arange(...)[...]` / mgrid assignments whose names are no longer read."""
         if id(scope) not in self.grid_lines:
             return fn  # this function defines no grid
-        counter = _NameUses()
+        counter = _NameUses(scope)
         fn.body.visit(counter)
-        remover = _GridDefRemover(scope, counter.loads, self.aliases)
+        remover = _GridDefRemover(scope, counter.live(), self.aliases)
         body = fn.body.visit(remover)
         lines = self.grid_lines.pop(id(scope), {})
         for target in remover.kept:
@@ -187,7 +188,8 @@ class Upgrader(cst.CSTTransformer):
             return updated  # left for the dead-definition pass
         words = _words(updated)
         if not (self.pending_markers or words & self.interesting or words & set(self.scope.names)
-                or words & set(self.scope.objects) or words & set(self.blocks[-1].names)):
+                or words & set(self.scope.objects) or words & set(self.scope.linear)
+                or words & set(self.blocks[-1].names)):
             return updated
         statements: list[cst.BaseStatement] = []
         guard: list[str] = []
@@ -245,7 +247,7 @@ class Upgrader(cst.CSTTransformer):
         bounds = grids.Bounds()
         for mask in masks.found:
             grids.mask_bounds(scope, mask, bounds)
-        rewriter = _GridRewriter(scope, bounds, self.aliases)
+        rewriter = _GridRewriter(scope, bounds, self.aliases, self.tiles[-1])
         new = stmt.visit(rewriter)
         if masks.found:
             new = new.visit(_MaskedOperands(_axis_ranges(bounds), self.tiles[-1], self.aliases))
@@ -423,8 +425,8 @@ def _defines_grid(stmt: cst.SimpleStatementLine, scope: grids.GridScope) -> bool
     target = stmt.body[0].targets[0].target
     names = [target] if isinstance(target, cst.Name) else (
         [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [])
-    return bool(names) and all(isinstance(n, cst.Name) and (n.value in scope.names or n.value in scope.objects)
-                               for n in names)
+    return bool(names) and all(isinstance(n, cst.Name) and (n.value in scope.names or n.value in scope.objects
+                                                            or n.value in scope.linear) for n in names)
 
 
 class _AffineSelect(cst.CSTTransformer):
@@ -474,12 +476,15 @@ class _MaskFinder(cst.CSTVisitor):
 class _GridRewriter(cst.CSTTransformer):
     """Grid subscripts -> slices; `mask=` keywords removed; operand masks `t[...][cond]` folded."""
 
-    def __init__(self, scope: grids.GridScope, bounds: grids.Bounds, aliases: dict[str, str]) -> None:
+    def __init__(self, scope: grids.GridScope, bounds: grids.Bounds, aliases: dict[str, str],
+                 tiles: set[str]) -> None:
         self.scope = scope
         self.bounds = bounds
         self.aliases = aliases
+        self.tiles = tiles
         self.failed = ""
         self.count = 0
+        self.patterns: set[int] = set()  # `.ap(...)` views made here (an assignment target gets `[...]`)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         name = call_name(original, self.aliases) or ""
@@ -513,8 +518,19 @@ class _GridRewriter(cst.CSTTransformer):
             self.count += 1
             return grids.translate_index(self.scope, updated, self.bounds)
         except grids.Untranslatable as exc:
-            self.failed = str(exc)
-            return updated
+            try:  # no slice says it: an access pattern may (several axes in one dim, variable scales)
+                view = grids_ap.translate_ap(self.scope, updated, self.bounds, self.tiles)
+            except grids.Untranslatable:
+                self.failed = str(exc)
+                return updated
+            self.patterns.add(id(view))
+            return view
+
+    def leave_AssignTarget(self, original: cst.AssignTarget, updated: cst.AssignTarget) -> cst.AssignTarget:
+        if id(updated.target) in self.patterns:  # `t.ap(...) = x` is no Python: write through the view
+            index = cst.SubscriptElement(cst.Index(cst.Ellipsis()))
+            return updated.with_changes(target=cst.Subscript(value=updated.target, slice=[index]))
+        return updated
 
 
 def _merge(a: grids.Bounds, b: grids.Bounds) -> grids.Bounds:
@@ -558,15 +574,45 @@ class _IsaHoister(cst.CSTTransformer):
 
 
 class _NameUses(cst.CSTVisitor):
-    def __init__(self) -> None:
+    """Names read in a function. A read inside a grid definition (`i = k * 128 + i`, `j = i + 1`) only
+    counts when the name it defines is itself read elsewhere (`live`)."""
+
+    def __init__(self, scope: grids.GridScope) -> None:
+        self.scope = scope
         self.loads: dict[str, int] = {}
-        self._in_target = 0
+        self.def_reads: list[tuple[set[str], set[str]]] = []  # (names defined, names read) per grid def
+        self._def: tuple[set[str], set[str]] | None = None
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if _defines_grid(node, self.scope):
+            target = node.body[0].targets[0].target
+            names = {target.value} if isinstance(target, cst.Name) else {e.value.value for e in target.elements}
+            self._def = (names, set())
+            self.def_reads.append(self._def)
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._def = None
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        self.loads[node.value] = self.loads.get(node.value, 0) + 1
+        if self._def is not None:
+            self._def[1].add(node.value)
+        else:
+            self.loads[node.value] = self.loads.get(node.value, 0) + 1
+
+    def live(self) -> dict[str, int]:
+        live = dict(self.loads)
+        changed = True
+        while changed:
+            changed = False
+            for defined, read in self.def_reads:
+                if any(live.get(n, 0) for n in defined):
+                    for n in read - set(live):
+                        live[n] = 1
+                        changed = True
+        return live
 
 
 _KEPT_GRID = "index grid still used where porter could not turn it into slices"
