@@ -160,6 +160,15 @@ def augassign_of_hoisted(up: Upgrader, original: cst.AugAssign, node: cst.AugAss
             and alloc_i >= 0 and call_i == len(up.pending_before) - 1):
         up.pending_before.pop(call_i)
         up.pending_before.pop(alloc_i)
+        base = target
+        while isinstance(base, cst.Subscript):
+            base = base.value
+        if isinstance(base, cst.Name) and base.value in up.uninit[-1]:
+            # `+=` onto a PSUM tile nothing initialised: the legacy accumulation group, whose first
+            # matmul overwrites; nc_matmul's default (accumulate=None) is that group.
+            new_call = call.with_changes(args=[_kw("dst", target), *call.args[1:]])
+            up._note("NRN706", "psum += nisa.nc_matmul(...) on an uninitialised tile -> nc_matmul(dst=psum)")
+            return cst.Expr(new_call)
         new_call = call.with_changes(args=[_kw("dst", target), *call.args[1:], _kw("accumulate", cst.Name("True"))])
         up._note("NRN706", "psum += nisa.nc_matmul(...) -> nc_matmul(dst=psum, accumulate=True)")
         return cst.Expr(new_call)

@@ -73,6 +73,7 @@ class Upgrader(cst.CSTTransformer):
         self.report = Report()
         self.scopes: list[grids.GridScope] = [grids.GridScope(aliases)]
         self.tiles: list[set[str]] = [set()]
+        self.uninit: list[set[str]] = [set()]  # tiles allocated by nl.ndarray (no initial value)
         self.blocks: list[BlockDims] = [BlockDims(aliases)]
         self.pending_markers: list[tuple[str, str]] = []
         self.pending_before: list[cst.BaseStatement] = []
@@ -124,12 +125,14 @@ class Upgrader(cst.CSTTransformer):
             block.collect(node)
         self.blocks.append(block)
         self.tiles.append(set(self.tiles[-1]))
+        self.uninit.append(set(self.uninit[-1]))
         self.decorator_markers.append([])
         self.functions.append(node)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         scope = self.scopes.pop()
         self.tiles.pop()
+        self.uninit.pop()
         self.functions.pop()
         self.scope.next_grid = max(self.scope.next_grid, scope.next_grid)
         self.blocks.pop()
@@ -178,6 +181,11 @@ class Upgrader(cst.CSTTransformer):
                 continue
             if isinstance(target, cst.Name) and _makes_tile(value, self.aliases, self.tiles[-1]):
                 self.tiles[-1].add(target.value)
+            if isinstance(target, cst.Name):
+                if call_name(value, self.aliases) == "nki.language.ndarray":
+                    self.uninit[-1].add(target.value)
+                else:
+                    self.uninit[-1].discard(target.value)
             if isinstance(target, cst.Name) and call_name(value, self.aliases) in _PSUM_RESULTS:
                 self.psum_names.add(target.value)
 
