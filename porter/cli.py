@@ -121,7 +121,7 @@ def lint(
         _apply_fixes(paths or [Path(".")], overrides, unsafe_fixes, jobs)
     try:
         if from_stdin:
-            result = lint_stdin(stdin_data, stdin_name, overrides)
+            result = lint_stdin(stdin_data, stdin_name, overrides, force_exclude=force_exclude)
         else:
             result = lint_paths(
                 paths or [Path(".")], overrides, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs,

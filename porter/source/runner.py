@@ -14,7 +14,7 @@ from porter.config import ConfigResolver, Overrides, Settings
 from porter.source import extensions as extension_source
 from porter.source.cache import Cache, cache_key, content_hash, default_cache_dir, read_entries, save_entries
 from porter.source.catalogue import Catalogue, load_catalogue
-from porter.source.discovery import NOTEBOOK_SUFFIX, discover
+from porter.source.discovery import NOTEBOOK_SUFFIX, _excluded, discover
 from porter.source.engine import INTERNAL_ERROR, RuleIndex, analyse_source
 from porter.source.extensions import EXTENSION_RULE, discover_extension_modules, extension_import_findings
 from porter.source.findings import Finding
@@ -335,14 +335,18 @@ def _size(path: str) -> int:
         return 0
 
 
-def lint_stdin(data: bytes, filename: str, overrides: Overrides | None = None) -> LintResult:
+def lint_stdin(data: bytes, filename: str, overrides: Overrides | None = None,
+               force_exclude: bool = False) -> LintResult:
     """`porter lint -`: the bytes read from stdin, checked as the file `filename` (its settings,
-    per-file ignores and suffix: `.ipynb` is read as a notebook)."""
+    per-file ignores and suffix: `.ipynb` is read as a notebook). With `force_exclude`, a
+    `filename` the excludes match is not checked (ruff's --force-exclude with --stdin-filename)."""
     resolver = ConfigResolver(overrides or Overrides())
     settings = resolver.for_path(Path(filename))
     catalogue = load_catalogue(settings.rule_paths)
     rules = select_rules(catalogue, settings)
     index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    if force_exclude and _excluded(Path(filename), settings, with_parents=True):
+        return LintResult([], 1, 0, catalogue, settings, set(index.reported))
     try:
         findings = analyse_bytes(data, filename, index)
     except Exception as exc:  # a porter bug: reported like a file's, never a traceback

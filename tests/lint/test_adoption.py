@@ -183,6 +183,17 @@ def test_lint_and_port_read_stdin(tmp_path, monkeypatch):
     assert runner.invoke(app, ["port", "-", "--check"], input="import torch\n").exit_code == 0
 
 
+def test_stdin_named_into_an_excluded_folder_under_force_exclude(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "pyproject.toml", '[tool.porter]\nextend-exclude = ["gen"]\n')
+    code = "import torch\nq = torch.ones(1).cuda()\n"
+    runner = CliRunner()
+    skipped = runner.invoke(app, ["lint", "-", "--stdin-filename", "gen/m.py", "--force-exclude"], input=code)
+    assert skipped.exit_code == 0 and "NRN101" not in skipped.stdout, skipped.output  # as ruff
+    checked = runner.invoke(app, ["lint", "-", "--stdin-filename", "gen/m.py"], input=code)
+    assert checked.exit_code == 1  # without --force-exclude a name given is checked
+
+
 def test_port_from_stdin_leaves_a_notebook_alone():
     notebook = '{"cells": [], "metadata": {"device": "cuda"}, "nbformat": 4, "nbformat_minor": 5}'
     runner = CliRunner()
