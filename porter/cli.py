@@ -256,14 +256,20 @@ def port(
         raise typer.Exit(run_port_stdin(stdin_filename or "-", target=target, diff=diff, unsafe_fixes=unsafe_fixes,
                                         select=split_codes(select), ignore=split_codes(ignore), fail=fail,
                                         check=check))
-    code = run_port(
-        path, target=target, out=out, in_place=in_place, diff=diff, check=check, unsafe_fixes=unsafe_fixes,
-        select=split_codes(select), ignore=split_codes(ignore),
-        extend_select=(split_codes(extend_select) or ()) + (("NRN416",) if swap_sdpa else ()) or None,
-        report=report, report_only=report_only,
-        force=force, jobs=jobs, fail=fail, progress=_progress_bar("porting"), no_cache=no_cache, cache_dir=cache_dir,
-        verify_triton=verify,
-    )
+    try:
+        code = run_port(
+            path, target=target, out=out, in_place=in_place, diff=diff, check=check, unsafe_fixes=unsafe_fixes,
+            select=split_codes(select), ignore=split_codes(ignore),
+            extend_select=(split_codes(extend_select) or ()) + (("NRN416",) if swap_sdpa else ()) or None,
+            report=report, report_only=report_only, force=force, jobs=jobs, fail=fail,
+            progress=_progress_bar("porting"), no_cache=no_cache, cache_dir=cache_dir, verify_triton=verify,
+        )
+    except (typer.Exit, KeyboardInterrupt, ModuleNotFoundError):
+        raise
+    except OSError as exc:  # a folder that cannot be read or written: exit 2 with its name, no traceback
+        raise fail(f"{exc.filename or path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # exit 2, like ruff, not a traceback and exit 1
+        raise fail(f"internal error: {type(exc).__name__}: {exc}") from exc
     raise typer.Exit(code)
 
 

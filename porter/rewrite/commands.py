@@ -123,6 +123,8 @@ def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, se
         root = path.resolve() if path.is_dir() else path.parent.resolve()
         if out.resolve().is_relative_to(root):
             raise fail(f"--out {out} is inside the tree being ported; choose a folder outside it")
+        if out.exists() and not out.is_dir():
+            raise fail(f"--out {out} is a file, not a folder")
         if out.exists() and any(out.iterdir()) and not force:
             raise fail(f"--out {out} exists and is not empty (use --force to write into it)")
     if verify_triton:

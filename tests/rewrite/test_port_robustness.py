@@ -224,3 +224,11 @@ def test_a_file_libcst_does_not_reproduce_is_reported_and_left_alone():
     text = "import torch\nx = torch.ones(1).cuda()\n\n    # an indented comment closing the module\n"
     port = port_source(text, "m.py", index, catalogue, "neuron")
     assert port.error == NOT_REPRODUCED and port.ported == text and not port.changes
+
+
+def test_out_naming_a_file_is_a_usage_error(tmp_path):
+    src = _tree(tmp_path / "src", {"a.py": CUDA})
+    (tmp_path / "afile").write_text("")
+    result = runner.invoke(app, ["port", str(src), "--out", str(tmp_path / "afile")])
+    assert result.exit_code == 2 and "is a file, not a folder" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
