@@ -78,7 +78,7 @@ class LintReport:
         """Does `porter port` fix this site by default? With `unsafe`: only with `--unsafe-fixes`.
         As in ruff, `[*]` promises the safe fixes; the unsafe ones are counted apart."""
         fix = self.fix(finding)
-        # `porter port` does not rewrite notebooks: their findings are not promised a fix.
-        if not (fix and fix.available and not finding.manual and finding.cell is None):
+        # `porter port` does not rewrite notebooks or stubs: their findings are not promised a fix.
+        if not (fix and fix.available and not finding.manual and finding.in_rewritten_file):
             return False
         return fix.applicability == ("unsafe" if unsafe else "safe")

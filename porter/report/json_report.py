@@ -22,7 +22,7 @@ def finding_records(report: LintReport) -> list[dict]:
             "location": {"row": f.line, "column": f.col},
             "end_location": {"row": f.end_line, "column": f.end_col},
             "fix": {"applicability": fix.applicability, "message": fix.result, "edits": report.edits_for(f)}
-                   if fix and fix.available and not f.manual and f.cell is None else None,
+                   if fix and fix.available and not f.manual and f.in_rewritten_file else None,
             "marked": f.marked,
             "target": report.target,
             "url": report.docs_url(f.rule_id),

@@ -68,8 +68,9 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
     index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
     data = sys.stdin.buffer.read()
-    if filename.endswith(NOTEBOOK_SUFFIX):  # as with files: port does not rewrite notebooks
-        sys.stderr.write(f"{filename}: a notebook: not ported\n")
+    if filename.endswith((NOTEBOOK_SUFFIX, ".pyi")):  # as with files: port rewrites neither
+        sys.stderr.write(f"{filename}: a {'notebook' if filename.endswith(NOTEBOOK_SUFFIX) else 'type stub'}: "
+                         "not ported\n")
         if not (diff or check):
             sys.stdout.buffer.write(data)
         return 0
@@ -186,6 +187,8 @@ def _summary_line(summary: dict, out, in_place, check) -> str:
         f"({summary['migrated_percent']}% migrated, effort left: {summary['effort']})"
         + (f"; {n} notebook{'s' if n > 1 else ''} not ported (copied unchanged)"
            if (n := len(summary["notebooks_not_ported"])) else "")
+        + (f"; {n} type stub{'s' if n > 1 else ''} not ported (copied unchanged)"
+           if (n := len(summary.get("stubs_not_ported", ()))) else "")
         + (f"; {skipped}" if (skipped := skipped_summary(summary)) else "") + "\n"
         + _requirements_lines(summary)
     )

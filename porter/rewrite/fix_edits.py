@@ -35,7 +35,7 @@ def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str, rule_i
     `sources`: the bytes of files not on disk (stdin), by path."""
     def fixable(f: Finding) -> bool:
         rule = catalogue.get(f.rule_id)
-        return (rule is not None and rule.fix_for(target).available and not f.manual and f.cell is None
+        return (rule is not None and rule.fix_for(target).available and not f.manual and f.in_rewritten_file
                 and not f.suppressed)
 
     by_file: dict[str, list[Finding]] = defaultdict(list)

@@ -18,6 +18,7 @@ from porter.rewrite.tree_port import TreePort
 
 EFFORT_ORDER = ("none", "low", "medium", "high")
 NOTEBOOK_REASON = "notebook: porter port does not rewrite notebooks; port this cell by hand"
+STUB_REASON = "type stub: porter port does not rewrite stubs (they never run); update the declaration by hand"
 # A Python file porter could not port (it does not parse, cannot be decoded, ...): unknown work,
 # at least a person's look at the file.
 FAILED_FILE_EFFORT = "medium"
@@ -53,7 +54,9 @@ def build_report(result: TreePort) -> dict:
                 manual.append({
                     **where, "action": change.action, "effort": effort, "what": what, "detail": change.detail,
                 })
-    for path, findings in result.notebooks:
+    left = [(path, findings, NOTEBOOK_REASON) for path, findings in result.notebooks]
+    left += [(path, findings, STUB_REASON) for path, findings in result.stubs]
+    for path, findings, reason in left:
         for finding in findings:
             rule = catalogue.get(finding.rule_id) if catalogue else None
             fix = rule.fix_for(result.target) if rule else None
@@ -62,7 +65,7 @@ def build_report(result: TreePort) -> dict:
             manual.append({
                 "file": path, "line": finding.line, "col": finding.col, "cell": finding.cell,
                 "rule": finding.rule_id, "action": "not-ported", "effort": fix.effort if fix else "low",
-                "what": (fix.marker or fix.result) if fix else finding.message, "detail": NOTEBOOK_REASON,
+                "what": (fix.marker or fix.result) if fix else finding.message, "detail": reason,
             })
     # A Python file that could not be ported (or written) is work left, whatever it contains.
     for path, message in dict(result.problems).items():
@@ -93,6 +96,7 @@ def build_report(result: TreePort) -> dict:
         "informational": actions["informational"],
         "not_ported": actions["not-ported"],
         "notebooks_not_ported": [path for path, _ in result.notebooks],
+        "stubs_not_ported": [path for path, _ in result.stubs],
         "migrated_percent": round(100.0 * actions["fixed"] / actionable, 1) if actionable else 100.0,
         "effort": effort,
         "rules": rules,

@@ -33,6 +33,7 @@ from porter.source.selection import ignored_rules, select_rules, validate_select
 from porter.source.workers import die_with_parent, pool_context
 
 PARALLEL_THRESHOLD = 16
+STUB_SUFFIX = ".pyi"  # a type stub: never run, so never rewritten
 
 
 @dataclass
@@ -44,6 +45,9 @@ class TreePort:
     # Notebooks with findings: port does not rewrite notebooks (they are copied unchanged); each
     # finding is work left in the report.
     notebooks: list[tuple[str, list[Finding]]] = field(default_factory=list)
+    # Type stubs (.pyi) with findings: never run, so never given helpers, guards or device calls;
+    # copied unchanged, their findings work left.
+    stubs: list[tuple[str, list[Finding]]] = field(default_factory=list)
     # (path, reason): tool folders (.venv, node_modules, ...) and symlinks leaving the tree, left
     # out of an --out copy.
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -179,8 +183,10 @@ def port_tree(
     notebooks: list[Path] = []
     folders: list[Path] = []
     leftovers: list[Path] = []
-    if root.is_file() and root.suffix == NOTEBOOK_SUFFIX:
-        notebooks.append(root)  # named on its own: still a notebook, not Python
+    stubs: list[Path] = []
+    if root.is_file() and root.suffix in (NOTEBOOK_SUFFIX, STUB_SUFFIX):
+        # named on its own: still a notebook (not Python) or a stub (not run)
+        (notebooks if root.suffix == NOTEBOOK_SUFFIX else stubs).append(root)
         if options.out is not None:
             others.append((root, False))
     elif root.is_file():
@@ -192,7 +198,9 @@ def port_tree(
                                             folders=folders, leftovers=leftovers):
             if port and not is_link and path.suffix == NOTEBOOK_SUFFIX:
                 notebooks.append(path)
-            if port and not is_link and path.suffix in PYTHON_SUFFIXES:
+            if port and not is_link and path.suffix == STUB_SUFFIX:
+                stubs.append(path)
+            if port and not is_link and path.suffix in PYTHON_SUFFIXES and path.suffix != STUB_SUFFIX:
                 python_files.append(str(path))
             else:
                 others.append((path, is_link))
@@ -242,7 +250,9 @@ def port_tree(
             else:
                 result.added[str(path)] = text
     for notebook in notebooks:
-        _notebook_left(result, notebook, index)
+        _notebook_left(result, notebook, index, result.notebooks)
+    for stub in stubs:
+        _notebook_left(result, stub, index, result.stubs)
     if options.out is not None:
         copier.join()
         _write_ported(root, options.out, result)
@@ -254,8 +264,9 @@ def port_tree(
     return result
 
 
-def _notebook_left(result: TreePort, path: Path, index: RuleIndex) -> None:
-    """A notebook is not rewritten (it is copied unchanged): its findings are work left."""
+def _notebook_left(result: TreePort, path: Path, index: RuleIndex,
+                   into: list[tuple[str, list[Finding]]]) -> None:
+    """A notebook or a stub is not rewritten (it is copied unchanged): its findings are work left."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -267,7 +278,7 @@ def _notebook_left(result: TreePort, path: Path, index: RuleIndex) -> None:
         result.problems.append((str(path), errors[0].message))
     left = [f for f in findings if not f.rule_id.startswith("NRN0")]
     if left or errors:
-        result.notebooks.append((str(path), left))
+        into.append((str(path), left))
 
 
 def _collect(result: TreePort, item: FilePort | tuple[str, str]) -> None:

@@ -38,6 +38,12 @@ class Finding:
         return cls(**data)
 
     @property
+    def in_rewritten_file(self) -> bool:
+        """Is this finding in code `porter port` rewrites? Not a notebook cell, not a type stub (.pyi:
+        never run, so no helper, guard or device call belongs in it)."""
+        return self.cell is None and not self.path.endswith(".pyi")
+
+    @property
     def location(self) -> str:
         if self.cell is not None:
             return f"{self.path}:cell {self.cell}:{self.line}:{self.col}"

@@ -232,3 +232,17 @@ def test_out_naming_a_file_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["port", str(src), "--out", str(tmp_path / "afile")])
     assert result.exit_code == 2 and "is a file, not a folder" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_type_stub_is_never_rewritten(tmp_path):
+    # a .pyi never runs: no device helper, no import guard, no device call belongs in it
+    stub = "import torch\nimport triton\nDEV: str = \"cuda\"\ndef f(x: torch.Tensor) -> torch.Tensor: ...\n"
+    src = _tree(tmp_path / "src", {"m.pyi": stub, "m.py": CUDA})
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["port", str(src), "--out", str(out), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "1 type stub not ported (copied unchanged)" in result.stdout
+    assert (out / "m.pyi").read_text() == stub and "_porter_device()" in (out / "m.py").read_text()
+    assert runner.invoke(app, ["port", str(src / "m.pyi"), "--diff"]).stdout == ""
+    linted = runner.invoke(app, ["lint", str(src / "m.pyi"), "--no-cache"])
+    assert "NRN105" in linted.stdout and "[*]" not in linted.stdout  # found, but no fix promised
