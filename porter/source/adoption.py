@@ -86,12 +86,16 @@ def changed_lines(revision: str, cwd: Path) -> dict[str, set[int] | None]:
     except AdoptionError:
         raise AdoptionError(f"--diff-base {revision}: not a commit git knows in {top}") from None
     # Renames are followed (a moved file's old findings are not new), whatever diff.renames says.
-    diff = _git(["diff", "--unified=0", "--no-color", "--no-ext-diff", "--find-renames", revision, "--"], top)
+    # Fixed prefixes and unquoted names whatever the user's git config (diff.noprefix,
+    # diff.mnemonicPrefix, core.quotePath); a name git still quotes is unquoted below.
+    diff = _git(["-c", "core.quotePath=false", "diff", "--unified=0", "--no-color", "--no-ext-diff",
+                 "--find-renames", "--src-prefix=a/", "--dst-prefix=b/", revision, "--"], top)
     changed: dict[str, set[int] | None] = {}
     current: set[int] | None = None
-    for line in diff.splitlines():
+    for line in diff.split("\n"):
         if line.startswith("+++ "):
-            name = line[4:]
+            # git ends the name with a tab when it holds a space, and C-quotes an unusual one
+            name = _unquote(line[4:].rstrip("\t"))
             if name == "/dev/null":
                 current = None
                 continue
@@ -104,6 +108,29 @@ def changed_lines(revision: str, cwd: Path) -> dict[str, set[int] | None]:
         if name:
             changed[os.path.normpath(top / name)] = None
     return changed
+
+
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def _unquote(name: str) -> str:
+    """A path as git C-quotes it (`"b/caf\\303\\251.py"`), back to the name (bytes git escaped as
+    octal come back as the file system's name)."""
+    if not (len(name) >= 2 and name.startswith('"') and name.endswith('"')):
+        return name
+    body, out, i = name[1:-1], bytearray(), 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            if body[i + 1] in "01234567":
+                out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+                i += 4
+                continue
+            out.append(_ESCAPES.get(body[i + 1], ord(body[i + 1])))
+            i += 2
+            continue
+        out += body[i].encode("utf-8", "surrogateescape")
+        i += 1
+    return os.fsdecode(bytes(out))
 
 
 def apply_diff_base(findings: list[Finding], changed: dict[str, set[int] | None]) -> tuple[list[Finding], int]:

@@ -118,6 +118,29 @@ def test_diff_base_follows_renames_and_the_linted_repository(tmp_path, monkeypat
     assert "1 finding on lines unchanged since HEAD, not shown." in result.stdout
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_diff_base_reads_any_file_name_whatever_the_git_config(tmp_path, monkeypatch):
+    # git quotes non-ASCII names, ends names holding a space with a tab, and diff.noprefix /
+    # diff.mnemonicPrefix change the b/ prefix: none may hide a changed line
+    monkeypatch.chdir(tmp_path)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    names = ["é.py", "sp ace.py", 'q"uote.py']
+    for name in names:
+        write(tmp_path / name, "import torch\nx = torch.zeros(1).cuda()\n")
+    subprocess.run(["git", "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], check=True)
+    subprocess.run(["git", "config", "diff.noprefix", "true"], check=True)
+    subprocess.run(["git", "config", "diff.mnemonicPrefix", "true"], check=True)
+    for name in names:
+        write(tmp_path / name, "import torch\nx = torch.zeros(1).cuda()\ny = x.cuda()\n")
+    result = lint(".", "--no-cache", "--diff-base", "HEAD")
+    assert result.exit_code == 1, result.output
+    for name in names:
+        assert f"{name}:3:7: NRN101" in result.stdout, (name, result.stdout)
+    assert "3 findings on lines unchanged since HEAD, not shown." in result.stdout
+
+
 def test_add_noqa_silences_each_line_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(CASES / "noqa_cases.py", tmp_path / "m.py")
