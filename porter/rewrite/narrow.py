@@ -42,6 +42,8 @@ MAX_KEPT_SHARE = 0.8
 # A statement's placeholder, an element's or argument's (a call), a dict entry's, a keyword argument's
 # and a decorator's.
 _PLACEHOLDER = re.compile(r"^[ \t]*@?__porter_keep_(\d+)__(?: = \(.*\)|\(.*\),?|: \(.*\),?|=\(.*\),?)[ \t]*$")
+# A line that may import torch (a superset: a comment or string saying so only keeps more of the file).
+_IMPORTS_TORCH = re.compile(r"\bimport[ \t][^\n]*\btorch\b")
 # A statement holding a site and spanning this many lines is cut inside: the elements of its
 # literals (`op_db = [OpInfo(...), ...]`) that hold no site become placeholders too.
 MIN_ELEMENT_LINES = 8
@@ -152,6 +154,9 @@ def _plan(source: str, findings: list[Finding],
     if not findings or any(f.rule_id.startswith("NRN0") for f in findings):
         return None  # nothing to port, or a file the whole-file port reports on
     hit_set = {line for f in findings for line in range(f.line, f.end_line + 1)}
+    # A lazy `import torch` (in a function, under an if) is kept like a site: whether the file imports
+    # torch anywhere decides how a helper gets it (placement._torch_anywhere).
+    hit_set.update(_torch_import_lines(source))
     tree = tree if tree is not None else _parse(source)
     if tree is None:
         return None
@@ -196,6 +201,15 @@ def _plan(source: str, findings: list[Finding],
         line_map.append(line)
         line += 1
     return "".join(skeleton), line_map, originals
+
+
+def _torch_import_lines(source: str) -> list[int]:
+    found, line, at = [], 1, 0
+    for match in _IMPORTS_TORCH.finditer(source):
+        line += source.count("\n", at, match.start())
+        at = match.start()
+        found.append(line)
+    return found
 
 
 def _with_trailing_comments(cut: _Cut, lines: list[str]) -> _Cut:
