@@ -145,3 +145,16 @@ def test_op_missing_from_the_table_is_reported_unknown_and_still_runs():
         assert picked.device.type == "neuron" and picked.cpu().item() == 1
     record = state.ops["multinomial"]
     assert record.verdict == "unknown" and any("inproc_neuron_device.py" in s for s in record.sources)
+
+
+def test_ops_that_resize_their_output_give_the_device_tensor_its_new_shape():
+    # torch.arange(n, device=...) fills an empty tensor through arange.out, which resizes it.
+    with pe.neuron():
+        t = torch.arange(10, dtype=torch.float32, device="neuron")
+        assert t.shape == (10,) and t.stride() == (1,)
+        assert torch.outer(t, torch.arange(0, 8, 2, device="neuron").float()).shape == (10, 4)
+        out = torch.empty(0, device="neuron")
+        torch.cat([t, t], out=out)
+        assert out.shape == (20,) and torch.equal(out.cpu(), torch.arange(10.0).repeat(2))
+        grown = torch.zeros(2, 3, device="neuron").resize_(3, 4)
+        assert grown.shape == (3, 4) and grown.stride() == (4, 1)

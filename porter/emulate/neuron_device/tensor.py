@@ -246,6 +246,27 @@ def _check_same_device(base: str, flat: list) -> None:
                            f"{device} and cpu! (aten::{base} got a CPU tensor next to a Neuron tensor)")
 
 
+_CPU_KEYS = torch._C.DispatchKeySet(torch._C.DispatchKey.CPU)
+
+
+def _sync_shape(wrapper: NeuronTensor) -> None:
+    """An op that resized its output (`out=`, `resize_`, `torch.arange(..., device=...)`, which fills an
+    empty tensor) resized the CPU tensor inside: give the wrapper the same shape and strides, which
+    only the C++ side can set (the CPU kernels of resize_ and as_strided_, below the Python key)."""
+    data = wrapper._data
+    if wrapper.shape == data.shape and wrapper.stride() == data.stride():
+        return
+    with torch._C._DisableTorchDispatch():
+        if wrapper.shape != data.shape:
+            torch.ops.aten.resize_.default.redispatch(_CPU_KEYS, wrapper, data.shape)
+        if wrapper.stride() != data.stride():
+            try:
+                torch.ops.aten.as_strided_.default.redispatch(_CPU_KEYS, wrapper, data.shape, data.stride(),
+                                                              wrapper.storage_offset())
+            except RuntimeError:
+                pass  # strides beyond the wrapper's own (empty) storage: the shape is what callers read
+
+
 def _unwrap(x: Any) -> Any:
     if isinstance(x, NeuronTensor):
         return x._data
@@ -262,6 +283,9 @@ def _wrap_outputs(func, schema, args, kwargs, out, index: int) -> Any:
                    if arg.alias_info is not None and arg.alias_info.is_write]
         mutated += [kwargs[arg.name] for arg in schema.arguments
                     if arg.alias_info is not None and arg.alias_info.is_write and arg.name in kwargs]
+        for tensor in mutated:
+            if isinstance(tensor, NeuronTensor):
+                _sync_shape(tensor)
         if len(returns) == 1 and mutated:
             return mutated[0]
         if mutated and len(mutated) == len(returns):
@@ -312,6 +336,8 @@ def _copy_from_and_resize(src, dst):
     target = dst._data if isinstance(dst, NeuronTensor) else dst
     source = src._data if isinstance(src, NeuronTensor) else src
     target.resize_(source.shape).copy_(source)
+    if isinstance(dst, NeuronTensor):
+        _sync_shape(dst)
     return dst
 
 
