@@ -311,8 +311,18 @@ def device_type_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.C
             raise CannotFix("a comparison with an indexed CUDA device")
         return value
 
+    def swap_operand(target: cst.ComparisonTarget) -> cst.BaseExpression:
+        value = target.comparator
+        if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+            # `device_type in ["cuda", "cpu"]`: the allowed names, one of them CUDA's
+            elements = [e.with_changes(value=swap(e.value)) for e in value.elements]
+            if all(a.value is b.value for a, b in zip(elements, value.elements, strict=True)):
+                return value
+            return value.with_changes(elements=elements)
+        return swap(value)
+
     left = swap(node.left)
-    targets = [c.with_changes(comparator=swap(c.comparator)) for c in node.comparisons]
+    targets = [c.with_changes(comparator=swap_operand(c)) for c in node.comparisons]
     if left is node.left and all(a.comparator is b.comparator for a, b in zip(targets, node.comparisons, strict=True)):
         raise CannotFix("no CUDA device string in this comparison")
     return node.with_changes(left=left, comparisons=targets)

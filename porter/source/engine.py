@@ -542,9 +542,8 @@ class _Analysis:
         if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _is_table(node.comparators[0]):
             return  # `"cuda" in BACKENDS`: a key looked up in a table, not a test of a device
         for rule, m in self.index.compares:
-            for operand in (node.left, *node.comparators):
-                if string_value(operand) is not None:
-                    self._guard(rule, self._compare_operand, rule, m, node, operand, scope)
+            for operand in _compared_strings(node):
+                self._guard(rule, self._compare_operand, rule, m, node, operand, scope)
 
     def _compare_operand(self, rule: Rule, m: Matcher, node: ast.AST, operand: ast.AST, scope: Scope) -> None:
         if id(operand) not in self.claimed and PREDICATES[m.value](operand, scope):
@@ -686,6 +685,17 @@ INNER_FIELDS: dict[type, tuple[str, ...]] = {
 
 _SCOPE_CLASSES = frozenset(SCOPE_NODES)
 # The node classes `_Analysis.run` does something with.
+def _compared_strings(node: ast.Compare) -> list[ast.AST]:
+    """The string operands of a comparison, and the strings of a literal list, tuple or set that a
+    name is tested for membership in (`device_type in ["cuda", "cpu"]` is `== "cuda" or == "cpu"`)."""
+    found = [o for o in (node.left, *node.comparators) if string_value(o) is not None]
+    for op, right in zip(node.ops, node.comparators, strict=True):
+        if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (ast.List, ast.Tuple, ast.Set)) \
+                and right.elts and all(string_value(e) is not None for e in right.elts):
+            found.extend(right.elts)
+    return found
+
+
 _DISPATCHED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Call, ast.Attribute, ast.Name, ast.Compare,
                          ast.Import, ast.ImportFrom, ast.JoinedStr, ast.Constant})
 _EXPRESSION_SCOPES = frozenset({ast.Lambda, *COMPREHENSIONS})
