@@ -379,6 +379,12 @@ def autocast_transform(node: cst.CSTNode, ctx: FileContext, set_: dict[str, str]
     """
     if not isinstance(node, cst.Call):
         raise CannotFix("autocast needs a call (a bare `@autocast` decorator is not rewritten)")
+    if last_name(node.func) == "partial" and node.args and node.args[0].keyword is None \
+            and not node.args[0].star and not device_index(node.args[0].value)[0]:
+        # `partial(autocast, "cuda", enabled=False)`: the autocast call it makes later, rewritten,
+        # then handed to partial again (`partial(torch.autocast, <device>.type, ...)`).
+        made = autocast_transform(cst.Call(func=node.args[0].value, args=node.args[1:]), ctx, set_)
+        return node.with_changes(args=[node.args[0].with_changes(value=made.func), *made.args])
     if any(a.star for a in node.args):
         raise CannotFix("autocast with *args/**kwargs")
     positional = [a for a in node.args if a.keyword is None]

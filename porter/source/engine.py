@@ -499,9 +499,25 @@ class _Analysis:
             for i in sorted(hits):  # in catalogue order, as one matcher may claim what a later one sees
                 rule, m = calls[i]
                 self._guard(rule, self._call_argument, rule, m, node, scope)
+            self._partial_call(node, scope)
         for kw in node.keywords:
             for rule, m in self.index.keywords.get(kw.arg, ()):
                 self._guard(rule, self._keyword, rule, m, node, kw, scope)
+
+    def _partial_call(self, node: ast.Call, scope: Scope) -> None:
+        """`partial(autocast, "cuda", enabled=False)` is the call `autocast("cuda", enabled=False)` made
+        later: its arguments are checked as that call's (autocast only, whose fix rewrites the partial)."""
+        if not node.args or isinstance(node.args[0], ast.Starred) \
+                or "functools.partial" not in qualified_names(node.func, scope):
+            return
+        inner = ast.Call(func=node.args[0], args=node.args[1:], keywords=node.keywords)
+        hits: set[int] = set()
+        for q in qualified_names(node.args[0], scope):
+            hits |= self.index.callee_matches(q)
+        for i in sorted(hits):
+            rule, m = self.index.calls[i]
+            if m.value != "absent" and {f.transform for f in rule.fixes.values()} == {"autocast"}:
+                self._guard(rule, self._call_argument, rule, m, inner, scope)
 
     def _call_argument(self, rule: Rule, m: Matcher, node: ast.Call, scope: Scope) -> None:
         if m.without is not None and (any(k.arg == m.without for k in node.keywords) or (

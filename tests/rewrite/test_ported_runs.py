@@ -69,3 +69,32 @@ def test_a_list_of_allowed_device_names_admits_the_neuron_device():
 def test_a_membership_test_of_other_strings_is_left_alone():
     source = 'import torch\nmode = "train"\nok = mode in ["train", "eval"]\nd = "cuda" in ["a", "b"]\n'
     assert '["train", "eval"]' in port(source) and '["a", "b"]' in port(source)
+
+
+def test_an_autocast_made_later_through_partial_is_ported_like_the_call():
+    # A quantizer that forces fp32 with a context made by functools.partial: on Neuron the device's
+    # autocast must be the one switched off, or the step silently runs in bf16.
+    source = textwrap.dedent("""\
+        from contextlib import nullcontext
+        from functools import partial
+        import torch
+        from torch.amp import autocast
+
+        def quantize(x, force_f32=True):
+            context = partial(autocast, "cuda", enabled=False) if force_f32 else nullcontext
+            with context():
+                return x @ x
+
+        device = "neuron" if getattr(torch, "neuron", None) is not None and torch.neuron.is_available() else "cpu"
+        x = torch.randn(4, 4).to(device)
+        with torch.autocast(device, dtype=torch.bfloat16):
+            print(quantize(x).dtype, quantize(x, False).dtype)
+        """)
+    ported = port(source)
+    assert 'partial(torch.autocast, _porter_device().type, enabled=False, dtype=torch.float16)' in ported
+    assert "from torch.amp import autocast" not in ported
+    assert run(ported, "neuron").split() == ["torch.float32", "torch.bfloat16"]
+    # On the CPU the original's CUDA switch left a CPU autocast on; the port switches off the autocast
+    # of the device it runs on, as a plain `with autocast("cuda", enabled=False)` is ported.
+    assert run(ported).split() == ["torch.float32", "torch.bfloat16"]
+
