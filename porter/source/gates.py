@@ -84,6 +84,32 @@ def _launches(tree: ast.Module, source: str) -> list[int]:
     return launches
 
 
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _bound_name(node: ast.AST, assign: ast.Assign, parents: dict[int, ast.AST]) -> str | None:
+    """The name the test's value is bound to: `a = test`, or its place in `x, a, d = *s, test, dev`."""
+    if len(assign.targets) != 1:
+        return None
+    target, value = assign.targets[0], assign.value
+    if value is node:
+        return target.id if isinstance(target, ast.Name) else None
+    if parents.get(id(node)) is not value or not isinstance(value, ast.Tuple) or not isinstance(target, ast.Tuple):
+        return None
+    elements, names = value.elts, target.elts
+    at = elements.index(node)
+    starred = [i for i, e in enumerate(elements) if isinstance(e, ast.Starred)]
+    if any(isinstance(n, ast.Starred) for n in names) or (starred and len(starred) > 1):
+        return None
+    if starred and starred[0] < at:  # count from the end, past the unpacked part
+        at = len(names) - (len(elements) - at)
+    elif not starred and len(names) != len(elements):
+        return None
+    bound = names[at] if 0 <= at < len(names) else None
+    return bound.id if isinstance(bound, ast.Name) else None
+
+
 class GateCheck:
     """Decides, for each device-test finding of one file, whether it must keep its CUDA meaning."""
 
@@ -98,6 +124,7 @@ class GateCheck:
         self._functions: dict[str, tuple[int, str]] | None = None
         self._kernel_names: dict[str, tuple[int, str]] | None = None
         self._leftovers: tuple[list[tuple[int, int]], list[Finding]] | None = None
+        self._tests: dict[int, int] | None = None
 
     # -- what porter leaves CUDA-only ---------------------------------------------------------
 
@@ -203,13 +230,13 @@ class GateCheck:
 
     # -- where the test stands --------------------------------------------------------------
 
-    def reason(self, node: ast.AST) -> str:
+    def reason(self, node: ast.AST, seen: frozenset[str] = frozenset()) -> str:
         """Why this device test must keep its CUDA meaning ("" when the rewrite keeps the meaning)."""
         child, parent = node, self.parents.get(id(node))
         combined = False
         while parent is not None:
             if isinstance(parent, ast.IfExp) and child is parent.test:
-                why = self._cuda_only_code([parent.body])
+                why = self._cuda_only_code([parent.body]) or self._cuda_only_value(parent.body)
                 return f"{why}: {KEPT}" if why else ""
             if isinstance(parent, ast.BoolOp):
                 if _other_backend_check(parent):
@@ -230,7 +257,85 @@ class GateCheck:
         if combined and isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)):
             return (f"combined with other conditions it reads as a capability gate (can CUDA kernels run here), "
                     f"not a device test: {KEPT}")
+        if isinstance(parent, ast.Assign) and not combined:
+            return self._stored_test(node, parent, seen)
         return ""
+
+    # -- a test kept in a variable, a value set up only for CUDA -------------------------------
+
+    def _stored_test(self, node: ast.AST, assign: ast.Assign, seen: frozenset[str]) -> str:
+        """`is_cuda = q.is_cuda` (alone or in a tuple): the test is read where the name is."""
+        name = _bound_name(node, assign, self.parents)
+        if name is None or name in seen:
+            return ""
+        scope = self.parents.get(id(assign))
+        while scope is not None and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
+            scope = self.parents.get(id(scope))
+        if scope is None:
+            return ""
+        after = (assign.end_lineno or assign.lineno, assign.end_col_offset or 0)
+        for sub in walk(scope):
+            if isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Load) \
+                    and (sub.lineno, sub.col_offset) > after:
+                why = self.reason(sub, seen | {name})
+                if why:
+                    return f"stored in `{name}`, {why}"
+        return ""
+
+    def _cuda_only_value(self, chosen: ast.AST) -> str:
+        """`self.cuda_config if is_cuda else ...`: an attribute the class sets (to anything but None)
+        only in code a kept CUDA test governs is None on Neuron; the test that selects it stays."""
+        if not (isinstance(chosen, ast.Attribute) and isinstance(chosen.value, ast.Name) and chosen.value.id == "self"):
+            return ""
+        owner = self.parents.get(id(chosen))
+        while owner is not None and not isinstance(owner, ast.ClassDef):
+            owner = self.parents.get(id(owner))
+        if owner is None:
+            return ""
+        sets = [n for n in walk(owner) if isinstance(n, ast.Assign) and not _is_none(n.value) and any(
+            isinstance(t, ast.Attribute) and t.attr == chosen.attr and isinstance(t.value, ast.Name)
+            and t.value.id == "self" for t in n.targets)]
+        if not sets:
+            return ""
+        whys = [self._governing_test(s) for s in sets]
+        if not all(whys):
+            return ""
+        return f"it selects self.{chosen.attr}, set only where a kept CUDA test allows ({whys[0]})"
+
+    def _governing_test(self, stmt: ast.stmt) -> str:
+        """The reason of a kept device test that decides whether `stmt` runs ("" when none does)."""
+        child, parent = stmt, self.parents.get(id(stmt))
+        while parent is not None and not isinstance(parent, ast.ClassDef):
+            tests = [parent] if isinstance(parent, (ast.If, ast.While)) and child is not parent.test else []
+            # `if not torch.cuda.is_available(): return` earlier in the same block
+            tests += [s for s in self._before(child) if isinstance(s, ast.If) and s.body
+                      and isinstance(s.body[-1], (ast.Return, ast.Raise))]
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                tests = tests[1:] if tests and tests[0] is parent else tests
+            for test in tests:
+                for sub in walk(test.test):
+                    i = self._device_tests().get(id(sub))
+                    if i is not None and self.reason(sub):
+                        return f"{self.findings[i].rule_id} at line {self.findings[i].line}"
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                break
+            child, parent = parent, self.parents.get(id(parent))
+        return ""
+
+    def _before(self, stmt: ast.AST) -> list[ast.stmt]:
+        block = self.parents.get(id(stmt))
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(block, field, None)
+            if isinstance(statements, list) and stmt in statements:
+                return statements[:statements.index(stmt)]
+        return []
+
+    def _device_tests(self) -> dict[int, int]:
+        """The nodes of this file's device-test findings: id(node) -> finding index."""
+        if self._tests is None:
+            self._tests = {id(n): i for i, n in self.nodes.items()
+                           if (r := self.rules.get(self.findings[i].rule_id)) is not None and r.device_test}
+        return self._tests
 
     def apply(self) -> list[Finding]:
         out = []

@@ -98,3 +98,46 @@ def test_an_autocast_made_later_through_partial_is_ported_like_the_call():
     # of the device it runs on, as a plain `with autocast("cuda", enabled=False)` is ported.
     assert run(ported).split() == ["torch.float32", "torch.bfloat16"]
 
+
+ATTEND = textwrap.dedent("""\
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    class Attend(torch.nn.Module):
+        def __init__(self, flash=True):
+            super().__init__()
+            self.cpu_backends = [SDPBackend.MATH]
+            self.cuda_backends = None
+            if not torch.cuda.is_available() or not flash:
+                return
+            major, _ = torch.cuda.get_device_capability()
+            self.cuda_backends = [SDPBackend.FLASH_ATTENTION] if major >= 8 else [SDPBackend.MATH]
+
+        def forward(self, q, k, v):
+            n, is_cuda, device = q.shape[-2], q.is_cuda, q.device
+            backends = self.cuda_backends if is_cuda else self.cpu_backends
+            with sdpa_kernel(backends):
+                return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+    device = "neuron" if getattr(torch, "neuron", None) is not None and torch.neuron.is_available() else "cpu"
+    torch.manual_seed(0)
+    q = torch.randn(1, 2, 4, 8).to(device)
+    print(round(Attend()(q, q, q).sum().item(), 4))
+    """)
+
+
+def test_a_device_test_kept_in_a_variable_that_selects_a_cuda_only_setting_stays():
+    # `self.cuda_backends` is set only behind a kept CUDA availability test (None elsewhere): the
+    # test that selects it, stored in `is_cuda` first, keeps its CUDA meaning, or Neuron gets None.
+    ported = port(ATTEND)
+    assert "q.is_cuda" in ported and "NRN106 .is_cuda: not rewritten here, stored in is_cuda" in ported
+    assert run(ported, "neuron") == run(ported) == run(ATTEND)
+    unpacked = ATTEND.replace("n, is_cuda, device = q.shape[-2], q.is_cuda, q.device",
+                              "_, h, n, _, is_cuda, device = *q.shape, q.is_cuda, q.device")
+    assert "q.is_cuda" in port(unpacked)
+
+
+def test_a_stored_device_test_that_only_picks_a_device_path_is_still_rewritten():
+    source = ("import torch\n\ndef f(x):\n    is_cuda = x.is_cuda\n    scale = 2.0 if is_cuda else 1.0\n"
+              "    return x * scale\n")
+    assert '(x.device.type == "neuron")' in port(source)
