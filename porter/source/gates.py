@@ -274,13 +274,12 @@ class GateCheck:
         if scope is None:
             return ""
         after = (assign.end_lineno or assign.lineno, assign.end_col_offset or 0)
-        for sub in walk(scope):
-            if isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Load) \
-                    and (sub.lineno, sub.col_offset) > after:
-                why = self.reason(sub, seen | {name})
-                if why:
-                    return f"stored in `{name}`, {why}"
-        return ""
+        whys = [self.reason(sub, seen | {name}) for sub in walk(scope)
+                if isinstance(sub, ast.Name) and sub.id == name and isinstance(sub.ctx, ast.Load)
+                and (sub.lineno, sub.col_offset) > after]
+        # A flag also read as a plain "which device" test (`model.to(dev) if on_gpu else model`) is
+        # rewritten, its CUDA-only uses marked: it keeps its CUDA meaning only where every read needs it.
+        return f"stored in `{name}`, {whys[0]}" if whys and all(whys) else ""
 
     def _cuda_only_value(self, chosen: ast.AST) -> str:
         """`self.cuda_config if is_cuda else ...`: an attribute the class sets (to anything but None)

@@ -141,3 +141,18 @@ def test_a_stored_device_test_that_only_picks_a_device_path_is_still_rewritten()
     source = ("import torch\n\ndef f(x):\n    is_cuda = x.is_cuda\n    scale = 2.0 if is_cuda else 1.0\n"
               "    return x * scale\n")
     assert '(x.device.type == "neuron")' in port(source)
+
+
+def test_a_stored_flag_also_read_as_a_device_path_is_rewritten():
+    # One read needs the device (the model goes there), another guards CUDA-only code: the flag is
+    # rewritten, and the CUDA-only read is marked for a person.
+    source = textwrap.dedent("""\
+        import torch
+
+        def setup(device, model):
+            on_gpu = device.type == "cuda"
+            model = model.to(device) if on_gpu else model
+            stream = torch.cuda.Stream() if on_gpu else None
+            return model, stream
+        """)
+    assert 'on_gpu = device.type == "neuron"' in port(source)
