@@ -158,3 +158,23 @@ def test_ops_that_resize_their_output_give_the_device_tensor_its_new_shape():
         assert out.shape == (20,) and torch.equal(out.cpu(), torch.arange(10.0).repeat(2))
         grown = torch.zeros(2, 3, device="neuron").resize_(3, 4)
         assert grown.shape == (3, 4) and grown.stride() == (4, 1)
+
+
+def test_random_ops_without_a_generator_argument_draw_from_the_device_stream():
+    # randn_like and dropout take no generator: they must still use the device's stream, so a program
+    # seeded once draws on the device what it drew on the CPU (one stream each), in the same order.
+    x = torch.ones(4, 6)
+    torch.manual_seed(3)
+    steps = torch.randint(0, 10, (4,))
+    expected = (steps, torch.randn_like(x), torch.nn.functional.dropout(x, 0.5))
+    with pe.neuron():
+        xn = x.to("neuron")
+        torch.manual_seed(3)
+        got = (torch.randint(0, 10, (4,), device="neuron"), torch.randn_like(xn),
+               torch.nn.functional.dropout(xn, 0.5))
+        assert all(g.device.type == "neuron" for g in got)
+        for g, e in zip(got, expected, strict=True):
+            assert torch.equal(g.cpu(), e)
+        cpu_before = torch.random.get_rng_state()
+        torch.randn_like(xn)
+        assert torch.equal(torch.random.get_rng_state(), cpu_before)  # the CPU stream is left alone

@@ -213,8 +213,24 @@ def dispatch(func, args: tuple, kwargs: dict) -> Any:
                 cpu_args = (*cpu_args[:position], device_generator(index), *cpu_args[position + 1:])
         elif cpu_kwargs.get("generator") is None:
             cpu_kwargs["generator"] = device_generator(index)
+    elif torch.Tag.nondeterministic_seeded in func.tags:
+        # A random op with no generator argument (randn_like, native_dropout): it draws from the CPU's
+        # default generator, so lend it the device's stream for the call, as a device kernel would use.
+        out = _on_device_stream(func, cpu_args, cpu_kwargs, device_generator(index))
+        return _wrap_outputs(func, schema, args, kwargs, out, index)
     out = func(*cpu_args, **cpu_kwargs)
     return _wrap_outputs(func, schema, args, kwargs, out, index)
+
+
+def _on_device_stream(func, args: tuple, kwargs: dict, stream: torch.Generator) -> Any:
+    default = torch.default_generator
+    own = default.get_state()
+    default.set_state(stream.get_state())
+    try:
+        return func(*args, **kwargs)
+    finally:
+        stream.set_state(default.get_state())
+        default.set_state(own)
 
 
 _generator_positions: dict[Any, int | None] = {}
