@@ -38,6 +38,7 @@ from porter.rewrite.transforms import (
     guarded_statement,
     is_torch_device,
     keywords_transform,
+    last_name,
     own_values,
     remove_statement,
     rename_transform,
@@ -221,6 +222,8 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
     if kind == "device-type":
         target = node
         while target is not None and not isinstance(target, cst.Comparison):
+            if isinstance(target, cst.Call) and last_name(target.func) == "startswith":
+                break  # `device.startswith("cuda")`: a comparison spelled as a call
             target = parents.get(target)
         if target is None:
             raise CannotFix("not inside a comparison")

@@ -299,7 +299,16 @@ def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNo
 
 
 def device_type_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
-    """`device.type == "cuda"` → `device.type == "neuron"`: every CUDA device string in a comparison."""
+    """`device.type == "cuda"` → `device.type == "neuron"`: every CUDA device string in a comparison
+    (and the prefix of `device.startswith("cuda")`)."""
+    if isinstance(node, cst.Call) and last_name(node.func) == "startswith" and node.args:
+        first = node.args[0]
+        ok, index = device_index(first.value) if isinstance(first.value, (cst.SimpleString, cst.FormattedString)) \
+            else (False, None)
+        if not ok or index is not None or first.keyword is not None:
+            raise CannotFix("startswith without a plain CUDA device prefix")
+        value = expr(ctx.render(to)).with_changes(lpar=first.value.lpar, rpar=first.value.rpar)
+        return node.with_changes(args=[first.with_changes(value=value), *node.args[1:]])
     if not isinstance(node, cst.Comparison):
         raise CannotFix("device-type needs a comparison")
 

@@ -156,3 +156,24 @@ def test_a_stored_flag_also_read_as_a_device_path_is_rewritten():
             return model, stream
         """)
     assert 'on_gpu = device.type == "neuron"' in port(source)
+
+
+def test_a_device_prefix_test_spelled_startswith_follows_the_device_name():
+    # `device_type = "cuda" if device.startswith("cuda") else "cpu"` then autocast(device_type): the
+    # port names the device "neuron", so the prefix test must ask for "neuron" too, or the program
+    # autocasts on the CPU and its device steps run in fp32.
+    source = textwrap.dedent("""\
+        import torch
+        device = "cpu"
+        if torch.cuda.is_available():
+            device = "cuda"
+        device_type = "cuda" if device.startswith("cuda") else "cpu"
+        x = torch.randn(4, 4).to(device)
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+            print(device_type, (x @ x).dtype)
+        """)
+    ported = port(source)
+    assert 'device.startswith("neuron")' in ported
+    assert run(ported, "neuron").split() == ["neuron", "torch.bfloat16"]
+    assert run(ported).split() == run(source).split() == ["cpu", "torch.bfloat16"]
+    assert 'startswith("cuda:0")' in port('import torch\nok = str(d).startswith("cuda:0")\n')
