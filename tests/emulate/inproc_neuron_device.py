@@ -178,3 +178,9 @@ def test_random_ops_without_a_generator_argument_draw_from_the_device_stream():
         cpu_before = torch.random.get_rng_state()
         torch.randn_like(xn)
         assert torch.equal(torch.random.get_rng_state(), cpu_before)  # the CPU stream is left alone
+
+
+def test_a_scalar_device_tensor_formats_as_its_number():
+    with pe.neuron():
+        norm = torch.tensor(0.5, device="neuron")
+        assert f"{norm:.4f}" == "0.5000" and f"{norm:.1f}" == "0.5"

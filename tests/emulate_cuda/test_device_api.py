@@ -239,3 +239,10 @@ def test_indexing_with_cpu_indices_and_pinned_factories(emulated):
     staged.fill_(1.0)
     assert staged.to("cuda", non_blocking=True).tolist() == [1.0] * 4
     assert torch.linalg.inv(2 * torch.eye(3, device="cuda")).cpu().equal(0.5 * torch.eye(3))
+
+
+def test_a_scalar_device_tensor_formats_as_its_number(emulated):
+    loss = torch.tensor(1.23456, device="cuda")
+    assert f"{loss:.3f}" == "1.235" and f"{loss}" == "1.2345600128173828"
+    with pytest.raises(TypeError):
+        f"{torch.ones(2, device='cuda'):.3f}"  # as on a real device: only a 0-dim tensor has a number

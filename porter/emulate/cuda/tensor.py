@@ -98,6 +98,13 @@ class CudaTensor(torch.Tensor):
         # the CPU memory (its data_ptr identifies shared storage, as checkpoint savers use it)
         return self.elem.untyped_storage()
 
+    def __format__(self, format_spec: str) -> str:
+        # torch.Tensor formats a 0-dim tensor as its number only when its type is exactly Tensor:
+        # f"{loss:.4f}" on a device tensor works on a real device, so it must here too.
+        if self.dim() == 0:
+            return self.elem.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def tolist(self):
         return self.elem.tolist()
 

@@ -70,6 +70,13 @@ class NeuronTensor(torch.Tensor):
         body = body[len("tensor("):-1] if body.startswith("tensor(") else body
         return f"tensor({body}, device='{self.device}')"
 
+    def __format__(self, format_spec: str) -> str:
+        # torch.Tensor formats a 0-dim tensor as its number only when its type is exactly Tensor:
+        # f"{loss:.4f}" on a device tensor works on a real device, so it must here too.
+        if self.dim() == 0:
+            return self._data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def tolist(self):
         return self._data.tolist()  # a device-to-host copy, as for CUDA tensors
 
