@@ -555,7 +555,8 @@ class _Analysis:
     def _compare(self, node: ast.Compare, scope: Scope) -> None:
         if not all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops):
             return
-        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _is_table(node.comparators[0]):
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _is_table(node.comparators[0]) \
+                and string_value(node.left) is not None:
             return  # `"cuda" in BACKENDS`: a key looked up in a table, not a test of a device
         for rule, m in self.index.compares:
             for operand in _compared_strings(node):
