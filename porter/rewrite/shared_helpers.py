@@ -15,8 +15,11 @@ package file run as a script that never imports its own package.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import libcst as cst
 
 from porter.rewrite.helpers import (
     DEVICE_HELPER,
@@ -26,6 +29,7 @@ from porter.rewrite.helpers import (
     extra_helper_source,
     missing_helper_source,
 )
+from porter.rewrite.imports import drop_unused_imports
 from porter.source.astwalk import statements
 
 MODULE_NAME = "_porter_helpers"
@@ -138,6 +142,23 @@ def _replace(text: str, defs: tuple[tuple[str, int, int], ...], import_line: str
     return "".join(out)
 
 
+_TORCH_WORD = re.compile(r"\btorch\b")
+
+
+def _without_unused_torch(text: str, original: str) -> str:
+    """The helpers were the file's last use of `torch` (`torch.device("cuda" if ...)` became
+    `_porter_device()`): now that they live in the shared module, drop the import the port left
+    unused. Only a file naming torch nowhere but its imports is checked (one parse, rarely)."""
+    lines = text.splitlines(keepends=True)
+    rest = "".join(line for line in lines if not line.lstrip().startswith(("import ", "from ")))
+    if _TORCH_WORD.search(rest):
+        return text
+    try:
+        return drop_unused_imports(cst.parse_module(text), original)[1]
+    except (SyntaxError, cst.ParserSyntaxError):
+        return text
+
+
 def module_source(target: str, names: set[str]) -> str:
     parts = [f'"""{SIGNATURE} (one module instead of a copy per file).\n\n'
              'Plain PyTorch: no porter is needed at run time. `porter port` keeps this module up to date.\n"""\n']
@@ -192,7 +213,7 @@ def share(ports: list, target: str) -> dict[Path, str]:
         line = _import_line(shape, path, [n for n in ORDER if n in names])
         if line is None:
             continue
-        port.ported = _replace(port.ported, shape.defs, line)
+        port.ported = _without_unused_torch(_replace(port.ported, shape.defs, line), port.original)
         port.helper_shape = None  # the text changed: the shape no longer describes it
         shared.names.update(names)
     out = {}

@@ -276,3 +276,22 @@ def test_new_cuda_code_in_a_ported_package_file_uses_the_shared_module(tmp_path)
     text = (again / "pkg/net.py").read_text()
     assert "def _porter_device" not in text and text.count("_porter_helpers import") == 1
     assert "torch.zeros(1).to(_porter_device())" in text
+
+
+def test_an_import_whose_last_use_was_the_helper_goes_once_the_helper_is_shared(tmp_path):
+    # The device choice was the file's only use of `torch`; the helper that replaced it moves to the
+    # package's shared module, so the port must not leave `import torch` behind unused.
+    src = _tree(tmp_path / "src", {
+        "pkg/__init__.py": "",
+        "pkg/setup.py": "import torch\nimport torch.distributed as dist\n\n\ndef device():\n"
+                        "    dist.is_available()\n"
+                        "    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n",
+        "pkg/other.py": "import torch\n\n\ndef f(x):\n    return torch.ones(1).to('cuda') + x\n",
+    })
+    out = tmp_path / "out"
+    _port_out(src, out)
+    ported = (out / "pkg/setup.py").read_text()
+    assert "import torch\n" not in ported and "import torch.distributed as dist" in ported
+    assert "from ._porter_helpers import _porter_device" in ported
+    assert ruff_unused(ported, tmp_path) == []
+    assert "import torch\n" in (out / "pkg/other.py").read_text()  # still used there
