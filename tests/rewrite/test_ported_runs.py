@@ -177,3 +177,20 @@ def test_a_device_prefix_test_spelled_startswith_follows_the_device_name():
     assert run(ported, "neuron").split() == ["neuron", "torch.bfloat16"]
     assert run(ported).split() == run(source).split() == ["cpu", "torch.bfloat16"]
     assert 'startswith("cuda:0")' in port('import torch\nok = str(d).startswith("cuda:0")\n')
+
+
+def test_module_compile_gets_the_device_backend_like_torch_compile():
+    # nn.Module.compile() passes its arguments to torch.compile: without a backend it is Inductor.
+    source = textwrap.dedent("""\
+        import re
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 4).to(device)
+        model.compile(dynamic=False)
+        print(round(model(torch.ones(2, 4).to(device)).sum().item(), 5), bool(re.compile("a").match("a")))
+        """)
+    ported = port(source)
+    assert 'model.compile(dynamic=False, backend=("neuron" if _porter_device().type == "neuron" else "inductor"))' \
+        in ported and 're.compile("a")' in ported
+    assert run(ported, "neuron") == run(ported) == run(source)
