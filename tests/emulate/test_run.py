@@ -101,6 +101,19 @@ def test_two_process_torchrun_ddp_over_the_neuron_backend(tmp_path):
     assert lines[0][3] == lines[1][3]  # DDP averaged the gradients: both replicas agree
 
 
+def test_a_process_group_bound_to_the_device_with_device_id(tmp_path):
+    # init_process_group(device_id=...) asks the group for its backend on that device.
+    (tmp_path / "pg.py").write_text(
+        "import os, torch, torch.distributed as dist\n"
+        "os.environ.update(RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1', MASTER_PORT='29561')\n"
+        "dist.init_process_group(backend='neuron', device_id=torch.device('neuron', 0))\n"
+        "x = torch.ones(2, device='neuron')\ndist.all_reduce(x)\nprint(x.device, x.sum().item())\n"
+        "dist.destroy_process_group()\n")
+    done = run(tmp_path, "--", "python", "pg.py")
+    assert done.returncode == 0, done.stderr
+    assert "neuron:0 2.0" in done.stdout
+
+
 def test_run_module_and_an_existing_sitecustomize_still_runs(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

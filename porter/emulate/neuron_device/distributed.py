@@ -43,6 +43,13 @@ class NeuronProcessGroup(dist.ProcessGroup):
     def getBackendName(self) -> str:  # noqa: N802  (the name PyTorch calls)
         return "neuron"
 
+    # init_process_group(..., device_id=device) asks the group for its backend on that device (to
+    # connect eagerly where the backend can split): this group is its own backend, on every device.
+    supports_splitting = False
+
+    def _get_backend(self, device):
+        return self
+
     def name(self) -> str:
         return "neuron"
 
