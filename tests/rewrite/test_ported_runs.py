@@ -194,3 +194,26 @@ def test_module_compile_gets_the_device_backend_like_torch_compile():
     assert 'model.compile(dynamic=False, backend=("neuron" if _porter_device().type == "neuron" else "inductor"))' \
         in ported and 're.compile("a")' in ported
     assert run(ported, "neuron") == run(ported) == run(source)
+
+
+def test_a_process_group_bound_to_a_cuda_device_runs_ported_on_the_cpu_and_on_neuron():
+    # torchrun-style setup: the bound device becomes the CPU where there is no Neuron device, and
+    # init_process_group(device_id=<cpu>) raises; without device_id the group connects on first use.
+    source = textwrap.dedent("""\
+        import os
+        import torch
+        import torch.distributed as dist
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=str(29600 + os.getpid() % 300))
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl", device_id=device)
+        x = torch.ones(3, device=device)
+        dist.all_reduce(x)
+        print(x.device.type, x.sum().item())
+        dist.destroy_process_group()
+        """)
+    ported = port(source)
+    assert "device_id" not in ported
+    assert run(ported).split() == ["cpu", "3.0"]
+    assert run(ported, "neuron").split() == ["neuron", "3.0"]
