@@ -35,6 +35,27 @@ def test_compile_backend_counts_graphs_and_breaks_and_matches_eager():
     assert all("inproc_compile_kernels.py" in g["source"] for g in state.graphs)
 
 
+class Rotary(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("freq", torch.linspace(0, 1, 4))
+
+    def forward(self, x):
+        pos = torch.arange(x.size(1), dtype=torch.float32, device=x.device)  # made inside the graph
+        return x * torch.outer(pos, self.freq).cos().sum(-1)
+
+
+def test_a_compiled_region_that_makes_device_tensors_traces_and_matches_eager():
+    # Dynamo's fake tensors for `torch.arange(..., device=x.device)` meet the wrappers' CPU tensors.
+    with pe.neuron() as state:
+        model = Rotary().to("neuron")
+        x = torch.randn(2, 3, device="neuron")
+        expected = model(x)
+        out = torch.compile(model, backend="neuron")(x)
+        assert out.device.type == "neuron" and torch.equal(out.cpu(), expected.cpu())
+    assert len(state.graphs) == 1
+
+
 def test_compile_backend_rejects_dynamic_and_warns_on_mode():
     with pe.neuron() as state:
         model = Branchy().to("neuron")

@@ -295,6 +295,11 @@ def _unwrap(x: Any) -> Any:
         return x._data
     if isinstance(x, torch.device) and x.type == "neuron":
         return torch.device("cpu")
+    if isinstance(x, torch.Tensor) and x.device.type == "neuron":
+        # A device tensor that is no wrapper: one Dynamo's fake tensor mode made while it traced a
+        # compiled region (`torch.arange(n, device=x.device)`). Next to the CPU tensors inside the
+        # wrappers it stands for their CPU counterpart (a fake one: only shapes are computed).
+        return x.to("cpu")
     return x
 
 
