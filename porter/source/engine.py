@@ -438,6 +438,9 @@ class _Analysis:
             rule, m = names[i]
             if context not in m.context:
                 continue
+            if context == "decorator" and isinstance(parent, ast.Call) and parent.func is node \
+                    and _judged_as_call(rule, qualnames):
+                continue  # `@torch.compile(backend=...)`: the rule's call matcher reads its arguments
             for q, patterns in per_name:
                 pattern = patterns.get(i)
                 if pattern is not None and not (is_package_rule(rule) and self._own(q)):
@@ -702,6 +705,12 @@ INNER_FIELDS: dict[type, tuple[str, ...]] = {
 
 _SCOPE_CLASSES = frozenset(SCOPE_NODES)
 # The node classes `_Analysis.run` does something with.
+def _judged_as_call(rule: Rule, qualnames: set[str] | list[str]) -> bool:
+    """Does the rule have a call matcher for this callee (its arguments decide, not the name)?"""
+    return any(m.kind == "call" and m.callee and any(glob_match(q, m.callee) for q in qualnames)
+               for m in rule.matchers)
+
+
 def _compared_strings(node: ast.Compare) -> list[ast.AST]:
     """The string operands of a comparison, and the strings of a literal list, tuple or set that a
     name is tested for membership in (`device_type in ["cuda", "cpu"]` is `== "cuda" or == "cpu"`)."""

@@ -113,3 +113,14 @@ def test_catalogue_tokens_cover_every_spelled_name():
                 assert all(any(t in n for t in rule.tokens) for n in m.names), rule.id
 
 
+
+
+def test_a_compile_decorator_with_a_backend_is_not_reported():
+    # `@torch.compile(...)` is read by its call matcher (is there a backend?); only a bare
+    # `@torch.compile` has no arguments to read. The port writes the first: linting it is clean.
+    code = ("import torch\n\n@torch.compile(dynamic=False)\ndef f(x):\n    return x\n\n"
+            "@torch.compile(backend='neuron')\ndef g(x):\n    return x\n\n@torch.compile\ndef h(x):\n    return x\n")
+    hits = [(f.line, f.rule_id) for f in analyse_source(code, "t.py", INDEX)]
+    assert hits == [(3, "NRN502"), (11, "NRN502")]
+    ported = port_source(code, "t.py", INDEX, CATALOGUE, "neuron").ported
+    assert [f.rule_id for f in analyse_source(ported, "t.py", INDEX)] == []
