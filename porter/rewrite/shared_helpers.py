@@ -150,7 +150,8 @@ def _without_unused_torch(text: str, original: str) -> str:
     `_porter_device()`): now that they live in the shared module, drop the import the port left
     unused. Only a file naming torch nowhere but its imports is checked (one parse, rarely)."""
     lines = text.splitlines(keepends=True)
-    rest = "".join(line for line in lines if not line.lstrip().startswith(("import ", "from ")))
+    # comments cut roughly (a `#` in a string cuts too much: then the exact check below runs once more)
+    rest = "".join(line.partition("#")[0] for line in lines if not line.lstrip().startswith(("import ", "from ")))
     if _TORCH_WORD.search(rest):
         return text
     try:

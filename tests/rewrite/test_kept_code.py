@@ -283,7 +283,7 @@ def test_an_import_whose_last_use_was_the_helper_goes_once_the_helper_is_shared(
     # package's shared module, so the port must not leave `import torch` behind unused.
     src = _tree(tmp_path / "src", {
         "pkg/__init__.py": "",
-        "pkg/setup.py": "import torch\nimport torch.distributed as dist\n\n\ndef device():\n"
+        "pkg/setup.py": "import torch\nimport torch.distributed as dist\n\n\ndef device():  # a torch.device\n"
                         "    dist.is_available()\n"
                         "    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n",
         "pkg/other.py": "import torch\n\n\ndef f(x):\n    return torch.ones(1).to('cuda') + x\n",
