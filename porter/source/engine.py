@@ -34,6 +34,7 @@ from porter.source.suppressions import (
     may_suppress,
     noqa_line,
     noqa_lines,
+    triple_quoted_spans,
 )
 
 SYNTAX_ERROR = "NRN001"
@@ -822,6 +823,7 @@ def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
     # as in ruff, a finding in a multi-line string or a `\` continuation is silenced by the
     # comment on its last line (looked for only when the source may hold a suppression at all)
     maybe = may_suppress(source)
+    spans = triple_quoted_spans(source) if maybe else []
 
     def full_map() -> dict[int, int]:
         if "moved" not in state:
@@ -835,7 +837,7 @@ def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
         codes = frozenset()
         candidates = {f.line, f.end_line}
         if maybe:
-            candidates.add(noqa_line(lines, f.line, f.end_line, full_map))
+            candidates.add(noqa_line(lines, f.line, f.end_line, full_map, spans))
         for line in candidates:
             if 0 < line <= len(lines) and line_suppressions(lines[line - 1]):
                 codes |= line_suppressions(comment(line))

@@ -4,6 +4,7 @@ and the file-level `# porter: ignore-file` (optionally `# porter: ignore-file[NR
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 import tokenize
@@ -73,18 +74,41 @@ def may_suppress(source: str) -> bool:
     return _MAYBE_SUPPRESSED.search(source) is not None
 
 
-def noqa_line(lines: list[str], first: int, last: int, full_map) -> int:
+def noqa_line(lines: list[str], first: int, last: int, full_map, spans: list[tuple[int, int]]) -> int:
     """The line whose comment silences a finding on lines first..last (ruff's placement, see
     `noqa_lines`), without tokenizing in the common case: a `\\` continuation is followed on the
     raw lines, and `full_map()` (the file's `noqa_lines`, computed once by the caller) is asked
-    only when a triple quote on the finding's lines may open or close a multi-line string."""
+    only when the finding may touch a multi-line string (`spans`: `triple_quoted_spans`)."""
     end = last
     while 0 < end <= len(lines) and "#" not in lines[end - 1] and lines[end - 1].rstrip("\r").endswith("\\"):
         end += 1
-    if any('"""' in lines[n - 1] or "'''" in lines[n - 1] for n in range(first, min(end, len(lines)) + 1)):
+    i = bisect.bisect_right(spans, (end, float("inf"))) - 1  # the last span opening by `end`
+    if i >= 0 and spans[i][1] >= first:
         moved = full_map()
         end = max(end, moved.get(last, last), moved.get(end, end))
     return end
+
+
+_TRIPLE = re.compile(r"\"\"\"|\'\'\'")
+
+
+def triple_quoted_spans(source: str) -> list[tuple[int, int]]:
+    """(first line, last line) of each multi-line triple-quoted string, found by pairing the triple
+    quotes in order (cheap; a quote in a comment may pair wrongly, which only makes the caller ask
+    the tokenizer, the real judge)."""
+    spans: list[tuple[int, int]] = []
+    opened: tuple[str, int] | None = None
+    line, position = 1, 0
+    for match in _TRIPLE.finditer(source):
+        line += source.count("\n", position, match.start())
+        position = match.start()
+        if opened is None:
+            opened = (match.group(), line)
+        elif match.group() == opened[0]:
+            if line > opened[1]:
+                spans.append((opened[1], line))
+            opened = None
+    return spans
 
 
 def noqa_lines(source: str) -> dict[int, int]:

@@ -174,6 +174,12 @@ def test_noqa_goes_where_ruff_puts_it_in_continuations_and_strings(tmp_path, mon
     assert lines[3] == "    + 1  # noqa: NRN101" and lines[5] == 'b""" + torch.zeros(1).cuda()  # noqa: NRN101'
     assert lint("c.py", "--no-cache").exit_code == 0  # a noqa at the continuation's end silences its lines
     assert lint("c.py", "--no-cache", "--add-noqa").stdout == "Added 0 noqa directives.\n"
+    # a finding on a middle line of a multi-line f-string: the noqa goes after its closing quotes
+    write(tmp_path / "f.py", 'import torch\nx = f"""\n{torch.zeros(1).cuda()}\n"""\n')
+    assert lint("f.py", "--no-cache", "--add-noqa").stdout == "Added 1 noqa directive.\n"
+    assert (tmp_path / "f.py").read_text().splitlines()[3] == '"""  # noqa: NRN101'
+    assert lint("f.py", "--no-cache").exit_code == 0
+    assert lint("f.py", "--no-cache", "--add-noqa").stdout == "Added 0 noqa directives.\n"
 
 
 def test_add_noqa_names_notebooks_it_leaves_alone(tmp_path, monkeypatch):
