@@ -518,11 +518,14 @@ def _hbm_view(base, start, ps, np_, fs, nf):
     return base.ap([[ps, np_], [fs, nf]], offset=start)
 
 
-def _fill(tile, value):
+def _fill(tile, value, shape=None):
     if value is None:
         value = 0
-    if isinstance(value, _T):
-        raise Unsupported("a tensor as the `other=` of a masked load")
+    if isinstance(value, _T):  # `other=m`, a per-row value: its broadcast to the block, before the DMA
+        if shape is None:
+            raise Unsupported("a tensor as the `other=` of a masked load")
+        nisa.tensor_copy(dst=tile, src=_materialize(value, shape, tile.dtype))
+        return
     nisa.memset(dst=tile, value=float(value) if _is_float(tile.dtype) else int(value))
 
 
@@ -553,8 +556,10 @@ def load(pointer, mask=None, other=None, **_):
     dtype = pointer.base.dtype
     tile = _new((p, f), dtype)
     if not valid.all():
-        _fill(tile, other)
-    uniform = p > 1 and (off == off[0:1]).all() and (valid == valid[0:1]).all()
+        _fill(tile, other, shape)
+    # every partition reads the same lanes: one row, broadcast (not when `other` differs per partition)
+    uniform = p > 1 and (off == off[0:1]).all() and (valid == valid[0:1]).all() and not (
+        isinstance(other, _T) and not valid.all())
     if uniform and valid[0].any():
         row = _new((1, f), dtype)
         if not valid[0].all():

@@ -1,0 +1,24 @@
+"""Loads whose masked lanes take a value computed in the kernel. Needs torch and triton (the `triton` extra)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton's first import
+pytest.importorskip("torch", reason="verification needs torch (the runtime extra)")
+pytest.importorskip("triton", reason="verification needs triton==3.9.0 (pip install 'neuron-porter[triton]')")
+
+from pathlib import Path  # noqa: E402
+
+from porter.translate.triton.verify import VERIFIED, verify_file  # noqa: E402
+
+FIXTURE = Path(__file__).parent / "fixtures" / "load_ops.py"
+
+
+def test_a_per_row_other_fills_the_masked_lanes():
+    _, (r,) = verify_file(FIXTURE)
+    assert r.status == VERIFIED, r.reason
+    # 2x5000: the 8192-lane block is split over partitions, the per-row value follows it
+    assert {c.case for c in r.cases} == {"3x37", "129x160", "2x5000"} and all(c.ok for c in r.cases)
