@@ -53,6 +53,8 @@ def test_constexprs_without_a_hint_get_a_value_from_their_use():
     k = next(k for k in parse_file(FIXTURE).kernels if k.name == "batched_skip_kernel")
     assert flag_value(k, "skip_label") == -100  # compared with loaded data: a value no data takes
     assert flag_value(k, "GROUP") == 1  # a divisor: the plain case
+    unused = next(k for k in parse_file(FIXTURE).kernels if k.name == "fixed_stride_shift_kernel")
+    assert flag_value(unused, "UNUSED") == 1  # never read: any value will do
 
 
 def test_an_axis_that_only_scales_a_stride_gets_one_program():
