@@ -24,6 +24,11 @@ def test_a_constexpr_added_to_a_pointer_is_a_column_offset_not_a_tensor():
     assert r.roles["y_ptr"] == POINTER and r.roles["HALF"] == COLS
 
 
+def test_a_parameter_next_to_an_advanced_pointer_is_an_offset():
+    r = _roles("row_minus_next_kernel")
+    assert r.roles["x_ptr"] == POINTER and r.roles["stride"] == ROW_STRIDE
+
+
 def test_a_constexpr_multiplied_by_the_program_id_is_a_stride_unless_it_sizes_a_block():
     r = _roles("fixed_stride_shift_kernel")
     assert r.roles["ROW_STRIDE"] == ROW_STRIDE and r.roles["BLOCK"] == BLOCK and not r.flat
@@ -80,4 +85,4 @@ def test_these_kernels_verify():
     _, reports = verify_file(FIXTURE)
     assert [(r.name, r.status) for r in reports] == [(r.name, VERIFIED) for r in reports], \
         [(r.name, r.reason) for r in reports]
-    assert len(reports) == 5
+    assert len(reports) == 6

@@ -170,13 +170,23 @@ class _Taint(ast.NodeVisitor):
 
     def _address(self, node: ast.AST) -> None:
         terms = _additive_terms(node)
+        subtracted = {id(t) for t in _subtracted_terms(node)}
+        # an address holds one pointer: once a term is known to be one (a pointer advanced earlier), a bare
+        # parameter next to it is an offset (`seq_idx_ptr - stride_seq`); a subtracted term never is a pointer
+        known = any(isinstance(t, ast.Name) and any(tag.startswith("ptr:") for tag in self.taint.get(t.id, ()))
+                    for t in terms)
+        bare = [t for t in terms if isinstance(t, ast.Name) and t.id in self.params and t.id not in self.taint
+                and t.id not in self.k.constexprs and id(t) not in subtracted]  # (a constexpr is never a tensor)
+        if known or len(bare) > 1:
+            bare = [t for t in bare if self.roles.get(t.id) == POINTER] if known else \
+                [t for t in bare if self.roles.get(t.id) in (None, POINTER)][:1] or bare[:1]
         for t in terms:
             if isinstance(t, ast.Name):
                 for tag in self.of(t):
                     if tag.startswith("ptr:"):
                         self.roles[tag[4:]] = POINTER
-                if t.id in self.params and t.id not in self.taint and t.id not in self.k.constexprs:
-                    self.roles[t.id] = POINTER  # (a constexpr is never a tensor: `y_ptr + n_cols + cols`)
+                if any(t is b for b in bare):
+                    self.roles[t.id] = POINTER
             else:
                 self.of(t)
 
@@ -292,6 +302,15 @@ def _names(target: ast.AST) -> list[str]:
         return [target.id]
     if isinstance(target, (ast.Tuple, ast.List)):
         return [n for e in target.elts for n in _names(e)]
+    return []
+
+
+def _subtracted_terms(node: ast.AST) -> list[ast.AST]:
+    """The terms of ``node``'s sum that are subtracted (the whole right side of each ``-``)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _subtracted_terms(node.left) + _subtracted_terms(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+        return _subtracted_terms(node.left) + _additive_terms(node.right)
     return []
 
 
