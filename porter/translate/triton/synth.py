@@ -172,7 +172,9 @@ def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any
             values.append(flag_value(k, p))
         else:
             values.append(1)
-    if max(roles.axes, default=0) > 0:
+    # (program mode keeps one grid axis: its synthesised strides coincide across dimensions, so programs on
+    # more axes write over each other's blocks)
+    if max(roles.axes, default=0) > 0 and not square:
         grid = _axis_grid(k, roles, values, rows, cols, square)
     elif roles.flat:
         block = next((v for p, v in zip(k.params, values, strict=True) if roles.roles.get(p) == BLOCK
