@@ -22,3 +22,13 @@ def test_a_per_row_other_fills_the_masked_lanes():
     assert r.status == VERIFIED, r.reason
     # 2x5000: the 8192-lane block is split over partitions, the per-row value follows it
     assert {c.case for c in r.cases} == {"3x37", "129x160", "2x5000"} and all(c.ok for c in r.cases)
+
+
+def test_a_dtype_call_starts_a_running_value():
+    """`tl.float32(x)`: Triton's compiler casts; its interpreter needs a shim, the translation a cast."""
+    from porter.translate.triton.translate import translate_file
+
+    scalar = Path(__file__).parent / "fixtures" / "scalar_ops.py"
+    assert "_tl.cast(-float('inf'), _tl.float32)" in translate_file(scalar).source
+    _, (r,) = verify_file(scalar)
+    assert r.status == VERIFIED, r.reason

@@ -199,3 +199,11 @@ x = torch.rand(16, device="cuda")
     ft = translate_source(src, Path("k.py"))
     assert "_MODE_MEAN = _tl.constexpr(1)" in ft.source and "SCALE = 2.0" in ft.source
     assert "torch.rand" not in ft.source  # `x` is the kernel's own local, not the script's tensor
+
+
+def test_tensor_descriptor_methods_are_not_translated():
+    from porter.translate.triton.translate import translate_file
+
+    (kt,) = translate_file(Path(__file__).parent / "fixtures" / "descriptor_ops.py").kernels
+    assert not kt.translated
+    assert kt.problem.construct == ".load() on a tensor descriptor" and kt.problem.line == 11

@@ -39,6 +39,9 @@ _NOT_COVERED = {
 _BUILTINS_OK = {"range", "min", "max", "int", "float", "len", "isinstance", "bool", "tuple", "list", "print",
                 "abs", "zip", "enumerate", "getattr", "hasattr", "str", "divmod", "pow", "round"}
 _PROGRAM_MODE_CALLS = {"dot", "trans", "reshape", "expand_dims", "broadcast_to", "view"}
+_DTYPES = {"float32", "float16", "bfloat16", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
+           "uint32", "uint64"}
+_DESCRIPTOR_METHODS = {"load", "store", "gather", "scatter", "atomic_add", "atomic_max", "atomic_min"}
 _HOST_TRITON = {"cdiv": "cdiv", "next_power_of_2": "next_power_of_2"}
 
 
@@ -212,6 +215,17 @@ class _Rewrite(ast.NodeTransformer):
             args = [self.visit(a) for a in node.args]
             kws = [ast.keyword(k.arg, self.visit(k.value)) for k in node.keywords if k.arg != "bitcast"]
             return ast.copy_location(ast.Call(func=_name("_tl.cast"), args=[value, *args], keywords=kws), node)
+        q = qualified(func, self.tf.aliases) or ""
+        if q.startswith("triton.language.") and q.rsplit(".", 1)[-1] in _DTYPES and len(node.args) == 1:
+            # `tl.float32(x)`: Triton's compiler casts x (a scalar of that type)
+            return ast.copy_location(ast.Call(func=_name("_tl.cast"), args=[self.visit(node.args[0]),
+                                                                             _name(f"_tl.{q.rsplit('.', 1)[-1]}")],
+                                              keywords=[]), node)
+        if isinstance(func, ast.Attribute) and func.attr in _DESCRIPTOR_METHODS and isinstance(func.value, ast.Name) \
+                and func.value.id in self.params:
+            # `desc.load([b, m, k])` on a kernel argument: a TensorDescriptor built on the host
+            raise _Stop(node, f".{func.attr}() on a tensor descriptor",
+                        "tensor descriptors are not translated to NKI")
         if isinstance(func, ast.Name) and func.id in self.jit_names and func.id not in self.locals:
             self.callees.append(func.id)
             node.args = [self.visit(a) for a in node.args]

@@ -175,6 +175,12 @@ def _interpreter_shims(user_module: Any = None) -> Any:
     })
     saved = []
     modules = []
+    # `tl.float32(x)`: Triton's compiler casts, its interpreter's dtype objects are not callable
+    import triton.language.core as tl_core
+
+    if "__call__" not in vars(tl_core.dtype):
+        tl_core.dtype.__call__ = _dtype_call
+        saved.append((tl_core.dtype, "__call__", None))
     if not hasattr(tl, "libdevice"):  # kernels written for Triton 2 call tl.libdevice.erf(...)
         tl.libdevice = types.SimpleNamespace(**composed)
         saved.append((tl, "libdevice", None))
@@ -199,6 +205,12 @@ def _interpreter_shims(user_module: Any = None) -> Any:
                     delattr(mod, fname)
             else:
                 setattr(mod, fname, old)
+
+
+def _dtype_call(self: Any, x: Any) -> Any:
+    import triton.language as tl
+
+    return tl.full((), x, self) if isinstance(x, (int, float)) else tl.cast(x, self)
 
 
 class _InterpretedFloat(float):
