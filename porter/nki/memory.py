@@ -1,14 +1,17 @@
 """Allocations and on-chip capacity tracking by liveness.
 
 Lifetime rule (the compiler's liveness analysis, replayed at run time): an SBUF/PSUM
-allocation is live from the moment it is allocated until its last access by an
-instruction (a read or a write of any view of it).  Time is counted in on-chip
-allocations: the live set only grows when something is allocated, so the peak is
-the largest sum, over allocation points, of the tiles whose lifetime covers that
-point.  A later access of a tile extends its lifetime over every allocation made
-since its previous access, and that is when an overflow becomes known: the error
-is raised at the instruction that proves two tiles were needed at the same time,
-and names the tiles live at the worst point and where they were allocated.
+allocation is live from its first access by an instruction (a read or a write of any
+view of it; `nl.zeros` / `nl.full` write at allocation) until its last access.  This is
+the documented NKI allocator (`nki.compiler.Allocation`: an address is assigned at a
+tile's first write and released after its last read), so a list of tiles declared up
+front costs nothing until each tile is used.  Time is counted in lifetime starts: the
+live set only grows when a tile starts, so the peak is the largest sum, over start
+points, of the tiles whose lifetime covers that point.  A later access of a tile
+extends its lifetime over every start since its previous access, and that is when an
+overflow becomes known: the error is raised at the instruction that proves two tiles
+were needed at the same time, and names the tiles live at the worst point and where
+they were allocated.  A tile that alone exceeds the capacity fails at its allocation.
 
 Python references play no part: a tile that is still bound to a variable (or held
 in a list) but never used again is dead, as on hardware; a tile declared once per
@@ -55,7 +58,7 @@ class Allocation:
 
 
 class Span:
-    """Lifetime of one on-chip allocation, in allocation indices: [start, end]."""
+    """Lifetime of one on-chip allocation, in lifetime-start indices: [start, end] (-1: not started)."""
 
     __slots__ = (
         "tracker",
@@ -83,12 +86,18 @@ class Span:
         self.total = self.pbytes * shape[0]
         # PSUM tiles start on a bank boundary and occupy whole banks.
         self.banks = max(1, -(-self.pbytes // tracker.target.psum_bank_bytes)) if kind == "psum" else 0
-        self.start = self.end = tracker.clock
+        self.start = self.end = -1  # not started: declared, never accessed yet
         self.dead = False
 
     def touch(self) -> None:
-        """An instruction accessed the allocation: it is live up to now."""
+        """An instruction accessed the allocation: it is live up to now (from now, the first time)."""
         t = self.tracker
+        if self.start < 0:
+            if not t.closed:
+                t._start(self)
+            return
+        if not t.closed:
+            t.recent.append(self)
         if self.end < t.clock and not t.closed:
             lo = self.end + 1
             self.end = t.clock
@@ -98,6 +107,18 @@ class Span:
         label = f" {self.name!r}" if self.name else ""
         size = f"{self.banks} bank(s)" if self.kind == "psum" else f"{self.pbytes} B/partition"
         return f"{self.shape} {self.dtype}{label} allocated at {_fmt_site(self.site)} [{size}]"
+
+
+_ACTIVE: MemoryTracker | None = None  # the tracker of the running instance (instances run one at a time)
+
+
+def note_access(span: Span | None, write: bool) -> None:
+    """Any tensor access (HBM too) marks instruction boundaries; an on-chip one extends its tile's life."""
+    tracker = span.tracker if span is not None else _ACTIVE
+    if tracker is not None and not tracker.closed:
+        tracker.accessed(write)
+    if span is not None:
+        span.touch()
 
 
 def partition_bytes(shape: tuple[int, ...], dtype: str) -> int:
@@ -144,12 +165,31 @@ class MemoryTracker:
     def __init__(self, target: Target, stats: RunStats) -> None:
         self.target = target
         self.stats = stats
-        self.clock = -1  # index of the most recent on-chip allocation
+        self.clock = -1  # index of the most recent lifetime start (a tile's first access)
         self.usable_banks = psum_banks_usable()
         self._lines = {"sbuf": _Timeline(), "psum": _Timeline()}
         self._spans: list[Span] = []  # kept while they can still appear in an overflow report
         self._prune_at = 1024
         self.closed = False
+        # Tiles the current instruction accessed. An instruction reads its operands, is recorded,
+        # then writes (or reads, writes, is recorded): a read after a write, or a record after a
+        # record, begins the next instruction.
+        self.recent: list[Span] = []
+        self.writing = False
+        global _ACTIVE
+        _ACTIVE = self
+
+    def instruction_done(self) -> None:
+        if self.writing:
+            self.recent.clear()  # an instruction without reads (memset, iota, ...)
+        self.writing = True
+
+    def accessed(self, write: bool) -> None:
+        if write:
+            return
+        if self.writing:
+            self.recent.clear()
+            self.writing = False
 
     def _check_shape(self, kind: str, shape: tuple[int, ...], dtype: str, name: str) -> None:
         label = f"{name!r} " if name else ""
@@ -178,17 +218,30 @@ class MemoryTracker:
             data[...] = dtypes.cast(np.asarray(fill), dtype)
         alloc = Allocation(kind, dtype, shape, data, name)
         if kind in ONCHIP and not self.closed:
-            self.clock += 1
-            for line in self._lines.values():
-                line.ensure(self.clock + 1)
             span = Span(self, kind, shape, dtype, name, _kernel_site())
             alloc.span = span
             weakref.finalize(alloc, _mark_dead, span)
-            self._spans.append(span)
-            if len(self._spans) >= self._prune_at:
-                self._prune()
-            self._add(span, self.clock, self.clock)
+            alone = span.pbytes if kind == "sbuf" else span.banks
+            if fill is not None or alone > self._limit(kind):
+                self._start(span)  # filled at allocation (a write), or too large on its own
         return alloc
+
+    def _start(self, span: Span) -> None:
+        """The tile's lifetime begins now (its first access)."""
+        self.clock += 1
+        for line in self._lines.values():
+            line.ensure(self.clock + 1)
+        span.start = span.end = self.clock
+        # The operands this instruction read are live while it writes its new tile.
+        for other in self.recent:
+            if other.end < self.clock:
+                lo, other.end = other.end + 1, self.clock
+                self._add(other, lo, self.clock)
+        self.recent.append(span)
+        self._spans.append(span)
+        if len(self._spans) >= self._prune_at:
+            self._prune()
+        self._add(span, self.clock, self.clock)
 
     def _limit(self, kind: str) -> int:
         return self.target.sbuf_partition_bytes if kind == "sbuf" else self.usable_banks
@@ -222,7 +275,8 @@ class MemoryTracker:
         live = [s for s in self._spans if s.kind == kind and s.start <= at <= s.end]
         live.sort(key=lambda s: s.start)
         where = next((s for s in live if s.start == at), None)
-        when = f"when {where.shape} {where.dtype} was allocated at {_fmt_site(where.site)}" if where else ""
+        when = (f"when {where.shape} {where.dtype} allocated at {_fmt_site(where.site)} was first used"
+                if where else "")
         tiles = "; ".join(s.describe() for s in live)
         t = self.target
         if kind == "sbuf":
@@ -235,7 +289,7 @@ class MemoryTracker:
                 f"PSUM bank overflow: {used} banks of {t.psum_bank_bytes} bytes are live at once {when}, "
                 f"{self.usable_banks} usable"
             )
-        return NkiOutOfMemoryError(f"{head}. A tile is live from its allocation to its last use; live then: {tiles}")
+        return NkiOutOfMemoryError(f"{head}. A tile is live from its first use to its last use; live then: {tiles}")
 
     def _prune(self) -> None:
         """Drop dead spans that end before every live one: no future check can reach them."""

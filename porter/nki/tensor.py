@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from porter.nki import dtypes
 from porter.nki.errors import BLOCK_DIM_GUIDE, NkiValidationError
-from porter.nki.memory import Allocation
+from porter.nki.memory import Allocation, note_access
 from porter.nki.tensor_ops import TensorOperators
 from porter.nki.tensor_views import TensorViews
 
@@ -205,11 +205,9 @@ class NkiTensor(TensorViews, TensorOperators):
                     idx = np.full_like(idx, -1)
         return idx
 
-    def _touch(self) -> None:
+    def _touch(self, write: bool = False) -> None:
         """An instruction accesses this tensor: extend the on-chip allocation's lifetime to now."""
-        span = self._alloc.span
-        if span is not None:
-            span.touch()
+        note_access(self._alloc.span, write)
 
     def _read_raw(self) -> np.ndarray:
         """Copy of the values in storage dtype; closes PSUM accumulation groups it touches."""
@@ -239,7 +237,7 @@ class NkiTensor(TensorViews, TensorOperators):
         return dtypes.to_f32(self._read_raw())
 
     def _write_raw(self, values: np.ndarray, oob_skip: bool = False) -> None:
-        self._touch()
+        self._touch(write=True)
         self._alloc.dirty = True
         if self._indirect:
             idx = self._flat_indices()

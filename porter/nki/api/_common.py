@@ -15,7 +15,9 @@ ENGINE_NAMES = ("tensor", "vector", "scalar", "gpsimd", "dma", "sync", "unknown"
 
 
 def record(api: str, engine: str) -> None:
-    context.current().stats.record(api, engine)
+    inst = context.current()
+    inst.stats.record(api, engine)
+    inst.memory.instruction_done()
 
 
 def allocate(shape: Any, dtype: Any, buffer: Any = None, name: str = "", fill: Any = None) -> NkiTensor:

@@ -123,7 +123,7 @@ def nc_matmul(
 
 
 def _accumulate_into(api: str, d: NkiTensor, res: np.ndarray, accumulate: bool | None) -> None:
-    d._touch()
+    d._touch(write=True)
     acc_view = d._np(d._alloc.acc)
     if accumulate is None:
         add = acc_view.copy()
