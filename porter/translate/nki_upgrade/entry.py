@@ -257,6 +257,8 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
             up._note("NRN709", "nl.static_cast(x, dtype) -> x.astype(dtype) (host-side NumPy)")
             x, dtype = positional[0].value, positional[1].value
             return cst.parse_expression(f"{_atom(code(x))}.astype({_np_dtype(up, dtype)})")
+    if name == "nki.language.loop_reduce" and id(original) in up.loop_reduces:
+        return updated  # rewritten with its assignment target (loop_reduce below)
     if name in ("nki.language.loop_reduce", "nki.language.atomic_rmw", "nki.language.all_reduce",
                 "nki.language.random_seed"):
         up._mark("NRN709", f"nl.{short} has no current-NKI equivalent porter can write; rewrite by hand")

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from porter.translate.nki_upgrade import entry, grids, grids_ap
+from porter.translate.nki_upgrade import entry, grid_defs, grids, grids_ap
 from porter.translate.nki_upgrade.blocks import BlockDims, whole_uses
 from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER, RETURNING
+from porter.translate.nki_upgrade.loop_reduce import loop_reduce
 from porter.translate.nki_upgrade.names import Aliases, arg, call_name, code, dotted, resolve
 
 # Marker ids: one per construct family, the same ids the lint rules report (rules/nki.toml).
@@ -74,6 +75,7 @@ class Upgrader(cst.CSTTransformer):
         self.scopes: list[grids.GridScope] = [grids.GridScope(aliases)]
         self.tiles: list[set[str]] = [set()]
         self.uninit: list[set[str]] = [set()]  # tiles allocated by nl.ndarray (no initial value)
+        self.loop_reduces: set[int] = set()  # `t = nl.loop_reduce(...)` calls (rewritten with their target)
         self.blocks: list[BlockDims] = [BlockDims(aliases)]
         self.pending_markers: list[tuple[str, str]] = []
         self.pending_before: list[cst.BaseStatement] = []
@@ -153,13 +155,13 @@ class Upgrader(cst.CSTTransformer):
         """Remove `ix = nl.arange(...)[...]` / mgrid assignments whose names are no longer read."""
         if id(scope) not in self.grid_lines:
             return fn  # this function defines no grid
-        counter = _NameUses(scope)
+        counter = grid_defs.NameUses(scope)
         fn.body.visit(counter)
-        remover = _GridDefRemover(scope, counter.live(), self.aliases)
+        remover = grid_defs.GridDefRemover(scope, counter.live(), self.aliases)
         body = fn.body.visit(remover)
         lines = self.grid_lines.pop(id(scope), {})
         for target in remover.kept:
-            self.report.markers.append(Change(lines.get(target, 0), GRID, _KEPT_GRID))
+            self.report.markers.append(Change(lines.get(target, 0), GRID, grid_defs.KEPT_GRID))
         return fn.with_changes(body=body)
 
     # -- statements -------------------------------------------------------------------------------
@@ -192,7 +194,7 @@ class Upgrader(cst.CSTTransformer):
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
     ) -> cst.BaseStatement | cst.FlattenSentinel:
-        if _defines_grid(original, self.scope):
+        if grid_defs.defines_grid(original, self.scope):
             return updated  # left for the dead-definition pass
         words = _words(updated)
         if not (self.pending_markers or words & self.interesting or words & set(self.scope.names)
@@ -329,7 +331,13 @@ class Upgrader(cst.CSTTransformer):
     def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> cst.BaseExpression:
         return self.blocks[-1].rewrite_subscript(self, original, updated)
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and call_name(node.value, self.aliases) == "nki.language.loop_reduce":
+            self.loop_reduces.add(id(node.value))
+
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
+        if id(original.value) in self.loop_reduces:
+            return loop_reduce(self, updated)
         return self.blocks[-1].rewrite_alloc(self, original, updated)
 
 
@@ -425,16 +433,6 @@ def _imported_modules(module: cst.Module) -> dict[str, str]:
 
 def _empty(stmt: cst.BaseStatement) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and not stmt.body
-
-
-def _defines_grid(stmt: cst.SimpleStatementLine, scope: grids.GridScope) -> bool:
-    if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
-        return False
-    target = stmt.body[0].targets[0].target
-    names = [target] if isinstance(target, cst.Name) else (
-        [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [])
-    return bool(names) and all(isinstance(n, cst.Name) and (n.value in scope.names or n.value in scope.objects
-                                                            or n.value in scope.linear) for n in names)
 
 
 class _AffineSelect(cst.CSTTransformer):
@@ -579,73 +577,6 @@ class _IsaHoister(cst.CSTTransformer):
 
     def leave_AugAssign(self, original: cst.AugAssign, updated: cst.AugAssign) -> cst.BaseSmallStatement:
         return entry.augassign_of_hoisted(self.up, original, updated)
-
-
-class _NameUses(cst.CSTVisitor):
-    """Names read in a function. A read inside a grid definition (`i = k * 128 + i`, `j = i + 1`) only
-    counts when the name it defines is itself read elsewhere (`live`)."""
-
-    def __init__(self, scope: grids.GridScope) -> None:
-        self.scope = scope
-        self.loads: dict[str, int] = {}
-        self.def_reads: list[tuple[set[str], set[str]]] = []  # (names defined, names read) per grid def
-        self._def: tuple[set[str], set[str]] | None = None
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        if _defines_grid(node, self.scope):
-            target = node.body[0].targets[0].target
-            names = {target.value} if isinstance(target, cst.Name) else {e.value.value for e in target.elements}
-            self._def = (names, set())
-            self.def_reads.append(self._def)
-
-    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self._def = None
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if self._def is not None:
-            self._def[1].add(node.value)
-        else:
-            self.loads[node.value] = self.loads.get(node.value, 0) + 1
-
-    def live(self) -> dict[str, int]:
-        live = dict(self.loads)
-        changed = True
-        while changed:
-            changed = False
-            for defined, read in self.def_reads:
-                if any(live.get(n, 0) for n in defined):
-                    for n in read - set(live):
-                        live[n] = 1
-                        changed = True
-        return live
-
-
-_KEPT_GRID = "index grid still used where porter could not turn it into slices"
-
-
-class _GridDefRemover(cst.CSTTransformer):
-    def __init__(self, scope: grids.GridScope, loads: dict[str, int], aliases: dict[str, str]) -> None:
-        self.kept: list[str] = []
-        self.scope = scope
-        self.loads = loads
-        self.aliases = aliases
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # nested functions were handled when they were left
-
-    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
-        if not _defines_grid(updated, self.scope):
-            return updated
-        target = updated.body[0].targets[0].target
-        names = [target.value] if isinstance(target, cst.Name) else [e.value.value for e in target.elements]
-        if all(self.loads.get(n, 0) == 0 for n in names):
-            return cst.RemoveFromParent()
-        self.kept.append(code(target))
-        comment = cst.EmptyLine(comment=cst.Comment(f"# porter: {GRID} {_KEPT_GRID}"))
-        return updated.with_changes(leading_lines=[*updated.leading_lines, comment])
 
 
 def upgrade_module(source: str) -> tuple[str, Report, bool]:
