@@ -304,6 +304,8 @@ class _Analysis:
         stmt = node
         while stmt is not None and not isinstance(stmt, ast.stmt):
             stmt = self.parents.get(id(stmt))
+        if stmt is None and hasattr(node, "lineno"):  # a node the walk kept no parent for
+            stmt = _statement_at(self.tree, node.lineno)
         found: set[str] = set()
         while isinstance(stmt, ast.stmt):
             start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
@@ -669,6 +671,19 @@ def is_package_rule(rule: Rule) -> bool:
 
 # Fixes that rewrite the call a name is the callee of: a bare reference to the name cannot take them.
 CALL_TRANSFORMS = frozenset({"guarded-call", "replace", "autocast", "keywords", "statement"})
+
+def _statement_at(tree: ast.AST, line: int) -> ast.stmt | None:
+    """The innermost statement spanning `line` (a walk down the statements only)."""
+    blocks = (ast.stmt, ast.excepthandler, ast.match_case)
+    found, nodes = None, list(ast.iter_child_nodes(tree))
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, blocks) and node.lineno <= line <= (node.end_lineno or line):
+            if isinstance(node, ast.stmt):
+                found = node
+            nodes = [n for n in ast.iter_child_nodes(node) if isinstance(n, blocks)]
+    return found
+
 
 # Words in a name that hold a device (or backend) string: `"cuda" in args.device` tests a device.
 _DEVICE_WORDS = ("dev", "type", "accel", "backend")

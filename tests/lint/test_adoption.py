@@ -39,6 +39,19 @@ def test_a_marked_site_is_acknowledged_not_a_failure(ported):
     assert strict.exit_code == 1 and "Found 1 finding" in strict.stdout
 
 
+def test_a_ported_compile_with_the_programs_own_backend_passes(tmp_path, monkeypatch):
+    # port marks `backend=backend` (the program's own value); lint must see that marker, whatever
+    # node the finding stands on (here the keyword's value inside a with block)
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.py", "import torch\n\ndef f(g, setup):\n    with setup() as backend:\n"
+                             "        fn = torch.compile(\n            g, backend=backend, fullgraph=True\n"
+                             "        )\n    return fn\n")
+    assert CliRunner().invoke(app, ["port", "a.py", "--in-place", "--force", "--no-cache"]).exit_code == 0
+    result = lint("a.py", "--no-cache")
+    assert result.exit_code == 0, result.stdout
+    assert "NRN501 [marked]" in result.stdout
+
+
 def test_a_marker_for_another_rule_acknowledges_nothing(ported):
     ported.write_text(ported.read_text().replace("NRN131", "NRN133"))
     result = lint("ported.py", "--no-cache")
