@@ -158,14 +158,17 @@ def _inside_import(node: cst.CSTNode, parents: dict) -> bool:
 
 
 def _in_import_guard(stmt: cst.CSTNode, parents: dict) -> bool:
-    node = parents.get(stmt)
+    """Is this statement in the body of a `try` that catches ImportError? Not in its handlers,
+    `else` or `finally`: a fallback import in `except ImportError:` fails as well when the package
+    is absent (as lint sees it: porter.source.engine's _guarded_by_user)."""
+    child, node = stmt, parents.get(stmt)
     while node is not None and not isinstance(node, cst.Module):
-        if isinstance(node, cst.Try) and any(
+        if isinstance(node, cst.Try) and child is node.body and any(
             h.type is not None and "ImportError" in code_name(h.type) or
             (h.type is not None and "ModuleNotFoundError" in code_name(h.type)) for h in node.handlers
         ):
             return True
-        node = parents.get(node)
+        child, node = node, parents.get(node)
     return False
 
 

@@ -246,3 +246,19 @@ def test_a_type_stub_is_never_rewritten(tmp_path):
     assert runner.invoke(app, ["port", str(src / "m.pyi"), "--diff"]).stdout == ""
     linted = runner.invoke(app, ["lint", str(src / "m.pyi"), "--no-cache"])
     assert "NRN105" in linted.stdout and "[*]" not in linted.stdout  # found, but no fix promised
+
+
+def test_a_fallback_import_in_an_import_error_handler_is_guarded_as_lint_promises(tmp_path, monkeypatch):
+    # `except ImportError: from triton... import x` fails too when the package is absent: lint
+    # gives it [*] (guard), so port guards it, and the ported file lints clean
+    code = ("if True:\n    try:\n        from triton.runtime.cache import triton_key\n"
+            "    except ImportError:\n        from triton.compiler.compiler import triton_key\n")
+    src = _tree(tmp_path / "src", {"t.py": code})
+    monkeypatch.chdir(src)
+    assert "NRN406 [*]" in runner.invoke(app, ["lint", "t.py", "--no-cache"]).stdout
+    assert runner.invoke(app, ["port", "t.py", "--in-place", "--force", "--no-cache"]).exit_code == 0
+    ported = (src / "t.py").read_text()
+    assert "        try:\n            from triton.compiler.compiler import triton_key\n" \
+           "        except ImportError:  # CUDA-only package, absent here\n" in ported
+    linted = runner.invoke(app, ["lint", "t.py", "--no-cache"])
+    assert linted.exit_code == 0, linted.stdout
