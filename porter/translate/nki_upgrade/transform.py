@@ -13,7 +13,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.translate.nki_upgrade import entry, grid_defs, grids, grids_ap
-from porter.translate.nki_upgrade.blocks import BlockDims, whole_uses
+from porter.translate.nki_upgrade.blocks import BlockDims, parameter_blocks, whole_uses
 from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER, RETURNING
 from porter.translate.nki_upgrade.loop_reduce import loop_reduce
 from porter.translate.nki_upgrade.names import Aliases, arg, call_name, code, dotted, resolve
@@ -75,6 +75,7 @@ class Upgrader(cst.CSTTransformer):
         self.scopes: list[grids.GridScope] = [grids.GridScope(aliases)]
         self.tiles: list[set[str]] = [set()]
         self.uninit: list[set[str]] = [set()]  # tiles allocated by nl.ndarray (no initial value)
+        self.param_blocks: dict[str, dict[str, int]] = {}  # helper parameters receiving block-dim tiles
         self.loop_reduces: set[int] = set()  # `t = nl.loop_reduce(...)` calls (rewritten with their target)
         self.blocks: list[BlockDims] = [BlockDims(aliases)]
         self.pending_markers: list[tuple[str, str]] = []
@@ -125,6 +126,8 @@ class Upgrader(cst.CSTTransformer):
         block = BlockDims(self.aliases)
         if self.has_par_dim:
             block.collect(node)
+            block.names.update({p: k for p, k in self.param_blocks.get(node.name.value, {}).items()
+                                if not p.startswith("#")})
         self.blocks.append(block)
         self.tiles.append(set(self.tiles[-1]))
         self.uninit.append(set(self.uninit[-1]))
@@ -223,7 +226,7 @@ class Upgrader(cst.CSTTransformer):
             return cst.RemoveFromParent()
         block_names = self.blocks[-1].names
         if block_names:
-            for name in whole_uses(original, block_names):
+            for name in whole_uses(original, block_names, self.param_blocks):
                 self._mark(BLOCK_DIM, f"`{name}` had block dims and is now a list of tiles; this use takes it whole "
                                       "(index the blocks here, or in the function it is passed to)")
         leftover = _MaskFinder(self.aliases)
@@ -307,6 +310,10 @@ class Upgrader(cst.CSTTransformer):
         self.call_funcs.add(id(node.func))
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if self.blocks[-1].names and isinstance(updated.value, cst.Name):
+            updated_block = self.blocks[-1].rewrite_attribute(self, updated)
+            if updated_block is not updated:
+                return updated_block
         if isinstance(original.value, cst.Call) and call_name(original.value, self.aliases) == "nki.language.finfo":
             return entry.finfo(self, original, updated)
         name = resolve(original, self.aliases)
@@ -591,6 +598,7 @@ def upgrade_module(source: str) -> tuple[str, Report, bool]:
     up.numpy_names = {k for k, v in _imported_modules(module).items() if v == "numpy"}
     # A statement needs the grid / mask / dst passes only if it names one of these.
     up.has_par_dim = "par_dim" in source
+    up.param_blocks = parameter_blocks(module, names) if up.has_par_dim else {}
     up.interesting = {"mask", "arange", "mgrid", "isa", *(k for k, v in names.items() if v.startswith("nki.isa"))}
     wrapper = MetadataWrapper(module)
     up._module_for_registers = wrapper.module
