@@ -380,8 +380,37 @@ def finfo(up: Upgrader, original: cst.Attribute, updated: cst.Attribute) -> cst.
         if limit is not None:
             up._note("NRN709", f"nl.finfo({text}).{original.attr.value} -> literal")
             return cst.parse_expression(f"({limit})" if limit.startswith("-") else limit)
+        field = original.attr.value
+        if len(call.args) == 1 and field in FLOAT_LIMITS["float32"]:
+            # A dtype known only when the kernel is specialised (`nl.finfo(t.dtype).min`): the same
+            # table, looked up by the dtype's name at run time (an unknown dtype raises).
+            up.need_finfo_helper = True
+            up._note("NRN709", f"nl.finfo(<dtype>).{field} -> _porter_float_limit(<dtype>, ...)")
+            dtype_arg = updated.value.args[0].value if isinstance(updated.value, cst.Call) else positional[0].value
+            return cst.parse_expression(f"_porter_float_limit({code(dtype_arg)}, {field!r})")
     up._mark("NRN709", "nl.finfo is legacy API; write the limit as a literal")
     return updated
+
+
+def finfo_helper() -> str:
+    from porter.translate.nki_upgrade.transform import FLOAT_LIMITS
+
+    rows = ",\n".join(
+        f"    {dt!r}: {{" + ", ".join(f"{k!r}: {v}" for k, v in fields.items()) + "}"
+        for dt, fields in FLOAT_LIMITS.items())
+    return f'''
+_PORTER_FLOAT_LIMITS = {{
+{rows},
+}}
+
+
+def _porter_float_limit(dtype, field):
+    """Legacy nl.finfo(dtype).<field> (max, min, tiny, eps) for float32, bfloat16 and float16."""
+    name = str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1]
+    if name not in _PORTER_FLOAT_LIMITS:
+        raise ValueError(f"nl.finfo of {{dtype!r}}: porter knows {{', '.join(_PORTER_FLOAT_LIMITS)}}")
+    return _PORTER_FLOAT_LIMITS[name][field]
+'''
 
 
 # -- loops --------------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ class Upgrader(cst.CSTTransformer):
         self.hoisted: dict[str, tuple[cst.BaseExpression, cst.Call]] = {}
         self.temp_counter = 0
         self.need_reduce_helper = False
+        self.need_finfo_helper = False
         self.need_nki = False
         self.grid_lines: dict[int, dict[str, int]] = {}
         self.functions: list[cst.FunctionDef] = []
@@ -606,6 +607,8 @@ def upgrade_module(source: str) -> tuple[str, Report, bool]:
     new = entry.fix_imports(up, new)
     if up.need_reduce_helper:
         new = entry.add_helper(new, REDUCED_SHAPE_HELPER)
+    if up.need_finfo_helper:
+        new = entry.add_helper(new, entry.finfo_helper())
     return new.code, up.report, aliases.legacy
 
 
