@@ -61,7 +61,7 @@ def main() -> int:
     pythonpath = os.pathsep.join([*map(str, src), str(Path(__file__).resolve().parents[1])])
     env = {**os.environ, "PYTHONPATH": pythonpath, "MPLBACKEND": "Agg"}
     rows = []
-    files = sorted(p for p in args.out.rglob("*.py") if args.only in str(p))
+    files = sorted(p for p in args.out.rglob("*.py") if args.only in str(p.relative_to(args.out)))
     for path in files:
         rel = path.relative_to(args.out)
         text = path.read_text(errors="replace")
