@@ -345,5 +345,25 @@ class GateCheck:
                 why = self.reason(node)
                 if why:
                     finding = Finding(**{**finding.to_dict(), "manual": why})
+            elif rule is not None and node is not None and not finding.manual \
+                    and any(fix.transform == "device" for fix in rule.fixes.values()):
+                why = self._kept_call_argument(node)
+                if why:
+                    finding = Finding(**{**finding.to_dict(), "manual": why})
             out.append(finding)
         return out
+
+    def _kept_call_argument(self, node: ast.AST) -> str:
+        """`torch.cuda.get_device_properties(torch.device("cuda"))`: the call stays CUDA (marked), so
+        the device it is asked about must stay CUDA too (the CPU's properties do not exist)."""
+        child, parent = node, self.parents.get(id(node))
+        while parent is not None and not isinstance(parent, ast.stmt):
+            if isinstance(parent, ast.Call) and child is not parent.func:
+                start = (parent.func.lineno, parent.func.col_offset + 1)
+                kept = [f for f in self._leftovers_in(start, (start[0], start[1] + 1))
+                        if self.rules[f.rule_id].category != "kernels"]
+                if kept:
+                    return (f"it names the device of a CUDA-only call that stays ({kept[0].rule_id} at line "
+                            f"{kept[0].line}): the CUDA device stays")
+            child, parent = parent, self.parents.get(id(parent))
+        return ""

@@ -38,6 +38,8 @@ def run(code: str, device: str = "cpu") -> str:
     """Run `code` in a fresh interpreter, on the plain CPU or on the emulated neuron device."""
     if device == "neuron":
         code = "import porter.emulate as _pe\nwith _pe.neuron():\n" + textwrap.indent(code, "    ")
+    elif device == "cuda":  # the original's host: a GPU, emulated
+        code = "import porter.emulate.cuda as _pc\nwith _pc.cuda():\n" + textwrap.indent(code, "    ")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
@@ -217,3 +219,23 @@ def test_a_process_group_bound_to_a_cuda_device_runs_ported_on_the_cpu_and_on_ne
     assert "device_id" not in ported
     assert run(ported).split() == ["cpu", "3.0"]
     assert run(ported, "neuron").split() == ["neuron", "3.0"]
+
+
+def test_the_device_a_kept_cuda_call_asks_about_stays_cuda():
+    # The properties call stays CUDA (marked); rewriting its argument made it ask CUDA about the CPU
+    # on a GPU host (ValueError) where the original worked.
+    source = textwrap.dedent("""\
+        import torch
+
+        def sm_count():
+            if not torch.cuda.is_available():
+                return 0
+            return torch.cuda.get_device_properties(torch.device("cuda")).multi_processor_count
+
+        print(sm_count())
+        """)
+    ported = port(source)
+    assert 'get_device_properties(torch.device("cuda"))' in ported
+    assert run(ported, "cuda") == run(source, "cuda") != "0\n"
+    assert run(ported, "neuron").split() == run(ported).split() == ["0"]
+
