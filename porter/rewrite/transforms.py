@@ -84,6 +84,10 @@ def code_of(node: cst.CSTNode) -> str:
 def _string_text(node: cst.CSTNode) -> str | None:
     if isinstance(node, cst.SimpleString):
         return node.evaluated_value if isinstance(node.evaluated_value, str) else None
+    if isinstance(node, cst.FormattedString) and all(isinstance(p, cst.FormattedStringText) for p in node.parts) \
+            and "\\" not in "".join(p.value for p in node.parts):
+        # `f"cuda"`: an f-string without fields is the plain string it spells
+        return "".join(p.value for p in node.parts).replace("{{", "{").replace("}}", "}")
     return None
 
 

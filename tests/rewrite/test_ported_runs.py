@@ -239,3 +239,20 @@ def test_the_device_a_kept_cuda_call_asks_about_stays_cuda():
     assert run(ported, "cuda") == run(source, "cuda") != "0\n"
     assert run(ported, "neuron").split() == run(ported).split() == ["0"]
 
+
+def test_an_f_string_without_fields_names_the_device_it_spells():
+    # `th.device(f"cuda")` behind a test the port rewrote: left as it was, Neuron got a CUDA device.
+    source = textwrap.dedent("""\
+        import torch as th
+
+        def dev():
+            if th.cuda.is_available():
+                return th.device(f"cuda")
+            return th.device("cpu")
+
+        print(th.ones(2).to(dev()).device.type)
+        """)
+    ported = port(source)
+    assert 'f"cuda"' not in ported
+    assert run(ported, "neuron").split() == ["neuron"]
+    assert run(ported).split() == run(source).split() == ["cpu"]
