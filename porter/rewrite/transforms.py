@@ -315,6 +315,15 @@ def device_type_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.C
         return node.with_changes(args=[first.with_changes(value=value), *node.args[1:]])
     if not isinstance(node, cst.Comparison):
         raise CannotFix("device-type needs a comparison")
+    if len(node.comparisons) == 1 and _string_text(node.comparisons[0].comparator) == "cpu" \
+            and isinstance(node.comparisons[0].operator, (cst.Equal, cst.NotEqual)):
+        # `x.device.type == "cpu"` before CUDA-only code: the CPU path is also the device's
+        target = node.comparisons[0]
+        operator = cst.In if isinstance(target.operator, cst.Equal) else cst.NotIn
+        names = expr(f'({code_of(target.comparator)}, {ctx.render(to)})')
+        return node.with_changes(comparisons=[target.with_changes(
+            operator=operator(whitespace_before=target.operator.whitespace_before,
+                              whitespace_after=target.operator.whitespace_after), comparator=names)])
 
     def swap(value: cst.BaseExpression) -> cst.BaseExpression:
         ok, index = device_index(value) if isinstance(value, (cst.SimpleString, cst.FormattedString)) else (False, None)

@@ -29,6 +29,7 @@ MATCH_KINDS = ("name", "method", "attribute", "call", "keyword", "compare", "str
 NAME_CONTEXTS = ("call", "reference", "decorator", "import")
 VALUE_PREDICATES = (
     "cuda-device",
+    "cpu-device",
     "nccl",
     "true",
     "any",

@@ -285,9 +285,13 @@ class _Analysis:
         # Strings last: a literal that a more specific rule reported is not reported again.
         for node, scope in self.strings:
             self._string(node, scope)
-        if any(rule.device_test for rule in self.index.rules):
+        if any(rule.device_test or any(m.value == "cpu-device" for m in rule.matchers) for rule in self.index.rules):
             rules = {rule.id: rule for rule in self.index.rules}
-            self.findings = GateCheck(tree, self.parents, self.findings, self.nodes, rules, self.source).apply()
+            gated = GateCheck(tree, self.parents, self.findings, self.nodes, rules, self.source).apply()
+            if None in gated:  # dropped findings: the nodes are renumbered with the rest
+                kept = [i for i, f in enumerate(gated) if f is not None]
+                self.nodes = {new: self.nodes[old] for new, old in enumerate(kept) if old in self.nodes}
+            self.findings = [f for f in gated if f is not None]
         if "porter:" in self.source:
             self._acknowledge_markers()
 
@@ -565,6 +569,10 @@ class _Analysis:
                 and string_value(node.left) is not None:
             return  # `"cuda" in BACKENDS`: a key looked up in a table, not a test of a device
         for rule, m in self.index.compares:
+            if m.value == "cpu-device":  # `x.device.type == "cpu"` only: "cpu" in a list of names is no CPU test
+                if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+                    self._guard(rule, self._compare_operand, rule, m, node, node.comparators[0], scope)
+                continue
             for operand in _compared_strings(node):
                 self._guard(rule, self._compare_operand, rule, m, node, operand, scope)
 

@@ -27,6 +27,7 @@ from porter.source.findings import Finding
 LAUNCH_TEXT = re.compile(r"\][\s)\\]*(?:#[^\n]*\n[\s)\\]*)*\(")
 OTHER_BACKENDS = ("mps", "xpu", "npu", "hpu", "mlu", "musa")
 KEPT = "the CUDA test stays"
+FUNCTIONS_AND_CLASSES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _dotted(node: ast.AST) -> str:
@@ -145,17 +146,18 @@ class GateCheck:
         return findings[bisect.bisect_left(positions, start):bisect.bisect_left(positions, end)]
 
     def _cuda_functions(self) -> dict[str, tuple[int, str]]:
-        """Functions and methods of this file that hold CUDA-only code: name -> (line, rule id)."""
+        """Functions, methods and classes (an autograd Function around an extension) of this file that
+        hold CUDA-only code: name -> (line, rule id)."""
         if self._functions is None:
             self._functions = {}
             functions, launches = [], []
             if self.source is not None:
                 # the functions are statements; the launches are looked for only where the text spells one
-                functions = [n for n in statements(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                functions = [n for n in statements(self.tree) if isinstance(n, FUNCTIONS_AND_CLASSES)]
                 launches = _launches(self.tree, self.source)
             else:
                 for node in walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
-                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if isinstance(node, FUNCTIONS_AND_CLASSES):
                         functions.append(node)
                     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
                         launches.append(node.lineno)
@@ -169,6 +171,10 @@ class GateCheck:
                 at = bisect.bisect_left(launches, start[0])
                 if at < len(launches) and launches[at] <= end[0]:
                     self._functions.setdefault(node.name, (launches[at], "a kernel launch"))
+                    continue
+                called = self._kernel_call_in(node)
+                if called is not None:
+                    self._functions.setdefault(node.name, called)
         return self._functions
 
     def _cuda_only_code(self, region: list[ast.AST]) -> str:
@@ -193,6 +199,9 @@ class GateCheck:
                 name = func.id if isinstance(func, ast.Name) else (
                     func.attr if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                     and func.value.id in ("self", "cls") else "")
+                if not name and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                    name = func.value.id  # `UpFirDn2d.apply(...)`: a class of this file
+                    name = name if name in self._cuda_functions() else ""
                 if name and name in self._cuda_functions():
                     line, why = self._cuda_functions()[name]
                     return f"it guards {name}(), which holds CUDA-only code ({why} at line {line})"
@@ -226,7 +235,23 @@ class GateCheck:
                     for alias in node.names:
                         bound = alias.asname or alias.name.split(".")[0]
                         self._kernel_names[bound] = (node.lineno, lines[node.lineno].rule_id)
+                elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                        and isinstance(node.value, ast.Call) and node.value.lineno in lines:
+                    # `ext = load("ext", sources=[... .cu])`: the extension a build binds
+                    self._kernel_names[node.targets[0].id] = (node.lineno, lines[node.value.lineno].rule_id)
         return self._kernel_names
+
+    def _kernel_call_in(self, node: ast.AST) -> tuple[int, str] | None:
+        """The first call into a CUDA-only package or extension inside `node`: (line, rule id)."""
+        kernels = self._imported_kernels()
+        for sub in walk(node) if kernels else ():
+            if isinstance(sub, ast.Call):
+                root = sub.func
+                while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
+                    root = root.func if isinstance(root, ast.Call) else root.value
+                if isinstance(root, ast.Name) and root.id in kernels:
+                    return sub.lineno, kernels[root.id][1]
+        return None
 
     # -- where the test stands --------------------------------------------------------------
 
@@ -336,12 +361,17 @@ class GateCheck:
                            if (r := self.rules.get(self.findings[i].rule_id)) is not None and r.device_test}
         return self._tests
 
-    def apply(self) -> list[Finding]:
-        out = []
+    def apply(self) -> list[Finding | None]:
+        """The findings, gated; None where a finding is dropped (the caller renumbers its nodes)."""
+        out: list[Finding | None] = []
         for i, finding in enumerate(self.findings):
             rule = self.rules.get(finding.rule_id)
             node = self.nodes.get(i)
-            if rule is not None and rule.device_test and node is not None and not finding.manual:
+            if rule is not None and node is not None and any(m.value == "cpu-device" for m in rule.matchers):
+                if not self._cpu_test_before_cuda_code(node):
+                    out.append(None)  # `device.type == "cpu"` choosing nothing CUDA-only: not reported
+                    continue
+            elif rule is not None and rule.device_test and node is not None and not finding.manual:
                 why = self.reason(node)
                 if why:
                     finding = Finding(**{**finding.to_dict(), "manual": why})
@@ -352,6 +382,16 @@ class GateCheck:
                     finding = Finding(**{**finding.to_dict(), "manual": why})
             out.append(finding)
         return out
+
+    def _cpu_test_before_cuda_code(self, node: ast.AST) -> bool:
+        """`if x.device.type == "cpu": <fallback> else: <CUDA-only>` (or as a conditional expression):
+        the comparison is the whole test of an `if` whose branches hold CUDA-only code."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.IfExp) and parent.test is node:
+            return bool(self._cuda_only_code([parent.body]) or self._cuda_only_code([parent.orelse]))
+        if isinstance(parent, ast.If) and parent.test is node:
+            return bool(self._cuda_only_code(self._governed(parent)))
+        return False
 
     def _kept_call_argument(self, node: ast.AST) -> str:
         """`torch.cuda.get_device_properties(torch.device("cuda"))`: the call stays CUDA (marked), so

@@ -152,8 +152,13 @@ def not_default(*defaults: object) -> Callable[[ast.AST, Scope], bool]:
     return predicate
 
 
+def is_cpu_device(node: ast.AST, scope: Scope) -> bool:
+    return string_value(node) == "cpu"
+
+
 PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
     "cuda-device": is_cuda_device,
+    "cpu-device": is_cpu_device,
     "nccl": is_nccl,
     "true": is_true,
     "any": is_any,

@@ -256,3 +256,36 @@ def test_an_f_string_without_fields_names_the_device_it_spells():
     assert 'f"cuda"' not in ported
     assert run(ported, "neuron").split() == ["neuron"]
     assert run(ported).split() == run(source).split() == ["cpu"]
+
+
+def test_a_cpu_test_in_front_of_a_cuda_extension_lets_neuron_take_the_pytorch_path():
+    # "CPU or CUDA?": the extension build is guarded by the port, and a Neuron tensor, being no CPU
+    # tensor, went to the extension. The test becomes "CPU or Neuron?"; CPU and CUDA are unchanged.
+    source = textwrap.dedent("""\
+        import torch
+        from torch.utils.cpp_extension import load
+
+        ext = load("scale_ext", sources=["scale.cpp", "scale_kernel.cu"])
+
+        class Scale(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return ext.scale(x, 2.0)
+
+        def scale(x):
+            if x.device.type == "cpu":
+                return x * 2.0
+            return Scale.apply(x)
+
+        def plain(x):
+            return x.float() if x.device.type == "cpu" else x.half()
+
+        device = "neuron" if getattr(torch, "neuron", None) is not None and torch.neuron.is_available() else "cpu"
+        print(scale(torch.ones(2).to(device)).sum().item(), plain(torch.ones(1).to(device)).dtype)
+        """)
+    ported = port(source)
+    assert 'if x.device.type in ("cpu", "neuron"):' in ported
+    assert 'x.float() if x.device.type == "cpu" else x.half()' in ported  # chooses nothing CUDA-only
+    assert run(ported, "neuron").split() == ["4.0", "torch.float16"]
+    assert run(ported).split() == ["4.0", "torch.float32"]
+    assert 'x.device.type in ("cpu", "xla")' in port(source, "xla")
