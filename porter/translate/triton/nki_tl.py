@@ -457,13 +457,15 @@ def _as_grid(arr, shape):
     return np.broadcast_to(a, (p, f))
 
 
-def _valid(mask, shape):
+def _valid(mask, shape, store=False):
     p, f = _tile_shape(shape)
     v = np.ones((p, f), dtype=bool) if mask is None else _as_grid(np.asarray(mask, dtype=bool), shape).copy()
     if _ctx.active is not None:
         v &= np.repeat(np.broadcast_to(_ctx.active, (_ctx.P, 1)), _ctx.k, axis=0) if _ctx.k > 1 else \
             np.broadcast_to(_ctx.active, (p, f))
-    if _ctx.k > 1 and not shape:  # a per-program scalar is stored once, from the program's first partition
+    # a per-program scalar is stored once, from the program's first partition; a load gives every partition of
+    # the program its value (a row's mean or rstd is needed by all of the row's partitions)
+    if store and _ctx.k > 1 and not shape:
         v &= (np.arange(p) % _ctx.k == 0).reshape(p, 1)
     return v
 
@@ -582,7 +584,7 @@ def store(pointer, value, mask=None, **_):
     shape = _block_shape(np.broadcast(np.asarray(pointer.offsets), np.asarray(True if mask is None else mask)))
     p, f = _tile_shape(shape)
     off = _as_grid(pointer.offsets, shape)
-    valid = _valid(mask, shape)
+    valid = _valid(mask, shape, store=True)
     if not valid.any():
         return
     src = _materialize(value, shape, pointer.base.dtype)
