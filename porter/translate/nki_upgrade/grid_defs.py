@@ -18,7 +18,8 @@ def defines_grid(stmt: cst.SimpleStatementLine, scope: grids.GridScope) -> bool:
     names = [target] if isinstance(target, cst.Name) else (
         [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [])
     return bool(names) and all(isinstance(n, cst.Name) and (n.value in scope.names or n.value in scope.objects
-                                                            or n.value in scope.linear) for n in names)
+                                                            or n.value in scope.linear
+                                                            or n.value in scope.predicates) for n in names)
 
 
 class NameUses(cst.CSTVisitor):

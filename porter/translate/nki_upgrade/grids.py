@@ -117,6 +117,7 @@ class GridScope:
     next_grid: int = 0
     objects: dict[str, list[Axis]] = field(default_factory=dict)  # `g = nl.mgrid[...]`, read as g.p, g.x
     linear: dict = field(default_factory=dict)  # names linear in several axes (grids_ap.Linear)
+    predicates: dict = field(default_factory=dict)  # `pred = q_pos >= k_pos`: name -> the comparison node
     # contains_grid results by node (kept alive with the node, so ids are not reused) and names known.
     _cache: dict[int, tuple[cst.CSTNode, int, bool]] = field(default_factory=dict)
 
@@ -187,6 +188,10 @@ class GridScope:
                 return True
         if not isinstance(target, cst.Name) or not self.contains_grid(value):
             return False
+        if isinstance(value, cst.Comparison):  # a predicate over the grid, read by affine_select / mask=
+            self.predicates[target.value] = value
+            self._cache.clear()
+            return True
         try:
             aff = self.affine(value)
         except Untranslatable:
@@ -209,7 +214,7 @@ class GridScope:
     # -- affine analysis ----------------------------------------------------------------------
     def contains_grid(self, node: cst.CSTNode) -> bool:
         hit = self._cache.get(id(node))
-        known = len(self.names) + len(self.objects) + len(self.linear)
+        known = len(self.names) + len(self.objects) + len(self.linear) + len(self.predicates)
         if hit is not None and hit[0] is node and hit[1] == known:
             return hit[2]
         finder = _GridFinder(self)
@@ -270,7 +275,9 @@ class _GridFinder(cst.CSTVisitor):
         return not self.found and super().on_visit(node)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self.scope.names or node.value in self.scope.objects or node.value in self.scope.linear:
+        scope = self.scope
+        if (node.value in scope.names or node.value in scope.objects or node.value in scope.linear
+                or node.value in scope.predicates):
             self.found = True
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -292,11 +299,14 @@ class Bounds:
     static: list[str] = field(default_factory=list)  # comparisons without grid axes -> `if`
 
 
-def _conjuncts(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+def _conjuncts(node: cst.BaseExpression, predicates: dict | None = None) -> list[cst.BaseExpression]:
+    predicates = predicates or {}
+    if isinstance(node, cst.Name) and node.value in predicates:
+        return _conjuncts(predicates[node.value], predicates)
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitAnd):
-        return _conjuncts(node.left) + _conjuncts(node.right)
+        return _conjuncts(node.left, predicates) + _conjuncts(node.right, predicates)
     if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
+        return _conjuncts(node.left, predicates) + _conjuncts(node.right, predicates)
     return [node]
 
 
@@ -306,7 +316,7 @@ _FLIP = {cst.LessThan: cst.GreaterThan, cst.LessThanEqual: cst.GreaterThanEqual,
 
 def mask_bounds(scope: GridScope, mask: cst.BaseExpression, bounds: Bounds | None = None) -> Bounds:
     bounds = bounds or Bounds()
-    for term in _conjuncts(mask):
+    for term in _conjuncts(mask, scope.predicates):
         if not scope.contains_grid(term):
             bare = term.with_changes(lpar=[], rpar=[]) if hasattr(term, "lpar") else term
             bounds.static.append(code(bare).strip())
@@ -454,6 +464,8 @@ _CMP = {cst.GreaterThanEqual: "greater_equal", cst.GreaterThan: "greater", cst.L
 
 def affine_predicate(scope: GridScope, pred: cst.BaseExpression) -> tuple[int, int, str, str, Axis | None]:
     """`lhs <cmp> rhs` over a 2-d grid -> (channel_multiplier, free step, offset code, cmp op name, free axis)."""
+    if isinstance(pred, cst.Name) and pred.value in scope.predicates:
+        pred = scope.predicates[pred.value]
     if not (isinstance(pred, cst.Comparison) and len(pred.comparisons) == 1):
         raise Untranslatable("affine_select predicate is not one comparison")
     comp = pred.comparisons[0]

@@ -67,6 +67,7 @@ class Upgrader(cst.CSTTransformer):
         self.has_par_dim = True
         self.call_funcs: set[int] = set()
         self.psum_names: set[str] = set()  # tiles a legacy nl.transpose / nl.matmul left in PSUM
+        self.psum_allocs: set[str] = set()  # tiles allocated with buffer=nl.psum
         self.aliases = aliases
         self.nl = nl_name
         self.nisa = nisa_name
@@ -122,7 +123,7 @@ class Upgrader(cst.CSTTransformer):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         outer = self.scope
         inner = grids.GridScope(self.aliases, dict(outer.names), outer.next_grid, dict(outer.objects),
-                                dict(outer.linear))
+                                dict(outer.linear), dict(outer.predicates))
         self.scopes.append(inner)
         block = BlockDims(self.aliases)
         if self.has_par_dim:
@@ -194,6 +195,12 @@ class Upgrader(cst.CSTTransformer):
                     self.uninit[-1].discard(target.value)
             if isinstance(target, cst.Name) and call_name(value, self.aliases) in _PSUM_RESULTS:
                 self.psum_names.add(target.value)
+            if isinstance(target, cst.Name) and isinstance(value, cst.Call):
+                buf = arg(value, "buffer")
+                if buf is not None and resolve(buf.value, self.aliases) == "nki.language.psum":
+                    self.psum_allocs.add(target.value)
+                else:
+                    self.psum_allocs.discard(target.value)
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
@@ -203,6 +210,7 @@ class Upgrader(cst.CSTTransformer):
         words = _words(updated)
         if not (self.pending_markers or words & self.interesting or words & set(self.scope.names)
                 or words & set(self.scope.objects) or words & set(self.scope.linear)
+                or words & set(self.scope.predicates)
                 or words & set(self.blocks[-1].names)):
             return updated
         statements: list[cst.BaseStatement] = []
@@ -464,9 +472,18 @@ class _AffineSelect(cst.CSTTransformer):
             self.up._mark(GRID, f"legacy affine_select predicate not translated ({exc})")
             return updated
         count = free.size if free is not None else f"{code(true_tile.value)}.shape[1]"
+        on_true = code(true_tile.value)
+        base = true_tile.value
+        while isinstance(base, cst.Subscript):
+            base = base.value
+        if isinstance(base, cst.Name) and base.value in (self.up.psum_names | self.up.psum_allocs):
+            # affine_select runs on GpSimd, which cannot read PSUM: the legacy compiler copied the
+            # operand to SBUF, the current API needs the copy written out.
+            on_true = f"{self.up.nl}.copy({on_true})"
+            self.up._note(GRID, "PSUM operand of affine_select copied to SBUF (nl.copy)")
         dtype = arg(updated, "dtype")
         text = (f"{self.up.nisa}.affine_select(pattern=[[{step}, {count}]], channel_multiplier={cp}, "
-                f"on_true_tile={code(true_tile.value)}, on_false_value={code(false_value.value)}, "
+                f"on_true_tile={on_true}, on_false_value={code(false_value.value)}, "
                 f"cmp_op={self.up.nl}.{op}, offset={offset}"
                 + (f", dtype={code(dtype.value)})" if dtype is not None else ")"))
         self.up._note(GRID, "legacy affine_select predicate -> pattern / channel_multiplier / offset")
