@@ -44,6 +44,9 @@ RETURNING: dict[str, ReturningOp] = {
     "bn_aggr": ReturningOp(("data",), "data", shape="({data}.shape[0], 2)"),
     "max8": ReturningOp(("src",), "src", shape="({src}.shape[0], 8)"),
     "dropout": ReturningOp(("data", "prob"), "data"),
+    # keyword-only in the legacy API (Neuron 2.26 stubs); the result has the operand's shape
+    "nc_match_replace8": ReturningOp((), "data"),
+    "range_select": ReturningOp((), "on_true_tile"),
 }
 
 # Legacy keywords renamed in the current signature.
