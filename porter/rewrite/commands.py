@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from porter.report.base import write_stdout
 from porter.rewrite.fileio import unified_diff as file_diff
 from porter.rewrite.report import build_report, render_markdown, skipped_summary, write_report
 from porter.rewrite.requirements import snippet
-from porter.rewrite.tree_port import PortOptions, port_tree
+from porter.rewrite.tree_port import PortOptions, link_loops, port_tree
 from porter.source.cache import NO_CACHE_ENV, default_cache_dir
 from porter.source.catalogue import CatalogueError
 from porter.source.discovery import NOTEBOOK_SUFFIX
@@ -99,19 +98,11 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
     return 0
 
 
-def _link_loops(path: Path) -> bool:
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return exc.errno == errno.ELOOP
-    return False
-
-
 def run_port(path: Path, *, target, out, in_place, diff, check, unsafe_fixes, select, ignore, report,
              report_only, force, jobs, fail, progress=None, extend_select=None, no_cache=False,
              cache_dir=None, verify_triton=False) -> int:
     if not path.exists():
-        why = "symlink loop" if path.is_symlink() and _link_loops(path) else "path does not exist"
+        why = "symlink loop" if path.is_symlink() and link_loops(path) else "path does not exist"
         raise fail(f"{path}: {why}")
     modes = [m for m, on in (("--out", out is not None), ("--in-place", in_place), ("--diff", diff),
                              ("--check", check), ("--report-only", report_only)) if on]

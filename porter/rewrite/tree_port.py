@@ -382,7 +382,7 @@ def _copy_others(root: Path, out: Path, result: TreePort, others: list[tuple[Pat
         try:
             if is_link:
                 target = os.readlink(src)
-                if _link_loops(src):
+                if link_loops(src):
                     result.skipped.append((str(src), "symlink loop, not copied"))
                     continue
                 if not Path(os.path.realpath(src.parent / target)).is_relative_to(base.resolve()):
@@ -400,7 +400,8 @@ def _copy_others(root: Path, out: Path, result: TreePort, others: list[tuple[Pat
             result.problems.append((str(src), f"cannot copy ({exc.strerror})"))
 
 
-def _link_loops(path: Path) -> bool:
+def link_loops(path: Path) -> bool:
+    """Does resolving `path` run into a symlink loop (ELOOP)?"""
     try:
         os.stat(path)
     except OSError as exc:
