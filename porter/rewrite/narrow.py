@@ -118,11 +118,7 @@ def _first_indent(tree: ast.Module | None, source: str) -> str:
         if isinstance(stmt, ast.Match) and stmt.cases:  # its `case` lines open its block
             case = lines[stmt.cases[0].pattern.lineno - 1]
             return case[: len(case) - len(case.lstrip(" \t\f"))]
-        inner = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
-        inner += [handler.body for handler in getattr(stmt, "handlers", ())]
-        inner += [case.body for case in getattr(stmt, "cases", ())]
-        inner = [list(b) for b in inner if isinstance(b, list) and b and isinstance(b[0], ast.stmt)]
-        pending.extend(sorted(inner, key=lambda b: b[0].lineno, reverse=True))  # the earliest on top
+        pending.extend(list(b) for b in reversed(_bodies(stmt, lines)))  # the earliest block on top
     return "    "
 
 
