@@ -3,6 +3,10 @@
 Order inside each statement: block dimensions (lists of tiles), index grids and masks (slices),
 value-returning `nisa` calls (`dst=`), then names (`nl.fp32`, loops, entry points). What cannot be
 translated keeps its code and gets a marker `# porter: NRN7xx <reason>` above the statement.
+
+This module holds the transformer's bookkeeping (scopes, tiles, markers, the report) and the order;
+the rewrites live by job in blocks, grid_rewrite, hoist, entry (calls and decorators), loops, finfo
+and imports.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from porter.translate.nki_upgrade import entry, grid_defs, grids, grids_ap
+from porter.translate.nki_upgrade import entry, grid_defs, grids, imports, loops
 from porter.translate.nki_upgrade.blocks import BlockDims, parameter_blocks, whole_uses
-from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER, RETURNING
+from porter.translate.nki_upgrade.finfo import DTYPE_ALIASES, FLOAT_LIMITS, finfo, finfo_helper
+from porter.translate.nki_upgrade.grid_rewrite import AffineSelect, MaskFinder, translate_grids
+from porter.translate.nki_upgrade.hoist import hoist_statement
+from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER
 from porter.translate.nki_upgrade.loop_reduce import loop_reduce
 from porter.translate.nki_upgrade.names import Aliases, arg, call_name, code, dotted, resolve
 
@@ -31,15 +38,6 @@ LEGACY_API = "NRN709"
 
 _PSUM_RESULTS = {"nki.language.transpose", "nki.language.matmul"}
 _ALLOCATOR_VALUES = {f"nki.compiler.{b}.{f}": b for b in ("sbuf", "psum") for f in ("mod_alloc", "alloc", "auto_alloc")}
-FLOAT_LIMITS = {
-    "float32": {"max": "3.4028234663852886e+38", "min": "-3.4028234663852886e+38",
-                "tiny": "1.1754943508222875e-38", "eps": "1.1920928955078125e-07"},
-    "bfloat16": {"max": "3.3895313892515355e+38", "min": "-3.3895313892515355e+38",
-                 "tiny": "1.1754943508222875e-38", "eps": "0.0078125"},
-    "float16": {"max": "65504.0", "min": "-65504.0", "tiny": "6.103515625e-05", "eps": "0.0009765625"},
-}
-_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "float32": "float32",
-                  "bfloat16": "bfloat16", "float16": "float16"}
 
 
 @dataclass
@@ -216,11 +214,11 @@ class Upgrader(cst.CSTTransformer):
         statements: list[cst.BaseStatement] = []
         guard: list[str] = []
         try:
-            updated = updated.visit(_AffineSelect(self))
-            updated, guard = self._translate_grids(updated)
+            updated = updated.visit(AffineSelect(self))
+            updated, guard = translate_grids(self, updated)
         except grids.Untranslatable as exc:
             self._mark(GRID, f"legacy index grid / mask not translated ({exc}); rewrite with slices")
-        updated = self._hoist_returning_isa(updated)
+        updated = hoist_statement(self, updated)
         statements.extend(self.pending_before)
         if guard:
             cond = cst.parse_expression(guard[0] if len(guard) == 1 else " and ".join(f"({g})" for g in guard))
@@ -238,7 +236,7 @@ class Upgrader(cst.CSTTransformer):
             for name in whole_uses(original, block_names, self.param_blocks):
                 self._mark(BLOCK_DIM, f"`{name}` had block dims and is now a list of tiles; this use takes it whole "
                                       "(index the blocks here, or in the function it is passed to)")
-        leftover = _MaskFinder(self.aliases)
+        leftover = MaskFinder(self.aliases)
         for st in statements:
             st.visit(leftover)
         if leftover.found:
@@ -259,37 +257,8 @@ class Upgrader(cst.CSTTransformer):
             statements[0] = statements[0].with_changes(leading_lines=lead)
         return cst.FlattenSentinel(statements)
 
-    # -- grids and masks --------------------------------------------------------------------------
-    def _translate_grids(self, stmt: cst.SimpleStatementLine) -> tuple[cst.SimpleStatementLine, list[str]]:
-        scope = self.scope
-        masks = _MaskFinder(self.aliases)
-        stmt.visit(masks)
-        if not masks.found and not scope.contains_grid(stmt):
-            return stmt, []
-        bounds = grids.Bounds()
-        for mask in masks.found:
-            grids.mask_bounds(scope, mask, bounds)
-        rewriter = _GridRewriter(scope, bounds, self.aliases, self.tiles[-1])
-        new = stmt.visit(rewriter)
-        if masks.found:
-            new = new.visit(_MaskedOperands(_axis_ranges(bounds), self.tiles[-1], self.aliases))
-        if rewriter.failed:
-            raise grids.Untranslatable(rewriter.failed)
-        if scope.contains_grid(new):
-            raise grids.Untranslatable("an index grid is used outside a subscript")
-        if masks.found:
-            self._note(GRID, "mask= folded into the slices")
-        if rewriter.count:
-            self._note(GRID, "index grid -> slices")
-        return new, bounds.static
-
-    # -- value-returning nisa calls -------------------------------------------------------------
-    def _hoist_returning_isa(self, stmt: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
-        hoister = _IsaHoister(self)
-        new = stmt.visit(hoister)
-        return new
-
     def temp(self) -> str:
+        """A fresh temporary name (hoisted nisa results, call operands read twice)."""
         self.temp_counter += 1
         return f"_porter_t{self.temp_counter}"
 
@@ -307,12 +276,12 @@ class Upgrader(cst.CSTTransformer):
             return updated.with_changes(iter=it.with_changes(func=cst.Name("range"), args=positional))
         if name == "nki.language.dynamic_range":
             self._line = self.get_metadata(PositionProvider, original).start.line
-            return entry.dynamic_range_to_fori(self, original, updated)
+            return loops.dynamic_range_to_fori(self, original, updated)
         return updated
 
     def leave_While(self, original: cst.While, updated: cst.While) -> cst.BaseStatement | cst.FlattenSentinel:
         self._line = self.get_metadata(PositionProvider, original).start.line
-        return entry.register_while(self, original, updated)
+        return loops.register_while(self, original, updated)
 
     # -- names and calls --------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
@@ -324,7 +293,7 @@ class Upgrader(cst.CSTTransformer):
             if updated_block is not updated:
                 return updated_block
         if isinstance(original.value, cst.Call) and call_name(original.value, self.aliases) == "nki.language.finfo":
-            return entry.finfo(self, original, updated)
+            return finfo(self, original, updated)
         name = resolve(original, self.aliases)
         if name is None:
             return updated
@@ -332,11 +301,11 @@ class Upgrader(cst.CSTTransformer):
             self._note(LEGACY_API, f"{name} -> a function giving nl.{_ALLOCATOR_VALUES[name]}")
             return cst.parse_expression(f"(lambda *args, **kwargs: {self.nl}.{_ALLOCATOR_VALUES[name]})")
         if name in ("nki.language.fp32", "nki.language.bf16", "nki.language.fp16"):
-            return updated.with_changes(attr=cst.Name(_DTYPE_ALIASES[name.rsplit(".", 1)[1]]))
+            return updated.with_changes(attr=cst.Name(DTYPE_ALIASES[name.rsplit(".", 1)[1]]))
         parent = dotted(original.value)
         if parent is not None and resolve(original.value, self.aliases) in (
                 "nki.language.fp32", "nki.language.bf16", "nki.language.fp16"):
-            limit = FLOAT_LIMITS[_DTYPE_ALIASES[parent.rsplit(".", 1)[1]]].get(original.attr.value)
+            limit = FLOAT_LIMITS[DTYPE_ALIASES[parent.rsplit(".", 1)[1]]].get(original.attr.value)
             if limit is not None:
                 return cst.parse_expression(f"({limit})" if limit.startswith("-") else limit)
         return updated
@@ -388,50 +357,6 @@ def _makes_tile(value: cst.BaseExpression, aliases: dict[str, str], tiles: set[s
     return False
 
 
-def _axis_ranges(bounds: grids.Bounds) -> dict[int, tuple[str, str]]:
-    """Mask ranges by tile dim: {position: (lo, hi)} for the axes the mask bounds."""
-    out = {}
-    for axis in {*bounds.lower, *bounds.upper}:
-        out[axis.position] = grids._range_of(axis, bounds)
-    return out
-
-
-class _MaskedOperands(cst.CSTTransformer):
-    """A masked instruction on whole tiles works on the masked rows only: slice its tile operands.
-
-    `out[...] = nl.multiply(t, w, mask=(i * 128 + ix < n))` -> `out[0:hi] = nl.multiply(t[0:hi], w[0:hi])`
-    (a tile already cut to hi rows by a masked load is unchanged by the slice).
-    """
-
-    def __init__(self, ranges: dict[int, tuple[str, str]], tiles: set[str], aliases: dict[str, str]) -> None:
-        self.ranges = ranges
-        self.tiles = tiles
-        self.aliases = aliases
-
-    def _slices(self) -> str:
-        dims = max(self.ranges) + 1 if self.ranges else 0
-        parts = []
-        for d in range(dims):
-            lo, hi = self.ranges.get(d, ("", ""))
-            parts.append(f"{'' if lo == '0' else lo}:{hi}")
-        return ", ".join(parts)
-
-    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
-        if not self.ranges or not (isinstance(updated.value, cst.Name) and updated.value.value in self.tiles):
-            return updated
-        if updated.keyword is not None and updated.keyword.value in ("dtype", "axis", "op", "mask"):
-            return updated
-        return updated.with_changes(value=cst.parse_expression(f"{updated.value.value}[{self._slices()}]"))
-
-    def leave_AssignTarget(self, original: cst.AssignTarget, updated: cst.AssignTarget) -> cst.AssignTarget:
-        t = updated.target
-        if (self.ranges and isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name)
-                and len(t.slice) == 1 and isinstance(t.slice[0].slice, cst.Index)
-                and isinstance(t.slice[0].slice.value, cst.Ellipsis)):
-            return updated.with_changes(target=cst.parse_expression(f"{t.value.value}[{self._slices()}]"))
-        return updated
-
-
 def _imported_modules(module: cst.Module) -> dict[str, str]:
     """`import numpy as np` -> {"np": "numpy"} (every scope)."""
     found: dict[str, str] = {}
@@ -451,157 +376,6 @@ def _empty(stmt: cst.BaseStatement) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and not stmt.body
 
 
-class _AffineSelect(cst.CSTTransformer):
-    """Legacy `nisa.affine_select(pred, on_true_tile, on_false_value)` with a predicate over the index
-    grid -> the current form: the predicate as `pattern`, `channel_multiplier`, `offset`, `cmp_op`."""
-
-    def __init__(self, up: Upgrader) -> None:
-        self.up = up
-
-    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
-        if call_name(original, self.up.aliases) != "nki.isa.affine_select" or arg(updated, "dst") is not None:
-            return updated
-        pred = arg(updated, "pred", 0)
-        true_tile = arg(updated, "on_true_tile", 1)
-        false_value = arg(updated, "on_false_value", 2)
-        if pred is None or true_tile is None or false_value is None:
-            return updated
-        try:
-            cp, step, offset, op, free = grids.affine_predicate(self.up.scope, pred.value)
-        except grids.Untranslatable as exc:
-            self.up._mark(GRID, f"legacy affine_select predicate not translated ({exc})")
-            return updated
-        count = free.size if free is not None else f"{code(true_tile.value)}.shape[1]"
-        on_true = code(true_tile.value)
-        base = true_tile.value
-        while isinstance(base, cst.Subscript):
-            base = base.value
-        if isinstance(base, cst.Name) and base.value in (self.up.psum_names | self.up.psum_allocs):
-            # affine_select runs on GpSimd, which cannot read PSUM: the legacy compiler copied the
-            # operand to SBUF, the current API needs the copy written out.
-            on_true = f"{self.up.nl}.copy({on_true})"
-            self.up._note(GRID, "PSUM operand of affine_select copied to SBUF (nl.copy)")
-        dtype = arg(updated, "dtype")
-        text = (f"{self.up.nisa}.affine_select(pattern=[[{step}, {count}]], channel_multiplier={cp}, "
-                f"on_true_tile={on_true}, on_false_value={code(false_value.value)}, "
-                f"cmp_op={self.up.nl}.{op}, offset={offset}"
-                + (f", dtype={code(dtype.value)})" if dtype is not None else ")"))
-        self.up._note(GRID, "legacy affine_select predicate -> pattern / channel_multiplier / offset")
-        return cst.parse_expression(text)
-
-
-class _MaskFinder(cst.CSTVisitor):
-    def __init__(self, aliases: dict[str, str]) -> None:
-        self.aliases = aliases
-        self.found: list[cst.BaseExpression] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        name = call_name(node, self.aliases) or ""
-        if not name.startswith("nki."):
-            return
-        m = arg(node, "mask")
-        if m is not None:
-            self.found.append(m.value)
-
-
-class _GridRewriter(cst.CSTTransformer):
-    """Grid subscripts -> slices; `mask=` keywords removed; operand masks `t[...][cond]` folded."""
-
-    def __init__(self, scope: grids.GridScope, bounds: grids.Bounds, aliases: dict[str, str],
-                 tiles: set[str]) -> None:
-        self.scope = scope
-        self.bounds = bounds
-        self.aliases = aliases
-        self.tiles = tiles
-        self.failed = ""
-        self.count = 0
-        self.patterns: set[int] = set()  # `.ap(...)` views made here (an assignment target gets `[...]`)
-
-    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
-        name = call_name(original, self.aliases) or ""
-        if name.startswith("nki.") and arg(updated, "mask") is not None:
-            args = [a for a in updated.args if not (a.keyword is not None and a.keyword.value == "mask")]
-            if args:
-                args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            return updated.with_changes(args=args)
-        return updated
-
-    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> cst.BaseExpression:
-        if self.failed:
-            return updated
-        # Operand masking: `x[grid...][cond]` -> the condition bounds x's grid axes.
-        if (len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index)
-                and isinstance(original.value, cst.Subscript)
-                and isinstance(updated.slice[0].slice.value, (cst.Comparison, cst.BinaryOperation))
-                and self.scope.contains_grid(updated.slice[0].slice.value)):
-            try:
-                local = grids.mask_bounds(self.scope, updated.slice[0].slice.value)
-                inner = grids.translate_index(self.scope, original.value, _merge(self.bounds, local))
-            except grids.Untranslatable as exc:
-                self.failed = str(exc)
-                return updated
-            self.count += 1
-            return inner
-        if not any(isinstance(e.slice, cst.Index) and self.scope.contains_grid(e.slice.value)
-                   for e in updated.slice):
-            return updated
-        try:
-            self.count += 1
-            return grids.translate_index(self.scope, updated, self.bounds)
-        except grids.Untranslatable as exc:
-            try:  # no slice says it: an access pattern may (several axes in one dim, variable scales)
-                view = grids_ap.translate_ap(self.scope, updated, self.bounds, self.tiles)
-            except grids.Untranslatable:
-                self.failed = str(exc)
-                return updated
-            self.patterns.add(id(view))
-            return view
-
-    def leave_AssignTarget(self, original: cst.AssignTarget, updated: cst.AssignTarget) -> cst.AssignTarget:
-        if id(updated.target) in self.patterns:  # `t.ap(...) = x` is no Python: write through the view
-            index = cst.SubscriptElement(cst.Index(cst.Ellipsis()))
-            return updated.with_changes(target=cst.Subscript(value=updated.target, slice=[index]))
-        return updated
-
-
-def _merge(a: grids.Bounds, b: grids.Bounds) -> grids.Bounds:
-    out = grids.Bounds({k: list(v) for k, v in a.lower.items()}, {k: list(v) for k, v in a.upper.items()},
-                       list(a.static))
-    for k, v in b.lower.items():
-        out.lower.setdefault(k, []).extend(v)
-    for k, v in b.upper.items():
-        out.upper.setdefault(k, []).extend(v)
-    out.static.extend(b.static)
-    return out
-
-
-class _IsaHoister(cst.CSTTransformer):
-    """`y = nisa.op(x, ...)` -> allocate y, then `nisa.op(dst=y, ...)`; nested calls go to temps."""
-
-    def __init__(self, up: Upgrader) -> None:
-        self.up = up
-        self.depth = 0
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        name = call_name(original, self.up.aliases) or ""
-        if not name.startswith("nki.isa."):
-            return updated
-        op = name.rsplit(".", 1)[1]
-        spec = RETURNING.get(op)
-        if spec is None or arg(updated, "dst") is not None:
-            return updated
-        if op == "memset" and arg(updated, "shape", 0) is None:
-            return updated
-        return entry.hoist(self.up, op, spec, updated)
-
-    def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.BaseSmallStatement:
-        return entry.assign_of_hoisted(self.up, updated)
-
-    def leave_AugAssign(self, original: cst.AugAssign, updated: cst.AugAssign) -> cst.BaseSmallStatement:
-        return entry.augassign_of_hoisted(self.up, original, updated)
 
 
 def upgrade_module(source: str) -> tuple[str, Report, bool]:
@@ -621,11 +395,11 @@ def upgrade_module(source: str) -> tuple[str, Report, bool]:
     wrapper = MetadataWrapper(module)
     up._module_for_registers = wrapper.module
     new = wrapper.visit(up)
-    new = entry.fix_imports(up, new)
+    new = imports.fix_imports(up, new)
     if up.need_reduce_helper:
-        new = entry.add_helper(new, REDUCED_SHAPE_HELPER)
+        new = imports.add_helper(new, REDUCED_SHAPE_HELPER)
     if up.need_finfo_helper:
-        new = entry.add_helper(new, entry.finfo_helper())
+        new = imports.add_helper(new, finfo_helper())
     return new.code, up.report, aliases.legacy
 
 
