@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from porter.translate.nki_upgrade import entry, grid_defs, grids, imports, loops
+from porter.translate.nki_upgrade import entry, grid_defs, grids, imports, keep_dims, loops
 from porter.translate.nki_upgrade.blocks import BlockDims, parameter_blocks, whole_uses
 from porter.translate.nki_upgrade.finfo import DTYPE_ALIASES, FLOAT_LIMITS, finfo, finfo_helper
 from porter.translate.nki_upgrade.grid_rewrite import AffineSelect, MaskFinder, translate_grids
@@ -76,6 +76,7 @@ class Upgrader(cst.CSTTransformer):
         self.uninit: list[set[str]] = [set()]  # tiles allocated by nl.ndarray (no initial value)
         self.param_blocks: dict[str, dict[str, int]] = {}  # helper parameters receiving block-dim tiles
         self.loop_reduces: set[int] = set()  # `t = nl.loop_reduce(...)` calls (rewritten with their target)
+        self.keep_dim: set[int] = set()  # `t[:, i]` subscripts whose legacy tile kept the dim (keep_dims.py)
         self.blocks: list[BlockDims] = [BlockDims(aliases)]
         self.pending_markers: list[tuple[str, str]] = []
         self.pending_before: list[cst.BaseStatement] = []
@@ -314,6 +315,9 @@ class Upgrader(cst.CSTTransformer):
         return entry.fix_call(self, original, updated)
 
     def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> cst.BaseExpression:
+        if id(original) in self.keep_dim:
+            updated = keep_dims.widen(updated)
+            self._note(LEGACY_API, "t[:, i] on a 2-d on-chip tile kept the dim in legacy NKI -> t[:, i:i + 1]")
         return self.blocks[-1].rewrite_subscript(self, original, updated)
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -394,6 +398,8 @@ def upgrade_module(source: str) -> tuple[str, Report, bool]:
     up.interesting = {"mask", "arange", "mgrid", "isa", *(k for k, v in names.items() if v.startswith("nki.isa"))}
     wrapper = MetadataWrapper(module)
     up._module_for_registers = wrapper.module
+    if aliases.legacy:
+        up.keep_dim = keep_dims.find(wrapper.module, names)
     new = wrapper.visit(up)
     new = imports.fix_imports(up, new)
     if up.need_reduce_helper:
