@@ -46,15 +46,12 @@ _HOST_TRITON = {"cdiv": "cdiv", "next_power_of_2": "next_power_of_2"}
 
 
 def runtime_names() -> frozenset[str]:
-    """Top-level names ``nki_tl`` defines (read from its source, not imported: it imports nki)."""
-    src = (Path(__file__).with_name("nki_tl.py")).read_text(encoding="utf-8")
-    names = set()
+    """The names ``nki_tl`` offers kernels: its ``__all__``, read from its source (not imported: it imports nki)."""
+    src = (Path(__file__).with_name("nki_tl") / "__init__.py").read_text(encoding="utf-8")
     for node in ast.parse(src).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return frozenset(n for n in names if not n.startswith("_") or n == "_T")
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return frozenset(ast.literal_eval(node.value))
+    raise RuntimeError("nki_tl/__init__.py has no __all__")
 
 
 _RUNTIME = runtime_names()
