@@ -261,7 +261,7 @@ def test_untranslatable_sites_are_marked_and_code_still_parses():
             ip = nl.arange(128)[:, None]
             jf = nl.arange(64)[None, :]
             t = nl.load(a[ip, jf * n])
-            i = nisa.iota(ip * 64 + jf, dtype=nl.int32)
+            i = nisa.iota(ip * jf, dtype=nl.int32)  # a product of axes: no iota pattern says it
             nl.loop_reduce(t, op=nl.add, loop_indices=[0])
             return t, i
     ''')

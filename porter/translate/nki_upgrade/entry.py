@@ -99,7 +99,9 @@ def fix_call(up: Upgrader, original: cst.Call, updated: cst.Call) -> cst.BaseExp
                 "nki.language.random_seed"):
         up._mark("NRN709", f"nl.{short} has no current-NKI equivalent porter can write; rewrite by hand")
     if name == "nki.isa.iota":
-        if arg(updated, "dst") is None:
+        expr = arg(updated, "expr", 0)
+        # An index-grid expression is translated (or marked with its reason) by grid_iota.Iota.
+        if arg(updated, "dst") is None and not (expr is not None and up.scope.contains_grid(expr.value)):
             up._mark("NRN706", "legacy nisa.iota(expr, dtype): write nisa.iota(dst=..., pattern=..., offset=...)")
     return updated
 

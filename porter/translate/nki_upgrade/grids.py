@@ -32,6 +32,7 @@ class Axis:
     ndim: int
     size: str
     start: str = "0"
+    dense: tuple[str, ...] = ()  # an mgrid's extents: each of its fields spans the whole grid
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,15 @@ class GridScope:
         if not (isinstance(node, cst.Subscript) and resolve(node.value, self.aliases) == "nki.language.mgrid"):
             return None
         grid = self.new_grid()
-        axes = []
-        for i, e in enumerate(node.slice):
+        spans = []
+        for e in node.slice:
             s = e.slice
             if not isinstance(s, cst.Slice) or s.step is not None or s.upper is None:
                 return None
             start = code(s.lower) if s.lower is not None else "0"
-            axes.append(Axis(grid, i, len(node.slice), sub(code(s.upper), start), start))
-        return axes
+            spans.append((start, sub(code(s.upper), start)))
+        dense = tuple(size for _, size in spans)
+        return [Axis(grid, i, len(spans), size, start, dense) for i, (start, size) in enumerate(spans)]
 
     def learn(self, target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) -> bool:
         """Record `ix = off + nl.arange(n)[:, None]` / `i_p, i_f = nl.mgrid[...]`; True when it was one."""

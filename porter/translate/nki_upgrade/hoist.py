@@ -149,7 +149,7 @@ def assign_of_hoisted(up: Upgrader, node: cst.Assign) -> cst.BaseSmallStatement:
         return node
     target = node.targets[0].target
     op = (call_name(up.hoisted[tmp][1], up.aliases) or "").rsplit(".", 1)[-1]
-    if isinstance(target, cst.Subscript) and RETURNING[op].buffer != "psum":
+    if isinstance(target, cst.Subscript) and getattr(RETURNING.get(op), "buffer", "sbuf") != "psum":
         # `view[...] = nisa.op(...)`: the instruction writes into the view itself (no temporary). Not
         # for TensorE results (PSUM): the view may be in SBUF, where the instruction would change engine.
         up.pending_before.pop(call_i)

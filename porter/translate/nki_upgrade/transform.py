@@ -19,6 +19,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from porter.translate.nki_upgrade import entry, grid_defs, grids, imports, keep_dims, loops
 from porter.translate.nki_upgrade.blocks import BlockDims, parameter_blocks, whole_uses
 from porter.translate.nki_upgrade.finfo import DTYPE_ALIASES, FLOAT_LIMITS, finfo, finfo_helper
+from porter.translate.nki_upgrade.grid_iota import Iota
 from porter.translate.nki_upgrade.grid_rewrite import AffineSelect, MaskFinder, translate_grids
 from porter.translate.nki_upgrade.hoist import hoist_statement
 from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER
@@ -216,6 +217,7 @@ class Upgrader(cst.CSTTransformer):
         guard: list[str] = []
         try:
             updated = updated.visit(AffineSelect(self))
+            updated = updated.visit(Iota(self))
             updated, guard = translate_grids(self, updated)
         except grids.Untranslatable as exc:
             self._mark(GRID, f"legacy index grid / mask not translated ({exc}); rewrite with slices")
