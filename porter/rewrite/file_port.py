@@ -26,14 +26,13 @@ from porter.rewrite.helpers import (
 )
 from porter.rewrite.imports import drop_unused_imports
 from porter.rewrite.markers import _existing_markers
-from porter.rewrite.nodes import parent_map
 from porter.rewrite.placement import (
     _insert_helpers,
     _torch_alias,
     _torch_anywhere,
     add_module_imports,
 )
-from porter.rewrite.positions import Positions
+from porter.rewrite.positions import Positions, parse_module
 from porter.rewrite.results import FilePort
 from porter.rewrite.settle import _settle_resolved
 from porter.rewrite.site_plan import SitePlan
@@ -143,7 +142,7 @@ def port_source(
         extension_modules = frozenset()
     if not findings and not extension_modules:
         return result
-    module = cst.parse_module(source)
+    module = parse_module(source)
     if layout is not None and layout != (module.default_indent, module.default_newline):
         result.error = OTHER_LAYOUT
         return result
@@ -151,7 +150,7 @@ def port_source(
     if positions.code != source:  # libcst would rewrite text no fix touched: nothing of it is written
         result.error = NOT_REPRODUCED
         return result
-    parents = parent_map(module)
+    parents = positions.parents
     sites = SiteIndex(positions)
     ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")
     plan = SitePlan(catalogue, target, unsafe_fixes, line_length, positions, parents, sites, ctx, result)
@@ -176,7 +175,7 @@ def port_source(
     if needed:
         new_module = add_module_imports(new_module, needed)
     try:
-        new_module, code = drop_unused_imports(new_module, source)
+        new_module, code = drop_unused_imports(new_module, source, reuse=positions)
     except SyntaxError as exc:  # never write a file that does not parse
         # at CPython's nesting limit a fix that adds a call level cannot be written: a limit, not a bug
         why = "the fixes would nest deeper than Python allows" if "too many nested" in (exc.msg or "") \

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from porter.rewrite.positions import Positions, generate
 from porter.rewrite.transforms import code_name
 from porter.source.astwalk import walk
 
@@ -154,11 +155,12 @@ class _Dropper(cst.CSTTransformer):
         return updated
 
 
-def drop_unused_imports(module: cst.Module, original: str) -> tuple[cst.Module, str]:
+def drop_unused_imports(module: cst.Module, original: str, reuse: Positions | None = None) -> tuple[cst.Module, str]:
     """Remove the imports the port left unused (see the module docstring); the module and its code
     (generated once: code generation is a pass over the whole tree). Raises SyntaxError when the
-    ported code does not parse (its parse here is the port's check that it does)."""
-    code = module.code
+    ported code does not parse (its parse here is the port's check that it does). `reuse`: the
+    Positions of the tree `module` was rewritten from, whose unchanged nodes keep their text."""
+    code = module.code if reuse is None else generate(module, reuse)
     after = ast.parse(code)
     try:
         before = ast.parse(original)
@@ -168,6 +170,6 @@ def drop_unused_imports(module: cst.Module, original: str) -> tuple[cst.Module, 
     if not dropped:
         return module, code
     module = module.visit(_Dropper(dropped))
-    code = module.code
+    code = module.code if reuse is None else generate(module, reuse)
     ast.parse(code)
     return module, code

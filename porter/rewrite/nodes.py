@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import libcst as cst
 
 
@@ -47,30 +45,3 @@ def _inside(node: cst.CSTNode, parents: dict, kind: type) -> bool:
         if isinstance(node, kind):
             return True
     return False
-
-
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
-    """Every node's parent, as libcst's ParentNodeProvider gives it, from the nodes' dataclass
-    fields directly: a generic visitor pass was a third of a port's libcst time."""
-    parents: dict[cst.CSTNode, cst.CSTNode] = {}
-    stack: list[cst.CSTNode] = [module]
-    node_type = cst.CSTNode
-    while stack:
-        node = stack.pop()
-        names = _CHILD_FIELDS.get(type(node))
-        if names is None:
-            names = _CHILD_FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
-        for name in names:
-            value = getattr(node, name)
-            if isinstance(value, node_type):
-                parents[value] = node
-                stack.append(value)
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    if isinstance(item, node_type):
-                        parents[item] = node
-                        stack.append(item)
-    return parents

@@ -1,4 +1,5 @@
-"""libcst node positions at the cost of one code generation.
+"""libcst node positions and parents at the cost of one code generation, and code generation that
+reuses the text of nodes a rewrite left as they were.
 
 libcst's `PositionProvider` updates a line and a column for every token it emits (a regex split per
 token) and walks the whole tree once more through the metadata wrapper's batched visitor: on a big
@@ -7,6 +8,12 @@ token where it starts and ends; token indices become character offsets by one ru
 offsets become (line, column) only for the nodes asked about. The ranges are libcst's own: the same
 hooks (`before_codegen`, `after_codegen`, `record_syntactic_position`) mark them, so a range is
 the syntactic one `PositionProvider` gives (tests/rewrite/test_positions.py compares the two).
+
+The same pass notes each node's parent (the node whose code generation asked for it) and what its
+text depended on: the arguments its parent passed (a default comma) and the indent it was written
+at. Generating a rewritten tree with `reuse=` the original's Positions then writes an unchanged
+node's old text in one piece instead of walking it again: a port's rewrite touches a few paths of
+a tree whose code was generated once already.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from itertools import accumulate
+from typing import Any
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -23,30 +31,40 @@ from libcst.metadata import CodePosition, CodeRange
 
 # libcst's own line breaks (libcst.metadata.position_provider): \r\n, \r or \n.
 _NEWLINE = re.compile(r"\r\n?|\n")
+_LIBCST_CODEGEN = cst.CSTNode._codegen
 
 
 class _SpanState(CodegenState):
-    """Code generation that notes each node's first and last token index."""
+    """Code generation that notes each node's tokens, parent and context (see `_recording_codegen`)."""
 
-    __slots__ = ("spans", "_starts", "popped")
+    __slots__ = ("syntactic", "popped", "parents", "current", "contexts", "indent")
 
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.spans: dict[cst.CSTNode, tuple[int, int]] = {}
-        self._starts: list[int] = []
+        # node → (first token, end token, its parent's arguments, the indent it was written at)
+        self.contexts: dict[cst.CSTNode, tuple[int, int, dict, tuple[str, ...]]] = {}
+        # node → (first token, end token) of its syntactic range, where libcst records one
+        self.syntactic: dict[cst.CSTNode, tuple[int, int]] = {}
         self.popped = ""
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.current: cst.CSTNode | None = None
+        self.indent: tuple[str, ...] = ()  # indent_tokens, as one value per change of indent
 
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        self._starts.append(len(self.tokens))
+    def increase_indent(self, value: str) -> None:
+        self.indent_tokens.append(value)
+        self.indent = tuple(self.indent_tokens)
 
-    def after_codegen(self, node: cst.CSTNode) -> None:
-        start = self._starts.pop()
-        if node not in self.spans:  # a syntactic range recorded while generating it wins
-            self.spans[node] = (start, len(self.tokens))
+    def decrease_indent(self) -> None:
+        self.indent_tokens.pop()
+        self.indent = tuple(self.indent_tokens)
 
     def pop_trailing_newline(self) -> None:
         # PositionProvider counts the module's last newline too: kept for the ranges, noted for the code.
         self.popped = self.tokens[-1] if self.tokens else ""
+
+    def _range(self, node: cst.CSTNode) -> tuple[int, int]:
+        found = self.syntactic.get(node)
+        return found if found is not None else self.contexts[node][:2]
 
     @contextmanager
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
@@ -57,23 +75,93 @@ class _SpanState(CodegenState):
         finally:
             end = len(self.tokens)
             if start_node is not None:
-                start = self.spans[start_node][0]
+                start = self._range(start_node)[0]
             if end_node is not None:
-                end = self.spans[end_node][1]
-            self.spans[node] = (start, end)
+                end = self._range(end_node)[1]
+            self.syntactic[node] = (start, end)
+
+
+class _ReuseState(CodegenState):
+    """Code generation that writes the unchanged nodes of a tree it was rewritten from as their text."""
+
+    __slots__ = ("contexts", "offsets", "text", "indent")
+
+    def __init__(self, module: cst.Module, reuse: Positions) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.contexts, self.offsets, self.text = reuse.contexts, reuse.offsets, reuse.text
+        self.indent: tuple[str, ...] = ()
+
+    increase_indent = _SpanState.increase_indent
+    decrease_indent = _SpanState.decrease_indent
+
+    def pop_trailing_newline(self) -> None:
+        # The last token may be a reused node's whole text: only its final line break goes.
+        if self.tokens:
+            last = self.tokens.pop()
+            self.tokens.append(last[:-2] if last.endswith("\r\n") else last[:-1])
+
+
+def _recording_codegen(node: cst.CSTNode, state: CodegenState, **kwargs: Any) -> None:
+    """libcst's `CSTNode._codegen` while Positions generates code, noting here what its
+    `before_codegen`/`after_codegen` hooks would: one call per node instead of three."""
+    if type(state) is not _SpanState:
+        _LIBCST_CODEGEN(node, state, **kwargs)
+        return
+    parent = state.current
+    if parent is not None:
+        state.parents[node] = parent
+    indent, start = state.indent, len(state.tokens)
+    state.current = node
+    node._codegen_impl(state, **kwargs)
+    state.current = parent
+    state.contexts[node] = (start, len(state.tokens), kwargs, indent)
+
+
+def _reusing_codegen(node: cst.CSTNode, state: CodegenState, **kwargs: Any) -> None:
+    if type(state) is not _ReuseState:
+        _LIBCST_CODEGEN(node, state, **kwargs)
+        return
+    old = state.contexts.get(node)
+    if old is not None and old[2] == kwargs and old[3] == state.indent:
+        state.tokens.append(state.text[state.offsets[old[0]]:state.offsets[old[1]]])
+    else:
+        node._codegen_impl(state, **kwargs)
+
+
+@contextmanager
+def _codegen_hook(hook) -> Iterator[None]:
+    cst.CSTNode._codegen = hook
+    try:
+        yield
+    finally:
+        cst.CSTNode._codegen = _LIBCST_CODEGEN
+
+
+def generate(module: cst.Module, reuse: Positions) -> str:
+    """`module.code`, for a tree rewritten from the one `reuse` was made of: a node of that tree
+    generated with the same arguments at the same indent is written as its old text."""
+    state = _ReuseState(module, reuse)
+    with _codegen_hook(_reusing_codegen):
+        module._codegen_impl(state)  # the module itself is generated anew: its end drops a line break
+    return "".join(state.tokens)
 
 
 class Positions(Mapping[cst.CSTNode, CodeRange]):
     """Every node of `module` → its CodeRange (lines from 1, columns from 0, as PositionProvider),
-    and the character offsets behind them."""
+    the character offsets behind them, and each node's parent (`parents`, as libcst's
+    ParentNodeProvider)."""
 
     def __init__(self, module: cst.Module) -> None:
         state = _SpanState(module)
-        module._codegen(state)
-        offsets = [0, *accumulate(map(len, state.tokens))]
+        with _codegen_hook(_recording_codegen):
+            module._codegen(state)
+        self.offsets = offsets = [0, *accumulate(map(len, state.tokens))]
+        self.contexts = state.contexts  # in token indices: `offsets` turns them into characters
         self.spans: dict[cst.CSTNode, tuple[int, int]] = {
-            node: (offsets[start], offsets[end]) for node, (start, end) in state.spans.items()}
-        code = "".join(state.tokens)
+            node: (offsets[context[0]], offsets[context[1]]) for node, context in state.contexts.items()}
+        self.spans.update((node, (offsets[start], offsets[end])) for node, (start, end) in state.syntactic.items())
+        self.parents = state.parents
+        self.text = code = "".join(state.tokens)
         # the module's code, as `module.code` gives it (without the newline libcst pops at the end)
         self.code = code[: len(code) - len(state.popped)]
         self.line_starts = [0, *(m.end() for m in _NEWLINE.finditer(code))]
@@ -101,3 +189,19 @@ class Positions(Mapping[cst.CSTNode, CodeRange]):
 
     def __len__(self) -> int:
         return len(self.spans)
+
+
+def parse_module(source: str) -> cst.Module:
+    """`cst.parse_module` without libcst's validation of each node it builds (a fifth of the parse):
+    the parser builds only valid nodes, as libcst's own note on `__post_init__` says. Nodes a fix
+    builds later are validated as usual."""
+    validate = cst.CSTNode.__post_init__
+    cst.CSTNode.__post_init__ = _no_validation
+    try:
+        return cst.parse_module(source)
+    finally:
+        cst.CSTNode.__post_init__ = validate
+
+
+def _no_validation(node: cst.CSTNode) -> None:
+    pass

@@ -1,4 +1,6 @@
-"""porter's positions are libcst's PositionProvider ranges, from one code generation."""
+"""porter's positions and parents are libcst's PositionProvider ranges and ParentNodeProvider parents,
+from one code generation; code generated with reuse is libcst's code; the unvalidated parse is
+libcst's parse."""
 
 from __future__ import annotations
 
@@ -6,9 +8,9 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.metadata import CodePosition, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from porter.rewrite.positions import Positions
+from porter.rewrite.positions import Positions, generate, parse_module
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted([*(ROOT / "tests" / "fixtures" / "port").rglob("*.py"), *(ROOT / "examples").rglob("*.py")])
@@ -22,10 +24,16 @@ SNIPPETS = {
 
 
 def _assert_same(module: cst.Module) -> None:
-    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    expected = wrapper.resolve(PositionProvider)
     got = Positions(module)
     assert set(got) == set(expected)
     assert all(got[node] == expected[node] for node in expected)
+    # every node code generation writes (a node it skips, like the unused whitespace of a match
+    # pattern, has no position either) has ParentNodeProvider's parent
+    parents = wrapper.resolve(ParentNodeProvider)
+    assert set(got.parents) == {node for node in expected if node is not module}
+    assert all(got.parents[node] is parents[node] for node in got.parents)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -45,3 +53,54 @@ def test_offsets_and_positions_are_inverse_and_stay_on_their_line():
     assert positions.offset(1, 8) is None  # past the break is not on line 1
     assert positions.offset(2, 7) == 15 and positions.offset(3, 0) == 16
     assert positions.offset(0, 0) is None and positions.offset(9, 0) is None and positions.offset(1, -1) is None
+
+
+class _Rewrite(cst.CSTTransformer):
+    """Changes that move unchanged nodes into other contexts: a statement into a deeper block, an
+    argument that stops being the last (its default comma appears), a renamed name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def leave_Name(self, original, updated):
+        self.count += 1
+        return updated.with_changes(value=updated.value + "_x") if self.count % 7 == 0 else updated
+
+    def leave_SimpleStatementLine(self, original, updated):
+        self.count += 1
+        if self.count % 5 == 0:
+            return cst.If(test=cst.Name("flag"), body=cst.IndentedBlock(body=[updated]))
+        return updated
+
+    def leave_Call(self, original, updated):
+        self.count += 1
+        if self.count % 3 == 0 and updated.args:
+            return updated.with_changes(args=[cst.Arg(cst.Name("first")), *updated.args])
+        return updated
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_code_generated_with_reuse_is_libcst_code(path):
+    module = cst.parse_module(path.read_text())
+    positions = Positions(module)
+    rewritten = module.visit(_Rewrite())
+    assert generate(rewritten, positions) == rewritten.code
+    assert generate(module, positions) == module.code  # a tree no fix changed: every node reused
+
+
+@pytest.mark.parametrize("name", SNIPPETS)
+def test_code_generated_with_reuse_keeps_line_breaks_and_the_last_line(name):
+    module = cst.parse_module(SNIPPETS[name])
+    positions = Positions(module)
+    rewritten = module.visit(_Rewrite())
+    assert generate(rewritten, positions) == rewritten.code
+    assert generate(module, positions) == module.code  # (libcst drops a lone-CR file's last break)
+
+
+@pytest.mark.parametrize("path", FILES[:5], ids=lambda p: str(p.relative_to(ROOT)))
+def test_unvalidated_parse_is_libcst_parse_and_validation_comes_back(path):
+    source = path.read_text()
+    assert parse_module(source).deep_equals(cst.parse_module(source))
+    with pytest.raises(cst.CSTValidationError):
+        cst.Call(func=cst.Name("f"), args=[cst.Arg(cst.Name("a"), keyword=cst.Name("k")), cst.Arg(cst.Name("b"))])
