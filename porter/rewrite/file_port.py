@@ -26,13 +26,14 @@ from porter.rewrite.helpers import (
 )
 from porter.rewrite.imports import drop_unused_imports
 from porter.rewrite.markers import _existing_markers
+from porter.rewrite.parsing import parse_module
 from porter.rewrite.placement import (
     _insert_helpers,
     _torch_alias,
     _torch_anywhere,
     add_module_imports,
 )
-from porter.rewrite.positions import Positions, parse_module
+from porter.rewrite.positions import Positions
 from porter.rewrite.results import FilePort
 from porter.rewrite.settle import _settle_resolved
 from porter.rewrite.site_plan import SitePlan

@@ -190,18 +190,3 @@ class Positions(Mapping[cst.CSTNode, CodeRange]):
     def __len__(self) -> int:
         return len(self.spans)
 
-
-def parse_module(source: str) -> cst.Module:
-    """`cst.parse_module` without libcst's validation of each node it builds (a fifth of the parse):
-    the parser builds only valid nodes, as libcst's own note on `__post_init__` says. Nodes a fix
-    builds later are validated as usual."""
-    validate = cst.CSTNode.__post_init__
-    cst.CSTNode.__post_init__ = _no_validation
-    try:
-        return cst.parse_module(source)
-    finally:
-        cst.CSTNode.__post_init__ = validate
-
-
-def _no_validation(node: cst.CSTNode) -> None:
-    pass

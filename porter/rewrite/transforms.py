@@ -17,6 +17,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from porter.rewrite.helpers import DEVICE_HELPER, EXTRA_HELPERS, USES_DEVICE_HELPER
+from porter.rewrite.parsing import parse_expression, parse_statement
 from porter.source.predicates import CUDA_DEVICE
 
 # Legacy tensor types name a dtype: torch.cuda.HalfTensor is float16 on the GPU.
@@ -74,7 +75,7 @@ class FileContext:
 
 
 def expr(code: str) -> cst.BaseExpression:
-    return cst.parse_expression(code)
+    return parse_expression(code)
 
 
 def code_of(node: cst.CSTNode) -> str:
@@ -581,7 +582,7 @@ def guarded_statement(line: cst.SimpleStatementLine, ctx: FileContext, to: str, 
     new_call = ctx.render(to, **site_values(call))
     if "(" not in to:
         new_call = f"{new_call}({args})"
-    statement = cst.parse_statement(f"if {ctx.render(guard)}:\n    {new_call}\n")
+    statement = parse_statement(f"if {ctx.render(guard)}:\n    {new_call}\n")
     inner = statement.body.body[0].with_changes(trailing_whitespace=line.trailing_whitespace)
     return statement.with_changes(leading_lines=line.leading_lines,
                                   body=statement.body.with_changes(body=[inner]))

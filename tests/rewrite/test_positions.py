@@ -10,7 +10,8 @@ import libcst as cst
 import pytest
 from libcst.metadata import CodePosition, MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from porter.rewrite.positions import Positions, generate, parse_module
+from porter.rewrite.parsing import parse_module
+from porter.rewrite.positions import Positions, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted([*(ROOT / "tests" / "fixtures" / "port").rglob("*.py"), *(ROOT / "examples").rglob("*.py")])
