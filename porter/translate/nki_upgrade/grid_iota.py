@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 RULE = "NRN706"
 
 
-def _shape(axes: list[Axis]) -> list[str]:
+def grid_tile_shape(axes: list[Axis]) -> list[str]:
     """The legacy tile's shape: an mgrid's extents, or one arange extent per position (1 elsewhere)."""
     dense = {a.dense for a in axes if a.dense}
     if dense:
@@ -49,7 +49,7 @@ def plan(scope: GridScope, expr: cst.BaseExpression) -> tuple[list[str], str, li
     axes = [a for a, _ in form.terms]
     if not axes:
         raise Untranslatable("the expression uses no grid axis")
-    shape = _shape(axes)
+    shape = grid_tile_shape(axes)
     if len(shape) < 2:
         raise Untranslatable("a 1-d grid has no free dim")
     if len(shape) > 5:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from porter.translate.nki_upgrade import grids, grids_ap
+from porter.translate.nki_upgrade.masked_load import whole_tile
 from porter.translate.nki_upgrade.names import arg, call_name, code
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def translate_grids(up: Upgrader, stmt: cst.SimpleStatementLine) -> tuple[cst.Si
         raise grids.Untranslatable("an index grid is used outside a subscript")
     if masks.found:
         up._note(GRID, "mask= folded into the slices")
+        new = whole_tile(up, stmt, new, _axis_ranges(bounds))  # a masked load keeps the grid's tile
     if rewriter.count:
         up._note(GRID, "index grid -> slices")
     return new, bounds.static
