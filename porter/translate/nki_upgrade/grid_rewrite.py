@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from porter.translate.nki_upgrade import grids, grids_ap
+from porter.translate.nki_upgrade.mask_slices import narrow
 from porter.translate.nki_upgrade.masked_load import whole_tile
 from porter.translate.nki_upgrade.names import arg, call_name, code
 
@@ -30,10 +31,15 @@ def translate_grids(up: Upgrader, stmt: cst.SimpleStatementLine) -> tuple[cst.Si
         grids.mask_bounds(scope, mask, bounds)
     rewriter = _GridRewriter(scope, bounds, up.aliases, up.tiles[-1])
     new = stmt.visit(rewriter)
+    operands = _MaskedOperands(_axis_ranges(bounds), up.tiles[-1], up.aliases)
     if masks.found:
-        new = new.visit(_MaskedOperands(_axis_ranges(bounds), up.tiles[-1], up.aliases))
+        new = new.visit(operands)
     if rewriter.failed:
         raise grids.Untranslatable(rewriter.failed)
+    if (bounds.lower or bounds.upper) and not (rewriter.count or rewriter.narrowed or operands.sliced):
+        # Dropping the mask would silently widen the instruction (`nl.load(view, mask=m)` with the
+        # grid subscript held in a name): nothing here can carry the bounds.
+        raise grids.Untranslatable("mask= bounds grid axes that no index or tile operand of this statement uses")
     if scope.contains_grid(new):
         raise grids.Untranslatable("an index grid is used outside a subscript")
     if masks.found:
@@ -52,6 +58,15 @@ def _axis_ranges(bounds: grids.Bounds) -> dict[int, tuple[str, str]]:
     return out
 
 
+def _whole_tile(node: cst.BaseExpression, tiles: set[str]) -> bool:
+    """A tile named whole: `t`, or one block of a block-dim tile, `t[b]` (integer indices only)."""
+    if isinstance(node, cst.Name):
+        return node.value in tiles
+    return (isinstance(node, cst.Subscript) and _whole_tile(node.value, tiles)
+            and all(isinstance(e.slice, cst.Index) and not isinstance(e.slice.value, (cst.Ellipsis, cst.Comparison))
+                    for e in node.slice) and isinstance(node.value, cst.Name))
+
+
 class _MaskedOperands(cst.CSTTransformer):
     """A masked instruction on whole tiles works on the masked rows only: slice its tile operands.
 
@@ -63,6 +78,7 @@ class _MaskedOperands(cst.CSTTransformer):
         self.ranges = ranges
         self.tiles = tiles
         self.aliases = aliases
+        self.sliced = 0
 
     def _slices(self) -> str:
         dims = max(self.ranges) + 1 if self.ranges else 0
@@ -73,17 +89,19 @@ class _MaskedOperands(cst.CSTTransformer):
         return ", ".join(parts)
 
     def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
-        if not self.ranges or not (isinstance(updated.value, cst.Name) and updated.value.value in self.tiles):
+        if not self.ranges or not _whole_tile(updated.value, self.tiles):
             return updated
         if updated.keyword is not None and updated.keyword.value in ("dtype", "axis", "op", "mask"):
             return updated
-        return updated.with_changes(value=cst.parse_expression(f"{updated.value.value}[{self._slices()}]"))
+        self.sliced += 1
+        return updated.with_changes(value=cst.parse_expression(f"{code(updated.value)}[{self._slices()}]"))
 
     def leave_AssignTarget(self, original: cst.AssignTarget, updated: cst.AssignTarget) -> cst.AssignTarget:
         t = updated.target
         if (self.ranges and isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name)
                 and len(t.slice) == 1 and isinstance(t.slice[0].slice, cst.Index)
                 and isinstance(t.slice[0].slice.value, cst.Ellipsis)):
+            self.sliced += 1
             return updated.with_changes(target=cst.parse_expression(f"{t.value.value}[{self._slices()}]"))
         return updated
 
@@ -152,6 +170,8 @@ class _GridRewriter(cst.CSTTransformer):
         self.tiles = tiles
         self.failed = ""
         self.count = 0
+        self.ranges = _axis_ranges(bounds)
+        self.narrowed = 0  # slice subscripts the mask narrowed (mask_slices)
         self.patterns: set[int] = set()  # `.ap(...)` views made here (an assignment target gets `[...]`)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
@@ -181,7 +201,11 @@ class _GridRewriter(cst.CSTTransformer):
             return inner
         if not any(isinstance(e.slice, cst.Index) and self.scope.contains_grid(e.slice.value)
                    for e in updated.slice):
-            return updated
+            narrowed = narrow(updated, self.ranges, self.aliases)
+            if narrowed is None:
+                return updated
+            self.narrowed += 1
+            return narrowed
         try:
             self.count += 1
             return grids.translate_index(self.scope, updated, self.bounds)
