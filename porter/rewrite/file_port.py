@@ -152,7 +152,7 @@ def port_source(
         result.error = NOT_REPRODUCED
         return result
     parents = positions.parents
-    sites = SiteIndex(positions)
+    sites = SiteIndex(positions, findings)
     ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")
     plan = SitePlan(catalogue, target, unsafe_fixes, line_length, positions, parents, sites, ctx, result)
     for finding in findings:

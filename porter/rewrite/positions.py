@@ -5,15 +5,17 @@ libcst's `PositionProvider` updates a line and a column for every token it emits
 token) and walks the whole tree once more through the metadata wrapper's batched visitor: on a big
 file it cost more than the parse. Here code generation records, for each node, the index of the
 token where it starts and ends; token indices become character offsets by one running sum, and
-offsets become (line, column) only for the nodes asked about. The ranges are libcst's own: the same
-hooks (`before_codegen`, `after_codegen`, `record_syntactic_position`) mark them, so a range is
-the syntactic one `PositionProvider` gives (tests/rewrite/test_positions.py compares the two).
+offsets become (line, column) only for the nodes asked about. The ranges are libcst's own: the
+hook that replaces libcst's `_codegen` for the pass notes what its `before_codegen` and
+`after_codegen` would, and `record_syntactic_position` marks syntactic ranges, so a range is the
+one `PositionProvider` gives (tests/rewrite/test_positions.py compares the two).
 
 The same pass notes each node's parent (the node whose code generation asked for it) and what its
 text depended on: the arguments its parent passed (a default comma) and the indent it was written
-at. Generating a rewritten tree with `reuse=` the original's Positions then writes an unchanged
-node's old text in one piece instead of walking it again: a port's rewrite touches a few paths of
-a tree whose code was generated once already.
+at. `generate` then writes a tree rewritten from this one with an unchanged node's old text in one
+piece instead of walking it again: a port's rewrite touches a few paths of a tree whose code was
+generated once already. Whitespace and line breaks, near half the nodes, are left out of all this:
+no fix asks for their position or parent.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from libcst.metadata import CodePosition, CodeRange
 # libcst's own line breaks (libcst.metadata.position_provider): \r\n, \r or \n.
 _NEWLINE = re.compile(r"\r\n?|\n")
 _LIBCST_CODEGEN = cst.CSTNode._codegen
+# Whitespace and line breaks, nearly half of a tree's nodes: no fix asks for their position or
+# parent, and their text is a token of its own, so they are neither noted nor reused.
+_UNNOTED = frozenset({cst.SimpleWhitespace, cst.Newline})
 
 
 class _SpanState(CodegenState):
@@ -107,6 +112,9 @@ def _recording_codegen(node: cst.CSTNode, state: CodegenState, **kwargs: Any) ->
     if type(state) is not _SpanState:
         _LIBCST_CODEGEN(node, state, **kwargs)
         return
+    if type(node) in _UNNOTED:
+        node._codegen_impl(state, **kwargs)
+        return
     parent = state.current
     if parent is not None:
         state.parents[node] = parent
@@ -149,7 +157,7 @@ def generate(module: cst.Module, reuse: Positions) -> str:
 class Positions(Mapping[cst.CSTNode, CodeRange]):
     """Every node of `module` → its CodeRange (lines from 1, columns from 0, as PositionProvider),
     the character offsets behind them, and each node's parent (`parents`, as libcst's
-    ParentNodeProvider)."""
+    ParentNodeProvider); but for whitespace and line breaks (`_UNNOTED`)."""
 
     def __init__(self, module: cst.Module) -> None:
         state = _SpanState(module)

@@ -21,17 +21,31 @@ PREFERENCE = (cst.Arg, cst.Call, cst.Attribute, cst.Name, cst.BaseExpression, cs
 
 
 class SiteIndex:
-    def __init__(self, positions: Positions) -> None:
+    """The nodes findings can name, by character range. `findings`: the findings to be located
+    (only nodes starting where one starts are indexed); all nodes when None."""
+
+    def __init__(self, positions: Positions, findings: list[Finding] | None = None) -> None:
         self.positions = positions
         self.by_span: dict[tuple[int, int], list[cst.CSTNode]] = defaultdict(list)
         self.names_by_start: dict[int, cst.Name] = {}
-        self.statements: list[tuple[int, int, cst.CSTNode]] = []
+        self._statements: list[tuple[int, int, cst.CSTNode]] | None = None
+        wanted: set[int] | None = None
+        if findings is not None:
+            starts = {positions.offset(f.line, f.col - 1) for f in findings}
+            wanted = starts | {start + 1 for start in starts if start is not None}  # a tuple's parentheses
         for node, span in positions.spans.items():
-            if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                self.statements.append((*span, node))
+            if wanted is not None and span[0] not in wanted:
+                continue
             self.by_span[span].append(node)
             if isinstance(node, cst.Name):
                 self.names_by_start[span[0]] = node
+
+    @property
+    def statements(self) -> list[tuple[int, int, cst.CSTNode]]:
+        if self._statements is None:
+            self._statements = [(*span, node) for node, span in self.positions.spans.items()
+                                if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement))]
+        return self._statements
 
     def locate(self, finding: Finding) -> cst.CSTNode | None:
         offset = self.positions.offset
