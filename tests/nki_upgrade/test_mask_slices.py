@@ -39,3 +39,19 @@ def k(x, n):
 ''')
     assert any(m.rule == "NRN707" and "no index or tile operand" in m.text for m in report.markers), report.markers
     assert "mask=(ip < n)" in text
+
+
+def test_tile_valued_index_is_marked_as_indirect():
+    text, report = upgrade('''
+import neuronxcc.nki as nki
+import neuronxcc.nki.language as nl
+
+@nki.jit
+def gather(table, rows):
+    idx = nl.load(rows)
+    i_f = nl.arange(64)[None, :]
+    t = nl.load(table[idx, i_f])
+    return t
+''')
+    assert any("an index is a tile" in m.text for m in report.markers), report.markers
+    assert "table[idx, i_f]" in text

@@ -206,6 +206,11 @@ class _GridRewriter(cst.CSTTransformer):
                 return updated
             self.narrowed += 1
             return narrowed
+        if any(isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.Name)
+               and e.slice.value.value in self.tiles for e in updated.slice):
+            self.failed = ("an index is a tile: an indirect (gather/scatter) access; write it with "
+                           ".ap(..., vector_offset=<index tile>, indirect_dim=...)")
+            return updated
         try:
             self.count += 1
             return grids.translate_index(self.scope, updated, self.bounds)
