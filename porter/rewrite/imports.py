@@ -9,6 +9,7 @@ original already left unused is the author's business (it may be a re-export or 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import libcst as cst
@@ -81,18 +82,22 @@ def _count(binding: _Binding, names: dict[str, int], chains: list[str]) -> int:
 def unused_after_port(original: str, ported: str) -> set[_Binding]:
     """The import bindings of `ported` that `original` used and `ported` no longer uses."""
     try:
-        return _unused(ast.parse(original), ast.parse(ported))
+        return _unused(lambda: ast.parse(original), ast.parse(ported))
     except SyntaxError:
         return set()
 
 
-def _unused(before: ast.Module, after: ast.Module) -> set[_Binding]:
-    names_before, chains_before, _ = _uses(before)
+def _unused(before: Callable[[], ast.Module], after: ast.Module) -> set[_Binding]:
+    """`before` gives the original's tree: it is parsed only when some import of `after` is unused."""
     names_after, chains_after, bindings = _uses(after)
+    candidates = [b for b in bindings if not _count(b, names_after, chains_after)]
+    if not candidates:
+        return set()  # the common case: every import is still read, whatever the original did
+    names_before, chains_before, _ = _uses(before())
     top_bound = {b.key.split(".")[0] for b in bindings if not b.dotted}
     dropped = set()
-    for binding in bindings:
-        if _count(binding, names_after, chains_after) or not _count(binding, names_before, chains_before):
+    for binding in candidates:
+        if not _count(binding, names_before, chains_before):
             continue
         if binding.dotted and binding.key.split(".")[0] not in top_bound and names_after.get(binding.key.split(".")[0]):
             continue  # `import a.b` is what binds `a` for the file's other uses of `a`
@@ -163,10 +168,9 @@ def drop_unused_imports(module: cst.Module, original: str, reuse: Positions | No
     code = module.code if reuse is None else generate(module, reuse)
     after = ast.parse(code)
     try:
-        before = ast.parse(original)
-    except SyntaxError:
+        dropped = _unused(lambda: ast.parse(original), after)
+    except SyntaxError:  # the original does not parse: nothing is dropped
         return module, code
-    dropped = _unused(before, after)
     if not dropped:
         return module, code
     module = module.visit(_Dropper(dropped))
