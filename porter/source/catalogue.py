@@ -68,6 +68,10 @@ class Matcher:
     # (call matcher) report only calls that do not pass this argument, by keyword or at `without_position`
     without: str | None = None
     without_position: int | None = None
+    # (call matcher by method) the API's keywords: a call passing a positional argument or another
+    # keyword is some other object's method of the same name (`regex.compile("x")`, Keras's
+    # `model.compile(optimizer=...)` are not `nn.Module.compile`)
+    keywords_only: tuple[str, ...] = ()
     # (name matcher) compiled extension modules: matched even inside the package that builds them
     compiled: bool = False
 
@@ -208,6 +212,7 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
     allowed = {
         "kind", "names", "context", "callee", "methods", "position", "keyword", "value",
         "exclude_callee", "pattern", "fstring", "receiver", "without", "without_position", "compiled",
+        "keywords_only",
     }
     unknown = set(raw) - allowed
     if unknown:
@@ -234,10 +239,13 @@ def _parse_matcher(raw: dict, where: str) -> Matcher:
         receiver=raw.get("receiver"),
         without=raw.get("without"),
         without_position=raw.get("without_position"),
+        keywords_only=_tuple(raw.get("keywords_only"), where, "keywords_only"),
         compiled=bool(raw.get("compiled", False)),
     )
     if (matcher.without is not None or matcher.without_position is not None) and kind != "call":
         raise CatalogueError(f"{where}: `without` only works with the `call` matcher")
+    if matcher.keywords_only and not (kind == "call" and matcher.methods and not matcher.callee):
+        raise CatalogueError(f"{where}: `keywords_only` only works with a `call` matcher by `methods`")
     if matcher.receiver is not None:
         if kind != "method":
             raise CatalogueError(f"{where}: `receiver` only works with the `method` matcher")

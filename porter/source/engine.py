@@ -530,6 +530,9 @@ class _Analysis:
                 self._guard(rule, self._call_argument, rule, m, inner, scope)
 
     def _call_argument(self, rule: Rule, m: Matcher, node: ast.Call, scope: Scope) -> None:
+        if m.keywords_only and (node.args or any(k.arg is not None and k.arg not in m.keywords_only
+                                                 for k in node.keywords)):
+            return  # not the API's signature: another object's method of the same name
         if m.without is not None and (any(k.arg == m.without for k in node.keywords) or (
                 m.without_position is not None and len(node.args) > m.without_position)):
             return  # the call passes the argument whose absence this matcher is about

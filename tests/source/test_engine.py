@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from porter.source.catalogue import _load_file
+from porter.source.catalogue import CatalogueError, _load_file
 from porter.source.engine import RuleIndex, analyse_source
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "rules" / "matchers.toml"
@@ -194,3 +194,51 @@ def test_tokens_found_in_the_bytes_give_the_findings_of_a_full_scan(data):
     index = RuleIndex.build(RULES)
     text = decode_python(data, "t.py")
     assert analyse_bytes(data, "t.py", index) == analyse_source(text, "t.py", index) != []
+
+
+def test_keywords_only_matches_the_methods_own_signature_alone():
+    rules = _load_file(b'''
+[[rule]]
+id = "NRN899"
+name = "module-compile"
+title = "t"
+category = "compile"
+severity = "warning"
+message = "m"
+tokens = ["compile"]
+detects = "d"
+why = "w"
+[[rule.match]]
+kind = "call"
+methods = ["compile"]
+keyword = "backend"
+value = "absent"
+keywords_only = ["fullgraph", "backend"]
+''', "k.toml")
+    index = RuleIndex.build(rules)
+    found = [f.line for f in analyse_source(
+        "net.compile()\nnet.compile(fullgraph=True)\nregex.compile('x')\nm.compile(optimizer='adam')\n"
+        "net.compile(**options)\n", "t.py", index)]
+    assert found == [1, 2]  # a positional argument or another keyword: another object's `compile`
+
+
+def test_keywords_only_needs_a_call_matcher_by_method():
+    with pytest.raises(CatalogueError, match="keywords_only"):
+        _load_file(b'''
+[[rule]]
+id = "NRN899"
+name = "x"
+title = "t"
+category = "compile"
+severity = "warning"
+message = "m"
+tokens = ["compile"]
+detects = "d"
+why = "w"
+[[rule.match]]
+kind = "call"
+callee = ["torch.compile"]
+keyword = "backend"
+value = "absent"
+keywords_only = ["backend"]
+''', "k.toml")
