@@ -106,6 +106,9 @@ class Scope:
             elif kind in _NO_BINDING:
                 continue
             elif kind is ast.Assign:
+                module = _imported_module(child)
+                if module is not None:
+                    self._bind_import(child.targets[0].id, module, module=True)
                 for target in child.targets:
                     self._bind_stored(target)
             elif kind is ast.AugAssign or kind is ast.AnnAssign:
@@ -175,6 +178,8 @@ class Scope:
     def _collect_nodes(self, stack: list[ast.AST]) -> None:
         while stack:
             child = stack.pop()
+            if isinstance(child, ast.Assign) and (module := _imported_module(child)) is not None:
+                self._bind_import(child.targets[0].id, module, module=True)
             if isinstance(child, ast.Import):
                 for alias in child.names:
                     if alias.asname:
@@ -251,6 +256,25 @@ class Scope:
         while scope.parent is not None:
             scope = scope.parent
         return scope
+
+
+# Calls that import a module by name and return it: `torch = pytest.importorskip("torch")`.
+_IMPORTING_CALLS = frozenset({"importorskip", "import_module"})
+
+
+def _imported_module(assign: ast.Assign) -> str | None:
+    """The module `name = pytest.importorskip("mod")` or `importlib.import_module("mod")` binds
+    `name` to, like `import mod as name`; None for any other assignment."""
+    value = assign.value
+    if len(assign.targets) != 1 or type(assign.targets[0]) is not ast.Name or type(value) is not ast.Call \
+            or not value.args or type(value.args[0]) is not ast.Constant:
+        return None
+    func = value.func
+    called = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else None
+    module = value.args[0].value
+    if called not in _IMPORTING_CALLS or not isinstance(module, str) or not module or module.startswith("."):
+        return None
+    return module
 
 
 def _spans_any(stmt: ast.stmt, lines: list[int]) -> bool:

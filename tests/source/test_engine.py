@@ -242,3 +242,7 @@ keyword = "backend"
 value = "absent"
 keywords_only = ["backend"]
 ''', "k.toml")
+
+
+def test_a_module_bound_by_importorskip_is_matched_like_an_import():
+    assert ids('import pytest\ntorch = pytest.importorskip("torch")\ntorch.cuda.synchronize()\n') == ["NRN802"]

@@ -131,3 +131,16 @@ def test_statements_spelling_walrus_are_walked_whole(code):
         if isinstance(node, (ast.Module, ast.FunctionDef)):
             assert Scope(node, None, walrus_lines=lines).bindings == Scope(node, None).bindings
     assert "y" in Scope(ast.parse(WALRUS_SNIPPETS[0]), None, walrus_lines=[1]).bindings
+
+
+@pytest.mark.parametrize("binding", ['torch = pytest.importorskip("torch")',
+                                     'torch = importlib.import_module("torch")',
+                                     'torch = import_module("torch")'])
+def test_a_module_imported_by_a_call_resolves_like_an_import(binding):
+    assert resolve(f"{binding}\ntorch.cuda.synchronize\n", 2) == {"torch.cuda.synchronize"}
+
+
+@pytest.mark.parametrize("binding", ['torch = pytest.importorskip(name)', 'torch = load("torch")',
+                                     'torch = import_module(".torch")', 'torch, x = importorskip("torch")'])
+def test_other_calls_bind_a_local_value(binding):
+    assert resolve(f"{binding}\ntorch.cuda.synchronize\n", 2) == set()
