@@ -551,7 +551,8 @@ class _Analysis:
             return
         if arg is not None and PREDICATES[m.value](arg, scope):
             self.claim(arg)
-            self.report(rule, arg, label + self._describe(arg), manual=_mapping_reason(arg))
+            self.report(rule, arg, label + self._describe(arg),
+                        manual=_mapping_reason(arg) or _own_value_kept(rule, node))
 
     def _keyword(self, rule: Rule, m: Matcher, node: ast.Call, kw: ast.keyword, scope: Scope) -> None:
         if m.exclude_callee:
@@ -563,7 +564,8 @@ class _Analysis:
                 return
         if PREDICATES[m.value](kw.value, scope):
             self.claim(kw.value)
-            self.report(rule, kw, f"{kw.arg}={self._describe(kw.value)}", manual=_mapping_reason(kw.value))
+            self.report(rule, kw, f"{kw.arg}={self._describe(kw.value)}",
+                        manual=_mapping_reason(kw.value) or _own_value_kept(rule, node))
 
     def _compare(self, node: ast.Compare, scope: Scope) -> None:
         if not all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops):
@@ -656,6 +658,20 @@ class _Analysis:
 def _mapping_reason(value: ast.AST) -> str:
     # `map_location={"cuda:1": "cuda:0"}`: location tags map to location tags, not to devices.
     return "a mapping of device names needs its own new names" if isinstance(value, ast.Dict) else ""
+
+
+def _own_value_kept(rule: Rule, call: ast.Call) -> str:
+    """Why the port marks rather than fixes a site: its safe `keywords` fix would set a keyword the
+    call passes an expression of the program's own (`backend=BACKEND`), which a safe fix keeps
+    (porter.rewrite.transforms.keywords_transform). "" when it does not."""
+    keys = {key for fix in rule.fixes.values() if fix.transform == "keywords" and fix.applicability == "safe"
+            for key in fix.set}
+    for kw in call.keywords if keys else ():
+        if kw.arg in keys and not isinstance(kw.value, ast.Constant):
+            text = ast.unparse(kw.value)
+            if "_porter_" not in text:  # what an earlier port wrote is porter's, not the program's
+                return f"`{kw.arg}={text}` is the program's own value, kept"
+    return ""
 
 
 TRITON_PREFIX = "triton"
