@@ -212,3 +212,14 @@ def test_formatted_device_strings_name_their_index():
     out = port(code)
     assert "a = _porter_device(i)" in out and "b = _porter_device(i)" in out
     assert "c = torch.zeros(1, device=_porter_device(i))" in out and "# porter:" not in out
+
+
+def test_a_compile_backend_the_program_computes_is_kept_and_lint_says_so():
+    code = ("import torch\nBACKEND = 'inductor'\nmodel = torch.nn.Linear(2, 2)\n"
+            "fast = torch.compile(model, backend=BACKEND)\nslow = torch.compile(model, mode='max-autotune')\n")
+    assert [(line, rule, fixable) for line, rule, fixable in findings(code) if rule == "NRN501"] == [
+        (4, "NRN501", False), (5, "NRN501", True)]
+    out = port(code)
+    assert "fast = torch.compile(model, backend=BACKEND)\n" in out  # the program's own value, kept
+    assert "# porter: NRN501" in out.split("fast =")[0].splitlines()[-1]  # and the site marked
+    assert "mode=" not in out.split("slow =")[1]
