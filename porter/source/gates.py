@@ -230,9 +230,13 @@ class GateCheck:
             lines = {f.line: f for f in self.findings
                      if self.rules.get(f.rule_id) is not None and self.rules[f.rule_id].category == "kernels"}
             self._kernel_names = {}
+            swapped = _swapped_names(self.rules.values()) if lines else set()
             for node in statements(self.tree) if lines else ():
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno in lines:
                     for alias in node.names:
+                        if isinstance(node, ast.ImportFrom) and not node.level and \
+                                f"{node.module}.{alias.name}" in swapped:
+                            continue  # the port imports porter's drop-in instead: it runs on Neuron
                         bound = alias.asname or alias.name.split(".")[0]
                         self._kernel_names[bound] = (node.lineno, lines[node.lineno].rule_id)
                 elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
@@ -407,3 +411,11 @@ class GateCheck:
                             f"{kept[0].line}): the CUDA device stays")
             child, parent = parent, self.parents.get(id(parent))
         return ""
+
+
+def _swapped_names(rules) -> set[str]:
+    """The qualified names every target's port swaps for porter's drop-in (`swap-import` fixes):
+    an import of one of them is no CUDA-only kernel after the port."""
+    return {name for rule in rules if rule.fixes and all(
+        fix.transform == "swap-import" and fix.available for fix in rule.fixes.values())
+        for name in rule.names_exact}

@@ -289,3 +289,38 @@ def test_a_cpu_test_in_front_of_a_cuda_extension_lets_neuron_take_the_pytorch_pa
     assert run(ported, "neuron").split() == ["4.0", "torch.float16"]
     assert run(ported).split() == ["4.0", "torch.float32"]
     assert 'x.device.type in ("cpu", "xla")' in port(source, "xla")
+
+
+def test_a_device_test_in_front_of_a_swapped_kernel_lets_neuron_take_the_kernel():
+    # flash-attn's import is swapped for porter's drop-in on every target, so the branch it guards
+    # is no CUDA-only code after the port: the CUDA test becomes the Neuron test, and on Neuron the
+    # program calls the drop-in (NKI attention) where on a GPU it called flash-attn.
+    source = textwrap.dedent("""\
+        import torch
+        import torch.nn.functional as F
+
+        try:
+            from flash_attn import flash_attn_func
+        except ImportError:
+            flash_attn_func = None
+
+        def attend(q, k, v):  # (batch, seq, heads, dim), flash-attn's layout
+            if flash_attn_func is not None and q.device.type == "cuda":
+                print("kernel")
+                return flash_attn_func(q, k, v, causal=True)
+            out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                                 is_causal=True)
+            return out.transpose(1, 2)
+
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(1, 16, 2, 16) for _ in range(3))
+        want = attend(q, k, v)
+        device = "neuron" if getattr(torch, "neuron", None) is not None and torch.neuron.is_available() else "cpu"
+        got = attend(q.to(device), k.to(device), v.to(device)).cpu()
+        print(round((got - want).abs().max().item(), 3))
+        """)
+    ported = port(source)
+    assert 'from porter.kernels.compat.flash_attn import flash_attn_func' in ported
+    assert 'if flash_attn_func is not None and q.device.type == "neuron":' in ported
+    assert run(ported, "neuron").split() == ["kernel", "0.0"]
+    assert run(ported).split() == ["0.0"]  # the CPU takes the PyTorch path, as before the port
