@@ -20,6 +20,7 @@ from porter.rewrite.guards import (
     _jit_build,
     _runs_at_import,
 )
+from porter.rewrite.keyword_edits import keywords_transform, own_values
 from porter.rewrite.linelength import wrap_marker
 from porter.rewrite.markers import _marker_text, _markers_above
 from porter.rewrite.nodes import _call_of, _inside, _method_call, _statement_of
@@ -37,9 +38,7 @@ from porter.rewrite.transforms import (
     guarded_call,
     guarded_statement,
     is_torch_device,
-    keywords_transform,
     last_name,
-    own_values,
     remove_statement,
     rename_transform,
     replace_transform,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from porter.rewrite.transforms import ImportSplit, split_swap_import
+from porter.rewrite.import_split import ImportSplit, split_swap_import
 from porter.source.catalogue import Catalogue, Fix, Rule
 from porter.source.findings import Finding
 

@@ -234,8 +234,7 @@ class GateCheck:
             for node in statements(self.tree) if lines else ():
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno in lines:
                     for alias in node.names:
-                        if isinstance(node, ast.ImportFrom) and not node.level and \
-                                f"{node.module}.{alias.name}" in swapped:
+                        if _swapped_import(node, alias, swapped):
                             continue  # the port imports porter's drop-in instead: it runs on Neuron
                         bound = alias.asname or alias.name.split(".")[0]
                         self._kernel_names[bound] = (node.lineno, lines[node.lineno].rule_id)
@@ -411,6 +410,14 @@ class GateCheck:
                             f"{kept[0].line}): the CUDA device stays")
             child, parent = parent, self.parents.get(id(parent))
         return ""
+
+
+def _swapped_import(node: ast.Import | ast.ImportFrom, alias: ast.alias, swapped: set[str]) -> bool:
+    """Does the port swap this imported name for porter's drop-in (porter.rewrite.import_split's
+    `split_swap_import`: `from flash_attn import flash_attn_func`, `import flash_attn [as fa]`)?"""
+    if isinstance(node, ast.ImportFrom):
+        return not node.level and f"{node.module}.{alias.name}" in swapped
+    return alias.name in swapped and (alias.asname is not None or "." not in alias.name)
 
 
 def _swapped_names(rules) -> set[str]:

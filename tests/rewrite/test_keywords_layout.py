@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from porter.rewrite.transforms import FileContext, keywords_transform
+from porter.rewrite.keyword_edits import keywords_transform
+from porter.rewrite.transforms import FileContext
 
 
 def rewrite(source: str, set_: dict | None = None, drop: tuple = ()) -> str:

@@ -223,3 +223,20 @@ def test_a_compile_backend_the_program_computes_is_kept_and_lint_says_so():
     assert "fast = torch.compile(model, backend=BACKEND)\n" in out  # the program's own value, kept
     assert "# porter: NRN501" in out.split("fast =")[0].splitlines()[-1]  # and the site marked
     assert "mode=" not in out.split("slow =")[1]
+
+
+@pytest.mark.parametrize("imports, call", [
+    ("from flash_attn import flash_attn_func", "flash_attn_func"),
+    ("import flash_attn as fa", "fa.flash_attn_func"),
+    ("import flash_attn", "flash_attn.flash_attn_func"),
+])
+def test_a_device_test_in_front_of_a_swapped_kernel_is_fixable(imports, call):
+    code = (f"import torch\n{imports}\ndef f(q):\n    if q.device.type == 'cuda':\n"
+            f"        return {call}(q, q, q)\n    return q\n")
+    assert (4, "NRN107", True) in findings(code)
+
+
+def test_a_device_test_in_front_of_a_kernel_without_drop_in_stays():
+    code = ("import torch\nfrom flash_attn import flash_attn_with_kvcache\ndef f(q):\n"
+            "    if q.device.type == 'cuda':\n        return flash_attn_with_kvcache(q, q, q)\n    return q\n")
+    assert (4, "NRN107", False) in findings(code)

@@ -13,9 +13,10 @@ import pytest
 from porter.config import Overrides, Settings
 from porter.rewrite import fileio
 from porter.rewrite.file_port import port_source
+from porter.rewrite.import_split import split_swap_import
 from porter.rewrite.positions import Positions
 from porter.rewrite.sites import SiteIndex
-from porter.rewrite.transforms import code_of, split_swap_import
+from porter.rewrite.transforms import code_of
 from porter.rewrite.tree_port import PortOptions, port_tree
 from porter.source.catalogue import load_catalogue
 from porter.source.engine import RuleIndex
