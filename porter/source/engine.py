@@ -26,6 +26,7 @@ from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets
 from porter.source.predicates import PREDICATES, fstring_text, string_value
 from porter.source.project import is_own_module
 from porter.source.rule_index import RuleIndex, hit_lines, token_lines, word_lines  # noqa: F401 - re-exported
+from porter.source.selectors import Selectors
 from porter.source.suppressions import (
     comment_lines,
     covers,
@@ -116,6 +117,13 @@ class _Analysis:
         # Nodes inside a Triton kernel (its body, signature and other decorators): the kernel is
         # reported once, on its @triton.jit decorator, not once per `tl.*` use.
         self.in_kernel: set[int] = set()
+        self._selectors: Selectors | None = None
+
+    def selectors(self) -> Selectors:
+        """The implementation-choosing names (`impl in ["ref", "cuda"]`), found on first need."""
+        if self._selectors is None:
+            self._selectors = Selectors(self.tree)
+        return self._selectors
 
     # -- positions --------------------------------------------------------------------------
 
@@ -287,7 +295,8 @@ class _Analysis:
             self._string(node, scope)
         if any(rule.device_test or any(m.value == "cpu-device" for m in rule.matchers) for rule in self.index.rules):
             rules = {rule.id: rule for rule in self.index.rules}
-            gated = GateCheck(tree, self.parents, self.findings, self.nodes, rules, self.source).apply()
+            gated = GateCheck(tree, self.parents, self.findings, self.nodes, rules, self.source,
+                              self.selectors).apply()
             if None in gated:  # dropped findings: the nodes are renumbered with the rest
                 kept = [i for i, f in enumerate(gated) if f is not None]
                 self.nodes = {new: self.nodes[old] for new, old in enumerate(kept) if old in self.nodes}
@@ -573,6 +582,9 @@ class _Analysis:
         if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _is_table(node.comparators[0]) \
                 and string_value(node.left) is not None:
             return  # `"cuda" in BACKENDS`: a key looked up in a table, not a test of a device
+        if any("cuda" in (string_value(s) or "") for s in _compared_strings(node)) \
+                and id(node) in self.selectors().compares:
+            return  # `impl == "cuda"` where impl also is "ref": a choice of implementation, not a device
         for rule, m in self.index.compares:
             if m.value == "cpu-device":  # `x.device.type == "cpu"` only: "cpu" in a list of names is no CPU test
                 if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
@@ -639,6 +651,8 @@ class _Analysis:
                 continue
             if m.regex.search(text):
                 self.claimed.add(key)
+                if "cuda" in text.lower() and key in self.selectors().strings:
+                    return  # `impl="cuda"` where impl also is "ref": the name of an implementation
                 if self._label(node, text):
                     return  # `{"cuda": "gpu"}`, `names["cuda"]`: a key naming a device kind, not a device
                 manual = "" if self._value_position(node) else (

@@ -16,11 +16,12 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from porter.source.astwalk import child_nodes, statements, walk
 from porter.source.catalogue import Rule
 from porter.source.findings import Finding
+from porter.source.selectors import Selectors
 
 # A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
 # parentheses, line continuations and comments can stand. A text without this holds no launch.
@@ -115,8 +116,10 @@ class GateCheck:
     """Decides, for each device-test finding of one file, whether it must keep its CUDA meaning."""
 
     def __init__(self, tree: ast.Module, parents: dict[int, ast.AST], findings: list[Finding],
-                 nodes: dict[int, ast.AST], rules: dict[str, Rule], source: str | None = None) -> None:
+                 nodes: dict[int, ast.AST], rules: dict[str, Rule], source: str | None = None,
+                 selectors: Callable[[], Selectors] | None = None) -> None:
         self.tree = tree
+        self._selectors = selectors or (lambda: Selectors(tree))
         self.source = source  # the tree's text, when known: a quick look for kernel launches
         self.parents = parents
         self.findings = findings
@@ -271,6 +274,9 @@ class GateCheck:
                     return ("it is weighed against another backend's check, and torch.accelerator counts that "
                             f"backend too: {KEPT}")
                 combined = True
+                choice = self._cuda_choice(parent)
+                if choice:
+                    return f"it is combined with the choice of the CUDA implementation ({choice}): {KEPT}"
             if isinstance(parent, ast.stmt):
                 break
             child, parent = parent, self.parents.get(id(parent))
@@ -287,6 +293,21 @@ class GateCheck:
                     f"not a device test: {KEPT}")
         if isinstance(parent, ast.Assign) and not combined:
             return self._stored_test(node, parent, seen)
+        return ""
+
+    def _cuda_choice(self, test: ast.BoolOp) -> str:
+        """`impl == "cuda" and x.device.type == "cuda"`: the device test goes with a choice of
+        implementation (a name also compared with "ref") that keeps "cuda"; it asks whether the CUDA
+        kernels can run on this tensor, and a Neuron tensor must take the other path."""
+        if not isinstance(test.op, ast.And):
+            return ""
+        compares = [v for v in test.values if isinstance(v, ast.Compare)]
+        if not compares:
+            return ""
+        chosen = self._selectors().cuda_choice
+        for value in compares:
+            if id(value) in chosen:
+                return f"`{ast.unparse(value)}`"
         return ""
 
     # -- a test kept in a variable, a value set up only for CUDA -------------------------------
