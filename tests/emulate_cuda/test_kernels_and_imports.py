@@ -22,6 +22,15 @@ def test_triton_kernel_runs_in_the_interpreter_and_matches_pytorch():
     assert "device=cuda:0 max_abs_err=" in proc.stdout
 
 
+def test_a_kernel_the_program_builds_and_edits_runs_in_the_interpreter():
+    # triton.JITFunction(fn) with its source edited bypasses @triton.jit's interpreter switch
+    pytest.importorskip("triton")
+    proc = subprocess.run([sys.executable, "-m", "porter", "run", "--device", "cuda", "--", "python",
+                           str(FIXTURES / "triton_edited_source.py")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "device=cuda:0 max_abs_err=0.0 first=[3.0, 6.0, 9.0]" in proc.stdout
+
+
 def _sdpa_reference(q, k, v, causal):
     # (B, S, H, D) layout in and out, as flash-attn's
     out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=causal)

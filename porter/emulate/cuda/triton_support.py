@@ -102,6 +102,56 @@ class EmulatedDriver:
         return ty
 
 
+def _function_from_source(fn, src: str):
+    """The kernel `src` defines, as a Python function whose source `inspect` can read (the
+    interpreter rewrites the kernel from its source): registered in linecache under a name of its own."""
+    import linecache
+
+    _SOURCES[0] += 1
+    filename = f"<porter-triton-kernel-{_SOURCES[0]}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(keepends=True), filename)
+    namespace: dict = {}
+    exec(compile(src, filename, "exec"), fn.__globals__, namespace)
+    return namespace[fn.__name__]
+
+
+_SOURCES = [0]
+
+
+def _own_source(fn) -> str | None:
+    """The kernel's source from its `def` on, as JITFunction keeps it (None when not readable)."""
+    import inspect
+    import re
+    import textwrap
+
+    try:
+        src = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
+    start = re.search(r"^def\s+\w+\s*\(", src, re.MULTILINE)
+    return src[start.start():] if start else src
+
+
+def _interpreted_run(original):
+    """`JITFunction.run` under emulation. `@triton.jit` gives the interpreter's function while
+    TRITON_INTERPRET is set, but a program may build `triton.JITFunction(fn)` itself and edit its
+    source (`_unsafe_update_src`, whisper's median filter): that one would go to the compiler and
+    the GPU launcher. It runs in the interpreter too, from its current source."""
+    from triton.runtime.interpreter import InterpretedFunction
+
+    def run(self, *args, grid, warmup, **kwargs):
+        src = self.src
+        cached = self.__dict__.get("_porter_interpreted")
+        if cached is None or cached[0] != src:
+            fn = self.fn if src == _own_source(self.fn) else _function_from_source(self.fn, src)
+            cached = (src, InterpretedFunction(fn))
+            self.__dict__["_porter_interpreted"] = cached
+        return cached[1].run(*args, grid=grid, warmup=warmup, **kwargs)
+
+    run.porter_original = original
+    return run
+
+
 class TritonHook:
     """Installs the emulated driver in triton, now if imported, else right after its import."""
 
@@ -141,6 +191,10 @@ class TritonHook:
 
         self.saved_cvt = convert
         interpreter._implicit_cvt = implicit_cvt
+        from triton.runtime.jit import JITFunction
+
+        self.saved_run = JITFunction.run
+        JITFunction.run = _interpreted_run(JITFunction.run)
 
     def undo(self) -> None:
         if self.saved is not None:
@@ -149,4 +203,7 @@ class TritonHook:
             driver._active = self.saved
             interpreter._unwrap_tensor = self.saved_unwrap
             interpreter._implicit_cvt = self.saved_cvt
+            from triton.runtime.jit import JITFunction
+
+            JITFunction.run = self.saved_run
             self.saved = None
