@@ -112,6 +112,19 @@ def _bound_name(node: ast.AST, assign: ast.Assign, parents: dict[int, ast.AST]) 
     return bound.id if isinstance(bound, ast.Name) else None
 
 
+def _answers(test: ast.If) -> bool:
+    """`if <test>: return False`: the test decides a yes/no answer of its function."""
+    answer = test.body[0].value if len(test.body) == 1 and isinstance(test.body[0], ast.Return) else None
+    return isinstance(answer, ast.Constant) and isinstance(answer.value, bool)
+
+
+def _calls(test: ast.expr, name: str) -> bool:
+    """`name(...)` or `not name(...)`."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    return isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == name
+
+
 class GateCheck:
     """Decides, for each device-test finding of one file, whether it must keep its CUDA meaning."""
 
@@ -282,7 +295,9 @@ class GateCheck:
             child, parent = parent, self.parents.get(id(parent))
         if isinstance(parent, (ast.If, ast.While)) and child is parent.test:
             why = self._cuda_only_code(self._governed(parent))
-            return f"{why}: {KEPT}" if why else ""
+            if why:
+                return f"{why}: {KEPT}"
+            return self._predicate(parent, seen) if isinstance(parent, ast.If) and _answers(parent) else ""
         if isinstance(parent, ast.Assert):
             rest = self._after(parent)
             why = self._cuda_only_code(rest) if rest else ""
@@ -293,7 +308,37 @@ class GateCheck:
                     f"not a device test: {KEPT}")
         if isinstance(parent, ast.Assign) and not combined:
             return self._stored_test(node, parent, seen)
+        if isinstance(parent, ast.Return) and not combined:
+            return self._predicate(parent, seen)
         return ""
+
+    def _predicate(self, stmt: ast.stmt, seen: frozenset[str]) -> str:
+        """`def use_kernel(x): if x.device.type != "cuda": return False ...` (or `return x.is_cuda`):
+        the function answers with the test, so its calls are where the test is read, like a stored one."""
+        func = self.parents.get(id(stmt))
+        while func is not None and not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            func = self.parents.get(id(func))
+        if func is None or func.name in seen:
+            return ""
+        # every call is the whole test of an `if` (the parent map covers only the sites' surroundings:
+        # the blocks are read here); each must decide whether CUDA-only code runs
+        calls = sum(1 for n in walk(self.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                    and n.func.id == func.name)
+        whys = []
+        for node in walk(self.tree):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(node, field, None)
+                if not isinstance(block, list):
+                    continue
+                for at, test in enumerate(block):
+                    if isinstance(test, ast.If) and _calls(test.test, func.name):
+                        region = list(test.body) + list(test.orelse)
+                        if isinstance(test.body[-1], (ast.Return, ast.Raise)):
+                            region += block[at + 1:]
+                        whys.append(self._cuda_only_code(region))
+        if not whys or len(whys) != calls or not all(whys):
+            return ""  # not called by name (a method), or some call is read otherwise
+        return f"{func.name}() answers with it, and {whys[0]}: {KEPT}"
 
     def _cuda_choice(self, test: ast.BoolOp) -> str:
         """`impl == "cuda" and x.device.type == "cuda"`: the device test goes with a choice of

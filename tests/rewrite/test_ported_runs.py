@@ -324,3 +324,47 @@ def test_a_device_test_in_front_of_a_swapped_kernel_lets_neuron_take_the_kernel(
     assert 'if flash_attn_func is not None and q.device.type == "neuron":' in ported
     assert run(ported, "neuron").split() == ["kernel", "0.0"]
     assert run(ported).split() == ["0.0"]  # the CPU takes the PyTorch path, as before the port
+
+
+def test_a_function_answering_with_a_device_test_is_kept_where_its_calls_gate_cuda_only_code():
+    # `if x.device.type != "cuda": return False` in a predicate whose callers launch a kernel when it
+    # says yes: on Neuron the predicate must still say no (the kernel is CUDA's), as on the CPU.
+    source = textwrap.dedent("""\
+        import torch
+
+        enabled = True
+
+        def _use_kernel(x):
+            if not enabled:
+                return False
+            if x.device.type != "cuda":
+                return False
+            return True
+
+        def _launch(x):
+            out = torch.empty_like(x)
+            _DOUBLE_KERNEL[(x.numel(),)](out, x)
+            return out
+
+        def double(x):
+            if _use_kernel(x):
+                return _launch(x)
+            return x * 2
+
+        def on_gpu(x):
+            return x.device.type == "cuda"
+
+        def triple(x):
+            if on_gpu(x):
+                return x * 3
+            return x + x + x
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        x = torch.arange(3.0).to(device)
+        print(double(x).tolist(), triple(x).tolist(), x.device.type)
+    """)
+    ported = port(source)
+    assert 'if x.device.type != "cuda":' in ported and "_use_kernel() answers with it" in ported
+    assert 'return x.device.type == "neuron"' in ported  # a predicate that gates nothing CUDA-only
+    assert run(source) == run(ported) == "[0.0, 2.0, 4.0] [0.0, 3.0, 6.0] cpu\n"
+    assert run(ported, "neuron") == "[0.0, 2.0, 4.0] [0.0, 3.0, 6.0] neuron\n"
