@@ -38,7 +38,7 @@ extract() {  # extract GITDIR DEST: HEAD's tree, skipping blobs absent from a pa
 unused() {  # unused imports per file (line numbers dropped, so a moved line still compares equal;
             # a swapped import keeps its name: an import the original left unused is not new)
   # run inside the tree: ruff prints paths relative to its working directory
-  (cd "$1" && "$ruff" check --isolated --select F401 --output-format concise . 2>/dev/null) \
+  (cd "$1" && "$ruff" check --isolated --no-cache --select F401 --output-format concise . 2>/dev/null) \
     | grep F401 | sed -e 's|^\./||' -e 's/:[0-9]*:[0-9]*:/:/' -e 's/porter\.kernels\.compat\.//' | sort || true
 }
 
