@@ -124,13 +124,15 @@ def port_source(
     findings: list[Finding] | None = None,
     whole_text: Callable[[str], str | None] | None = None,
     layout: tuple[str, str] | None = None,
+    device_helper: bool = False,
 ) -> FilePort:
     """Port one file. `extension_modules` are the compiled extensions the project declares
     (extensions.discover_extension_modules): their imports are guarded and marked as NRN408.
     `line_length`: the project's configured line length (linelength.py); markers wrap to it.
     `findings`: the file's lint findings when the caller has them (porter.rewrite.narrow);
     `whole_text`: for a cut file, the whole ported file from the ported cut (lint reads it whole);
-    `layout`: for a cut file, the whole file's default indent and line break, which the cut must have."""
+    `layout`: for a cut file, the whole file's default indent and line break, which the cut must have;
+    `device_helper`: the cut made text fixes that call the device helper (porter.rewrite.text_fixes)."""
     if findings is None:
         findings = analyse_source(source, path, index)
     findings = [f for f in findings if not f.suppressed]
@@ -141,7 +143,7 @@ def port_source(
         return result
     if EXTENSION_RULE not in index.reported or not any(e.rsplit(".", 1)[-1] in source for e in extension_modules):
         extension_modules = frozenset()
-    if not findings and not extension_modules:
+    if not findings and not extension_modules and not device_helper:
         return result
     module = parse_module(source)
     if layout is not None and layout != (module.default_indent, module.default_newline):
@@ -154,6 +156,8 @@ def port_source(
     parents = positions.parents
     sites = SiteIndex(positions, findings)
     ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")
+    if device_helper:
+        ctx.needs_device_helper = ctx.uses_torch = True
     plan = SitePlan(catalogue, target, unsafe_fixes, line_length, positions, parents, sites, ctx, result)
     for finding in findings:
         plan.add(finding)

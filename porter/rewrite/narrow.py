@@ -31,7 +31,8 @@ import warnings
 from dataclasses import replace
 
 from porter.rewrite.file_port import FilePort, port_source
-from porter.source.astwalk import child_nodes, walk
+from porter.rewrite.text_fixes import apply_text_fixes, statement_takes_text_fixes, text_fix_change, text_fixable
+from porter.source.astwalk import child_nodes, statements, walk
 from porter.source.catalogue import Catalogue
 from porter.source.engine import RuleIndex, analyse_source, gc_paused
 from porter.source.findings import Finding
@@ -67,20 +68,25 @@ def port_source_narrow(
         return port_source(source, path, index, *args)  # small, or its extension imports are the port's own search
     parsed: list = []  # lint's parse of the file, for the cut too
     findings = analyse_source(source, path, index, keep_tree=parsed)  # what lint reports for the whole file
-    plan = _plan(source, findings, parsed[0] if parsed else None)
+    tree = parsed[0] if parsed else None
+    soft = _text_fixable(findings, source, tree, catalogue, target)
+    plan = _plan(source, findings, tree, soft)
     if plan is None:
         return port_source(source, path, index, *args, findings=findings)
-    skeleton, line_map, originals = plan
+    skeleton, line_map, originals, fixed_as_text = plan
     # The findings moved onto the skeleton's lines: each is on a kept line, and the reasons they
     # carry still name the file's own line numbers.
     to_skeleton: dict[int, int] = {}
     for number, line in enumerate(line_map, start=1):
         to_skeleton.setdefault(line, number)
-    moved = [replace(f, line=to_skeleton[f.line], end_line=to_skeleton[f.end_line]) for f in findings]
+    done = {id(f) for f in fixed_as_text}
+    moved = [replace(f, line=to_skeleton[f.line], end_line=to_skeleton[f.end_line]) for f in findings
+             if id(f) not in done]
     port = port_source(skeleton, path, index, *args, findings=moved,
                        whole_text=lambda text: _splice(text, originals),
-                       layout=(_first_indent(parsed[0] if parsed else _parse(source), source), _first_newline(source)))
-    if port.error or not port.changed:
+                       layout=(_first_indent(tree or _parse(source), source), _first_newline(source)),
+                       device_helper=bool(fixed_as_text))
+    if port.error or not port.changed and not fixed_as_text:
         if port.error and not port.error.startswith("internal error"):
             return port_source(source, path, index, *args, findings=findings)  # the whole file speaks for itself
         result = FilePort(path, source, source, changes=port.changes, error=port.error, encoding=port.encoding)
@@ -91,7 +97,29 @@ def port_source_narrow(
         return port_source(source, path, index, *args, findings=findings)
     result = FilePort(path, source, ported, changes=port.changes, error=port.error, encoding=port.encoding)
     _map_lines(result, line_map)
+    if fixed_as_text:  # their entries where the whole-file port has them: in the findings' order
+        order = {(f.rule_id, f.line, f.col): i for i, f in reversed(list(enumerate(findings)))}
+        result.changes += [text_fix_change(f, catalogue, target) for f in fixed_as_text]
+        result.changes.sort(key=lambda c: order.get((c.rule_id, c.line, c.col), len(order)))
     return result
+
+
+def _text_fixable(findings: list[Finding], source: str, tree: ast.Module | None, catalogue: Catalogue,
+                  target: str) -> list[Finding]:
+    """The findings fixed as text if the cut leaves their statement out (porter.rewrite.text_fixes)."""
+    if tree is None:
+        return []
+    candidates = text_fixable(findings, source.splitlines(), catalogue, target)
+    if not candidates:
+        return []
+    lines = {findings[i].line for i in candidates}
+    innermost: dict[int, ast.stmt] = {}  # a site's line -> the innermost statement holding it
+    for stmt in statements(tree):
+        for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
+            if line in lines:
+                innermost[line] = stmt
+    return [findings[i] for i in sorted(candidates)
+            if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line])]
 
 
 def _first_indent(tree: ast.Module | None, source: str) -> str:
@@ -101,12 +129,12 @@ def _first_indent(tree: ast.Module | None, source: str) -> str:
     if tree is None:
         return "    "
     lines = source.splitlines()
-    pending = [list(tree.body)]
+    pending = [tree.body[::-1]]  # blocks as stacks, their first statement last: no pop(0) on a long body
     while pending:
         block = pending.pop()
         if not block:
             continue
-        stmt = block.pop(0)
+        stmt = block.pop()
         pending.append(block)
         decorators = getattr(stmt, "decorator_list", ())
         number = min([stmt.lineno, *(d.lineno for d in decorators)])
@@ -118,7 +146,7 @@ def _first_indent(tree: ast.Module | None, source: str) -> str:
         if isinstance(stmt, ast.Match) and stmt.cases:  # its `case` lines open its block
             case = lines[stmt.cases[0].pattern.lineno - 1]
             return case[: len(case) - len(case.lstrip(" \t\f"))]
-        pending.extend(list(b) for b in reversed(_bodies(stmt, lines)))  # the earliest block on top
+        pending.extend(b[::-1] for b in reversed(_bodies(stmt, lines)))  # the earliest block on top
     return "    "
 
 
@@ -143,13 +171,16 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _plan(source: str, findings: list[Finding],
-          tree: ast.Module | None = None) -> tuple[str, list[int], dict[int, str]] | None:
-    """(skeleton, skeleton line → file line, placeholder id → the unit's original text), or None
-    when cutting would not pay (or cannot be done safely). `tree`: the source parsed, if it was."""
+def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None,
+          soft: list[Finding] = ()) -> tuple[str, list[int], dict[int, str], list[Finding]] | None:
+    """(skeleton, skeleton line → file line, placeholder id → the unit's original text, the `soft`
+    findings fixed as text in the units cut), or None when cutting would not pay (or cannot be done
+    safely). `tree`: the source parsed, if it was; `soft`: findings the cut may fix as text
+    (porter.rewrite.text_fixes), which do not keep their statement for libcst."""
     if not findings or any(f.rule_id.startswith("NRN0") for f in findings):
         return None  # nothing to port, or a file the whole-file port reports on
-    hit_set = {line for f in findings for line in range(f.line, f.end_line + 1)}
+    soft_ids = {id(f) for f in soft}
+    hit_set = {line for f in findings if id(f) not in soft_ids for line in range(f.line, f.end_line + 1)}
     # A lazy `import torch` (in a function, under an if) is kept like a site: whether the file imports
     # torch anywhere decides how a helper gets it (placement._torch_anywhere).
     hit_set.update(_torch_import_lines(source))
@@ -196,7 +227,13 @@ def _plan(source: str, findings: list[Finding],
         skeleton.append(lines[line - 1])
         line_map.append(line)
         line += 1
-    return "".join(skeleton), line_map, originals
+    fixed: list[Finding] = []
+    for number, (start, end, _, _) in enumerate(drops):
+        inside = [f for f in soft if start <= f.line <= end]
+        if inside:
+            originals[number] = apply_text_fixes(originals[number], start, inside)
+            fixed += inside
+    return "".join(skeleton), line_map, originals, fixed
 
 
 def _torch_import_lines(source: str) -> list[int]:
@@ -257,7 +294,8 @@ def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[i
             # not `if x: return y` (its body shares the header's line), nor `a = 1; b = 2`
             if _alone(first, stmt, lines, lead=(b"", b"@")) is not None:
                 if dropped:
-                    drops[-1] = (drops[-1][0], end, [*drops[-1][2], stmt], "stmt")
+                    drops[-1][2].append(stmt)  # in place: a long run of statements is no quadratic copy
+                    drops[-1] = (drops[-1][0], end, drops[-1][2], "stmt")
                 else:
                     drops.append((start, end, [stmt], "stmt"))
                 dropped_previous = True
@@ -286,7 +324,8 @@ def _decorator_cuts(decorators: list[ast.expr], hits: set[int], lines: list[str]
             merge = False
             continue
         if merge:
-            cuts[-1] = (cuts[-1][0], end, [*cuts[-1][2], decorator], "deco")
+            cuts[-1][2].append(decorator)
+            cuts[-1] = (cuts[-1][0], end, cuts[-1][2], "deco")
         else:
             cuts.append((start, end, [decorator], "deco"))
         merge = True
@@ -345,7 +384,8 @@ def _container_cuts(elements: list[tuple[ast.AST, ast.AST, str]], hits: set[int]
         nodes = list(dict.fromkeys((first, last)))
         form = kind + ("," if comma else "")
         if previous == kind:
-            cuts[-1] = (cuts[-1][0], end, [*cuts[-1][2], *nodes], form)
+            cuts[-1][2].extend(nodes)
+            cuts[-1] = (cuts[-1][0], end, cuts[-1][2], form)
         else:
             cuts.append((start, end, nodes, form))
         previous = kind

@@ -45,7 +45,7 @@ def test_the_cut_leaves_out_what_no_fix_touches(always_narrow):
     text = path.read_text()
     plan = narrow._plan(text, analyse_source(text, "m.py", INDEX))
     assert plan is not None
-    skeleton, line_map, originals = plan
+    skeleton, line_map, originals, _ = plan
     assert "def helper" not in skeleton and "def forward" not in skeleton and "def describe" not in skeleton
     assert "def to_gpu" in skeleton and "def train_step" in skeleton and '__all__ = ["Model"' in skeleton
     # a placeholder names the imported names its unit reads (`torch` in helper), nothing else
@@ -74,7 +74,7 @@ def test_a_port_run_uses_the_cut_for_big_files(tmp_path):
 def test_a_huge_literal_without_findings_stays_out_of_libcst():
     # one long list (the shape that took a whole-file port 19 s for 689 KB at 100k elements) and one site
     text = "import torch\nDATA = [" + ", ".join(map(str, range(20_000))) + "]\nx = torch.zeros(1).cuda()\n"
-    skeleton, _, originals = narrow._plan(text, analyse_source(text, "big.py", INDEX))
+    skeleton, _, originals, _ = narrow._plan(text, analyse_source(text, "big.py", INDEX))
     assert len(skeleton) < 200 and len(originals) == 1
     ported = narrow.port_source_narrow(text, "big.py", INDEX, CATALOGUE, "neuron").ported
     assert ported == port_source(text, "big.py", INDEX, CATALOGUE, "neuron").ported
@@ -151,3 +151,27 @@ def test_a_cut_without_the_files_first_block_ports_the_whole_file(always_narrow)
     assert "manual_seed" not in skeleton  # the eight-space block is cut: the cut's default indent is four
     ported = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron").ported
     assert "\n        if isinstance(index, torch.device):" in ported  # the helper as the whole file writes it
+
+
+def test_statements_with_only_plain_cuda_calls_are_fixed_as_text(always_narrow, monkeypatch):
+    path = ROOT / "tests" / "fixtures" / "port" / "narrow" / "text_fixes.py"
+    text = path.read_text()
+    seen = []
+    real = narrow.port_source
+
+    def spy(source, *args, **kwargs):
+        seen.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(narrow, "port_source", spy)
+    cut = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron")
+    skeleton = seen[0]
+    # left out of libcst's port and edited as text
+    for line in ("model = torch.nn.Linear", "batch = torch.randn", "a, b = ", "c = torch.ones(2).cuda().cuda()"):
+        assert line not in skeleton
+    # left to libcst: a lambda, an f-string, a device(...) call, a statement with another site
+    for line in ("load = lambda", "label = f", "dev = torch.device(", "mixed = (torch.ones(2).cuda(),"):
+        assert line in skeleton
+    assert "c = torch.ones(2).to(_porter_device()).to(_porter_device())\n" in cut.ported
+    assert "kept = torch.ones(2).cuda()  # noqa: NRN101\n" in cut.ported
+    assert _summary(cut) == _summary(port_source(text, str(path), INDEX, CATALOGUE, "neuron"))

@@ -1,0 +1,69 @@
+"""Fixes made as text edits, without libcst, where the rewrite is fixed text.
+
+`.cuda()` without arguments, the most common site in CUDA code, becomes `.to(_porter_device())`
+(the `device` fix). A statement whose sites are all of that kind needs nothing of libcst: the cut
+(porter.rewrite.narrow) leaves it out of the libcst port like a statement with no site, and splices
+it back with the text edited. What the libcst port would write at such a site is exactly this text
+when the site is no argument of `torch.device(...)`, not in a lambda (`.to(device=...)` there) and
+not in an f-string; a statement with anything else is left to libcst. tests/rewrite/test_text_fixes.py
+compares the two ports.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from porter.rewrite.helpers import DEVICE_HELPER
+from porter.rewrite.results import Change
+from porter.source.catalogue import Catalogue
+from porter.source.findings import Finding
+
+_OLD, _NEW = "cuda()", f"to({DEVICE_HELPER}())"
+
+
+def text_fixable(findings: list[Finding], lines: list[str], catalogue: Catalogue, target: str,
+                 unsafe_fixes: bool = False) -> set[int]:
+    """The indexes of the findings whose fix is the text edit (see the module docstring), judged by
+    the finding alone; the statement holding it is judged by `statement_takes_text_fixes`."""
+    found = set()
+    for i, f in enumerate(findings):
+        if f.matched != "cuda" or f.suppressed or f.manual or f.marked or f.line != f.end_line:
+            continue
+        rule = catalogue.get(f.rule_id)
+        fix = rule.fix_for(target) if rule is not None else None
+        if fix is None or fix.transform != "device" or fix.to or fix.applicability != "safe":
+            continue
+        line = lines[f.line - 1]
+        start = f.col - 1
+        if line[start:f.end_col - 1] == _OLD and start > 0 and line[start - 1] == ".":
+            found.add(i)
+    return found
+
+
+def statement_takes_text_fixes(stmt: ast.stmt) -> bool:
+    """No lambda, f-string or `device(...)` call in it: the libcst fix writes other text there."""
+    for node in ast.walk(stmt):
+        if isinstance(node, (ast.Lambda, ast.JoinedStr)):
+            return False
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name == "device":
+                return False
+    return True
+
+
+def apply_text_fixes(text: str, first_line: int, sites: list[Finding]) -> str:
+    """`text` (the file's lines from `first_line` on) with each site's `.cuda()` edited."""
+    lines = text.splitlines(keepends=True)
+    for f in sorted(sites, key=lambda f: (f.line, f.col), reverse=True):  # right to left within a line
+        i, start = f.line - first_line, f.col - 1
+        line = lines[i]
+        assert line[start:start + len(_OLD)] == _OLD, "a text fix's site moved"
+        lines[i] = line[:start] + _NEW + line[start + len(_OLD):]
+    return "".join(lines)
+
+
+def text_fix_change(f: Finding, catalogue: Catalogue, target: str) -> Change:
+    """The report's entry for a site fixed as text: what the libcst port reports for it."""
+    return Change(f.rule_id, f.line, f.col, "fixed", catalogue.get(f.rule_id).fix_for(target).result, f.matched)
