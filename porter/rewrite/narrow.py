@@ -345,6 +345,8 @@ def _cuts_of(node: ast.AST, hits: set[int], lines: list[str], starts: set[int]) 
     if (getattr(node, "end_lineno", None) or 0) <= (getattr(node, "lineno", None) or 0) or \
             isinstance(node, ast.JoinedStr):
         return []  # on one line (nothing to cut), or an f-string (its parts are not statements' text)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Starred)) and not isinstance(node.ctx, ast.Load):
+        return []  # an assignment's or loop's targets (`(a, b) = ...`): a placeholder call is no target
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         elements = [(e, e, "" if isinstance(e, ast.Starred) else "elt") for e in node.elts]
     elif isinstance(node, ast.Dict):
