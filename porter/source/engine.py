@@ -122,7 +122,7 @@ class _Analysis:
     def selectors(self) -> Selectors:
         """The implementation-choosing names (`impl in ["ref", "cuda"]`), found on first need."""
         if self._selectors is None:
-            self._selectors = Selectors(self.tree)
+            self._selectors = Selectors(self.tree, self.source)
         return self._selectors
 
     # -- positions --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ name keeps its strings: a Neuron tensor then takes the reference path, as a CPU 
 from __future__ import annotations
 
 import ast
+import re
 
 from porter.source.astwalk import child_nodes
 from porter.source.predicates import string_value
@@ -25,6 +26,10 @@ IMPLEMENTATION_WORDS = frozenset({
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+# A quoted implementation word anywhere in a file: without one, no name of it chooses, and the
+# walk of the whole tree is not needed.
+_WORDS = "|".join(sorted(IMPLEMENTATION_WORDS))
+_QUOTED_WORD = re.compile(rf"""(["'])\s*(?:{_WORDS})\s*\1""", re.IGNORECASE)
 
 
 def names_an_implementation(text: str) -> bool:
@@ -73,7 +78,14 @@ def _values(node: ast.AST) -> list[ast.AST]:
 class Selectors:
     """The implementation-choosing names of one tree: their comparisons and the strings bound to them."""
 
-    def __init__(self, tree: ast.AST) -> None:
+    def __init__(self, tree: ast.AST, source: str | None = None) -> None:
+        """`source`, when given, is the tree's text: a file quoting no implementation word is not walked."""
+        self.compares: set[int] = set()
+        self.strings: set[int] = set()
+        # compare id -> whether it asks "is the CUDA implementation chosen" (`impl == "cuda"`)
+        self.cuda_choice: set[int] = set()
+        if source is not None and not _QUOTED_WORD.search(source):
+            return
         compares: list[tuple[ast.Compare, tuple[int, str], list[ast.AST]]] = []
         bindings: list[tuple[tuple[int, str], list[ast.AST]]] = []
         chosen: set[tuple[int, str]] = set()
@@ -121,10 +133,6 @@ class Selectors:
                 if key not in chosen and any((f, arg) in chosen for f in defined.get(func, ())):
                     chosen.add(key)
                     grown = True
-        self.compares: set[int] = set()
-        self.strings: set[int] = set()
-        # compare id -> whether it asks "is the CUDA implementation chosen" (`impl == "cuda"`)
-        self.cuda_choice: set[int] = set()
         for node, key, strings in compares:
             if key in chosen:
                 self.compares.add(id(node))
