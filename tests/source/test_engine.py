@@ -196,8 +196,9 @@ def test_tokens_found_in_the_bytes_give_the_findings_of_a_full_scan(data):
     assert analyse_bytes(data, "t.py", index) == analyse_source(text, "t.py", index) != []
 
 
-def test_keywords_only_matches_the_methods_own_signature_alone():
-    rules = _load_file(b'''
+def _compile_rule(callee: str) -> list:
+    """A one-rule catalogue whose call matcher (`callee` = methods or callee line) takes keywords_only."""
+    return _load_file(f"""
 [[rule]]
 id = "NRN899"
 name = "module-compile"
@@ -210,12 +211,15 @@ detects = "d"
 why = "w"
 [[rule.match]]
 kind = "call"
-methods = ["compile"]
+{callee}
 keyword = "backend"
 value = "absent"
 keywords_only = ["fullgraph", "backend"]
-''', "k.toml")
-    index = RuleIndex.build(rules)
+""".encode(), "k.toml")
+
+
+def test_keywords_only_matches_the_methods_own_signature_alone():
+    index = RuleIndex.build(_compile_rule('methods = ["compile"]'))
     found = [f.line for f in analyse_source(
         "net.compile()\nnet.compile(fullgraph=True)\nregex.compile('x')\nm.compile(optimizer='adam')\n"
         "net.compile(**options)\n", "t.py", index)]
@@ -224,24 +228,7 @@ keywords_only = ["fullgraph", "backend"]
 
 def test_keywords_only_needs_a_call_matcher_by_method():
     with pytest.raises(CatalogueError, match="keywords_only"):
-        _load_file(b'''
-[[rule]]
-id = "NRN899"
-name = "x"
-title = "t"
-category = "compile"
-severity = "warning"
-message = "m"
-tokens = ["compile"]
-detects = "d"
-why = "w"
-[[rule.match]]
-kind = "call"
-callee = ["torch.compile"]
-keyword = "backend"
-value = "absent"
-keywords_only = ["backend"]
-''', "k.toml")
+        _compile_rule('callee = ["torch.compile"]')
 
 
 def test_a_module_bound_by_importorskip_is_matched_like_an_import():
