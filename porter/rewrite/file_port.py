@@ -7,6 +7,7 @@ formatting and comments survive. Markers are comments above the statement:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import libcst as cst
@@ -26,7 +27,7 @@ from porter.rewrite.helpers import (
 )
 from porter.rewrite.imports import drop_unused_imports
 from porter.rewrite.markers import _existing_markers
-from porter.rewrite.parsing import parse_module
+from porter.rewrite.parsing import parse_module, parse_statement
 from porter.rewrite.placement import (
     _insert_helpers,
     _torch_alias,
@@ -53,6 +54,8 @@ NOT_REPRODUCED = "not ported: porter's rewriter (libcst) does not reproduce this
 # A cut file (porter.rewrite.narrow) whose default indent or line break is not the whole file's: the
 # lines a fix adds would differ, so the whole file is ported instead.
 OTHER_LAYOUT = "not ported through its cut: the cut's default indent or line break is not the file's"
+# The lines a cut file fixed as text name torch otherwise than the port of the cut would.
+OTHER_NAME = "not ported through its cut: the lines fixed as text name torch otherwise than the file"
 
 
 class _Rewriter(cst.CSTTransformer):
@@ -112,6 +115,10 @@ class _Rewriter(cst.CSTTransformer):
         return cst.FlattenSentinel([split.swapped, rest])
 
 
+def _replaced_body(new: cst.SimpleStatementLine) -> Callable:
+    return lambda node: node.with_changes(body=new.body)
+
+
 def port_source(
     source: str,
     path: str,
@@ -124,7 +131,9 @@ def port_source(
     findings: list[Finding] | None = None,
     whole_text: Callable[[str], str | None] | None = None,
     layout: tuple[str, str] | None = None,
-    device_helper: bool = False,
+    seed: FileContext | None = None,
+    left_to_do: Counter[str] | None = None,
+    relisted: dict[int, str] | None = None,
 ) -> FilePort:
     """Port one file. `extension_modules` are the compiled extensions the project declares
     (extensions.discover_extension_modules): their imports are guarded and marked as NRN408.
@@ -132,7 +141,10 @@ def port_source(
     `findings`: the file's lint findings when the caller has them (porter.rewrite.narrow);
     `whole_text`: for a cut file, the whole ported file from the ported cut (lint reads it whole);
     `layout`: for a cut file, the whole file's default indent and line break, which the cut must have;
-    `device_helper`: the cut made text fixes that call the device helper (porter.rewrite.text_fixes)."""
+    `seed`: for a cut file, what the fixes made as text outside the cut need of the file (the device
+    helper, imports; porter.rewrite.text_fixes and line_port), with the torch name they wrote;
+    `left_to_do`: the sites those left to do, by rule (porter.rewrite.settle); `relisted`: line →
+    the text its placeholder statement has once ported (what the lines fixed as text read)."""
     if findings is None:
         findings = analyse_source(source, path, index)
     findings = [f for f in findings if not f.suppressed]
@@ -143,7 +155,7 @@ def port_source(
         return result
     if EXTENSION_RULE not in index.reported or not any(e.rsplit(".", 1)[-1] in source for e in extension_modules):
         extension_modules = frozenset()
-    if not findings and not extension_modules and not device_helper:
+    if not findings and not extension_modules and seed is None:
         return result
     module = parse_module(source)
     if layout is not None and layout != (module.default_indent, module.default_newline):
@@ -156,12 +168,21 @@ def port_source(
     parents = positions.parents
     sites = SiteIndex(positions, findings)
     ctx = FileContext(torch_alias=_torch_alias(module) or _torch_anywhere(module) or "torch")
-    if device_helper:
-        ctx.needs_device_helper = ctx.uses_torch = True
+    if seed is not None:
+        if seed.torch_alias != ctx.torch_alias:
+            result.error = OTHER_NAME
+            return result
+        ctx.needs_device_helper, ctx.uses_torch = seed.needs_device_helper, seed.uses_torch
+        ctx.extra_helpers, ctx.imports = set(seed.extra_helpers), set(seed.imports)
     plan = SitePlan(catalogue, target, unsafe_fixes, line_length, positions, parents, sites, ctx, result)
     for finding in findings:
         plan.add(finding)
     edits, markers, guards, builds, mark = plan.edits, plan.markers, plan.guards, plan.builds, plan.mark
+    if relisted:
+        placeholders = {positions[node].start.line: node for *_, node in sites.statements
+                        if isinstance(node, cst.SimpleStatementLine) and positions[node].start.line in relisted}
+        for line, text in relisted.items():
+            edits[placeholders[line]] = _replaced_body(parse_statement(text))
 
     if extension_modules:
         _extension_imports(path, target, extension_modules, catalogue, positions, parents, result, guards, mark)
@@ -189,5 +210,5 @@ def port_source(
         result.changes = []  # nothing of it is written: no site counts as fixed
         return result
     result.ported = code
-    _settle_resolved(result, findings, sites, parents, edits, index, path, markers, whole_text)
+    _settle_resolved(result, findings, sites, parents, edits, index, path, markers, whole_text, left_to_do)
     return result

@@ -28,10 +28,14 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from collections import Counter
 from dataclasses import replace
 
 from porter.rewrite.file_port import FilePort, port_source
+from porter.rewrite.line_port import LinePorts, port_lines
+from porter.rewrite.settle import RESOLVED
 from porter.rewrite.text_fixes import apply_text_fixes, statement_takes_text_fixes, text_fix_change, text_fixable
+from porter.rewrite.transforms import FileContext
 from porter.source.astwalk import child_nodes, statements, walk
 from porter.source.catalogue import Catalogue
 from porter.source.engine import RuleIndex, analyse_source, gc_paused
@@ -45,6 +49,7 @@ MAX_KEPT_SHARE = 0.8
 _PLACEHOLDER = re.compile(r"^[ \t]*@?__porter_keep_(\d+)__(?: = \(.*\)|\(.*\),?|: \(.*\),?|=\(.*\),?)[ \t]*$")
 # A line that may import torch (a superset: a comment or string saying so only keeps more of the file).
 _IMPORTS_TORCH = re.compile(r"\bimport[ \t][^\n]*\btorch\b")
+_WORD = re.compile(r"[^\W\d]\w*")
 # A statement holding a site and spanning this many lines is cut inside: the elements of its
 # literals (`op_db = [OpInfo(...), ...]`) that hold no site become placeholders too.
 MIN_ELEMENT_LINES = 8
@@ -69,11 +74,16 @@ def port_source_narrow(
     parsed: list = []  # lint's parse of the file, for the cut too
     findings = analyse_source(source, path, index, keep_tree=parsed)  # what lint reports for the whole file
     tree = parsed[0] if parsed else None
+    layout = (_first_indent(tree or _parse(source), source), _first_newline(source))
     soft = _text_fixable(findings, source, tree, catalogue, target)
-    plan = _plan(source, findings, tree, soft)
+    lined = _lines_apart(source, findings, tree, soft, catalogue, target, unsafe_fixes, line_length, layout,
+                         index, path)
+    if lined is not None:
+        soft = [f for f in soft if f.line not in lined.text]
+    plan = _plan(source, findings, tree, soft, lined)
     if plan is None:
         return port_source(source, path, index, *args, findings=findings)
-    skeleton, line_map, originals, fixed_as_text = plan
+    skeleton, line_map, originals, fixed_as_text, applied, relisted = plan
     # The findings moved onto the skeleton's lines: each is on a kept line, and the reasons they
     # carry still name the file's own line numbers.
     to_skeleton: dict[int, int] = {}
@@ -82,16 +92,30 @@ def port_source_narrow(
     done = {id(f) for f in fixed_as_text}
     moved = [replace(f, line=to_skeleton[f.line], end_line=to_skeleton[f.end_line]) for f in findings
              if id(f) not in done]
+    seed = FileContext()
+    if any(f.line not in applied for f in fixed_as_text):  # `.cuda()` fixed as text calls the helper
+        seed.needs_device_helper = seed.uses_torch = True
+    left: Counter[str] = Counter()  # sites the lines ported apart leave to do, by rule (settle counts them)
+    if applied:
+        seed.needs_device_helper |= lined.ctx.needs_device_helper
+        seed.uses_torch |= lined.ctx.uses_torch
+        seed.extra_helpers |= lined.ctx.extra_helpers
+        seed.imports |= lined.ctx.imports
+        seed.torch_alias = lined.ctx.torch_alias
+        left.update(c.rule_id for line in applied for c in lined.changes[line] if c.action != "fixed")
     port = port_source(skeleton, path, index, *args, findings=moved,
-                       whole_text=lambda text: _splice(text, originals),
-                       layout=(_first_indent(tree or _parse(source), source), _first_newline(source)),
-                       device_helper=bool(fixed_as_text))
+                       whole_text=lambda text: _splice(text, originals), layout=layout,
+                       seed=seed if fixed_as_text else None, left_to_do=left, relisted=relisted)
     if port.error or not port.changed and not fixed_as_text:
         if port.error and not port.error.startswith("internal error"):
             return port_source(source, path, index, *args, findings=findings)  # the whole file speaks for itself
         result = FilePort(path, source, source, changes=port.changes, error=port.error, encoding=port.encoding)
         _map_lines(result, line_map)
         return result
+    settled = {rule for line in applied for rule in lined.settled.get(line, ())}
+    if settled and any(c.rule_id in settled and c.detail == RESOLVED for c in port.changes):
+        # settle resolves sites in the file's order, which may be a line ported apart: the whole file decides
+        return port_source(source, path, index, *args, findings=findings)
     ported = _splice(port.ported, originals)
     if ported is None:
         return port_source(source, path, index, *args, findings=findings)
@@ -99,9 +123,24 @@ def port_source_narrow(
     _map_lines(result, line_map)
     if fixed_as_text:  # their entries where the whole-file port has them: in the findings' order
         order = {(f.rule_id, f.line, f.col): i for i, f in reversed(list(enumerate(findings)))}
-        result.changes += [text_fix_change(f, catalogue, target) for f in fixed_as_text]
+        result.changes += [text_fix_change(f, catalogue, target) for f in fixed_as_text if f.line not in applied]
+        result.changes += [c for line in sorted(applied) for c in lined.changes[line]]
         result.changes.sort(key=lambda c: order.get((c.rule_id, c.line, c.col), len(order)))
     return result
+
+
+def _lines_apart(source: str, findings: list[Finding], tree: ast.Module | None, soft: list[Finding],
+                 catalogue: Catalogue, target: str, unsafe_fixes: bool, line_length: int | None,
+                 layout: tuple[str, str], index: RuleIndex, path: str) -> LinePorts | None:
+    """The one-line statements ported apart (porter.rewrite.line_port), but lines whose sites are all
+    `.cuda()` fixed as text."""
+    if tree is None or not findings:
+        return None
+    counted: Counter[int] = Counter(f.line for f in findings if not f.suppressed)
+    soft_lines = Counter(f.line for f in soft)
+    skip = {line for line, n in soft_lines.items() if counted[line] == n}
+    return port_lines(source, source.splitlines(keepends=True), tree, findings, catalogue, target, unsafe_fixes,
+                      line_length, layout, index, path, skip)
 
 
 def _text_fixable(findings: list[Finding], source: str, tree: ast.Module | None, catalogue: Catalogue,
@@ -171,16 +210,21 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None,
-          soft: list[Finding] = ()) -> tuple[str, list[int], dict[int, str], list[Finding]] | None:
-    """(skeleton, skeleton line → file line, placeholder id → the unit's original text, the `soft`
-    findings fixed as text in the units cut), or None when cutting would not pay (or cannot be done
-    safely). `tree`: the source parsed, if it was; `soft`: findings the cut may fix as text
-    (porter.rewrite.text_fixes), which do not keep their statement for libcst."""
+def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None, soft: list[Finding] = (),
+          lined: LinePorts | None = None) -> tuple[str, list[int], dict[int, str], list[Finding], set[int],
+                                                   dict[int, str]] | None:
+    """(skeleton, skeleton line → file line, placeholder id → the unit's original text, the findings
+    fixed as text in the units cut, the lines ported apart in them, skeleton line → its placeholder
+    once ported where what it reads changed), or None when cutting would not
+    pay (or cannot be done safely). `tree`: the source parsed, if it was; `soft`: findings the cut may
+    fix as text (porter.rewrite.text_fixes); `lined`: lines ported apart (porter.rewrite.line_port).
+    Neither keeps its statement for libcst."""
     if not findings or any(f.rule_id.startswith("NRN0") for f in findings):
         return None  # nothing to port, or a file the whole-file port reports on
+    apart = lined.text if lined is not None else {}
     soft_ids = {id(f) for f in soft}
-    hit_set = {line for f in findings if id(f) not in soft_ids for line in range(f.line, f.end_line + 1)}
+    hit_set = {line for f in findings if id(f) not in soft_ids and f.line not in apart
+               for line in range(f.line, f.end_line + 1)}
     # A lazy `import torch` (in a function, under an if) is kept like a site: whether the file imports
     # torch anywhere decides how a helper gets it (placement._torch_anywhere).
     hit_set.update(_torch_import_lines(source))
@@ -188,6 +232,8 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None,
     if tree is None:
         return None
     lines = source.splitlines(keepends=True)
+    if apart:
+        hit_set.update(_imports_read_apart(tree, apart, lines))
     if len(lines) != source.count("\n") + (0 if source.endswith("\n") else 1) or "\f" in source:
         return None  # line breaks other than \n and \r\n (or form feeds): keep the cut out of it
     drops = _drops(tree.body, hit_set, lines, {f.line for f in findings})
@@ -199,7 +245,13 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None,
         return None
     if sum(end - start + 1 for start, end, *_ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
         return None
-    reads = _reads_by_unit(tree, drops, len(lines))
+    applied = {line for start, end, *_ in drops for line in apart if start <= line <= end} if apart else set()
+    reads = _reads_by_unit(tree, drops, len(lines), {})
+    # The port's check for imports it left unused compares what the skeleton reads before and after:
+    # after, a placeholder standing for a line ported apart lists what the ported line reads.
+    after = _reads_by_unit(tree, drops, len(lines), {line: lined.reads[line] for line in applied}) \
+        if applied else reads
+    relisted: dict[int, str] = {}
     skeleton: list[str] = []
     line_map: list[int] = []
     originals: dict[int, str] = {}
@@ -212,12 +264,12 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None,
         first = lines[start - 1]
         indent = first[: len(first) - len(first.lstrip(" \t"))]
         ending = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
-        names = reads[number]
-        listed = f"({', '.join(names)}{',' if names else ''})"
         kind = form.rstrip(",")
-        placeholder = {"stmt": " = ", "elt": "", "entry": ": ", "kw": "=", "deco": ""}[kind] + listed + form[len(kind):]
-        at = "@" if kind == "deco" else ""
-        skeleton.append(f"{indent}{at}__porter_keep_{number}__{placeholder}{ending}")
+        skeleton.append(f"{indent}{_placeholder(number, form, reads[number])}{ending}")
+        if after[number] != reads[number]:
+            if kind != "stmt":
+                return None
+            relisted[len(skeleton)] = _placeholder(number, form, after[number])
         line_map.append(start)
         originals[number] = "".join(lines[start - 1: end])
         if not originals[number].endswith(("\n", "\r")):
@@ -228,12 +280,50 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None,
         line_map.append(line)
         line += 1
     fixed: list[Finding] = []
+    by_line: dict[int, list[Finding]] = {}
+    for f in soft:
+        by_line.setdefault(f.line, []).append(f)
     for number, (start, end, _, _) in enumerate(drops):
-        inside = [f for f in soft if start <= f.line <= end]
+        inside = [f for line in range(start, end + 1) for f in by_line.get(line, ())]
+        ported = [line for line in range(start, end + 1) if line in applied]
+        if not inside and not ported:
+            continue
         if inside:
             originals[number] = apply_text_fixes(originals[number], start, inside)
             fixed += inside
-    return "".join(skeleton), line_map, originals, fixed
+        if ported:
+            unit = originals[number].splitlines(keepends=True)
+            for line in ported:
+                unit[line - start] = apart[line]
+                fixed += lined.findings[line]
+            originals[number] = "".join(unit)
+    return "".join(skeleton), line_map, originals, fixed, applied, relisted
+
+
+def _placeholder(number: int, form: str, names: list[str]) -> str:
+    """The placeholder of cut `number` (see the module docstring), without its indent and line break."""
+    listed = f"({', '.join(names)}{',' if names else ''})"
+    kind = form.rstrip(",")
+    at = "@" if kind == "deco" else ""
+    return f"{at}__porter_keep_{number}__" + {"stmt": " = ", "elt": "", "entry": ": ", "kw": "=", "deco": ""}[kind] \
+        + listed + form[len(kind):]
+
+
+def _imports_read_apart(tree: ast.Module, apart: dict[int, str], lines: list[str]) -> list[int]:
+    """The lines of the imports inside functions and blocks that bind a name a line ported apart
+    reads (its words, a superset): kept like a site, so the port's check for imports it left
+    unused sees them (a cut function is spliced back as it was, imports and all)."""
+    nested: dict[str, list[ast.stmt]] = {}
+    top = set(map(id, tree.body))
+    for stmt in statements(tree):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and id(stmt) not in top:
+            for alias in stmt.names:
+                nested.setdefault((alias.asname or alias.name).split(".")[0], []).append(stmt)
+    if not nested:
+        return []
+    words = {word for line in apart for word in _WORD.findall(lines[line - 1])}
+    return [line for name in words & nested.keys() for stmt in nested[name]
+            for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
 
 
 def _torch_import_lines(source: str) -> list[int]:
@@ -437,24 +527,30 @@ def _exports(stmt: ast.stmt) -> bool:
     return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
 
 
-def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], line_count: int) -> list[list[str]]:
+def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], line_count: int,
+                   ported: dict[int, list[ast.AST]]) -> list[list[str]]:
     """For each cut, the import-bound names and attribute chains it reads (deduplicated): what the
     port's check for imports it left unused must still see. One walk of the file: a cut fills its
-    lines alone, so a name starting on one of them is the cut's."""
+    lines alone, so a name starting on one of them is the cut's. A line ported apart reads what its
+    ported text reads (`ported`: its Name and Attribute nodes)."""
     unit_at = [-1] * (line_count + 2)
     for number, (start, end, _, _) in enumerate(cuts):
         unit_at[start:end + 1] = [number] * (end - start + 1)
     imported: set[str] = set()
     names: list[tuple[int, str]] = []
     attributes: list[tuple[int, ast.Attribute]] = []
+    for line, nodes in ported.items():
+        for node in nodes:
+            (names if isinstance(node, ast.Name) else attributes).append(
+                (unit_at[line], node.id if isinstance(node, ast.Name) else node))
     for node in walk(tree):
         if isinstance(node, ast.Name):
             unit = unit_at[node.lineno]
-            if unit >= 0:
+            if unit >= 0 and node.lineno not in ported:
                 names.append((unit, node.id))
         elif isinstance(node, ast.Attribute):
             unit = unit_at[node.lineno]
-            if unit >= 0:
+            if unit >= 0 and node.lineno not in ported:
                 attributes.append((unit, node))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:  # `np`, `F`, and `a.b` (with `a`) for `import a.b`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import libcst as cst
@@ -10,6 +11,8 @@ from porter.rewrite.nodes import _statement_of
 from porter.rewrite.results import Change, FilePort
 from porter.rewrite.sites import SiteIndex
 from porter.source.engine import RuleIndex, analyse_source
+
+RESOLVED = "resolved by another fix at this site"
 
 
 def _site_of(change: Change, where: dict, sites: SiteIndex) -> cst.CSTNode | None:
@@ -25,7 +28,8 @@ def _inside_edit(node: cst.CSTNode | None, parents: dict, edits: dict) -> bool:
 
 def _settle_resolved(result: FilePort, findings, sites: SiteIndex, parents: dict, edits: dict,
                      index: RuleIndex, path: str, markers: dict,
-                     whole_text: Callable[[str], str | None] | None = None) -> None:
+                     whole_text: Callable[[str], str | None] | None = None,
+                     left_to_do: Counter[str] | None = None) -> None:
     """A finding is not left to do when another applied fix already rewrote its construct away:
     NRN202 turns `torch.autocast("cuda", dtype=torch.float16)` into bf16, which resolves NRN207
     (fp16 autocast); NRN101 turns `.cuda("cuda:0")` into `.to(_porter_device(0))`, which resolves
@@ -48,6 +52,7 @@ def _settle_resolved(result: FilePort, findings, sites: SiteIndex, parents: dict
     code = result.ported
     for rule_id in dict.fromkeys(c.rule_id for c in pending):
         expected = sum(1 for c in result.changes if c.rule_id == rule_id and c.action != "fixed")
+        expected += (left_to_do or {}).get(rule_id, 0)
         resolved = expected - after.get(rule_id, 0)
         for change in [c for c in pending if c.rule_id == rule_id]:
             if resolved <= 0:
@@ -67,6 +72,6 @@ def _settle_resolved(result: FilePort, findings, sites: SiteIndex, parents: dict
                 if len(sharing) != 1 or len(texts) != 1 or len(at) != 1:
                     continue  # the marker cannot be told apart from another: it stays, and so does the item
                 code = "".join(lines[:at[0]] + lines[at[0] + len(block):])
-            change.action, change.detail = "fixed", "resolved by another fix at this site"
+            change.action, change.detail = "fixed", RESOLVED
             resolved -= 1
     result.ported = code
