@@ -49,6 +49,10 @@ MAX_KEPT_SHARE = 0.8
 _PLACEHOLDER = re.compile(r"^[ \t]*@?__porter_keep_(\d+)__(?: = \(.*\)|\(.*\),?|: \(.*\),?|=\(.*\),?)[ \t]*$")
 # A line that may import torch (a superset: a comment or string saying so only keeps more of the file).
 _IMPORTS_TORCH = re.compile(r"\bimport[ \t][^\n]*\btorch\b")
+# The statements that may hold statements (the others hold only expressions).
+_HOLDS_STATEMENTS = (ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+                     ast.TryStar, ast.Match)
+_INDENTED_LINE = re.compile(r"^[ \t\f]", re.MULTILINE)
 _WORD = re.compile(r"[^\W\d]\w*")
 # A statement holding a site and spanning this many lines is cut inside: the elements of its
 # literals (`op_db = [OpInfo(...), ...]`) that hold no site become placeholders too.
@@ -148,25 +152,26 @@ def _text_fixable(findings: list[Finding], source: str, tree: ast.Module | None,
     """The findings fixed as text if the cut leaves their statement out (porter.rewrite.text_fixes)."""
     if tree is None:
         return []
-    candidates = text_fixable(findings, source.splitlines(), catalogue, target)
+    lines = source.splitlines()
+    candidates = text_fixable(findings, lines, catalogue, target)
     if not candidates:
         return []
-    lines = {findings[i].line for i in candidates}
+    site_lines = {findings[i].line for i in candidates}
     innermost: dict[int, ast.stmt] = {}  # a site's line -> the innermost statement holding it
     for stmt in statements(tree):
         for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
-            if line in lines:
+            if line in site_lines:
                 innermost[line] = stmt
     return [findings[i] for i in sorted(candidates)
-            if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line])]
+            if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line], lines)]
 
 
 def _first_indent(tree: ast.Module | None, source: str) -> str:
     """The indent of the file's first indented block, which libcst takes as the module's default (new
     blocks a fix writes get it): the cut may have left that block out, so the port checks its
     skeleton has the same. The first statement in source order that starts its line indented."""
-    if tree is None:
-        return "    "
+    if tree is None or not _INDENTED_LINE.search(source):
+        return "    "  # (no line starts indented: no statement does)
     lines = source.splitlines()
     pending = [tree.body[::-1]]  # blocks as stacks, their first statement last: no pop(0) on a long body
     while pending:
@@ -246,10 +251,10 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None, 
     if sum(end - start + 1 for start, end, *_ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
         return None
     applied = {line for start, end, *_ in drops for line in apart if start <= line <= end} if apart else set()
-    reads = _reads_by_unit(tree, drops, len(lines), {})
+    reads = _reads_by_unit(tree, drops, lines, {})
     # The port's check for imports it left unused compares what the skeleton reads before and after:
     # after, a placeholder standing for a line ported apart lists what the ported line reads.
-    after = _reads_by_unit(tree, drops, len(lines), {line: lined.reads[line] for line in applied}) \
+    after = _reads_by_unit(tree, drops, lines, {line: lined.reads[line] for line in applied}) \
         if applied else reads
     relisted: dict[int, str] = {}
     skeleton: list[str] = []
@@ -368,7 +373,8 @@ def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[i
     dropped_previous = False  # consecutive statements no fix touches become one placeholder
     for position, stmt in enumerate(body):
         dropped, dropped_previous = dropped_previous, False
-        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+        decorators = getattr(stmt, "decorator_list", None)
+        start = min([stmt.lineno] + [d.lineno for d in decorators]) if decorators else stmt.lineno
         end = stmt.end_lineno or stmt.lineno
         if start <= previous_end:
             return None
@@ -380,7 +386,7 @@ def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[i
         if _exports(stmt) or getattr(stmt, "name", "").lower().startswith("_porter"):
             continue  # `__all__`, and helpers an earlier port added, are read by the port
         if not any(line in hits for line in range(start, end + 1)) and not _imports_at_load(stmt):
-            first = min([stmt, *getattr(stmt, "decorator_list", ())], key=lambda n: n.lineno)
+            first = min([stmt, *decorators], key=lambda n: n.lineno) if decorators else stmt
             # not `if x: return y` (its body shares the header's line), nor `a = 1; b = 2`
             if _alone(first, stmt, lines, lead=(b"", b"@")) is not None:
                 if dropped:
@@ -516,7 +522,7 @@ def _imports_at_load(node: ast.AST) -> bool:
     """Does the statement import when it runs (not inside a function it defines)?"""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return True
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) or not isinstance(node, _HOLDS_STATEMENTS):
         return False
     return any(_imports_at_load(child) for child in child_nodes(node) if isinstance(child, ast.stmt))
 
@@ -527,51 +533,66 @@ def _exports(stmt: ast.stmt) -> bool:
     return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
 
 
-def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], line_count: int,
+def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], lines: list[str],
                    ported: dict[int, list[ast.AST]]) -> list[list[str]]:
     """For each cut, the import-bound names and attribute chains it reads (deduplicated): what the
-    port's check for imports it left unused must still see. One walk of the file: a cut fills its
-    lines alone, so a name starting on one of them is the cut's. A line ported apart reads what its
-    ported text reads (`ported`: its Name and Attribute nodes)."""
-    unit_at = [-1] * (line_count + 2)
-    for number, (start, end, _, _) in enumerate(cuts):
-        unit_at[start:end + 1] = [number] * (end - start + 1)
+    port's check for imports it left unused must still see. A cut fills its lines alone, so a name
+    starting on one of them is the cut's; only cuts whose lines spell an imported name are walked,
+    and the walk ends once every name that could be read is listed (when no dotted import asks for
+    its chains). A line ported apart reads what its ported text reads (`ported`: its nodes)."""
     imported: set[str] = set()
-    names: list[tuple[int, str]] = []
-    attributes: list[tuple[int, ast.Attribute]] = []
-    for line, nodes in ported.items():
-        for node in nodes:
-            (names if isinstance(node, ast.Name) else attributes).append(
-                (unit_at[line], node.id if isinstance(node, ast.Name) else node))
-    for node in walk(tree):
-        if isinstance(node, ast.Name):
-            unit = unit_at[node.lineno]
-            if unit >= 0 and node.lineno not in ported:
-                names.append((unit, node.id))
-        elif isinstance(node, ast.Attribute):
-            unit = unit_at[node.lineno]
-            if unit >= 0 and node.lineno not in ported:
-                attributes.append((unit, node))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:  # `np`, `F`, and `a.b` (with `a`) for `import a.b`
+    for stmt in statements(tree):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:  # `np`, `F`, and `a.b` (with `a`) for `import a.b`
                 bound = alias.asname or alias.name
                 imported.update((bound, bound.split(".")[0]))
+    reads: list[list[str]] = [[] for _ in cuts]
+    if not imported:
+        return reads
+    dotted = tuple(k + "." for k in imported if "." in k)
+    spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(imported, key=len, reverse=True))) + r")\b")
     # The check asks only whether a name is still read somewhere: each is listed once, by the
     # first cut that reads it.
-    reads: list[dict[str, None]] = [{} for _ in cuts]
     listed: set[str] = set()
-    for unit, name in sorted(names):
-        if name in imported and name not in listed:
+    wanted: set[str] = set()  # the names the cuts' lines spell: none other can be listed
+    spelling: set[int] = set()  # the lines that spell one
+    for start, end, _, _ in cuts:
+        for number in range(start, end + 1):
+            found = spelled.findall(lines[number - 1]) if number not in ported else ()
+            if found:
+                wanted.update(found)
+                spelling.add(number)
+    wanted |= {node.id for nodes in ported.values() for node in nodes if isinstance(node, ast.Name)}
+    wanted &= imported
+    for number, (start, end, nodes, _) in enumerate(cuts):
+        if not dotted and wanted <= listed:
+            break
+        names: set[str] = set()
+        attributes: list[ast.Attribute] = []
+        for line in range(start, end + 1):
+            for node in ported.get(line, ()):
+                (names.add(node.id) if isinstance(node, ast.Name) else attributes.append(node))
+        if dotted or any(line in spelling for line in range(start, end + 1)):
+            for top in nodes:
+                for node in walk(top):
+                    if isinstance(node, ast.Name):
+                        if node.lineno not in ported:
+                            names.add(node.id)
+                    elif isinstance(node, ast.Attribute) and dotted and node.lineno not in ported:
+                        attributes.append(node)
+                if not dotted and wanted <= listed | names:
+                    break
+        unit: dict[str, None] = {}
+        for name in sorted(names & imported - listed):
             listed.add(name)
-            reads[unit].setdefault(name)
-    dotted = tuple(k + "." for k in imported if "." in k)
-    if dotted:
-        for unit, node in sorted(attributes, key=lambda item: item[0]):
+            unit.setdefault(name)
+        for node in attributes:
             chain = _chain(node)
             if chain and "." in chain and chain.startswith(dotted) and chain not in listed:
                 listed.add(chain)
-                reads[unit].setdefault(chain)
-    return [list(unit) for unit in reads]
+                unit.setdefault(chain)
+        reads[number] = list(unit)
+    return reads
 
 
 def _chain(node: ast.Attribute) -> str | None:

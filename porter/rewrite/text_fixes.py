@@ -12,6 +12,7 @@ compares the two ports.
 from __future__ import annotations
 
 import ast
+import re
 
 from porter.rewrite.helpers import DEVICE_HELPER
 from porter.rewrite.results import Change
@@ -40,8 +41,16 @@ def text_fixable(findings: list[Finding], lines: list[str], catalogue: Catalogue
     return found
 
 
-def statement_takes_text_fixes(stmt: ast.stmt) -> bool:
-    """No lambda, f-string or `device(...)` call in it: the libcst fix writes other text there."""
+# What a statement's text holds if it has a lambda, an f-string or a `device(...)` call (a superset).
+_MAY_TAKE_OTHER_TEXT = re.compile(r"\blambda\b|\bdevice\b|(?<![\w'\"])[rRbBuU]?[fF][rRbB]?['\"]")
+
+
+def statement_takes_text_fixes(stmt: ast.stmt, lines: list[str]) -> bool:
+    """No lambda, f-string or `device(...)` call in it: the libcst fix writes other text there.
+    `lines`: the file's, which are read first (most statements spell none of these)."""
+    span = range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)
+    if not any(_MAY_TAKE_OTHER_TEXT.search(lines[n - 1]) for n in span):
+        return True
     for node in ast.walk(stmt):
         if isinstance(node, (ast.Lambda, ast.JoinedStr)):
             return False
