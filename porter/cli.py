@@ -96,7 +96,7 @@ def lint(
     from porter.report import LINT_FORMATS, STATISTICS_FORMATS, LintReport
     from porter.source.adoption import AdoptionError
     from porter.source.catalogue import CatalogueError
-    from porter.source.engine import INTERNAL_ERROR
+    from porter.source.findings import INTERNAL_ERROR
     from porter.source.runner import lint_paths, lint_stdin
     from porter.source.selection import SelectionError
 

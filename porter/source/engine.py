@@ -20,29 +20,18 @@ from dataclasses import replace
 from porter.source.astwalk import node_fields
 from porter.source.astwalk import walk as walk_nodes
 from porter.source.catalogue import Matcher, Rule, glob_match, pattern_specificity
-from porter.source.findings import Finding
+from porter.source.findings import INTERNAL_ERROR, SYNTAX_ERROR, Finding
 from porter.source.gates import GateCheck
 from porter.source.names import SCOPE_NODES, Scope, dotted_parts, import_targets, qualified_names
 from porter.source.predicates import PREDICATES, fstring_text, string_value
 from porter.source.project import is_own_module
 from porter.source.rule_index import RuleIndex, hit_lines, token_lines, word_lines  # noqa: F401 - re-exported
 from porter.source.selectors import Selectors
-from porter.source.suppressions import (
-    comment_lines,
-    covers,
-    file_suppressions,
-    line_suppressions,
-    may_suppress,
-    noqa_line,
-    noqa_lines,
-    triple_quoted_spans,
-)
+from porter.source.suppressions import mark_suppressed
 
-SYNTAX_ERROR = "NRN001"
 # The marker `porter port` leaves above a statement it could not fix: `# porter: NRN131 <what to do>`.
 MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
 PORTER_HELPER_PREFIX = "_porter_"
-INTERNAL_ERROR = "NRN003"
 
 # Receivers rooted in these libraries are namespaces, never the tensor or module a method
 # such as `.cuda()` or `.half()` is called on.
@@ -855,50 +844,3 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
-    if not findings:
-        return findings
-    lines = source.split("\n")
-    # Only real comments suppress, never a string literal that looks like one. The source is
-    # tokenized only when some line looks like it holds a suppression, which is rare.
-    state: dict[str, dict | None] = {}
-
-    def comment(line: int) -> str:
-        if "comments" not in state:
-            state["comments"] = comment_lines(source)
-        comments = state["comments"]
-        return comments.get(line, "") if comments is not None else lines[line - 1]
-
-    file_codes = file_suppressions(source)
-    if file_codes:
-        file_codes = file_suppressions("\n".join(
-            comment(n) for n, text in enumerate(lines, start=1) if text.lstrip().startswith("#")
-        ))
-    # as in ruff, a finding in a multi-line string or a `\` continuation is silenced by the
-    # comment on its last line (looked for only when the source may hold a suppression at all)
-    maybe = may_suppress(source)
-    spans = triple_quoted_spans(source) if maybe else []
-
-    def full_map() -> dict[int, int]:
-        if "moved" not in state:
-            state["moved"] = noqa_lines(source)
-        return state["moved"]
-
-    out = []
-    for f in findings:
-        if file_codes and covers(file_codes, f.rule_id):
-            continue
-        codes = frozenset()
-        candidates = {f.line, f.end_line}
-        if maybe:
-            candidates.add(noqa_line(lines, f.line, f.end_line, full_map, spans))
-        for line in candidates:
-            if 0 < line <= len(lines) and line_suppressions(lines[line - 1]):
-                codes |= line_suppressions(comment(line))
-        if codes and covers(codes, f.rule_id):
-            f = Finding(**{**f.to_dict(), "suppressed": True})
-        out.append(f)
-    out.sort()
-    return out

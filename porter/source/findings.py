@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+# The engine's own findings: a file it could not parse, a rule that raised on it.
+SYNTAX_ERROR = "NRN001"
+INTERNAL_ERROR = "NRN003"
+
 
 @dataclass(frozen=True, order=True)
 class Finding:

@@ -15,9 +15,9 @@ from porter.source import extensions as extension_source
 from porter.source.cache import Cache, cache_key, content_hash, default_cache_dir, read_entries, save_entries
 from porter.source.catalogue import Catalogue, load_catalogue
 from porter.source.discovery import NOTEBOOK_SUFFIX, _excluded, discover
-from porter.source.engine import INTERNAL_ERROR, RuleIndex, analyse_source
+from porter.source.engine import RuleIndex, analyse_source
 from porter.source.extensions import EXTENSION_RULE, discover_extension_modules, extension_import_findings
-from porter.source.findings import Finding
+from porter.source.findings import INTERNAL_ERROR, Finding
 from porter.source.notebook import NotebookError, load_notebook, read_cells
 from porter.source.selection import ignored_rules, per_file_ignored, select_rules, validate_selectors
 from porter.source.suppressions import covers

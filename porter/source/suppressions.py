@@ -1,5 +1,6 @@
 """Inline suppressions: `# porter: ignore[NRN101]`, `# porter: ignore`, `# noqa: NRN101`, `# noqa`,
-and the file-level `# porter: ignore-file` (optionally `# porter: ignore-file[NRN1]`).
+and the file-level `# porter: ignore-file` (optionally `# porter: ignore-file[NRN1]`); and
+`mark_suppressed`, which applies them to a file's findings.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ import bisect
 import io
 import re
 import tokenize
+
+from porter.source.findings import Finding
 
 # A code list accepts ids and prefixes: NRN101, NRN1.
 _CODES = r"[A-Za-z]+\d*(?:\s*,\s*[A-Za-z]+\d*)*"
@@ -144,3 +147,51 @@ def noqa_lines(source: str) -> dict[int, int]:
             target = step[target]
         resolved[line] = target
     return resolved
+
+
+def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
+    """The findings sorted, those an inline or file-level suppression covers marked `suppressed`."""
+    if not findings:
+        return findings
+    lines = source.split("\n")
+    # Only real comments suppress, never a string literal that looks like one. The source is
+    # tokenized only when some line looks like it holds a suppression, which is rare.
+    state: dict[str, dict | None] = {}
+
+    def comment(line: int) -> str:
+        if "comments" not in state:
+            state["comments"] = comment_lines(source)
+        comments = state["comments"]
+        return comments.get(line, "") if comments is not None else lines[line - 1]
+
+    file_codes = file_suppressions(source)
+    if file_codes:
+        file_codes = file_suppressions("\n".join(
+            comment(n) for n, text in enumerate(lines, start=1) if text.lstrip().startswith("#")
+        ))
+    # as in ruff, a finding in a multi-line string or a `\` continuation is silenced by the
+    # comment on its last line (looked for only when the source may hold a suppression at all)
+    maybe = may_suppress(source)
+    spans = triple_quoted_spans(source) if maybe else []
+
+    def full_map() -> dict[int, int]:
+        if "moved" not in state:
+            state["moved"] = noqa_lines(source)
+        return state["moved"]
+
+    out = []
+    for f in findings:
+        if file_codes and covers(file_codes, f.rule_id):
+            continue
+        codes = frozenset()
+        candidates = {f.line, f.end_line}
+        if maybe:
+            candidates.add(noqa_line(lines, f.line, f.end_line, full_map, spans))
+        for line in candidates:
+            if 0 < line <= len(lines) and line_suppressions(lines[line - 1]):
+                codes |= line_suppressions(comment(line))
+        if codes and covers(codes, f.rule_id):
+            f = Finding(**{**f.to_dict(), "suppressed": True})
+        out.append(f)
+    out.sort()
+    return out
