@@ -160,7 +160,7 @@ def _inside_import(node: cst.CSTNode, parents: dict) -> bool:
 def _in_import_guard(stmt: cst.CSTNode, parents: dict) -> bool:
     """Is this statement in the body of a `try` that catches ImportError? Not in its handlers,
     `else` or `finally`: a fallback import in `except ImportError:` fails as well when the package
-    is absent (as lint sees it: porter.source.engine's _guarded_by_user)."""
+    is absent (as lint sees it: porter.source.site_context.guarded_by_user)."""
     child, node = stmt, parents.get(stmt)
     while node is not None and not isinstance(node, cst.Module):
         if isinstance(node, cst.Try) and child is node.body and any(

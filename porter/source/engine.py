@@ -27,11 +27,19 @@ from porter.source.predicates import PREDICATES, fstring_text, string_value
 from porter.source.project import is_own_module
 from porter.source.rule_index import RuleIndex, hit_lines, token_lines, word_lines  # noqa: F401 - re-exported
 from porter.source.selectors import Selectors
+from porter.source.site_context import (
+    PORTER_HELPER_PREFIX,
+    call_context,
+    guarded_by_user,
+    is_label,
+    is_table,
+    markers_above,
+    reaches_device,
+    value_position,
+    whole_statement,
+    wrapped_by_porter,
+)
 from porter.source.suppressions import mark_suppressed
-
-# The marker `porter port` leaves above a statement it could not fix: `# porter: NRN131 <what to do>`.
-MARKER = re.compile(r"#\s*porter:\s*(NRN\d{3})\b")
-PORTER_HELPER_PREFIX = "_porter_"
 
 # Receivers rooted in these libraries are namespaces, never the tensor or module a method
 # such as `.cuda()` or `.half()` is called on.
@@ -132,11 +140,11 @@ class _Analysis:
                manual: str = "") -> None:
         if rule.id not in self.index.reported:
             return
-        if rule.reach == "device" and not self._reaches_device(node):
+        if rule.reach == "device" and not reaches_device(node, self.parents):
             return
         if id(node) in self.in_kernel and matched.startswith(TRITON_PREFIX):
             return  # one finding per Triton kernel, on its @triton.jit decorator
-        if not manual and rule.removes_statement and not self._whole_statement(node):
+        if not manual and rule.removes_statement and not whole_statement(node, self.parents):
             manual = "its value is read, so the statement cannot simply be removed"
         line, col = start or (node.lineno, node.col_offset)
         end_line = node.end_lineno or node.lineno
@@ -156,50 +164,6 @@ class _Analysis:
                 manual=manual,
             )
         )
-
-    def _whole_statement(self, node: ast.AST) -> bool:
-        """Is this construct all its statement does: `flag = True` assigned to it, or it called alone?"""
-        parent = self.parents.get(id(node))
-        if isinstance(parent, ast.Call) and parent.func is node:
-            node, parent = parent, self.parents.get(id(parent))
-            return isinstance(parent, ast.Expr)
-        if isinstance(parent, ast.Assign):
-            return parent.targets == [node]
-        return isinstance(parent, (ast.AugAssign, ast.AnnAssign)) and parent.target is node
-
-    def _value_position(self, node: ast.AST) -> bool:
-        """Is this literal a value that flows on as such (assigned, returned, a default, a keyword
-        argument, an argument of a device call) rather than text printed, keyed or listed?"""
-        child, parent = node, self.parents.get(id(node))
-        while isinstance(parent, (ast.IfExp, ast.BoolOp)) and child is not getattr(parent, "test", None):
-            child, parent = parent, self.parents.get(id(parent))
-        if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-            return parent.value is child
-        if isinstance(parent, (ast.Return, ast.keyword, ast.arguments, ast.Lambda)):
-            return True
-        if isinstance(parent, ast.Dict) and child in parent.values:
-            # `{"device": "cuda"}`: a config entry named for a device (or backend) is a value
-            key = parent.keys[parent.values.index(child)]
-            text = string_value(key) if key is not None else None
-            return text is not None and ("device" in text.lower() or "backend" in text.lower())
-        if isinstance(parent, ast.Call) and child in parent.args:
-            func = parent.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            return name in ("to", "cuda") or "device" in name.lower()
-        return False
-
-    def _label(self, node: ast.AST, text: str) -> bool:
-        """A bare device-kind string used as a key: a dict key or a subscript. An indexed one
-        (`{"cuda:1": "cuda:0"}`, a map_location) still names a device."""
-        if text.strip().lower() not in ("cuda", "nccl"):
-            return False
-        parent = self.parents.get(id(node))
-        if isinstance(parent, ast.Dict):
-            return any(k is node for k in parent.keys)
-        if isinstance(parent, ast.Compare) and parent.left is node and len(parent.ops) == 1 \
-                and isinstance(parent.ops[0], (ast.In, ast.NotIn)):
-            return _is_table(parent.comparators[0])  # `"cuda" in BACKENDS`: a key looked up
-        return isinstance(parent, ast.Subscript) and parent.slice is node
 
     def claim(self, node: ast.AST) -> None:
         """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""
@@ -297,27 +261,8 @@ class _Analysis:
         """A site with its rule's `# porter: NRNxxx` marker above its statement is marked."""
         for i, finding in enumerate(self.findings):
             node = self.nodes.get(i)
-            if node is not None and finding.rule_id in self._markers_above(node):
+            if node is not None and finding.rule_id in markers_above(node, self.parents, self.tree, self.lines):
                 self.findings[i] = replace(finding, marked=True)
-
-    def _markers_above(self, node: ast.AST) -> set[str]:
-        """The rule ids of the marker comments right above the statement holding `node` (and above
-        the `try:` a guarded import is the first statement of, where port puts its marker)."""
-        stmt = node
-        while stmt is not None and not isinstance(stmt, ast.stmt):
-            stmt = self.parents.get(id(stmt))
-        if stmt is None and hasattr(node, "lineno"):  # a node the walk kept no parent for
-            stmt = _statement_at(self.tree, node.lineno)
-        found: set[str] = set()
-        while isinstance(stmt, ast.stmt):
-            start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
-            line = start - 1
-            while line >= 1 and self.lines[line - 1].lstrip().startswith("#"):
-                found.update(MARKER.findall(self.lines[line - 1]))
-                line -= 1
-            parent = self.parents.get(id(stmt))
-            stmt = parent if isinstance(parent, ast.Try) and parent.body and parent.body[0] is stmt else None
-        return found
 
     def own_attribute(self, node: ast.Attribute) -> bool:
         """Is this an attribute the file gives its own objects (`self.is_cuda = flag`, a method or class
@@ -366,33 +311,6 @@ class _Analysis:
                 return rule
         return None
 
-    def _reaches_device(self, node: ast.AST) -> bool:
-        """Can the value at `node` reach the device? Not in a dtype table or comparison, not in
-        code that keeps it on the CPU (`device="cpu"`, `.cpu()`, `.numpy()`), and not while a
-        module is built (`__init__`: tables computed once, then cast)."""
-        child, parent = node, self.parents.get(id(node))
-        while parent is not None and not isinstance(parent, ast.stmt):
-            if isinstance(parent, (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Compare)):
-                return False
-            if isinstance(parent, ast.Call):
-                if any(k.arg == "device" and _names_cpu(k.value) for k in parent.keywords):
-                    return False
-                func = parent.func
-                if isinstance(func, ast.Attribute) and func.attr in CPU_SIDE_METHODS:
-                    return False
-            if isinstance(parent, ast.Attribute) and parent.value is child and parent.attr in CPU_SIDE_METHODS:
-                return False
-            child, parent = parent, self.parents.get(id(parent))
-        receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
-        for sub in walk_nodes(receiver) if receiver is not None else ():
-            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "cpu":
-                return False
-        while parent is not None:
-            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                return parent.name != "__init__"
-            parent = self.parents.get(id(parent))
-        return True
-
     def _guard(self, rule: Rule, fn, *args) -> None:
         if rule.id in self.broken_rules:
             return
@@ -433,8 +351,8 @@ class _Analysis:
         qualnames = qualified_names(node, scope)
         if not qualnames:
             return
-        context = self._context(node, parent)
-        if context == "call" and self._wrapped_by_porter(parent):
+        context = call_context(node, parent, self.parents)
+        if context == "call" and wrapped_by_porter(parent, self.parents):
             return
         best: tuple[int, Rule, str] | None = None
         names = self.index.names
@@ -460,26 +378,6 @@ class _Analysis:
             elif "guard-import" in transforms:
                 manual = "a use of the package: port guards its imports and marks its uses"
             self._guard(best[1], self.report, best[1], node, best[2], None, manual)
-
-    def _wrapped_by_porter(self, call: ast.AST) -> bool:
-        """`_porter_loader(DataLoader(...))`: a call a port already wrapped in one of its helpers."""
-        outer = self.parents.get(id(call))
-        return (
-            isinstance(outer, ast.Call)
-            and isinstance(outer.func, ast.Name)
-            and outer.func.id.startswith(PORTER_HELPER_PREFIX)
-            and call in outer.args
-        )
-
-    def _context(self, node: ast.AST, parent: ast.AST | None) -> str:
-        if isinstance(parent, ast.Call) and parent.func is node:
-            grand = self.parents.get(id(parent))
-            if grand is not None and parent in getattr(grand, "decorator_list", ()):
-                return "decorator"
-            return "call"
-        if parent is not None and node in getattr(parent, "decorator_list", ()):
-            return "decorator"
-        return "reference"
 
     def _call(self, node: ast.Call, scope: Scope) -> None:
         func = node.func
@@ -568,7 +466,7 @@ class _Analysis:
     def _compare(self, node: ast.Compare, scope: Scope) -> None:
         if not all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops):
             return
-        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) and _is_table(node.comparators[0]) \
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) and is_table(node.comparators[0]) \
                 and string_value(node.left) is not None:
             return  # `"cuda" in BACKENDS`: a key looked up in a table, not a test of a device
         if any("cuda" in (string_value(s) or "") for s in _compared_strings(node)) \
@@ -605,27 +503,14 @@ class _Analysis:
                     if best is None or score > best[0]:
                         best = (score, rule)
             if best is not None:
-                if self._guarded_by_user(node) and {f.transform for f in best[1].fixes.values()} == {"guard-import"}:
+                if guarded_by_user(node, self.parents) \
+                        and {f.transform for f in best[1].fixes.values()} == {"guard-import"}:
                     continue  # `try: import triton / except ImportError:` already is what port would write
                 self._guard(best[1], self.report, best[1], alias, qualname)
 
     def _own(self, qualname: str) -> bool:
         """A name from the project's own package (porter.source.project): never the CUDA-only package."""
         return bool(self.path) and is_own_module(qualname, self.path)
-
-    def _guarded_by_user(self, node: ast.AST) -> bool:
-        """Is this import in the body of a `try` that catches ImportError (or any exception)?"""
-        child, parent = node, self.parents.get(id(node))
-        while parent is not None and not isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if isinstance(parent, ast.Try) and child in parent.body:
-                for handler in parent.handlers:
-                    caught = handler.type
-                    names = {getattr(n, "id", getattr(n, "attr", "")) for n in (
-                        caught.elts if isinstance(caught, ast.Tuple) else [caught])} if caught else {"Exception"}
-                    if names & {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}:
-                        return True
-            child, parent = parent, self.parents.get(id(parent))
-        return False
 
     def _string(self, node: ast.AST, scope: Scope) -> None:
         key = id(node)
@@ -642,9 +527,9 @@ class _Analysis:
                 self.claimed.add(key)
                 if "cuda" in text.lower() and key in self.selectors().strings:
                     return  # `impl="cuda"` where impl also is "ref": the name of an implementation
-                if self._label(node, text):
+                if is_label(node, text, self.parents):
                     return  # `{"cuda": "gpu"}`, `names["cuda"]`: a key naming a device kind, not a device
-                manual = "" if self._value_position(node) else (
+                manual = "" if value_position(node, self.parents) else (
                     "it is compared, printed, listed, keyed or computed with rather than passed on as a value")
                 self._guard(rule, self.report, rule, node, text, None, manual)
                 return
@@ -679,15 +564,6 @@ def _own_value_kept(rule: Rule, call: ast.Call) -> str:
 
 TRITON_PREFIX = "triton"
 TRITON_JIT = frozenset({"triton.jit", "triton.runtime.jit.jit"})
-# Calls after which a tensor is on the host (or no tensor at all).
-CPU_SIDE_METHODS = frozenset({"cpu", "numpy", "tolist", "item"})
-
-
-def _names_cpu(value: ast.AST) -> bool:
-    text = string_value(value)
-    if text is None and isinstance(value, ast.Call) and value.args:  # torch.device("cpu")
-        text = string_value(value.args[0])
-    return text is not None and text.split(":")[0] == "cpu"
 
 
 # Fixes of rules that stand for a whole CUDA-only package (flash_attn, triton, apex, ...): inside the
@@ -701,37 +577,6 @@ def is_package_rule(rule: Rule) -> bool:
 
 # Fixes that rewrite the call a name is the callee of: a bare reference to the name cannot take them.
 CALL_TRANSFORMS = frozenset({"guarded-call", "replace", "autocast", "keywords", "statement"})
-
-def _statement_at(tree: ast.AST, line: int) -> ast.stmt | None:
-    """The innermost statement spanning `line` (a walk down the statements only)."""
-    blocks = (ast.stmt, ast.excepthandler, ast.match_case)
-    found, nodes = None, list(ast.iter_child_nodes(tree))
-    while nodes:
-        node = nodes.pop()
-        if isinstance(node, blocks) and node.lineno <= line <= (node.end_lineno or line):
-            if isinstance(node, ast.stmt):
-                found = node
-            nodes = [n for n in ast.iter_child_nodes(node) if isinstance(n, blocks)]
-    return found
-
-
-# Words in a name that hold a device (or backend) string: `"cuda" in args.device` tests a device.
-_DEVICE_WORDS = ("dev", "type", "accel", "backend")
-
-
-def _is_table(node: ast.AST) -> bool:
-    """Is `"cuda" in node` a lookup in a table (a literal container, or a name that does not read
-    as a device string: `BACKENDS`, `names`) rather than a test of a device string?"""
-    if isinstance(node, (ast.Dict, ast.Set, ast.List, ast.Tuple, ast.DictComp, ast.SetComp, ast.ListComp)):
-        return True
-    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
-    if name is None:
-        return False
-    lower = name.lower()
-    if "dev" in lower:
-        return False  # a device string, or a list of devices (`"cuda" in devices` asks about CUDA)
-    plural = lower.endswith("s") and not lower.endswith("ss")  # `BACKENDS`, `types`: a collection
-    return plural or not any(word in lower for word in _DEVICE_WORDS)
 
 
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
