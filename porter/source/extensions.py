@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from porter.source.astwalk import walk
-from porter.source.engine import gc_paused, last_name
+from porter.source.engine import gc_paused
 from porter.source.findings import Finding
+from porter.source.matching import last_name
 from porter.source.suppressions import mark_suppressed
 
 # The rule their imports are reported, guarded and marked under.

@@ -154,7 +154,7 @@ def test_match_statements_are_walked():
 def test_token_lines_finds_the_lines_the_token_regex_does(text):
     import re
 
-    from porter.source.engine import hit_lines, token_lines
+    from porter.source.rule_index import hit_lines, token_lines
 
     tokens = ("NCCL", "NCCL_", "cuda", "device_id", "device_ids", "_cuda")
     regex = re.compile("|".join(re.escape(t) for t in tokens))
@@ -175,7 +175,7 @@ def test_prefilter_searches_only_tokens_that_hold_no_other():
 def test_word_lines_finds_the_lines_the_word_regex_does(text):
     import re
 
-    from porter.source.engine import hit_lines, word_lines
+    from porter.source.rule_index import hit_lines, word_lines
 
     words = ("tc", "F", "Fn")
     regex = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words)) + r")\b")

@@ -1,0 +1,244 @@
+"""One file's analysis: the walk of the statements on token lines (each node with its scope, parents
+recorded), the dispatch of each node to its matchers (porter.source.matching), and the findings
+reported, gated and marked. A rule that raises yields an internal-error finding, never an abort.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+from collections.abc import Iterator
+from dataclasses import replace
+
+from porter.source.astwalk import node_fields
+from porter.source.astwalk import walk as walk_nodes
+from porter.source.catalogue import Rule
+from porter.source.findings import INTERNAL_ERROR, Finding
+from porter.source.gates import GateCheck
+from porter.source.matching import Matchers
+from porter.source.names import SCOPE_NODES, Scope
+from porter.source.predicates import string_value
+from porter.source.rule_index import RuleIndex, token_lines
+from porter.source.selectors import Selectors
+from porter.source.site_context import PORTER_HELPER_PREFIX, markers_above, reaches_device, whole_statement
+
+TRITON_PREFIX = "triton"
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# The fields of a scope-opening node that belong to the new scope; decorators, bases and
+# default values are evaluated in the enclosing one.
+INNER_FIELDS: dict[type, tuple[str, ...]] = {
+    ast.FunctionDef: ("args", "body", "returns"),
+    ast.AsyncFunctionDef: ("args", "body", "returns"),
+    ast.Lambda: ("args", "body"),
+    ast.ClassDef: ("body",),
+    ast.ListComp: ("elt", "generators"),
+    ast.SetComp: ("elt", "generators"),
+    ast.GeneratorExp: ("elt", "generators"),
+    ast.DictComp: ("key", "value", "generators"),
+}
+_SCOPE_CLASSES = frozenset(SCOPE_NODES)
+# The node classes `Analysis.run` does something with.
+_DISPATCHED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Call, ast.Attribute, ast.Name, ast.Compare,
+                         ast.Import, ast.ImportFrom, ast.JoinedStr, ast.Constant})
+_EXPRESSION_SCOPES = frozenset({ast.Lambda, *COMPREHENSIONS})
+_WALK_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _walk_fields(cls: type) -> tuple[tuple[str, bool], ...]:
+    """A node class's fields that may hold nodes, each with whether it belongs to the scope the
+    node opens (INNER_FIELDS)."""
+    fields = _WALK_FIELDS.get(cls)
+    if fields is None:
+        inner = INNER_FIELDS.get(cls, ())
+        fields = _WALK_FIELDS[cls] = tuple((f, f in inner) for f in node_fields(cls))
+    return fields
+
+
+class Analysis(Matchers):
+    """The state of one file's analysis: its findings and the node of each, the nodes claimed by a
+    finding (that the string and name rules then skip), the parent of each walked node."""
+
+    def __init__(self, source: str, path: str, index: RuleIndex, cell: int | None) -> None:
+        self.source = source
+        self.path = path
+        self.index = index
+        self.cell = cell
+        self.findings: list[Finding] = []
+        self.claimed: set[int] = set()
+        self.docstrings: set[int] = set()
+        self.in_fstring: set[int] = set()
+        self.parents: dict[int, ast.AST] = {}
+        self.strings: list[tuple[ast.AST, Scope]] = []
+        self.broken_rules: set[str] = set()
+        self._lines: list[str] | None = None
+        # The ast node of each finding (by its index in `findings`), for the device-test check.
+        self.nodes: dict[int, ast.AST] = {}
+        self.tree: ast.Module | None = None
+        self._own_attributes: set[tuple[str, str]] | None = None
+        # Nodes inside a Triton kernel (its body, signature and other decorators): the kernel is
+        # reported once, on its @triton.jit decorator, not once per `tl.*` use.
+        self.in_kernel: set[int] = set()
+        self._selectors: Selectors | None = None
+
+    def selectors(self) -> Selectors:
+        """The implementation-choosing names (`impl in ["ref", "cuda"]`), found on first need."""
+        if self._selectors is None:
+            self._selectors = Selectors(self.tree, self.source)
+        return self._selectors
+
+    # -- positions ---------------------------------------------------------------------------
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.source.split("\n")
+        return self._lines
+
+    def _char_col(self, line: int, byte_col: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_col + 1
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace")) + 1
+
+    def report(self, rule: Rule, node: ast.AST, matched: str, start: tuple[int, int] | None = None,
+               manual: str = "") -> None:
+        if rule.id not in self.index.reported:
+            return
+        if rule.reach == "device" and not reaches_device(node, self.parents):
+            return
+        if id(node) in self.in_kernel and matched.startswith(TRITON_PREFIX):
+            return  # one finding per Triton kernel, on its @triton.jit decorator
+        if not manual and rule.removes_statement and not whole_statement(node, self.parents):
+            manual = "its value is read, so the statement cannot simply be removed"
+        line, col = start or (node.lineno, node.col_offset)
+        end_line = node.end_lineno or node.lineno
+        message = rule.message.replace("{name}", matched)
+        self.nodes[len(self.findings)] = node
+        self.findings.append(
+            Finding(
+                path=self.path,
+                line=line,
+                col=self._char_col(line, col),
+                rule_id=rule.id,
+                message=message,
+                end_line=end_line,
+                end_col=self._char_col(end_line, node.end_col_offset or node.col_offset),
+                cell=self.cell,
+                matched=matched,
+                manual=manual,
+            )
+        )
+
+    def claim(self, node: ast.AST) -> None:
+        """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""
+        for sub in walk_nodes(node):
+            if isinstance(sub, (ast.Constant, ast.JoinedStr, ast.Name, ast.Attribute)):
+                self.claimed.add(id(sub))
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def walk(self, tree: ast.Module, hits: list[int]) -> Iterator[tuple[ast.AST, Scope]]:
+        """The nodes overlapping a hit line (and the nodes without a position, which may hold
+        some: `case` blocks, arguments) that `run` dispatches on, each with its scope, parents
+        recorded for all. Operator and context leaves (`Load()`, `Add()`) are not visited."""
+        module_scope = Scope(tree, None, walrus_lines=token_lines(self.source, (":=",)))
+        self._mark_docstring(tree)
+        parents = self.parents
+        bisect_left, n_hits, AST = bisect.bisect_left, len(hits), ast.AST
+        stack: list[tuple[ast.AST, Scope]] = [(tree, module_scope)]
+        while stack:
+            node, scope = stack.pop()
+            cls = type(node)
+            if cls is ast.FunctionDef and node.name.startswith(PORTER_HELPER_PREFIX):
+                continue  # a helper porter added (`_porter_device`, `_porter_save`): handled code
+            if cls in _DISPATCHED:  # most nodes are only passed through: `run` does nothing with them
+                yield node, scope
+            inner = scope
+            if cls in _SCOPE_CLASSES:
+                inner = Scope(node, scope)
+                if cls not in _EXPRESSION_SCOPES:
+                    self._mark_docstring(node)
+            for field_name, is_inner in _walk_fields(cls):
+                value = getattr(node, field_name, None)
+                if value is None:
+                    continue
+                children = value if type(value) is list else (value,)
+                child_scope = inner if is_inner else scope
+                for child in children:
+                    if not isinstance(child, AST):
+                        continue
+                    start = getattr(child, "lineno", None)
+                    if start is not None:  # does it overlap a hit line (its decorators count)?
+                        decorators = getattr(child, "decorator_list", None)
+                        if decorators:
+                            start = min(start, decorators[0].lineno)
+                        i = bisect_left(hits, start)
+                        if i == n_hits or hits[i] > (child.end_lineno or start):
+                            continue
+                    parents[id(child)] = node
+                    stack.append((child, child_scope))
+
+    def _mark_docstring(self, node: ast.AST) -> None:
+        body = getattr(node, "body", None)
+        if body and isinstance(body, list) and isinstance(body[0], ast.Expr):
+            if string_value(body[0].value) is not None:
+                self.docstrings.add(id(body[0].value))
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def run(self, tree: ast.Module, hits: list[int]) -> None:
+        self.tree = tree
+        for node, scope in self.walk(tree, hits):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+                self._triton_kernel(node, scope)
+            if isinstance(node, ast.Call):
+                self._call(node, scope)
+            elif isinstance(node, (ast.Attribute, ast.Name)):
+                parent = self.parents.get(id(node))
+                if not (isinstance(parent, ast.Attribute) and parent.value is node):
+                    self._chain(node, parent, scope)
+            elif isinstance(node, ast.Compare):
+                self._compare(node, scope)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                self._import(node)
+            elif isinstance(node, ast.JoinedStr):
+                for value in node.values:
+                    self.in_fstring.add(id(value))
+                self.strings.append((node, scope))
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self.strings.append((node, scope))
+        # Strings last: a literal that a more specific rule reported is not reported again.
+        for node, scope in self.strings:
+            self._string(node, scope)
+        if any(rule.device_test or any(m.value == "cpu-device" for m in rule.matchers) for rule in self.index.rules):
+            rules = {rule.id: rule for rule in self.index.rules}
+            gated = GateCheck(tree, self.parents, self.findings, self.nodes, rules, self.source,
+                              self.selectors).apply()
+            if None in gated:  # dropped findings: the nodes are renumbered with the rest
+                kept = [i for i, f in enumerate(gated) if f is not None]
+                self.nodes = {new: self.nodes[old] for new, old in enumerate(kept) if old in self.nodes}
+            self.findings = [f for f in gated if f is not None]
+        if "porter:" in self.source:
+            self._acknowledge_markers()
+
+    def _acknowledge_markers(self) -> None:
+        """A site with its rule's `# porter: NRNxxx` marker above its statement is marked."""
+        for i, finding in enumerate(self.findings):
+            node = self.nodes.get(i)
+            if node is not None and finding.rule_id in markers_above(node, self.parents, self.tree, self.lines):
+                self.findings[i] = replace(finding, marked=True)
+
+    def _guard(self, rule: Rule, fn, *args) -> None:
+        if rule.id in self.broken_rules:
+            return
+        try:
+            fn(*args)
+        except Exception as exc:  # a broken rule must never abort the run
+            self.broken_rules.add(rule.id)
+            self.findings.append(
+                Finding(
+                    path=self.path, line=1, col=1, rule_id=INTERNAL_ERROR,
+                    message=f"internal error in rule {rule.id}: {type(exc).__name__}: {exc}",
+                    end_line=1, end_col=1, cell=self.cell, matched=rule.id,
+                )
+            )
