@@ -120,6 +120,20 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
     return result if result.text else None
 
 
+def lines_apart(source: str, findings: list[Finding], tree: ast.Module | None, soft: list[Finding],
+                 catalogue: Catalogue, target: str, unsafe_fixes: bool, line_length: int | None,
+                 layout: tuple[str, str], index: RuleIndex, path: str) -> LinePorts | None:
+    """The one-line statements ported apart (porter.rewrite.line_port), but lines whose sites are all
+    `.cuda()` fixed as text."""
+    if tree is None or not findings:
+        return None
+    counted: Counter[int] = Counter(f.line for f in findings if not f.suppressed)
+    soft_lines = Counter(f.line for f in soft)
+    skip = {line for line, n in soft_lines.items() if counted[line] == n}
+    return port_lines(source, source.splitlines(keepends=True), tree, findings, catalogue, target, unsafe_fixes,
+                      line_length, layout, index, path, skip)
+
+
 def torch_name(tree: ast.Module) -> str | None:
     """The file's name for torch, as the port finds it (porter.rewrite.placement): a top-level
     `import torch [as T]`, else the first one anywhere."""

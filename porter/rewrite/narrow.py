@@ -31,12 +31,13 @@ import warnings
 from collections import Counter
 from dataclasses import replace
 
+from porter.rewrite.cut_reads import imports_read_apart, reads_by_unit
 from porter.rewrite.file_port import FilePort, port_source
-from porter.rewrite.line_port import LinePorts, port_lines
+from porter.rewrite.line_port import LinePorts, lines_apart
 from porter.rewrite.settle import RESOLVED
-from porter.rewrite.text_fixes import apply_text_fixes, statement_takes_text_fixes, text_fix_change, text_fixable
+from porter.rewrite.text_fixes import apply_text_fixes, text_fix_change, text_fixable_findings
 from porter.rewrite.transforms import FileContext
-from porter.source.astwalk import child_nodes, statements, walk
+from porter.source.astwalk import child_nodes
 from porter.source.catalogue import Catalogue
 from porter.source.engine import RuleIndex, analyse_source, gc_paused
 from porter.source.findings import Finding
@@ -53,7 +54,6 @@ _IMPORTS_TORCH = re.compile(r"\bimport[ \t][^\n]*\btorch\b")
 _HOLDS_STATEMENTS = (ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
                      ast.TryStar, ast.Match)
 _INDENTED_LINE = re.compile(r"^[ \t\f]", re.MULTILINE)
-_WORD = re.compile(r"[^\W\d]\w*")
 # A statement holding a site and spanning this many lines is cut inside: the elements of its
 # literals (`op_db = [OpInfo(...), ...]`) that hold no site become placeholders too.
 MIN_ELEMENT_LINES = 8
@@ -79,8 +79,8 @@ def port_source_narrow(
     findings = analyse_source(source, path, index, keep_tree=parsed)  # what lint reports for the whole file
     tree = parsed[0] if parsed else None
     layout = (_first_indent(tree or _parse(source), source), _first_newline(source))
-    soft = _text_fixable(findings, source, tree, catalogue, target)
-    lined = _lines_apart(source, findings, tree, soft, catalogue, target, unsafe_fixes, line_length, layout,
+    soft = text_fixable_findings(findings, source, tree, catalogue, target)
+    lined = lines_apart(source, findings, tree, soft, catalogue, target, unsafe_fixes, line_length, layout,
                          index, path)
     if lined is not None:
         soft = [f for f in soft if f.line not in lined.text]
@@ -131,39 +131,6 @@ def port_source_narrow(
         result.changes += [c for line in sorted(applied) for c in lined.changes[line]]
         result.changes.sort(key=lambda c: order.get((c.rule_id, c.line, c.col), len(order)))
     return result
-
-
-def _lines_apart(source: str, findings: list[Finding], tree: ast.Module | None, soft: list[Finding],
-                 catalogue: Catalogue, target: str, unsafe_fixes: bool, line_length: int | None,
-                 layout: tuple[str, str], index: RuleIndex, path: str) -> LinePorts | None:
-    """The one-line statements ported apart (porter.rewrite.line_port), but lines whose sites are all
-    `.cuda()` fixed as text."""
-    if tree is None or not findings:
-        return None
-    counted: Counter[int] = Counter(f.line for f in findings if not f.suppressed)
-    soft_lines = Counter(f.line for f in soft)
-    skip = {line for line, n in soft_lines.items() if counted[line] == n}
-    return port_lines(source, source.splitlines(keepends=True), tree, findings, catalogue, target, unsafe_fixes,
-                      line_length, layout, index, path, skip)
-
-
-def _text_fixable(findings: list[Finding], source: str, tree: ast.Module | None, catalogue: Catalogue,
-                  target: str) -> list[Finding]:
-    """The findings fixed as text if the cut leaves their statement out (porter.rewrite.text_fixes)."""
-    if tree is None:
-        return []
-    lines = source.splitlines()
-    candidates = text_fixable(findings, lines, catalogue, target)
-    if not candidates:
-        return []
-    site_lines = {findings[i].line for i in candidates}
-    innermost: dict[int, ast.stmt] = {}  # a site's line -> the innermost statement holding it
-    for stmt in statements(tree):
-        for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
-            if line in site_lines:
-                innermost[line] = stmt
-    return [findings[i] for i in sorted(candidates)
-            if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line], lines)]
 
 
 def _first_indent(tree: ast.Module | None, source: str) -> str:
@@ -238,7 +205,7 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None, 
         return None
     lines = source.splitlines(keepends=True)
     if apart:
-        hit_set.update(_imports_read_apart(tree, apart, lines))
+        hit_set.update(imports_read_apart(tree, apart, lines))
     if len(lines) != source.count("\n") + (0 if source.endswith("\n") else 1) or "\f" in source:
         return None  # line breaks other than \n and \r\n (or form feeds): keep the cut out of it
     drops = _drops(tree.body, hit_set, lines, {f.line for f in findings})
@@ -250,12 +217,15 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None, 
         return None
     if sum(end - start + 1 for start, end, *_ in drops) < (1 - MAX_KEPT_SHARE) * len(lines):
         return None
-    applied = {line for start, end, *_ in drops for line in apart if start <= line <= end} if apart else set()
-    reads = _reads_by_unit(tree, drops, lines, {})
+    applied: set[int] = set()
+    if apart:
+        cut = bytearray(len(lines) + 2)
+        for start, end, *_ in drops:
+            cut[start:end + 1] = b"\1" * (end - start + 1)
+        applied = {line for line in apart if cut[line]}
     # The port's check for imports it left unused compares what the skeleton reads before and after:
     # after, a placeholder standing for a line ported apart lists what the ported line reads.
-    after = _reads_by_unit(tree, drops, lines, {line: lined.reads[line] for line in applied}) \
-        if applied else reads
+    reads, after = reads_by_unit(tree, drops, lines, {line: lined.reads[line] for line in applied})
     relisted: dict[int, str] = {}
     skeleton: list[str] = []
     line_map: list[int] = []
@@ -312,23 +282,6 @@ def _placeholder(number: int, form: str, names: list[str]) -> str:
     at = "@" if kind == "deco" else ""
     return f"{at}__porter_keep_{number}__" + {"stmt": " = ", "elt": "", "entry": ": ", "kw": "=", "deco": ""}[kind] \
         + listed + form[len(kind):]
-
-
-def _imports_read_apart(tree: ast.Module, apart: dict[int, str], lines: list[str]) -> list[int]:
-    """The lines of the imports inside functions and blocks that bind a name a line ported apart
-    reads (its words, a superset): kept like a site, so the port's check for imports it left
-    unused sees them (a cut function is spliced back as it was, imports and all)."""
-    nested: dict[str, list[ast.stmt]] = {}
-    top = set(map(id, tree.body))
-    for stmt in statements(tree):
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and id(stmt) not in top:
-            for alias in stmt.names:
-                nested.setdefault((alias.asname or alias.name).split(".")[0], []).append(stmt)
-    if not nested:
-        return []
-    words = {word for line in apart for word in _WORD.findall(lines[line - 1])}
-    return [line for name in words & nested.keys() for stmt in nested[name]
-            for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
 
 
 def _torch_import_lines(source: str) -> list[int]:
@@ -531,80 +484,6 @@ def _exports(stmt: ast.stmt) -> bool:
     """Does the statement set `__all__`, which the port reads to keep re-exported imports?"""
     targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
     return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
-
-
-def _reads_by_unit(tree: ast.Module, cuts: list[_Cut], lines: list[str],
-                   ported: dict[int, list[ast.AST]]) -> list[list[str]]:
-    """For each cut, the import-bound names and attribute chains it reads (deduplicated): what the
-    port's check for imports it left unused must still see. A cut fills its lines alone, so a name
-    starting on one of them is the cut's; only cuts whose lines spell an imported name are walked,
-    and the walk ends once every name that could be read is listed (when no dotted import asks for
-    its chains). A line ported apart reads what its ported text reads (`ported`: its nodes)."""
-    imported: set[str] = set()
-    for stmt in statements(tree):
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for alias in stmt.names:  # `np`, `F`, and `a.b` (with `a`) for `import a.b`
-                bound = alias.asname or alias.name
-                imported.update((bound, bound.split(".")[0]))
-    reads: list[list[str]] = [[] for _ in cuts]
-    if not imported:
-        return reads
-    dotted = tuple(k + "." for k in imported if "." in k)
-    spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(imported, key=len, reverse=True))) + r")\b")
-    # The check asks only whether a name is still read somewhere: each is listed once, by the
-    # first cut that reads it.
-    listed: set[str] = set()
-    wanted: set[str] = set()  # the names the cuts' lines spell: none other can be listed
-    spelling: set[int] = set()  # the lines that spell one
-    for start, end, _, _ in cuts:
-        for number in range(start, end + 1):
-            found = spelled.findall(lines[number - 1]) if number not in ported else ()
-            if found:
-                wanted.update(found)
-                spelling.add(number)
-    wanted |= {node.id for nodes in ported.values() for node in nodes if isinstance(node, ast.Name)}
-    wanted &= imported
-    for number, (start, end, nodes, _) in enumerate(cuts):
-        if not dotted and wanted <= listed:
-            break
-        names: set[str] = set()
-        attributes: list[ast.Attribute] = []
-        for line in range(start, end + 1):
-            for node in ported.get(line, ()):
-                (names.add(node.id) if isinstance(node, ast.Name) else attributes.append(node))
-        if dotted or any(line in spelling for line in range(start, end + 1)):
-            for top in nodes:
-                for node in walk(top):
-                    if isinstance(node, ast.Name):
-                        if node.lineno not in ported:
-                            names.add(node.id)
-                    elif isinstance(node, ast.Attribute) and dotted and node.lineno not in ported:
-                        attributes.append(node)
-                if not dotted and wanted <= listed | names:
-                    break
-        unit: dict[str, None] = {}
-        for name in sorted(names & imported - listed):
-            listed.add(name)
-            unit.setdefault(name)
-        for node in attributes:
-            chain = _chain(node)
-            if chain and "." in chain and chain.startswith(dotted) and chain not in listed:
-                listed.add(chain)
-                unit.setdefault(chain)
-        reads[number] = list(unit)
-    return reads
-
-
-def _chain(node: ast.Attribute) -> str | None:
-    parts = []
-    current: ast.AST = node
-    while isinstance(current, ast.Attribute):
-        parts.append(current.attr)
-        current = current.value
-    if not isinstance(current, ast.Name):
-        return None
-    parts.append(current.id)
-    return ".".join(reversed(parts))
 
 
 def _splice(ported: str, originals: dict[int, str]) -> str | None:

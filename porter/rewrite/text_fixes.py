@@ -16,6 +16,7 @@ import re
 
 from porter.rewrite.helpers import DEVICE_HELPER
 from porter.rewrite.results import Change
+from porter.source.astwalk import statements
 from porter.source.catalogue import Catalogue
 from porter.source.findings import Finding
 
@@ -76,3 +77,22 @@ def apply_text_fixes(text: str, first_line: int, sites: list[Finding]) -> str:
 def text_fix_change(f: Finding, catalogue: Catalogue, target: str) -> Change:
     """The report's entry for a site fixed as text: what the libcst port reports for it."""
     return Change(f.rule_id, f.line, f.col, "fixed", catalogue.get(f.rule_id).fix_for(target).result, f.matched)
+
+
+def text_fixable_findings(findings: list[Finding], source: str, tree: ast.Module | None, catalogue: Catalogue,
+                  target: str) -> list[Finding]:
+    """The findings fixed as text if the cut leaves their statement out (porter.rewrite.text_fixes)."""
+    if tree is None:
+        return []
+    lines = source.splitlines()
+    candidates = text_fixable(findings, lines, catalogue, target)
+    if not candidates:
+        return []
+    site_lines = {findings[i].line for i in candidates}
+    innermost: dict[int, ast.stmt] = {}  # a site's line -> the innermost statement holding it
+    for stmt in statements(tree):
+        for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
+            if line in site_lines:
+                innermost[line] = stmt
+    return [findings[i] for i in sorted(candidates)
+            if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line], lines)]

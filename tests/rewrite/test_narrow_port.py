@@ -164,7 +164,7 @@ def test_statements_with_only_plain_cuda_calls_are_fixed_as_text(always_narrow, 
         return real(source, *args, **kwargs)
 
     monkeypatch.setattr(narrow, "port_source", spy)
-    monkeypatch.setattr(narrow, "port_lines", lambda *args, **kwargs: None)  # the text fixes alone
+    monkeypatch.setattr(narrow, "lines_apart", lambda *args, **kwargs: None)  # the text fixes alone
     cut = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron")
     skeleton = seen[0]
     # left out of libcst's port and edited as text

@@ -1,0 +1,138 @@
+"""What the cut units of a file read (porter.rewrite.narrow): the import-bound names and attribute
+chains each placeholder lists, so the port's check for imports it left unused sees them, before the
+port and after it (a line ported apart reads what its ported text reads); and the imports inside
+functions a line ported apart reads, which the cut keeps."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from porter.source.astwalk import statements, walk
+
+# (first line, last line, the nodes it stands for, its placeholder's form)
+Cut = tuple[int, int, list[ast.AST], str]
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def imports_read_apart(tree: ast.Module, apart: dict[int, str], lines: list[str]) -> list[int]:
+    """The lines of the imports inside functions and blocks that bind a name a line ported apart
+    reads (its words, a superset): kept like a site, so the port's check for imports it left
+    unused sees them (a cut function is spliced back as it was, imports and all)."""
+    nested: dict[str, list[ast.stmt]] = {}
+    top = set(map(id, tree.body))
+    for stmt in statements(tree):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and id(stmt) not in top:
+            for alias in stmt.names:
+                nested.setdefault((alias.asname or alias.name).split(".")[0], []).append(stmt)
+    if not nested:
+        return []
+    words = {word for line in apart for word in _WORD.findall(lines[line - 1])}
+    return [line for name in words & nested.keys() for stmt in nested[name]
+            for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
+
+
+def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
+                   ported: dict[int, list[ast.AST]]) -> tuple[list[list[str]], list[list[str]]]:
+    """For each cut, the import-bound names and attribute chains it reads (deduplicated): what the
+    port's check for imports it left unused must still see; before the port, and after it, when a
+    line ported apart reads what its ported text reads (`ported`: its Name and Attribute nodes). A
+    cut fills its lines alone, so a name starting on one of them is the cut's. Without dotted
+    imports (whose every chain is listed) only cuts whose lines spell an imported name are walked,
+    and the walk ends once every name that could be read is listed."""
+    imported: set[str] = set()
+    for stmt in statements(tree):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:  # `np`, `F`, and `a.b` (with `a`) for `import a.b`
+                bound = alias.asname or alias.name
+                imported.update((bound, bound.split(".")[0]))
+    if not imported:
+        return [[] for _ in cuts], [[] for _ in cuts]
+    dotted = tuple(k + "." for k in imported if "." in k)
+    wanted: set[str] | None = None  # the names the cuts' lines spell: none other can be listed
+    spelling: set[int] = set()  # the lines that spell one
+    if not dotted:
+        spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(imported, key=len, reverse=True))) + r")\b")
+        wanted = set()
+        for start, end, _, _ in cuts:
+            for number in range(start, end + 1):
+                found = spelled.findall(lines[number - 1])
+                if found:
+                    wanted.update(found)
+                    spelling.add(number)
+        wanted |= {node.id for nodes in ported.values() for node in nodes if isinstance(node, ast.Name)}
+        wanted &= imported
+    # The check asks only whether a name is still read somewhere: each is listed once, by the
+    # first cut that reads it.
+    before, after = _Listing(imported, dotted), _Listing(imported, dotted)
+    for start, end, nodes, _ in cuts:
+        if wanted is not None and wanted <= before.listed and wanted <= after.listed:
+            before.skip()
+            after.skip()
+            continue
+        kept, old, new = _Reads(), _Reads(), _Reads()  # on other lines; on ported lines, before; after
+        for line in range(start, end + 1):
+            for node in ported.get(line, ()):
+                new.add(node)
+        if wanted is None or any(line in spelling for line in range(start, end + 1)):
+            for top in nodes:
+                for node in walk(top):
+                    if isinstance(node, (ast.Name, ast.Attribute)):
+                        (old if node.lineno in ported else kept).add(node)
+                if wanted is not None and wanted <= before.listed | kept.names | old.names \
+                        and wanted <= after.listed | kept.names | new.names:
+                    break
+        before.add(kept, old)
+        after.add(kept, new)
+    return before.units, after.units
+
+
+class _Reads:
+    """The names and attributes one cut reads, as the walk meets them."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.attributes: list[ast.Attribute] = []
+
+    def add(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Name):
+            self.names.add(node.id)
+        else:
+            self.attributes.append(node)
+
+
+class _Listing:
+    """Each cut's list of the names and chains no earlier cut listed."""
+
+    def __init__(self, imported: set[str], dotted: tuple[str, ...]) -> None:
+        self.imported, self.dotted = imported, dotted
+        self.listed: set[str] = set()
+        self.units: list[list[str]] = []
+
+    def skip(self) -> None:
+        self.units.append([])
+
+    def add(self, *reads: _Reads) -> None:
+        unit: dict[str, None] = {}
+        for name in sorted(set().union(*(r.names for r in reads)) & self.imported - self.listed):
+            self.listed.add(name)
+            unit.setdefault(name)
+        if self.dotted:
+            for node in (node for r in reads for node in r.attributes):
+                chain = _chain(node)
+                if chain and "." in chain and chain.startswith(self.dotted) and chain not in self.listed:
+                    self.listed.add(chain)
+                    unit.setdefault(chain)
+        self.units.append(list(unit))
+
+
+def _chain(node: ast.Attribute) -> str | None:
+    parts = []
+    current: ast.AST = node
+    while isinstance(current, ast.Attribute):
+        parts.append(current.attr)
+        current = current.value
+    if not isinstance(current, ast.Name):
+        return None
+    parts.append(current.id)
+    return ".".join(reversed(parts))
