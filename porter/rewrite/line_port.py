@@ -130,6 +130,8 @@ def lines_apart(source: str, findings: list[Finding], tree: ast.Module | None, s
     counted: Counter[int] = Counter(f.line for f in findings if not f.suppressed)
     soft_lines = Counter(f.line for f in soft)
     skip = {line for line, n in soft_lines.items() if counted[line] == n}
+    if len(skip) == len(counted):
+        return None  # every site is a `.cuda()` fixed as text
     return port_lines(source, source.splitlines(keepends=True), tree, findings, catalogue, target, unsafe_fixes,
                       line_length, layout, index, path, skip)
 
