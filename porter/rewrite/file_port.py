@@ -25,14 +25,13 @@ from porter.rewrite.helpers import (
     device_helper_source,
     extra_helper_source,
 )
-from porter.rewrite.imports import drop_unused_imports
 from porter.rewrite.markers import _existing_markers
 from porter.rewrite.parsing import parse_module, parse_statement
 from porter.rewrite.placement import (
     _insert_helpers,
     _torch_alias,
     _torch_anywhere,
-    add_module_imports,
+    finish_imports,
 )
 from porter.rewrite.positions import Positions
 from porter.rewrite.results import FilePort
@@ -198,10 +197,8 @@ def port_source(
     if guards or builds:
         new_module = _insert_missing_helper(new_module)
     needed = sorted(ctx.imports) + (["torch"] if ctx.uses_torch and _torch_anywhere(new_module) is None else [])
-    if needed:
-        new_module = add_module_imports(new_module, needed)
     try:
-        new_module, code = drop_unused_imports(new_module, source, reuse=positions)
+        new_module, code = finish_imports(new_module, needed, source, positions, whole_text)
     except SyntaxError as exc:  # never write a file that does not parse
         # at CPython's nesting limit a fix that adds a call level cannot be written: a limit, not a bug
         why = "the fixes would nest deeper than Python allows" if "too many nested" in (exc.msg or "") \

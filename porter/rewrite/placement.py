@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import libcst as cst
 
+from porter.rewrite.helpers import DEVICE_HELPER
+from porter.rewrite.imports import drop_unused_imports
+from porter.rewrite.positions import Positions
+from porter.rewrite.scopes import needs_module_import
 from porter.rewrite.transforms import (
     code_name,
 )
@@ -162,6 +167,27 @@ def add_module_imports(module: cst.Module, names: list[str]) -> cst.Module:
         after[0] = after[0].with_changes(leading_lines=(cst.EmptyLine(), *after[0].leading_lines))
     added = [cst.parse_statement(f"import {name}", config=module.config_for_parsing) for name in missing]
     return module.with_changes(body=(*body[:end], *added, *after))
+
+
+def finish_imports(module: cst.Module, needed: list[str], original: str, reuse: Positions,
+                   whole_text: Callable[[str], str | None] | None = None) -> tuple[cst.Module, str]:
+    """The module with the imports its fixes need added (`needed`, after its opening imports) and
+    those the port left unused dropped, and its code. `import torch` stays added only if the ported
+    code reads torch from the module's namespace and the file binds it no other way
+    (scopes.needs_module_import): a file that stubs torch, or takes it from
+    `pytest.importorskip("torch")`, keeps its own. `whole_text`: for a cut file
+    (porter.rewrite.narrow), the whole file from the cut's code, which the scopes are read from.
+    Raises SyntaxError when the ported code does not parse."""
+    ported, code = drop_unused_imports(add_module_imports(module, needed) if needed else module, original, reuse=reuse)
+    if "torch" in needed:
+        whole = whole_text(code) if whole_text is not None else code
+        # porter's device helper in the file reads torch from the module's namespace: it is read
+        helper = any(isinstance(stmt, cst.FunctionDef) and stmt.name.value == DEVICE_HELPER for stmt in module.body)
+        if whole is not None and not needs_module_import(whole, "torch", read=helper):
+            rest = [name for name in needed if name != "torch"]
+            ported, code = drop_unused_imports(add_module_imports(module, rest) if rest else module, original,
+                                               reuse=reuse)
+    return ported, code
 
 
 def _docstring_or_strict_first(body) -> bool:

@@ -295,3 +295,30 @@ def test_an_import_whose_last_use_was_the_helper_goes_once_the_helper_is_shared(
     assert "from ._porter_helpers import _porter_device" in ported
     assert ruff_unused(ported, tmp_path) == []
     assert "import torch\n" in (out / "pkg/other.py").read_text()  # still used there
+
+
+# --- a file that gets torch its own way ---------------------------------------------------------
+
+
+OWN_TORCH_IN_TESTS = ('import pytest\n\n\ndef test_sync():\n    torch = pytest.importorskip("torch")\n'
+                      '    torch.cuda.synchronize()\n')
+OWN_TORCH_AT_TOP = 'import pytest\n\ntorch = pytest.importorskip("torch")\n\n\ndef test_sync():\n' \
+                   '    torch.cuda.synchronize()\n'
+
+
+@pytest.mark.parametrize("source", [OWN_TORCH_IN_TESTS, OWN_TORCH_AT_TOP], ids=["in-the-test", "at-the-top"])
+def test_a_fix_reading_the_files_own_torch_adds_no_import(tmp_path, source):
+    # `torch.accelerator.synchronize()` reads the torch the test bound: an `import torch` at the top
+    # would be unused (in the test) or overwritten (at the top), and would fail where pytest skips.
+    ported = port(source)
+    assert "torch.accelerator.synchronize()" in ported and "import torch" not in ported
+    assert ruff_unused(ported, tmp_path) == []
+
+
+def test_the_helper_a_file_gets_still_imports_torch(tmp_path):
+    # the device helper, in the file itself, reads torch from the module: that import is needed
+    ported = port(OWN_TORCH_IN_TESTS + '    x = torch.ones(1).to("cuda")\n')
+    assert ported.startswith("import pytest\nimport torch\n\n\ndef _porter_device(")
+    assert "x = torch.ones(1).to(_porter_device())" in ported
+    assert ruff_unused(ported, tmp_path) == []
+

@@ -176,3 +176,13 @@ def test_statements_with_only_plain_cuda_calls_are_fixed_as_text(always_narrow, 
     assert "c = torch.ones(2).to(_porter_device()).to(_porter_device())\n" in cut.ported
     assert "kept = torch.ones(2).cuda()  # noqa: NRN101\n" in cut.ported
     assert _summary(cut) == _summary(port_source(text, str(path), INDEX, CATALOGUE, "neuron"))
+
+
+def test_a_test_binding_its_own_torch_gets_no_import_through_the_cut(always_narrow):
+    path = ROOT / "tests" / "fixtures" / "port" / "narrow" / "stubbed_torch.py"
+    text = path.read_text()
+    skeleton = narrow._plan(text, analyse_source(text, str(path), INDEX))[0]
+    # the test's own binding is cut: which torch a fix reads is read from the whole file's scopes
+    assert 'torch = pytest.importorskip("torch")' not in skeleton
+    ported = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron").ported
+    assert "if not torch.accelerator.is_available() or count < 2:" in ported and "import torch" not in ported
