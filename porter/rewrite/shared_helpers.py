@@ -30,6 +30,7 @@ from porter.rewrite.helpers import (
     missing_helper_source,
 )
 from porter.rewrite.imports import drop_unused_imports
+from porter.rewrite.scopes import needs_module_import
 from porter.source.astwalk import statements
 
 MODULE_NAME = "_porter_helpers"
@@ -76,10 +77,13 @@ class HelperShape:
     relative: bool  # the file uses relative imports
     absolute: bool  # the file imports its own package absolutely
     runs_as_script: bool  # an `if __name__ ...` block at top level
+    # the line of the `import torch` the port added for the helpers alone, which goes with them; 0: none
+    added_torch_line: int = 0
 
 
-def helper_shape(path: Path, ported: str) -> HelperShape | None:
-    """The file's shape, or None when it has no helper to share (or is not in a regular package)."""
+def helper_shape(path: Path, ported: str, original: str = "") -> HelperShape | None:
+    """The file's shape, or None when it has no helper to share (or is not in a regular package).
+    `original`: the file before the port."""
     if path.suffix != ".py" or path.stem == MODULE_NAME or not any(name in ported for name in ORDER):
         return None
     root = _package_root(path.parent)
@@ -94,10 +98,11 @@ def helper_shape(path: Path, ported: str) -> HelperShape | None:
         return None
     own = root.name
     imports = [n for n in statements(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    spans = tuple((d.name, min([d.lineno, *(x.lineno for x in getattr(d, "decorator_list", []))]), d.end_lineno)
+                  for d in defs)
     return HelperShape(
         root=str(root),
-        defs=tuple((d.name, min([d.lineno, *(x.lineno for x in getattr(d, "decorator_list", []))]), d.end_lineno)
-                   for d in defs),
+        defs=spans,
         relative=any(isinstance(n, ast.ImportFrom) and n.level for n in imports),
         absolute=any(
             (isinstance(n, ast.ImportFrom) and not n.level and n.module and n.module.split(".")[0] == own)
@@ -106,6 +111,7 @@ def helper_shape(path: Path, ported: str) -> HelperShape | None:
         runs_as_script=any(
             isinstance(s, ast.If) and isinstance(s.test, ast.Compare) and isinstance(s.test.left, ast.Name)
             and s.test.left.id == "__name__" for s in tree.body),
+        added_torch_line=_added_torch_line(ported, tree, spans, original),
     )
 
 
@@ -160,6 +166,38 @@ def _without_unused_torch(text: str, original: str) -> str:
         return text
 
 
+# The line porter adds (placement.add_module_imports) when the file imports torch nowhere.
+_PLAIN_TORCH_IMPORT = re.compile(r"^import torch[ \t]*\r?$", re.MULTILINE)
+
+
+def _added_torch_line(ported: str, tree: ast.Module, defs: tuple[tuple[str, int, int], ...], original: str) -> int:
+    """The line of the `import torch` the port added if it serves the helpers alone, so that it goes
+    once they live in the shared module, else 0. It serves the file too if the file's own code reads
+    torch from the module's namespace (scopes.needs_module_import): a test that stubs torch in each
+    test function names torch everywhere, yet needs no import of it. The port adds that line only
+    to a file that imports torch nowhere (one that only says `import torch` in a string, say):
+    then, and only then, the ported file has one such line more than the original. Worked out with
+    the shape, in the worker that ported the file."""
+    if len(_PLAIN_TORCH_IMPORT.findall(ported)) <= len(_PLAIN_TORCH_IMPORT.findall(original)):
+        return 0
+    if needs_module_import(_replace(ported, defs, ""), "torch"):
+        return 0
+    lines = ported.split("\n")  # as ast counts them (a lone \r aside: then no line matches)
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import) and _PLAIN_TORCH_IMPORT.match(lines[stmt.lineno - 1]):
+            return stmt.lineno
+    return 0
+
+
+def _without_line(text: str, number: int) -> str:
+    """The text without the port's `import torch` at line `number`, which comes before the helpers
+    `_replace` took out (the port adds its imports above them): the same line in the shared text."""
+    lines = text.split("\n")
+    if number > len(lines) or not _PLAIN_TORCH_IMPORT.match(lines[number - 1]):
+        return text
+    return "\n".join(lines[: number - 1] + lines[number:])
+
+
 def module_source(target: str, names: set[str]) -> str:
     parts = [f'"""{SIGNATURE} (one module instead of a copy per file).\n\n'
              'Plain PyTorch: no porter is needed at run time. `porter port` keeps this module up to date.\n"""\n']
@@ -197,7 +235,7 @@ def share(ports: list, target: str) -> dict[Path, str]:
         path = Path(port.path)
         if port.error or not port.changed:
             continue
-        shape = port.helper_shape if port.helper_shape is not None else helper_shape(path, port.ported)
+        shape = port.helper_shape if port.helper_shape is not None else helper_shape(path, port.ported, port.original)
         if not shape:
             continue
         module_path = Path(shape.root) / MODULE_NAME
@@ -214,7 +252,10 @@ def share(ports: list, target: str) -> dict[Path, str]:
         line = _import_line(shape, path, [n for n in ORDER if n in names])
         if line is None:
             continue
-        port.ported = _without_unused_torch(_replace(port.ported, shape.defs, line), port.original)
+        shared_text = _replace(port.ported, shape.defs, line)
+        if shape.added_torch_line:
+            shared_text = _without_line(shared_text, shape.added_torch_line)
+        port.ported = _without_unused_torch(shared_text, port.original)
         port.helper_shape = None  # the text changed: the shape no longer describes it
         shared.names.update(names)
     out = {}

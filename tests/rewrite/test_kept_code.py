@@ -322,3 +322,17 @@ def test_the_helper_a_file_gets_still_imports_torch(tmp_path):
     assert "x = torch.ones(1).to(_porter_device())" in ported
     assert ruff_unused(ported, tmp_path) == []
 
+
+def test_a_package_test_that_stubs_torch_keeps_no_import_for_the_shared_helper(tmp_path):
+    # The device helper reads torch, but it moves to the package's shared module: the file itself
+    # reads only its own (stub) torch, so the `import torch` added for the helper goes with it.
+    # (its docstring's `import torch` is no import: the port adds one, and takes out its own)
+    stub = ('"""Run with:\n\nimport torch\n"""\nimport types\n\n\ndef test_device():\n'
+            '    torch = types.SimpleNamespace(device=str)\n    assert torch.device("cuda") == "cuda"\n')
+    src = _tree(tmp_path / "src", {"pkg/__init__.py": "", "pkg/test_stub.py": stub})
+    out = tmp_path / "out"
+    _port_out(src, out)
+    ported = (out / "pkg/test_stub.py").read_text()
+    assert ported.startswith('"""Run with:\n\nimport torch\n"""\nimport types\nfrom ._porter_helpers import '
+                             '_porter_device\n\n\ndef test_device():\n')
+    assert ported.count("import torch") == 1 and ruff_unused(ported, tmp_path) == []
