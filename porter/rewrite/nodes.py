@@ -45,3 +45,20 @@ def _inside(node: cst.CSTNode, parents: dict, kind: type) -> bool:
         if isinstance(node, kind):
             return True
     return False
+
+
+def _stands_alone(node: cst.CSTNode, parents: dict) -> bool:
+    """Is the node a whole expression that no operator or neighbour binds to: the test of an
+    `if`/`elif`/`while`/`assert`, the value of an assignment, `return` or `yield`, a call's argument,
+    an element of a list, tuple or set, an expression statement? A replacement there needs no
+    parentheses of its own (`if x.is_cuda:` becomes `if x.device.type == "neuron":`)."""
+    parent = parents.get(node)
+    if isinstance(parent, (cst.If, cst.While, cst.Assert)):
+        return parent.test is node
+    if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Return, cst.Yield, cst.Expr)):
+        return parent.value is node
+    if isinstance(parent, cst.Arg):
+        return parent.value is node and not parent.star and isinstance(parents.get(parent), cst.Call)
+    if isinstance(parent, cst.Element):
+        return isinstance(parents.get(parent), (cst.List, cst.Tuple, cst.Set))
+    return False

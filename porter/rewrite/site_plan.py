@@ -23,7 +23,7 @@ from porter.rewrite.guards import (
 from porter.rewrite.keyword_edits import keywords_transform, own_values
 from porter.rewrite.linelength import wrap_marker
 from porter.rewrite.markers import _marker_text, _markers_above
-from porter.rewrite.nodes import _call_of, _inside, _method_call, _statement_of
+from porter.rewrite.nodes import _call_of, _inside, _method_call, _stands_alone, _statement_of
 from porter.rewrite.requote import _fstring_quote, _requoting
 from porter.rewrite.results import Change, FilePort
 from porter.rewrite.sites import SiteIndex
@@ -243,10 +243,13 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
         target = _method_call(node, parents)
         if isinstance(target, cst.Call):
             return target.func, lambda n: rename_transform(n, ctx, fix.to)
-        return target, lambda n: rename_transform(n, ctx, fix.to)
+        # the template's own parentheses (`(...)`) are dropped where the site stands alone
+        alone = _stands_alone(target, parents)
+        return target, lambda n: rename_transform(n, ctx, fix.to, alone)
     if kind == "replace":
         target = _call_of(_method_call(node, parents), parents)
-        return target, lambda n: replace_transform(n, ctx, fix.to)
+        alone = _stands_alone(target, parents)
+        return target, lambda n: replace_transform(n, ctx, fix.to, alone)
     if kind == "value":
         return node, lambda n: value_transform(n, ctx, fix.to)
     if kind == "keywords":

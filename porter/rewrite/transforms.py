@@ -248,17 +248,24 @@ def device_transform(node: cst.CSTNode, ctx: FileContext, keyword: bool = False,
     raise CannotFix("not a device expression porter can rewrite")
 
 
-def rename_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
+def rename_transform(node: cst.CSTNode, ctx: FileContext, to: str, alone: bool = False) -> cst.CSTNode:
     """Replace a qualified name (the callee stays called with the same arguments)."""
     if isinstance(node, (cst.Name, cst.Attribute)):
-        return keep_parens(node, expr(ctx.render(to, **site_values(node))))
+        return keep_parens(node, expr(ctx.render(to, **site_values(node))), alone and "\n" not in to)
     raise CannotFix("rename needs a name")
 
 
-def keep_parens(old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseExpression:
-    """The replacement keeps the site's own parentheses, or its template's when the site had none."""
+# Expressions whose parentheses are part of what they mean wherever they stand (`f((a, b))`).
+_OWN_PARENS = (cst.Tuple, cst.GeneratorExp, cst.NamedExpr, cst.Yield)
+
+
+def keep_parens(old: cst.BaseExpression, new: cst.BaseExpression, alone: bool = False) -> cst.BaseExpression:
+    """The replacement keeps the site's own parentheses, or its template's when the site had none;
+    a site standing alone (`if x.is_cuda:`, nodes._stands_alone) does without the template's."""
     if getattr(old, "lpar", None):
         return new.with_changes(lpar=old.lpar, rpar=old.rpar)
+    if alone and getattr(new, "lpar", None) and not isinstance(new, _OWN_PARENS):
+        return new.with_changes(lpar=[], rpar=[])
     return new
 
 
@@ -290,7 +297,7 @@ def site_values(node: cst.CSTNode) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode:
+def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str, alone: bool = False) -> cst.CSTNode:
     """Replace a whole expression; `{args}` carries a call's arguments over, `{receiver}` its object."""
     if isinstance(node, cst.BaseExpression):
         values = site_values(node)
@@ -300,7 +307,8 @@ def replace_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNo
         if isinstance(node, cst.Attribute):
             # `x.is_cuda`: the receiver is the attribute's object, not a callee's.
             values["receiver"] = code_of(node.value)
-        return keep_parens(node, expr(ctx.render(to, **values)))
+        # a template spanning lines needs its parentheses to hold the lines together
+        return keep_parens(node, expr(ctx.render(to, **values)), alone and "\n" not in to)
     raise CannotFix("replace needs an expression")
 
 
