@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
 
 import libcst as cst
 
@@ -103,11 +105,12 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
     kept = _probe([groups[i][0] for i in probed], [texts[i] for i in probed], [changes[i] for i in probed],
                   tree, lines, layout, index, path)
     kept = {probed[j] for j in kept}
+    taken = [i for i in range(len(groups)) if not inside[i] or i in kept]
+    all_reads = dict(zip(taken, _reads([texts[i] for i in taken], [groups[i][0].header for i in taken]),
+                         strict=True))
     result = LinePorts(ctx=ctx)
-    for i, occurrences in enumerate(groups):
-        if inside[i] and i not in kept:
-            continue
-        reads = _reads(texts[i], occurrences[0].header)
+    for i in taken:
+        occurrences, reads = groups[i], all_reads[i]
         if reads is None:
             continue
         for line in occurrences:
@@ -361,12 +364,22 @@ def _probe_findings(texts: list[str], lines: list[_Line], prelude: str, layout: 
     return out
 
 
-def _reads(text: str, header: bool) -> list[ast.AST] | None:
-    """The Name and Attribute nodes of the ported text (None if it does not parse)."""
-    last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
-    body = text + (last[: len(last) - len(last.lstrip(" \t"))] + "    pass\n" if header else "")
+def _reads(texts: list[str], headers: list[bool]) -> list[list[ast.AST] | None]:
+    """The Name and Attribute nodes of each ported text (None for one that does not parse), the
+    texts parsed together (one after another, each a block of its own)."""
+    chunks = []
+    for text, header in zip(texts, headers, strict=True):
+        last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
+        body = text + (last[: len(last) - len(last.lstrip(" \t"))] + "    pass\n" if header else "")
+        chunks.append("if True:\n" + body if body[:1] in (" ", "\t") else body)
+    starts = list(accumulate((chunk.count("\n") for chunk in chunks), initial=1))[:-1]
     try:
-        tree = ast.parse("if True:\n" + body if body[:1] in (" ", "\t") else body)
+        tree = ast.parse("".join(chunks))
     except (SyntaxError, ValueError):
-        return None
-    return [node for node in ast.walk(tree) if isinstance(node, (ast.Name, ast.Attribute))]
+        return [_reads([text], [header])[0] for text, header in zip(texts, headers, strict=True)] \
+            if len(texts) > 1 else [None]
+    found: list[list[ast.AST]] = [[] for _ in texts]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            found[bisect_right(starts, node.lineno) - 1].append(node)
+    return found
