@@ -247,7 +247,11 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
         alone = _stands_alone(target, parents)
         return target, lambda n: rename_transform(n, ctx, fix.to, alone)
     if kind == "replace":
-        target = _call_of(_method_call(node, parents), parents)
+        # A callee's call is replaced; a value passed to a call (`f(x.is_cuda)`) is replaced alone.
+        target = _method_call(node, parents)
+        call = parents.get(target)
+        if isinstance(call, cst.Call) and call.func is target:
+            target = call
         alone = _stands_alone(target, parents)
         return target, lambda n: replace_transform(n, ctx, fix.to, alone)
     if kind == "value":

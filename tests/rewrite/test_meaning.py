@@ -596,3 +596,13 @@ def test_amp_step_runs_in_the_users_fp16_with_loss_scaling_on_the_emulated_neuro
     assert module["scaler"].is_enabled() and str(module["model"].weight.device) == "neuron:0"
     assert module["losses"] != cpu_losses  # autocast is on: fp16 matmuls on the device
     assert module["losses"] == pytest.approx(cpu_losses, rel=1e-2)
+
+
+def test_a_device_test_passed_to_a_call_is_rewritten_in_place():
+    # the value passed on is what is replaced, not the call it is passed to (it was marked instead)
+    code = "import torch\n\n\ndef report(x, seen):\n    seen.append(x.is_cuda)\n    return dict(on_device=x.is_cuda)\n"
+    ported, changes = port(code)
+    assert '    seen.append(x.device.type == "neuron")\n    return dict(on_device=x.device.type == "neuron")\n' in ported
+    assert [c.action for c in changes] == ["fixed", "fixed"]
+    seen: list = []
+    assert run(ported)["report"](torch.ones(1), seen) == {"on_device": False} and seen == [False]
