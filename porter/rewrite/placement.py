@@ -9,6 +9,7 @@ import libcst as cst
 
 from porter.rewrite.helpers import DEVICE_HELPER
 from porter.rewrite.imports import drop_unused_imports
+from porter.rewrite.parsing import parse_statement
 from porter.rewrite.positions import Positions
 from porter.rewrite.scopes import needs_module_import
 from porter.rewrite.transforms import (
@@ -114,7 +115,8 @@ def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_al
     uses_torch = re.compile(rf"\b{re.escape(torch_alias)}\.")
     helpers = []
     for _, source in sources:
-        helper = cst.parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+        # parsed once per text (a helper's source is the same in every file with the same torch name)
+        helper = parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
         if torch_late and isinstance(helper, cst.FunctionDef) and uses_torch.search(source):
             helper = _importing_torch_itself(helper, torch_alias)
         helpers.append(helper)
