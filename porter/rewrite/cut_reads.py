@@ -9,6 +9,7 @@ import ast
 import re
 
 from porter.source.astwalk import statements, walk
+from porter.source.names import dotted_parts
 
 # (first line, last line, the nodes it stands for, its placeholder's form)
 Cut = tuple[int, int, list[ast.AST], str]
@@ -127,12 +128,5 @@ class _Listing:
 
 
 def _chain(node: ast.Attribute) -> str | None:
-    parts = []
-    current: ast.AST = node
-    while isinstance(current, ast.Attribute):
-        parts.append(current.attr)
-        current = current.value
-    if not isinstance(current, ast.Name):
-        return None
-    parts.append(current.id)
-    return ".".join(reversed(parts))
+    parts = dotted_parts(node)
+    return ".".join(parts) if parts else None

@@ -17,6 +17,7 @@ import libcst as cst
 from porter.rewrite.positions import Positions, generate
 from porter.rewrite.transforms import code_name
 from porter.source.astwalk import walk
+from porter.source.names import dotted_parts
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,8 @@ def _bindings(stmt: ast.stmt) -> list[_Binding]:
 
 
 def _dotted(node: ast.expr) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
+    parts = dotted_parts(node)
+    return ".".join(parts) if parts else None
 
 
 def _uses(tree: ast.Module) -> tuple[dict[str, int], list[str], list[_Binding]]:

@@ -20,27 +20,13 @@ INDEX = RuleIndex.build([r for r in CATALOGUE if r.matchers and r.default])
 FOUR, TWO = FIXTURES / "lines_apart.py", FIXTURES / "lines_apart_two_spaces.py"
 
 
-@pytest.fixture
-def always_narrow(monkeypatch):
-    monkeypatch.setattr(narrow, "MIN_BYTES", 0)
-    monkeypatch.setattr(narrow, "MAX_KEPT_SHARE", 1.0)
-
-
 def _summary(port):
     return port.ported, port.error, [(c.rule_id, c.line, c.col, c.action, c.detail) for c in port.changes]
 
 
-def _skeleton(monkeypatch, path: Path, target: str = "neuron") -> tuple[str, object]:
-    seen = []
-    real = narrow.port_source
-
-    def spy(source, *args, **kwargs):
-        seen.append(source)
-        return real(source, *args, **kwargs)
-
-    monkeypatch.setattr(narrow, "port_source", spy)
+def _skeleton(skeletons: list[str], path: Path, target: str = "neuron") -> tuple[str, object]:
     cut = narrow.port_source_narrow(path.read_text(), str(path), INDEX, CATALOGUE, target)
-    return seen[0], cut
+    return skeletons[0], cut
 
 
 @pytest.mark.parametrize("path", [FOUR, TWO], ids=lambda p: p.name)
@@ -55,8 +41,8 @@ def test_lines_ported_apart_give_the_whole_file_port(path, target, unsafe, line_
     assert _summary(cut) == _summary(whole)
 
 
-def test_the_lines_are_left_out_of_libcsts_port(always_narrow, monkeypatch):
-    skeleton, cut = _skeleton(monkeypatch, FOUR)
+def test_the_lines_are_left_out_of_libcsts_port(always_narrow, skeletons):
+    skeleton, cut = _skeleton(skeletons, FOUR)
     for line in ("torch.cuda.synchronize()", "with autocast():", 'device="cuda"', "torch.cuda.is_available()",
                  "GradScaler()", 'x.to("cuda:0")', '"nccl"', "x.half().cuda()", "load = lambda"):
         assert line not in skeleton, line
@@ -70,8 +56,8 @@ def test_the_lines_are_left_out_of_libcsts_port(always_narrow, monkeypatch):
     assert cut.ported.count("if torch.accelerator.is_available():\n        torch.accelerator.synchronize()") == 4
 
 
-def test_blocks_a_fix_writes_take_the_files_indent(always_narrow, monkeypatch):
-    skeleton, cut = _skeleton(monkeypatch, TWO)
+def test_blocks_a_fix_writes_take_the_files_indent(always_narrow, skeletons):
+    skeleton, cut = _skeleton(skeletons, TWO)
     assert "torch.cuda.synchronize()" not in skeleton.split("def ", 1)[-1]
     assert "\n  if torch.accelerator.is_available():\n    torch.accelerator.synchronize()\n" in cut.ported
 

@@ -20,13 +20,6 @@ CASES = sorted([*(ROOT / "tests" / "fixtures" / "port" / "narrow").glob("*.py"),
                 *(ROOT / "examples").glob("*/*.py")])
 
 
-@pytest.fixture
-def always_narrow(monkeypatch):
-    """Cut every file, however small, and whatever share of it is kept."""
-    monkeypatch.setattr(narrow, "MIN_BYTES", 0)
-    monkeypatch.setattr(narrow, "MAX_KEPT_SHARE", 1.0)
-
-
 def _summary(port):
     return port.ported, port.error, [(c.rule_id, c.line, c.col, c.action, c.detail) for c in port.changes]
 
@@ -153,20 +146,12 @@ def test_a_cut_without_the_files_first_block_ports_the_whole_file(always_narrow)
     assert "\n        if isinstance(index, torch.device):" in ported  # the helper as the whole file writes it
 
 
-def test_statements_with_only_plain_cuda_calls_are_fixed_as_text(always_narrow, monkeypatch):
+def test_statements_with_only_plain_cuda_calls_are_fixed_as_text(always_narrow, skeletons, monkeypatch):
     path = ROOT / "tests" / "fixtures" / "port" / "narrow" / "text_fixes.py"
     text = path.read_text()
-    seen = []
-    real = narrow.port_source
-
-    def spy(source, *args, **kwargs):
-        seen.append(source)
-        return real(source, *args, **kwargs)
-
-    monkeypatch.setattr(narrow, "port_source", spy)
     monkeypatch.setattr(narrow, "lines_apart", lambda *args, **kwargs: None)  # the text fixes alone
     cut = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron")
-    skeleton = seen[0]
+    skeleton = skeletons[0]
     # left out of libcst's port and edited as text
     for line in ("model = torch.nn.Linear", "batch = torch.randn", "a, b = ", "c = torch.ones(2).cuda().cuda()"):
         assert line not in skeleton
