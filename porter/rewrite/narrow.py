@@ -35,7 +35,7 @@ from porter.rewrite.cut_reads import imports_read_apart, reads_by_unit
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.line_port import LinePorts, lines_apart
 from porter.rewrite.settle import RESOLVED
-from porter.rewrite.text_fixes import apply_text_fixes, text_fix_change, text_fixable_findings
+from porter.rewrite.text_fixes import apply_text_fixes, text_fix_changes, text_fixable_findings
 from porter.rewrite.transforms import FileContext
 from porter.source.astwalk import child_nodes
 from porter.source.catalogue import Catalogue
@@ -127,7 +127,7 @@ def port_source_narrow(
     _map_lines(result, line_map)
     if fixed_as_text:  # their entries where the whole-file port has them: in the findings' order
         order = {(f.rule_id, f.line, f.col): i for i, f in reversed(list(enumerate(findings)))}
-        result.changes += [text_fix_change(f, catalogue, target) for f in fixed_as_text if f.line not in applied]
+        result.changes += text_fix_changes([f for f in fixed_as_text if f.line not in applied], catalogue, target)
         result.changes += [c for line in sorted(applied) for c in lined.changes[line]]
         result.changes.sort(key=lambda c: order.get((c.rule_id, c.line, c.col), len(order)))
     return result

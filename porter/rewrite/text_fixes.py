@@ -28,12 +28,17 @@ def text_fixable(findings: list[Finding], lines: list[str], catalogue: Catalogue
     """The indexes of the findings whose fix is the text edit (see the module docstring), judged by
     the finding alone; the statement holding it is judged by `statement_takes_text_fixes`."""
     found = set()
+    takes: dict[str, bool] = {}  # by rule: is its fix the `device` fix, safe and plain?
     for i, f in enumerate(findings):
         if f.matched != "cuda" or f.suppressed or f.manual or f.marked or f.line != f.end_line:
             continue
-        rule = catalogue.get(f.rule_id)
-        fix = rule.fix_for(target) if rule is not None else None
-        if fix is None or fix.transform != "device" or fix.to or fix.applicability != "safe":
+        plain = takes.get(f.rule_id)
+        if plain is None:
+            rule = catalogue.get(f.rule_id)
+            fix = rule.fix_for(target) if rule is not None else None
+            plain = takes[f.rule_id] = fix is not None and fix.transform == "device" and not fix.to \
+                and fix.applicability == "safe"
+        if not plain:
             continue
         line = lines[f.line - 1]
         start = f.col - 1
@@ -46,11 +51,15 @@ def text_fixable(findings: list[Finding], lines: list[str], catalogue: Catalogue
 _MAY_TAKE_OTHER_TEXT = re.compile(r"\blambda\b|\bdevice\b|(?<![\w'\"])[rRbBuU]?[fF][rRbB]?['\"]")
 
 
-def statement_takes_text_fixes(stmt: ast.stmt, lines: list[str]) -> bool:
+def statement_takes_text_fixes(stmt: ast.stmt, lines: list[str], spelled: set[int] | None = None) -> bool:
     """No lambda, f-string or `device(...)` call in it: the libcst fix writes other text there.
-    `lines`: the file's, which are read first (most statements spell none of these)."""
+    `lines`: the file's, which are read first (most statements spell none of these); `spelled`: the
+    numbers of the lines that may spell one, when known."""
     span = range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)
-    if not any(_MAY_TAKE_OTHER_TEXT.search(lines[n - 1]) for n in span):
+    if spelled is not None:
+        if not any(n in spelled for n in span):
+            return True
+    elif not any(_MAY_TAKE_OTHER_TEXT.search(lines[n - 1]) for n in span):
         return True
     for node in ast.walk(stmt):
         if isinstance(node, (ast.Lambda, ast.JoinedStr)):
@@ -74,9 +83,23 @@ def apply_text_fixes(text: str, first_line: int, sites: list[Finding]) -> str:
     return "".join(lines)
 
 
-def text_fix_change(f: Finding, catalogue: Catalogue, target: str) -> Change:
-    """The report's entry for a site fixed as text: what the libcst port reports for it."""
-    return Change(f.rule_id, f.line, f.col, "fixed", catalogue.get(f.rule_id).fix_for(target).result, f.matched)
+def text_fix_changes(found: list[Finding], catalogue: Catalogue, target: str) -> list[Change]:
+    """The report's entries for sites fixed as text: what the libcst port reports for them."""
+    results: dict[str, str] = {}
+    for f in found:
+        if f.rule_id not in results:
+            results[f.rule_id] = catalogue.get(f.rule_id).fix_for(target).result
+    return [Change(f.rule_id, f.line, f.col, "fixed", results[f.rule_id], f.matched) for f in found]
+
+
+def _spelling_lines(source: str) -> set[int]:
+    """The numbers of the lines that may spell a lambda, an f-string or `device`, in one pass."""
+    found, line, at = set(), 1, 0
+    for match in _MAY_TAKE_OTHER_TEXT.finditer(source):
+        line += source.count("\n", at, match.start())
+        at = match.start()
+        found.add(line)
+    return found
 
 
 def text_fixable_findings(findings: list[Finding], source: str, tree: ast.Module | None, catalogue: Catalogue,
@@ -91,8 +114,15 @@ def text_fixable_findings(findings: list[Finding], source: str, tree: ast.Module
     site_lines = {findings[i].line for i in candidates}
     innermost: dict[int, ast.stmt] = {}  # a site's line -> the innermost statement holding it
     for stmt in statements(tree):
-        for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
+        end = stmt.end_lineno or stmt.lineno
+        if end == stmt.lineno:
+            if end in site_lines:
+                innermost[end] = stmt
+            continue
+        for line in range(stmt.lineno, end + 1):
             if line in site_lines:
                 innermost[line] = stmt
+    spelled = _spelling_lines(source) if "\r" not in source else None
     return [findings[i] for i in sorted(candidates)
-            if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line], lines)]
+            if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line], lines,
+                                                                            spelled)]
