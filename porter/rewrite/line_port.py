@@ -86,10 +86,11 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
         if not f.suppressed:
             by_line.setdefault(f.line, []).append(f)
     candidates: dict[tuple, list[_Line]] = {}
+    local: dict[tuple[str, bool], bool] = {}  # _local's answers, by rule and whether the site is manual
     for stmt in statements(tree):
         if stmt.lineno not in by_line or stmt.lineno in skip:
             continue
-        line = _candidate(stmt, lines, by_line[stmt.lineno], catalogue, target, unsafe_fixes)
+        line = _candidate(stmt, lines, by_line[stmt.lineno], catalogue, target, unsafe_fixes, local)
         if line is not None:
             key = (line.text, line.header, tuple((f.rule_id, f.col, f.end_col, f.message, f.matched, f.manual,
                                                  f.marked) for f in line.findings))
@@ -115,7 +116,7 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
             continue
         for line in occurrences:
             result.text[line.number] = texts[i]
-            result.changes[line.number] = [replace(c, line=line.number) for c in changes[i]]
+            result.changes[line.number] = [_on_line(c, line.number) for c in changes[i]]
             result.findings[line.number] = line.findings
             result.reads[line.number] = reads
             if inside[i]:
@@ -139,6 +140,14 @@ def lines_apart(source: str, findings: list[Finding], tree: ast.Module | None, s
                       line_length, layout, index, path, skip)
 
 
+def _on_line(change: Change, number: int) -> Change:
+    """The change, on line `number` (`dataclasses.replace` costs ten times this on a dense file)."""
+    moved = Change.__new__(Change)
+    moved.__dict__.update(change.__dict__)
+    moved.line = number
+    return moved
+
+
 def torch_name(tree: ast.Module) -> str | None:
     """The file's name for torch, as the port finds it (porter.rewrite.placement): a top-level
     `import torch [as T]`, else the first one anywhere."""
@@ -156,7 +165,7 @@ def torch_name(tree: ast.Module) -> str | None:
 
 
 def _candidate(stmt: ast.stmt, lines: list[str], found: list[Finding], catalogue: Catalogue, target: str,
-               unsafe_fixes: bool) -> _Line | None:
+               unsafe_fixes: bool, local: dict[tuple[str, bool], bool]) -> _Line | None:
     text = lines[stmt.lineno - 1]
     if not text.endswith("\n") or any(f.end_line != f.line for f in found):
         return None
@@ -173,8 +182,12 @@ def _candidate(stmt: ast.stmt, lines: list[str], found: list[Finding], catalogue
         if stmt.end_lineno != stmt.lineno or not _fills_line(stmt, text):
             return None
         end = stmt.lineno
-    if any(not (stmt.lineno <= f.line <= end) or not _local(f, catalogue, target, unsafe_fixes) for f in found):
-        return None
+    for f in found:
+        known = local.get((f.rule_id, bool(f.manual)))
+        if known is None:
+            known = local[(f.rule_id, bool(f.manual))] = _local(f, catalogue, target, unsafe_fixes)
+        if not known or not stmt.lineno <= f.line <= end:
+            return None
     if not text[: len(text) - len(text.lstrip(" \t"))] and _has_statement_fix(found, catalogue, target):
         return None  # at the top level a fix that writes several statements would change the module's length
     return _Line(stmt.lineno, text, header, found)
