@@ -30,7 +30,7 @@ import libcst as cst
 from porter.rewrite.file_port import _Rewriter
 from porter.rewrite.guards import EXTENSION_RULE
 from porter.rewrite.parsing import parse_module
-from porter.rewrite.positions import Positions
+from porter.rewrite.positions import Positions, generate
 from porter.rewrite.results import Change, FilePort
 from porter.rewrite.settle import _inside_edit
 from porter.rewrite.site_plan import SitePlan
@@ -50,6 +50,8 @@ _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try, ast.M
 _MARKED = re.compile(r"#\s*porter:")
 _HEADER_END = re.compile(r"[ \t)]*:[ \t]*(#.*)?\r?\n")
 _LEFT_TO_DO = ("unsafe-skipped", "marked")
+# Ends each line's block in the small module (a statement of its own, which no fix touches).
+_GROUP_END = "__porter_line_end__ = 0"
 
 
 @dataclass
@@ -264,8 +266,8 @@ def _port(groups: list[list[_Line]], catalogue: Catalogue, target: str, unsafe_f
         starts.append(line)
         wrapped.append(wrap)
         moved += [replace(f, line=line, end_line=line) for f in group[0].findings]
-        parts.append(block)
-        number += block.count("\n")
+        parts.append(block + _GROUP_END + layout[1])  # each line's text is cut out at its end marker
+        number += block.count("\n") + 1
     code = "".join(parts)
     try:
         module = parse_module(code)
@@ -283,8 +285,7 @@ def _port(groups: list[list[_Line]], catalogue: Catalogue, target: str, unsafe_f
         plan.add(f)
     if plan.guards or plan.builds or plan.swaps.resolve(plan.mark):
         return None
-    rewriter = _Recording(set(module.body[1:]), plan.edits, plan.markers, parents)
-    module.visit(rewriter)
+    ported = generate(module.visit(_Rewriter(plan.edits, plan.markers, {}, {}, {}, parents)), positions)
     at_line = {start: i for i, start in enumerate(starts)}
     changes: list[list[Change]] = [[] for _ in groups]
     where = {(f.rule_id, f.line, f.col): f for f in moved}
@@ -297,32 +298,17 @@ def _port(groups: list[list[_Line]], catalogue: Catalogue, target: str, unsafe_f
             site = sites.locate(finding) if finding is not None else None
             if _inside_edit(site, parents, plan.edits):
                 inside[i].add(change.rule_id)
+    pieces = ported.split(layout[1], 2)[2].split(_GROUP_END + layout[1])  # after the first block
+    if len(pieces) != len(groups) + 1 or pieces[-1]:
+        return None
     texts = []
-    for node, wrap, group in zip(module.body[1:], wrapped, groups, strict=True):
-        new = rewriter.out.get(node, node)
-        nodes = new.nodes if isinstance(new, cst.FlattenSentinel) else [new]
-        text = "".join(module.code_for_node(n) for n in nodes)
+    for text, wrap, group in zip(pieces, wrapped, groups, strict=False):
         if wrap:
             text = text.split(layout[1], 1)[1] if layout[1] in text else ""
         if group[0].header:
             text = text[: text.rstrip("\r\n").rfind("\n") + 1]
         texts.append(text)
     return texts, changes, inside, ctx
-
-
-class _Recording(_Rewriter):
-    """The rewrite, keeping what became of the small module's top-level nodes (`wanted`)."""
-
-    def __init__(self, wanted: set, edits: dict, markers: dict, parents: dict) -> None:
-        super().__init__(edits, markers, {}, {}, {}, parents)
-        self.wanted = wanted
-        self.out: dict = {}
-
-    def on_leave(self, original, updated):
-        result = super().on_leave(original, updated)
-        if original in self.wanted:
-            self.out[original] = result
-        return result
 
 
 def _probe(lines: list[_Line], texts: list[str], changes: list[list[Change]], tree: ast.Module,
