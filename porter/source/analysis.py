@@ -41,6 +41,8 @@ _SCOPE_CLASSES = frozenset(SCOPE_NODES)
 _DISPATCHED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Call, ast.Attribute, ast.Name, ast.Compare,
                          ast.Import, ast.ImportFrom, ast.JoinedStr, ast.Constant})
 _EXPRESSION_SCOPES = frozenset({ast.Lambda, *COMPREHENSIONS})
+# Nodes whose children's positions may lie off their own lines.
+_PARTS_ELSEWHERE = frozenset({ast.JoinedStr, ast.FormattedValue})
 _WALK_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
@@ -158,6 +160,11 @@ class Analysis(Matchers):
                 inner = Scope(node, scope)
                 if cls not in _EXPRESSION_SCOPES:
                     self._mark_docstring(node)
+            # A node on one line that was walked overlaps a hit line, and so do its children, all on
+            # that line (not a decorated definition's decorators, nor an f-string's parts)
+            line = getattr(node, "lineno", None)
+            inside = line is not None and line == getattr(node, "end_lineno", None) \
+                and cls not in _PARTS_ELSEWHERE and not getattr(node, "decorator_list", None)
             for field_name, is_inner in _walk_fields(cls):
                 value = getattr(node, field_name, None)
                 if value is None:
@@ -167,7 +174,7 @@ class Analysis(Matchers):
                 for child in children:
                     if not isinstance(child, AST):
                         continue
-                    start = getattr(child, "lineno", None)
+                    start = None if inside else getattr(child, "lineno", None)
                     if start is not None:  # does it overlap a hit line (its decorators count)?
                         decorators = getattr(child, "decorator_list", None)
                         if decorators:
