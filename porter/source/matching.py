@@ -134,7 +134,9 @@ class Matchers:
             return
         best: tuple[int, Rule, str] | None = None
         names = self.index.names
-        per_name = [(q, self.index.name_patterns(q)) for q in qualnames]
+        # in sorted order: of names tied for the best pattern, the report names the same one every run
+        # (a set's order changes with the interpreter's string hashing)
+        per_name = [(q, self.index.name_patterns(q)) for q in sorted(qualnames)]
         for i in sorted({i for _, patterns in per_name for i in patterns}):  # the matchers in index order
             rule, m = names[i]
             if context not in m.context:

@@ -233,3 +233,34 @@ def test_keywords_only_needs_a_call_matcher_by_method():
 
 def test_a_module_bound_by_importorskip_is_matched_like_an_import():
     assert ids('import pytest\ntorch = pytest.importorskip("torch")\ntorch.cuda.synchronize()\n') == ["NRN802"]
+
+
+ALTERNATIVE_IMPORTS = """\
+try:
+    from triton.backends.nvidia.driver import libcuda_dirs
+except ImportError:
+    from triton.common.build import libcuda_dirs
+libcuda_dirs()
+"""
+
+
+def test_a_name_with_two_origins_is_reported_the_same_in_every_run(tmp_path):
+    # the report names one of the name's origins; which one must not depend on string hashing
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys\n"
+        "from porter.source.catalogue import load_catalogue\n"
+        "from porter.source.engine import RuleIndex, analyse_source\n"
+        "rules = [r for r in load_catalogue(()) if r.matchers and r.default]\n"
+        "found = analyse_source(sys.stdin.read(), 'm.py', RuleIndex.build(rules))\n"
+        "print(sorted({f.matched for f in found if f.line == 5}))\n")
+    seen = set()
+    for seed in ("1", "2", "3", "4"):
+        out = subprocess.run([sys.executable, str(script)], input=ALTERNATIVE_IMPORTS, capture_output=True,
+                             text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        seen.add(out.stdout.strip())
+    assert seen == {"['triton.backends.nvidia.driver.libcuda_dirs']"}
