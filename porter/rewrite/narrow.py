@@ -21,6 +21,11 @@ import statement are kept, and so is every statement that imports when it runs (
 inside instead), so the imports the port guards, adds or drops are what a whole-file port sees.
 Line numbers in the port's report are mapped back to the file's. If the splice cannot be done
 exactly, the whole file is ported instead.
+
+Two kinds of sites do not keep their statement: `.cuda()` calls fixed as text
+(porter.rewrite.text_fixes) and one-line statements ported apart (porter.rewrite.line_port). Their
+statements are cut like statements without a site and spliced back edited; a placeholder standing
+for them lists, once ported, what the edited text reads (porter.rewrite.cut_reads).
 """
 
 from __future__ import annotations
