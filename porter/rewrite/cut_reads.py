@@ -68,8 +68,8 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
     before, after = _Listing(imported, dotted), _Listing(imported, dotted)
     for start, end, nodes, _ in cuts:
         if wanted is not None and wanted <= before.listed and wanted <= after.listed:
-            before.skip()
-            after.skip()
+            before.nothing()
+            after.nothing()
             continue
         kept, old, new = _Reads(), _Reads(), _Reads()  # on other lines; on ported lines, before; after
         for line in range(start, end + 1):
@@ -110,7 +110,8 @@ class _Listing:
         self.listed: set[str] = set()
         self.units: list[list[str]] = []
 
-    def skip(self) -> None:
+    def nothing(self) -> None:
+        """A cut that lists nothing (every name it could read is listed already)."""
         self.units.append([])
 
     def add(self, *reads: _Reads) -> None:

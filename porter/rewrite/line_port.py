@@ -126,7 +126,7 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
     return result if result.text else None
 
 
-def lines_apart(source: str, findings: list[Finding], tree: ast.Module | None, soft: list[Finding],
+def lines_apart(source: str, lines: list[str], findings: list[Finding], tree: ast.Module | None, soft: list[Finding],
                  catalogue: Catalogue, target: str, unsafe_fixes: bool, line_length: int | None,
                  layout: tuple[str, str], index: RuleIndex, path: str) -> LinePorts | None:
     """The one-line statements ported apart (porter.rewrite.line_port), but lines whose sites are all
@@ -138,7 +138,7 @@ def lines_apart(source: str, findings: list[Finding], tree: ast.Module | None, s
     skip = {line for line, n in soft_lines.items() if counted[line] == n}
     if len(skip) == len(counted):
         return None  # every site is a `.cuda()` fixed as text
-    return port_lines(source, source.splitlines(keepends=True), tree, findings, catalogue, target, unsafe_fixes,
+    return port_lines(source, lines, tree, findings, catalogue, target, unsafe_fixes,
                       line_length, layout, index, path, skip)
 
 

@@ -85,11 +85,12 @@ def port_source_narrow(
     tree = parsed[0] if parsed else None
     layout = (_first_indent(tree or _parse(source), source), _first_newline(source))
     soft = text_fixable_findings(findings, source, tree, catalogue, target)
-    lined = lines_apart(source, findings, tree, soft, catalogue, target, unsafe_fixes, line_length, layout,
+    lines = source.splitlines(keepends=True)  # once, for the lines ported apart and the cut
+    lined = lines_apart(source, lines, findings, tree, soft, catalogue, target, unsafe_fixes, line_length, layout,
                          index, path)
     if lined is not None:
         soft = [f for f in soft if f.line not in lined.text]
-    plan = _plan(source, findings, tree, soft, lined)
+    plan = _plan(source, findings, tree, soft, lined, lines)
     if plan is None:
         return port_source(source, path, index, *args, findings=findings)
     skeleton, line_map, originals, fixed_as_text, applied, relisted = plan
@@ -188,13 +189,14 @@ def _parse(source: str) -> ast.Module | None:
 
 
 def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None, soft: list[Finding] = (),
-          lined: LinePorts | None = None) -> tuple[str, list[int], dict[int, str], list[Finding], set[int],
-                                                   dict[int, str]] | None:
+          lined: LinePorts | None = None, lines: list[str] | None = None,
+          ) -> tuple[str, list[int], dict[int, str], list[Finding], set[int], dict[int, str]] | None:
     """(skeleton, skeleton line → file line, placeholder id → the unit's original text, the findings
     fixed as text in the units cut, the lines ported apart in them, skeleton line → its placeholder
     once ported where what it reads changed), or None when cutting would not
     pay (or cannot be done safely). `tree`: the source parsed, if it was; `soft`: findings the cut may
-    fix as text (porter.rewrite.text_fixes); `lined`: lines ported apart (porter.rewrite.line_port).
+    fix as text (porter.rewrite.text_fixes); `lined`: lines ported apart (porter.rewrite.line_port);
+    `lines`: the source's lines with their breaks, when split already.
     Neither keeps its statement for libcst."""
     if not findings or any(f.rule_id.startswith("NRN0") for f in findings):
         return None  # nothing to port, or a file the whole-file port reports on
@@ -208,7 +210,7 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None, 
     tree = tree if tree is not None else _parse(source)
     if tree is None:
         return None
-    lines = source.splitlines(keepends=True)
+    lines = lines if lines is not None else source.splitlines(keepends=True)
     if apart:
         hit_set.update(imports_read_apart(tree, apart, lines))
     if len(lines) != source.count("\n") + (0 if source.endswith("\n") else 1) or "\f" in source:
