@@ -33,8 +33,45 @@ def imports_read_apart(tree: ast.Module, apart: dict[int, str], lines: list[str]
             for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
 
 
+class _Holder:
+    """A function with imports of its own (not its nested definitions'): the check for imports the
+    port left unused counts such an import's reads in that function alone (porter.rewrite.imports),
+    so what its cuts read is listed apart from the rest of the file."""
+
+    def __init__(self, node: ast.AST, names: set[str]) -> None:
+        self.start, self.end = node.lineno, node.end_lineno or node.lineno
+        self.names = names  # the names its imports bind (and their heads)
+
+
+def _holders(tree: ast.Module) -> list[_Holder]:
+    holders: list[_Holder] = []
+
+    def visit(body: list[ast.stmt], names: set[str] | None) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                own: set[str] = set()
+                visit(stmt.body, own)
+                if own:
+                    holders.append(_Holder(stmt, own))
+            elif isinstance(stmt, ast.ClassDef):
+                visit(stmt.body, None)
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                if names is not None:
+                    for alias in stmt.names:
+                        bound = alias.asname or alias.name
+                        names.update((bound, bound.split(".")[0]))
+            else:
+                for field in ("body", "orelse", "finalbody"):
+                    visit(getattr(stmt, field, None) or [], names)
+                for holder in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+                    visit(holder.body, names)
+
+    visit(tree.body, None)
+    return holders
+
+
 def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
-                   ported: dict[int, list[ast.AST]]) -> tuple[list[list[str]], list[list[str]]]:
+                  ported: dict[int, list[ast.AST]]) -> tuple[list[list[str]], list[list[str]]]:
     """For each cut, the import-bound names and attribute chains it reads (deduplicated): what the
     port's check for imports it left unused must still see; before the port, and after it, when a
     line ported apart reads what its ported text reads (`ported`: its Name and Attribute nodes). A
@@ -63,11 +100,13 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
                     spelling.add(number)
         wanted |= {node.id for nodes in ported.values() for node in nodes if isinstance(node, ast.Name)}
         wanted &= imported
-    # The check asks only whether a name is still read somewhere: each is listed once, by the
-    # first cut that reads it.
+    holders = _holders(tree)
+    # The check asks only whether a name is still read somewhere (or somewhere in the function
+    # whose own import binds it): each is listed once there, by the first cut that reads it.
     before, after = _Listing(imported, dotted), _Listing(imported, dotted)
     for start, end, nodes, _ in cuts:
-        if wanted is not None and wanted <= before.listed and wanted <= after.listed:
+        around = [h for h in holders if h.start < start and end <= h.end]  # a cut from start on holds h
+        if wanted is not None and before.has(wanted, around) and after.has(wanted, around):
             before.nothing()
             after.nothing()
             continue
@@ -80,11 +119,11 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
                 for node in walk(top):
                     if isinstance(node, (ast.Name, ast.Attribute)):
                         (old if node.lineno in ported else kept).add(node)
-                if wanted is not None and wanted <= before.listed | kept.names | old.names \
-                        and wanted <= after.listed | kept.names | new.names:
+                if wanted is not None and before.has(wanted, around, kept.names | old.names) \
+                        and after.has(wanted, around, kept.names | new.names):
                     break
-        before.add(kept, old)
-        after.add(kept, new)
+        before.add(around, kept, old)
+        after.add(around, kept, new)
     return before.units, after.units
 
 
@@ -103,27 +142,46 @@ class _Reads:
 
 
 class _Listing:
-    """Each cut's list of the names and chains no earlier cut listed."""
+    """Each cut's list of the names and chains not yet listed in the file, or in a function around
+    the cut whose own imports bind them."""
 
     def __init__(self, imported: set[str], dotted: tuple[str, ...]) -> None:
         self.imported, self.dotted = imported, dotted
         self.listed: set[str] = set()
+        self.in_holder: dict[int, set[str]] = {}  # by id of the _Holder
         self.units: list[list[str]] = []
+
+    def has(self, wanted: set[str], around: list[_Holder], extra: set[str] = frozenset()) -> bool:
+        """Is each of `wanted` listed (or in `extra`) for the file and for each function around?"""
+        if not wanted <= self.listed | extra:
+            return False
+        return all(wanted & h.names <= self.in_holder.get(id(h), set()) | extra for h in around)
 
     def nothing(self) -> None:
         """A cut that lists nothing (every name it could read is listed already)."""
         self.units.append([])
 
-    def add(self, *reads: _Reads) -> None:
+    def _new(self, key: str, head: str, around: list[_Holder]) -> bool:
+        """Is `key` (a name, or a chain starting with the name `head`) unlisted where it counts? Marks it listed."""
+        new = key not in self.listed
+        self.listed.add(key)
+        for h in around:
+            if head in h.names:
+                seen = self.in_holder.setdefault(id(h), set())
+                new = new or key not in seen
+                seen.add(key)
+        return new
+
+    def add(self, around: list[_Holder], *reads: _Reads) -> None:
         unit: dict[str, None] = {}
-        for name in sorted(set().union(*(r.names for r in reads)) & self.imported - self.listed):
-            self.listed.add(name)
-            unit.setdefault(name)
+        for name in sorted(set().union(*(r.names for r in reads)) & self.imported):
+            if self._new(name, name, around):
+                unit.setdefault(name)
         if self.dotted:
             for node in (node for r in reads for node in r.attributes):
                 chain = _chain(node)
-                if chain and "." in chain and chain.startswith(self.dotted) and chain not in self.listed:
-                    self.listed.add(chain)
+                if chain and "." in chain and chain.startswith(self.dotted) and self._new(chain, chain.split(".")[0],
+                                                                                          around):
                     unit.setdefault(chain)
         self.units.append(list(unit))
 

@@ -4,13 +4,15 @@ Rewriting `torch.cuda.amp.autocast(...)` into `torch.autocast(...)` or removing
 `torch.backends.cudnn.benchmark = True` can leave `from torch.cuda.amp import autocast` or
 `import torch.backends` behind, unused (ruff F401). Only such imports are removed: an import the
 original already left unused is the author's business (it may be a re-export or a side effect).
+An import inside a function is judged by that function's own uses (`def f(): import torch` whose
+only use there was removed goes, whatever the rest of the file reads).
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -28,18 +30,74 @@ class _Binding:
     name: str | None  # the imported name of a from-import; None for `import x`
     asname: str | None
     key: str  # a plain name, or a dotted path for an unaliased `import a.b`
+    # The function whose body holds the import (its path of definitions, see `_Scopes`), whose own
+    # uses are the ones that count; () for a module-level import (and one in a class body, counted
+    # over the file: a conservative choice, as class attributes are read in many ways).
+    scope: tuple[str, ...] = ()
 
     @property
     def dotted(self) -> bool:
         return "." in self.key
 
 
-def _bindings(stmt: ast.stmt) -> list[_Binding]:
+def _bindings(stmt: ast.stmt, scope: tuple[str, ...] = ()) -> list[_Binding]:
     if isinstance(stmt, ast.Import):
-        return [_Binding(a.name, None, a.asname, a.asname or a.name) for a in stmt.names]
+        return [_Binding(a.name, None, a.asname, a.asname or a.name, scope) for a in stmt.names]
     if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
-        return [_Binding(stmt.module, a.name, a.asname, a.asname or a.name) for a in stmt.names if a.name != "*"]
+        return [_Binding(stmt.module, a.name, a.asname, a.asname or a.name, scope)
+                for a in stmt.names if a.name != "*"]
     return []
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+class _Scopes:
+    """Names each definition by its path: the names of the definitions around it and its own, each
+    with how many same-named definitions came before it in the same place (`("train#0", "step#1")`).
+    The ast walk here and the libcst walk of `_Dropper` meet definitions in the same source order,
+    so both name a function alike, and the original and its port name alike the functions they share."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, ...], int] = {}
+
+    def enter(self, outer: tuple[str, ...], name: str) -> tuple[str, ...]:
+        key = (*outer, name)
+        count = self._seen.get(key, 0)
+        self._seen[key] = count + 1
+        return (*outer, f"{name}#{count}")
+
+
+def _import_bindings(tree: ast.Module) -> tuple[list[_Binding], dict[tuple[str, ...], ast.AST]]:
+    """Every import binding of a file, each with its function's path (see `_Binding.scope`; an import
+    of a name its function declares `global` binds the module's name), and the functions by path.
+    Only statements are visited."""
+    bindings: list[_Binding] = []
+    functions: dict[tuple[str, ...], ast.AST] = {}
+    scopes = _Scopes()
+
+    def visit(body: list[ast.stmt], path: tuple[str, ...], function: tuple[str, ...], declared: set[str]) -> None:
+        for stmt in body:
+            if isinstance(stmt, _DEFINITIONS):
+                inner = scopes.enter(path, stmt.name)
+                if isinstance(stmt, ast.ClassDef):
+                    visit(stmt.body, inner, (), set())
+                else:
+                    functions[inner] = stmt
+                    visit(stmt.body, inner, inner, set())
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                bindings.extend(b if b.key.split(".")[0] not in declared else replace(b, scope=())
+                                for b in _bindings(stmt, function))
+            elif isinstance(stmt, ast.Global):
+                declared.update(stmt.names)  # a name is declared global before any binding of it
+            else:
+                for name in ("body", "orelse", "finalbody"):
+                    visit(getattr(stmt, name, None) or [], path, function, declared)
+                for holder in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+                    visit(holder.body, path, function, declared)
+
+    visit(tree.body, (), (), set())
+    return bindings, functions
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -47,31 +105,52 @@ def _dotted(node: ast.expr) -> str | None:
     return ".".join(parts) if parts else None
 
 
-def _uses(tree: ast.Module) -> tuple[dict[str, int], list[str], list[_Binding]]:
-    """(uses per plain name, every attribute chain read, every import binding) of a parsed file."""
+def _name_uses(nodes: Iterable[ast.AST]) -> tuple[dict[str, int], list[str]]:
+    """(uses per plain name, every attribute chain read) among these nodes."""
     names: dict[str, int] = {}
     chains: list[str] = []
-    bindings: list[_Binding] = []
-    for node in walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Name):
             names[node.id] = names.get(node.id, 0) + 1
         elif isinstance(node, ast.Attribute):
             chain = _dotted(node)
             if chain:
                 chains.append(chain)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bindings.extend(_bindings(node))
         elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
             for element in getattr(node.value, "elts", ()):  # a name listed in __all__ is exported: a use
                 if isinstance(element, ast.Constant) and isinstance(element.value, str):
                     names[element.value] = names.get(element.value, 0) + 1
-    return names, chains, bindings
+    return names, chains
 
 
-def _count(binding: _Binding, names: dict[str, int], chains: list[str]) -> int:
-    if binding.dotted:
-        return sum(1 for c in chains if c == binding.key or c.startswith(binding.key + "."))
-    return names.get(binding.key, 0)
+class _Uses:
+    """The import bindings of a parsed file and the uses that count for each: the file's for a
+    module-level import, its function's own for an import inside a function."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.names, self.chains = _name_uses(walk(tree))
+        self.bindings, self._functions = _import_bindings(tree)
+        self._in_function: dict[tuple[str, ...], tuple[dict[str, int], list[str]]] = {}
+
+    def count(self, binding: _Binding) -> int:
+        names, chains = self.names, self.chains
+        if binding.scope:
+            function = self._functions.get(binding.scope)
+            if function is None:
+                return 0  # no such function here (the port added it)
+            if binding.scope not in self._in_function:
+                self._in_function[binding.scope] = _name_uses(walk(function))
+            names, chains = self._in_function[binding.scope]
+        if binding.dotted:
+            return sum(1 for c in chains if c == binding.key or c.startswith(binding.key + "."))
+        return names.get(binding.key, 0)
+
+    def binds_head(self, binding: _Binding) -> bool:
+        """Is `import a.b` what binds `a` for other uses of `a` here (no plain binding of `a` in its scope)?"""
+        head = binding.key.split(".")[0]
+        if any(b.key == head for b in self.bindings if b.scope == binding.scope):
+            return False
+        return bool(self.count(replace(binding, key=head)))
 
 
 def unused_after_port(original: str, ported: str) -> set[_Binding]:
@@ -84,43 +163,53 @@ def unused_after_port(original: str, ported: str) -> set[_Binding]:
 
 def _unused(before: Callable[[], ast.Module], after: ast.Module) -> set[_Binding]:
     """`before` gives the original's tree: it is parsed only when some import of `after` is unused."""
-    names_after, chains_after, bindings = _uses(after)
-    candidates = [b for b in bindings if not _count(b, names_after, chains_after)]
+    uses_after = _Uses(after)
+    candidates = [b for b in uses_after.bindings if not uses_after.count(b)]
     if not candidates:
         return set()  # the common case: every import is still read, whatever the original did
-    names_before, chains_before, _ = _uses(before())
-    top_bound = {b.key.split(".")[0] for b in bindings if not b.dotted}
-    dropped = set()
-    for binding in candidates:
-        if not _count(binding, names_before, chains_before):
-            continue
-        if binding.dotted and binding.key.split(".")[0] not in top_bound and names_after.get(binding.key.split(".")[0]):
-            continue  # `import a.b` is what binds `a` for the file's other uses of `a`
-        dropped.add(binding)
-    return dropped
+    uses_before = _Uses(before())
+    return {b for b in candidates
+            if uses_before.count(b) and not (b.dotted and uses_after.binds_head(b))}
 
 
 class _Dropper(cst.CSTTransformer):
     def __init__(self, dropped: set[_Binding]) -> None:
         super().__init__()
         self.dropped = dropped
+        self._scopes = _Scopes()
+        # Per definition entered: its path, the function an import there belongs to, the names
+        # that function declares global (as `_import_bindings` tracks them).
+        self._stack: list[tuple[tuple[str, ...], tuple[str, ...], set[str]]] = [((), (), set())]
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         # Only import statements change: expressions (most of a big file's nodes), and lines of
-        # simple statements holding no import, are not walked.
+        # simple statements holding no import or global declaration, are not walked.
         if isinstance(node, cst.BaseExpression) or isinstance(node, cst.SimpleStatementLine) and not any(
-                isinstance(small, (cst.Import, cst.ImportFrom)) for small in node.body):
+                isinstance(small, (cst.Import, cst.ImportFrom, cst.Global)) for small in node.body):
             return False
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            path = self._scopes.enter(self._stack[-1][0], node.name.value)
+            self._stack.append((path, () if isinstance(node, cst.ClassDef) else path, set()))
+        elif isinstance(node, cst.Global):
+            self._stack[-1][2].update(item.name.value for item in node.names)
         return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        if isinstance(original_node, (cst.FunctionDef, cst.ClassDef)):
+            self._stack.pop()
+        return super().on_leave(original_node, updated_node)
 
     def _keep(self, alias: cst.ImportAlias, module: str | None) -> bool:
         name = code_name(alias.name)
         asname = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) \
             else None
+        _, function, declared = self._stack[-1]
+        key = asname or name
+        scope = () if key.split(".")[0] in declared else function
         if module is None:
-            binding = _Binding(name, None, asname, asname or name)
+            binding = _Binding(name, None, asname, key, scope)
         else:
-            binding = _Binding(module, name, asname, asname or name)
+            binding = _Binding(module, name, asname, key, scope)
         return binding not in self.dropped
 
     def leave_Import(self, original, updated):
@@ -147,6 +236,11 @@ class _Dropper(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original, updated):
         if not updated.body:
             return cst.RemovalSentinel.REMOVE
+        return updated
+
+    def leave_SimpleStatementSuite(self, original, updated):
+        if not updated.body:  # `def f(): import torch`, its import dropped
+            return updated.with_changes(body=[cst.Pass()])
         return updated
 
     def leave_IndentedBlock(self, original, updated):

@@ -83,6 +83,41 @@ def test_an_import_alone_in_a_block_leaves_pass(tmp_path):
     assert "from torch.cuda.amp import autocast" not in ported
 
 
+def test_a_function_import_whose_only_use_there_was_removed_goes(tmp_path):
+    # the file reads `torch` elsewhere, but `setup`'s own import has no use left in `setup`
+    source = ("import torch\n\nSEED = torch.zeros(1)\n\n\n"
+              "def setup():\n    import torch.backends\n    torch.backends.cudnn.benchmark = True\n\n\n"
+              "def init():\n    import torch\n    torch.backends.cuda.matmul.allow_tf32 = True\n\n\n"
+              "def make():\n    import torch\n    torch.backends.cudnn.benchmark = True\n    return torch.ones(2)\n")
+    ported = port(source)
+    assert ported.count("import torch") == 2  # the module's, and `make`'s (still read there)
+    assert "def setup():\n    pass\n" in ported and "def init():\n    pass\n" in ported
+    assert ruff_unused(ported, tmp_path) == []
+
+
+def test_a_function_import_is_judged_by_the_function_with_the_same_name_and_place():
+    # the second `f` of the class lost its use; the first still reads `torch`
+    original = ("class A:\n    def f(self):\n        import torch\n        return torch.ones(1)\n\n"
+                "    def f(self):\n        import torch\n        torch.cuda.synchronize()\n")
+    ported = ("class A:\n    def f(self):\n        import torch\n        return torch.ones(1)\n\n"
+              "    def f(self):\n        import torch\n")
+    assert [b.scope for b in unused_after_port(original, ported)] == [("A#0", "f#1")]
+
+
+def test_an_import_of_a_name_declared_global_counts_over_the_file():
+    original = "def g():\n    global torch\n    import torch\n    torch.cuda.synchronize()\n\nprint(torch)\n"
+    ported = "def g():\n    global torch\n    import torch\n\nprint(torch)\n"
+    assert unused_after_port(original, ported) == set()  # it binds the module's `torch`, read below
+
+
+def test_a_one_line_function_whose_import_went_keeps_a_body():
+    original = "def f(): import torch.backends; torch.backends.cudnn.benchmark = True\n"
+    ported = port(original.replace("; torch.backends.cudnn.benchmark = True", "; pass"))
+    assert "import" in ported  # the author's own: unused in that source too
+    dropped = port("def f():\n    import torch.backends\n    torch.backends.cudnn.benchmark = True\n")
+    assert dropped == "def f():\n    pass\n"
+
+
 def test_a_name_exported_in_dunder_all_is_a_use():
     original = "from torch.cuda.amp import autocast\n__all__ = ['autocast']\n"
     assert unused_after_port(original, original) == set()

@@ -171,3 +171,10 @@ def test_a_test_binding_its_own_torch_gets_no_import_through_the_cut(always_narr
     assert 'torch = pytest.importorskip("torch")' not in skeleton
     ported = narrow.port_source_narrow(text, str(path), INDEX, CATALOGUE, "neuron").ported
     assert "if not torch.accelerator.is_available() or count < 2:" in ported and "import torch" not in ported
+
+
+def test_a_functions_own_import_is_judged_by_its_own_reads_through_the_cut(always_narrow):
+    path = ROOT / "tests" / "fixtures" / "port" / "narrow" / "function_imports.py"
+    ported = narrow.port_source_narrow(path.read_text(), str(path), INDEX, CATALOGUE, "neuron").ported
+    assert "def second(x):\n    import torch\n" in ported  # still read in `second`, past a cut
+    assert "from torch.cuda import synchronize" not in ported and "import torch.backends" not in ported
