@@ -28,6 +28,7 @@ from itertools import accumulate
 import libcst as cst
 
 from porter.rewrite.file_port import _Rewriter
+from porter.rewrite.guard_tests import availability_blocks
 from porter.rewrite.guards import EXTENSION_RULE
 from porter.rewrite.parsing import parse_module
 from porter.rewrite.positions import Positions, generate
@@ -89,10 +90,16 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
             by_line.setdefault(f.line, []).append(f)
     candidates: dict[tuple, list[_Line]] = {}
     local: dict[tuple[str, bool], bool] = {}  # _local's answers, by rule and whether the site is manual
+    spans: list[tuple[int, int]] | None = None
     for stmt in statements(tree):
         if stmt.lineno not in by_line or stmt.lineno in skip:
             continue
         line = _candidate(stmt, lines, by_line[stmt.lineno], catalogue, target, unsafe_fixes, local)
+        if line is not None and _guarded_call(line.findings, catalogue, target):
+            # its guard may be said by an `if` around it (porter.rewrite.guard_tests): the whole port judges
+            spans = availability_blocks(tree) if spans is None else spans
+            if any(start <= line.number <= end for start, end in spans):
+                line = None
         if line is not None:
             key = (line.text, line.header, tuple((f.rule_id, f.col, f.end_col, f.message, f.matched, f.manual,
                                                  f.marked) for f in line.findings))
@@ -193,6 +200,14 @@ def _candidate(stmt: ast.stmt, lines: list[str], found: list[Finding], catalogue
     if not text[: len(text) - len(text.lstrip(" \t"))] and _has_statement_fix(found, catalogue, target):
         return None  # at the top level a fix that writes several statements would change the module's length
     return _Line(stmt.lineno, text, header, found)
+
+
+def _guarded_call(found: list[Finding], catalogue: Catalogue, target: str) -> bool:
+    for f in found:
+        rule = catalogue.get(f.rule_id)
+        if rule is not None and rule.fix_for(target).transform == "guarded-call":
+            return True
+    return False
 
 
 def _fills_line(stmt: ast.stmt, text: str) -> bool:

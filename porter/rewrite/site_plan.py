@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import libcst as cst
 
+from porter.rewrite.guard_tests import guard_names, under_guard
 from porter.rewrite.guards import (
     EXTENSION_RULE,
     _compiled_module,
@@ -163,7 +164,9 @@ class SitePlan:
             mark(stmt, rule, fix, finding.manual, site_only=True)
             return
         try:
-            site, edit = _apply_fix(rule, fix, node, parents, _site_context(ctx, node, finding.matched))
+            guarded = guard_names(self.catalogue, self.target, fix.guard) if fix.transform == "guarded-call" \
+                else frozenset()
+            site, edit = _apply_fix(rule, fix, node, parents, _site_context(ctx, node, finding.matched), guarded)
         except CannotFix as exc:
             change.action, change.detail = "marked", str(exc)
             mark(stmt, rule, fix, str(exc))
@@ -206,8 +209,10 @@ def _site_context(ctx: FileContext, node: cst.CSTNode, matched: str) -> FileCont
     return ctx
 
 
-def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: FileContext) -> Callable | None:
-    """The edit for one site: a function from the (possibly already rewritten) node to its replacement."""
+def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: FileContext,
+               guarded: frozenset[str] = frozenset()) -> Callable | None:
+    """The edit for one site: a function from the (possibly already rewritten) node to its replacement.
+    `guarded`: for a guarded call, the tests that say its guard (porter.rewrite.guard_tests)."""
     kind = fix.transform
     if kind == "device":
         target = _method_call(node, parents)
@@ -271,10 +276,11 @@ def _apply_fix(rule: Rule, fix: Fix, node: cst.CSTNode, parents: dict, ctx: File
         target = _call_of(_method_call(node, parents), parents)
         expr_stmt = parents.get(target)
         line = parents.get(expr_stmt)
+        guard = "" if guarded and under_guard(target, parents, guarded, ctx.torch_alias) else fix.guard
         if isinstance(expr_stmt, cst.Expr) and isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1:
             # A call made for its effect becomes `if <guard>: <call>`.
-            return line, lambda n: guarded_statement(n, ctx, fix.to, fix.guard)
-        return target, lambda n: guarded_call(n, ctx, fix.to, fix.guard, fix.default)
+            return line, lambda n: guarded_statement(n, ctx, fix.to, guard)
+        return target, lambda n: guarded_call(n, ctx, fix.to, guard, fix.default)
     raise CannotFix(f"unknown transform {kind!r}")
 
 

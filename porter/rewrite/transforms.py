@@ -456,7 +456,8 @@ def value_transform(node: cst.CSTNode, ctx: FileContext, to: str) -> cst.CSTNode
 
 
 def guarded_statement(line: cst.SimpleStatementLine, ctx: FileContext, to: str, guard: str) -> cst.If:
-    """A statement `torch.cuda.synchronize()` → `if <guard>:` + the device-agnostic call."""
+    """A statement `torch.cuda.synchronize()` → `if <guard>:` + the device-agnostic call (the call
+    alone where it stands under its guard already: `guard` is "")."""
     call = line.body[0].value
     if not isinstance(call, cst.Call):
         raise CannotFix("guarded-call needs a call")
@@ -464,6 +465,8 @@ def guarded_statement(line: cst.SimpleStatementLine, ctx: FileContext, to: str, 
     new_call = ctx.render(to, **site_values(call))
     if "(" not in to:
         new_call = f"{new_call}({args})"
+    if not guard:
+        return line.with_changes(body=[line.body[0].with_changes(value=expr(new_call))])
     statement = parse_statement(f"if {ctx.render(guard)}:\n    {new_call}\n")
     inner = statement.body.body[0].with_changes(trailing_whitespace=line.trailing_whitespace)
     return statement.with_changes(leading_lines=line.leading_lines,
@@ -474,7 +477,8 @@ def guarded_call(node: cst.Call, ctx: FileContext, to: str, guard: str, default:
     """`torch.cuda.synchronize()` → `(torch.accelerator.synchronize() if <guard> else <default>)`.
 
     Device-agnostic runtime calls raise where no accelerator exists; the guard keeps the ported
-    program running on a CPU-only machine.
+    program running on a CPU-only machine. Where the call stands under its guard already (`guard` is
+    ""), the call alone.
     """
     if not isinstance(node, cst.Call):
         raise CannotFix("guarded-call needs a call")
@@ -482,6 +486,8 @@ def guarded_call(node: cst.Call, ctx: FileContext, to: str, guard: str, default:
     call = ctx.render(to, **site_values(node))
     if "(" not in to:
         call = f"{call}({args})"
+    if not guard:
+        return expr(call).with_changes(lpar=node.lpar, rpar=node.rpar)
     return expr(f"({call} if {ctx.render(guard)} else {ctx.render(default)})")
 
 

@@ -607,3 +607,33 @@ def test_a_device_test_passed_to_a_call_is_rewritten_in_place():
     assert [c.action for c in changes] == ["fixed", "fixed"]
     seen: list = []
     assert run(ported)["report"](torch.ones(1), seen) == {"on_device": False} and seen == [False]
+
+
+# -- a guarded call under an `if` that tests its guard already ------------------------------------
+
+GUARDED = Path(__file__).resolve().parents[1] / "fixtures" / "port" / "narrow" / "guarded_calls.py"
+
+
+@pytest.mark.parametrize("target", ["neuron", "portable"])
+def test_a_guarded_call_under_the_accelerator_test_is_not_guarded_again(target):
+    ported, _ = port(GUARDED.read_text(), target)
+    setup = ported[ported.index("def setup"):ported.index("def step")]
+    # in the `if` body: the calls alone; in its `else`: guarded (that branch runs without an accelerator)
+    assert ("    if torch.accelerator.is_available():\n        torch.accelerator.set_device_index(rank)\n"
+            "        torch.accelerator.synchronize()\n"
+            "        index = torch.accelerator.current_device_index()\n") in setup
+    assert ("    else:\n        if torch.accelerator.is_available():\n"
+            "            torch.accelerator.synchronize()\n") in setup
+    step = ported[ported.index("def step"):]
+    assert "rank == 0:\n        torch.accelerator.synchronize()\n" in step  # one side of an `and`
+    assert "if not torch.accelerator.is_available():\n        if torch.accelerator.is_available():\n" in step
+    assert step.count("if torch.accelerator.is_available():\n") == 2  # under `if not`, and the bare call
+    namespace = run(ported)
+    assert namespace["setup"](0) is None  # on this CPU: the `else` branch, whose guarded call is skipped
+    assert namespace["step"](lambda b: b * 2, torch.ones(2), 0).tolist() == [2.0, 2.0]
+
+
+def test_the_xla_target_keeps_the_guard_where_its_test_is_another():
+    ported, _ = port(GUARDED.read_text(), "xla")
+    # `torch.cuda.is_available()` becomes a test of the XLA device, which says nothing of torch.accelerator
+    assert '    if _porter_device().type == "xla":\n        if torch.accelerator.is_available():\n' in ported
