@@ -86,14 +86,15 @@ def _leading_imports_end(body: list) -> int:
     return end
 
 
-def _importing_torch_itself(helper: cst.FunctionDef, torch_alias: str) -> cst.FunctionDef:
+def importing_torch_itself(helper: cst.FunctionDef, torch_alias: str,
+                           note: str = "not imported at the top of this file") -> cst.FunctionDef:
     """The helper with its own `import torch` (after its docstring): for a file that imports torch
-    only after statements that may already call the helper."""
+    only after statements that may already call the helper, and for the shared helper module."""
     statements = list(helper.body.body)
     at = 1 if statements and isinstance(statements[0], cst.SimpleStatementLine) and isinstance(
         statements[0].body[0], cst.Expr) else 0
     line = "import torch" if torch_alias == "torch" else f"import torch as {torch_alias}"
-    statements.insert(at, cst.parse_statement(f"{line}  # not imported at the top of this file\n"))
+    statements.insert(at, cst.parse_statement(f"{line}  # {note}\n"))
     return helper.with_changes(body=helper.body.with_changes(body=statements))
 
 
@@ -118,7 +119,7 @@ def _insert_helpers(module: cst.Module, sources: list[tuple[str, str]], torch_al
         # parsed once per text (a helper's source is the same in every file with the same torch name)
         helper = parse_statement(source).with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
         if torch_late and isinstance(helper, cst.FunctionDef) and uses_torch.search(source):
-            helper = _importing_torch_itself(helper, torch_alias)
+            helper = importing_torch_itself(helper, torch_alias)
         helpers.append(helper)
     if insert_at == 0:
         helpers[0] = helpers[0].with_changes(leading_lines=[])

@@ -30,6 +30,8 @@ from porter.rewrite.helpers import (
     missing_helper_source,
 )
 from porter.rewrite.imports import drop_unused_imports
+from porter.rewrite.parsing import parse_statement
+from porter.rewrite.placement import importing_torch_itself
 from porter.rewrite.scopes import needs_module_import
 from porter.source.astwalk import statements
 
@@ -38,6 +40,8 @@ MODULE_NAME = "_porter_helpers"
 SIGNATURE = "Helpers porter added for this package's ported code"
 ORDER = (DEVICE_HELPER, *EXTRA_HELPERS, MISSING_HELPER)
 ADDED_BY_PORTER = "Added by porter."
+_TORCH_WORD = re.compile(r"\btorch\.")
+_LAZY_TORCH_NOTE = "imported when called: importing this module does not import torch"
 
 
 @dataclass
@@ -199,18 +203,21 @@ def _without_line(text: str, number: int) -> str:
 
 
 def module_source(target: str, names: set[str]) -> str:
+    """The shared module's text. Its helpers import torch when called, not the module when imported:
+    a package file that never imported torch (`def to_gpu(x): return x.cuda()`) imports it no more
+    once ported (importing torch takes seconds, and fails where torch is not installed)."""
     parts = [f'"""{SIGNATURE} (one module instead of a copy per file).\n\n'
              'Plain PyTorch: no porter is needed at run time. `porter port` keeps this module up to date.\n"""\n']
-    wanted = [n for n in ORDER if n in names]
-    if any(n != MISSING_HELPER for n in wanted):
-        parts.append("\nimport torch\n")
-    for name in wanted:
+    for name in (n for n in ORDER if n in names):
         if name == DEVICE_HELPER:
             source = device_helper_source(target)
         elif name == MISSING_HELPER:
             source = missing_helper_source()
         else:
             source = extra_helper_source(name)
+        if _TORCH_WORD.search(source) and source.startswith("def "):
+            helper = parse_statement(source)
+            source = cst.Module(body=[importing_torch_itself(helper, "torch", _LAZY_TORCH_NOTE)]).code
         parts.append("\n\n" + source)
     return "".join(parts)
 

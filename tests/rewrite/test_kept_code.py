@@ -249,6 +249,20 @@ def _run(cwd: Path, *args: str) -> str:
     return done.stdout
 
 
+def test_a_package_file_that_never_imported_torch_does_not_once_ported(tmp_path):
+    # `to_gpu` takes a tensor made elsewhere: its module runs (and imports) without torch
+    src = _tree(tmp_path / "src", {"pkg/__init__.py": "", "pkg/util.py": "def to_gpu(x):\n    return x.cuda()\n",
+                                   "pkg/net.py": DEVICE_USE})
+    out = tmp_path / "out"
+    _port_out(src, out)
+    util = (out / "pkg/util.py").read_text()
+    assert "from ._porter_helpers import _porter_device" in util and "import torch" not in util
+    probe = "import sys, pkg.util; print('torch' in sys.modules)"
+    assert _run(out, "-c", probe).strip() == "False"
+    probe = "import pkg.util, torch; print(pkg.util.to_gpu(torch.ones(1)).device.type)"
+    assert _run(out, "-c", probe).strip() == "cpu"
+
+
 def test_a_package_imports_its_helpers_from_one_module_and_runs_every_way(tmp_path):
     src = _tree(tmp_path / "src", {
         "pkg/__init__.py": "",
