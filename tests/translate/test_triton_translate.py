@@ -207,3 +207,51 @@ def test_tensor_descriptor_methods_are_not_translated():
     (kt,) = translate_file(Path(__file__).parent / "fixtures" / "descriptor_ops.py").kernels
     assert not kt.translated
     assert kt.problem.construct == ".load() on a tensor descriptor" and kt.problem.line == 11
+
+
+REL_PKG = FIXTURES / "rel_pkg"
+
+
+def test_heuristics_functions_of_the_package_are_copied_into_the_nki_file():
+    """`{'BLOCK_ROWS': rows_heuristic}` imported from a file of the package, and `next_power_of_2` imported by
+    name: the functions (with what they call and the constants they read) are carried, annotations dropped."""
+    ft = translate_file(REL_PKG / "row_kernels.py")
+    k = next(k for k in ft.kernels if k.name == "scale_rows_2d_kernel")
+    assert k.translated, k.problem
+    assert "MAX_ROWS = 4" in ft.source
+    assert "def _rows_for(n_rows):\n    return min(max(1, _tl.next_power_of_2(n_rows // 64)), MAX_ROWS)" in ft.source
+    assert "def rows_heuristic(args):" in ft.source
+    assert "'BLOCK_ROWS': rows_heuristic," in ft.source
+    assert "'BLOCK_COLS': lambda args: _tl.next_power_of_2(args['n_cols'])," in ft.source
+    tree = ast.parse(ft.source)
+    host = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ("_rows_for", "rows_heuristic")]
+    namespace: dict = {"MAX_ROWS": 4, "_tl": type("tl", (), {"next_power_of_2": staticmethod(
+        lambda n: 1 << max(n - 1, 0).bit_length())})}
+    exec(compile(ast.Module(body=host, type_ignores=[]), "host", "exec"), namespace)
+    assert namespace["rows_heuristic"]({"n_rows": 1000, "n_cols": 8}) == 4
+    assert namespace["rows_heuristic"]({"n_rows": 1000, "n_cols": 80}) == 1
+
+
+def test_heuristics_that_ask_the_gpu_are_refused_with_the_file_and_line():
+    ft = translate_file(REL_PKG / "row_kernels.py")
+    k = next(k for k in ft.kernels if k.name == "copy_tf32_kernel")
+    assert not k.translated and k.problem.construct == "@triton.heuristics"
+    assert k.problem.line == 27  # the lambda, in this file
+    assert "reads torch (gpu.py line 9)" in k.problem.reason
+
+
+def test_heuristics_names_the_nki_file_cannot_have_are_refused():
+    src = '''
+import triton
+import triton.language as tl
+from somewhere import pick_block
+
+@triton.heuristics({"BLOCK": lambda args: pick_block(args["n"])})
+@triton.jit
+def k(x_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=offs < n), mask=offs < n)
+'''
+    (k,) = translate_source(src, Path("k.py")).kernels
+    assert not k.translated and k.problem.line == 6
+    assert "calls pick_block" in k.problem.reason and "not a plain function of this file" in k.problem.reason

@@ -39,8 +39,9 @@ class Kernel:
     line: int
     configs: list[Config] | None = None  # None: not autotuned
     configs_problem: str | None = None  # why the autotune configurations cannot be read statically
-    heuristics: dict[str, str] = field(default_factory=dict)  # name -> lambda source
+    heuristics: dict[str, str] = field(default_factory=dict)  # name -> lambda source, or a module function's name
     heuristics_problem: str | None = None
+    heuristics_nodes: dict[str, ast.expr] = field(default_factory=dict)  # name -> the lambda or function name
     module_values: dict[str, ast.expr] = field(default_factory=dict)  # the file's module-level NAME = expr
 
 
@@ -128,8 +129,9 @@ def _read_configs(call: ast.Call, aliases: dict[str, str], module_values: dict[s
     return configs, None
 
 
-def _read_heuristics(call: ast.Call, source: str, module_values: dict[str, ast.expr]
-                     ) -> tuple[dict[str, str], str | None]:
+def _read_heuristics(call: ast.Call, module_values: dict[str, ast.expr]) -> tuple[dict[str, ast.expr], str | None]:
+    """name -> a lambda, or the name of a function (``{'BLOCK': BLOCK_heuristic}``); what those read is checked
+    when the kernel is translated."""
     expr = None
     for kw in call.keywords:
         if kw.arg == "values":
@@ -144,9 +146,10 @@ def _read_heuristics(call: ast.Call, source: str, module_values: dict[str, ast.e
     for k, v in zip(expr.keys, expr.values, strict=False):
         if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
             return {}, "a @triton.heuristics key is not a string literal"
-        if not isinstance(v, ast.Lambda):
-            return {}, f"the @triton.heuristics value for {k.value!r} is not a lambda"
-        out[k.value] = ast.unparse(v)
+        if isinstance(v, (ast.Name, ast.Lambda)):  # a function: of this file or imported (checked when translated)
+            out[k.value] = v
+        else:
+            return {}, f"the @triton.heuristics value for {k.value!r} is neither a lambda nor a function's name"
     return out, None
 
 
@@ -179,12 +182,18 @@ def parse_source(source: str, path: Path) -> TritonFile:
             if name == "triton.autotune" and isinstance(dec, ast.Call):
                 k.configs, k.configs_problem = _read_configs(dec, aliases, module_values)
             elif name == "triton.heuristics" and isinstance(dec, ast.Call):
-                h, problem = _read_heuristics(dec, source, module_values)
-                k.heuristics.update(h)
+                h, problem = _read_heuristics(dec, module_values)
+                k.heuristics.update({name: ast.unparse(v) for name, v in h.items()})
+                k.heuristics_nodes.update(h)
                 k.heuristics_problem = k.heuristics_problem or problem
         kernels.append(k)
     kernels.sort(key=lambda k: k.line)
     return TritonFile(path=path, tree=tree, aliases=aliases, kernels=kernels, module_values=module_values)
+
+
+def module_functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    """The plain functions defined at the top level of a file (host code: heuristics, config builders)."""
+    return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
 def parse_file(path: Path) -> TritonFile:

@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .emit import HOST_TRITON, dotted_name, emit, program_name
+from .emit import HOST_TRITON, dotted_name, emit, host_functions, program_name
 from .parse import LIBDEVICE_MODULES, Kernel, TritonFile, parse_source, qualified
 
 RULE = "NRN430"
@@ -302,6 +302,9 @@ def translate_source(source: str, path: Path) -> FileTranslation:
                 kt.runtime_configs = True  # the launcher picks from the Autotuner's own list at run time
             if k.heuristics_problem:
                 raise _Stop(k.node, "@triton.heuristics", k.heuristics_problem)
+            _, host_problem = host_functions(tf, k)
+            if host_problem:
+                raise _Stop(ast.Pass(lineno=host_problem[0]), "@triton.heuristics", host_problem[1])
             if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
                 raise _Stop(k.node, "signature", "a kernel with *args, **kwargs or keyword-only parameters")
             fn.body = [rw.visit(s) for s in fn.body]

@@ -20,7 +20,8 @@ def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None
     """Call the NKI translation ``kernel`` the way ``triton_kernel[grid](*args, **kwargs)`` calls the original.
 
     ``params`` are the Triton kernel's parameter names; ``config`` the autotune configuration porter picked
-    (its values fill parameters the call leaves out); ``heuristics`` the ``@triton.heuristics`` functions.
+    (its values fill parameters the call leaves out); ``heuristics`` the ``@triton.heuristics`` functions (their
+    values replace the call's, as in Triton).
     """
     bound = dict(zip(params, args, strict=False))
     for k, v in kwargs.items():
@@ -33,9 +34,8 @@ def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None
     for k, v in (config or {}).items():
         if k in params and k not in bound:
             bound[k] = v
-    for k, fn in (heuristics or {}).items():
-        if k not in bound:
-            bound[k] = fn(dict(bound))
+    for k, fn in (heuristics or {}).items():  # as Triton's Heuristics: over a value the call passed, in order
+        bound[k] = fn(dict(bound))
     missing = [p for p in params if p not in bound]
     if missing:
         raise TypeError(f"{getattr(kernel, '__name__', kernel)}: missing argument(s) {', '.join(missing)}")
