@@ -39,3 +39,34 @@ def test_definitions_keep_their_line_numbers():
     kernel = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "scale_rows_kernel")
     assert src.splitlines()[kernel.lineno - 1].startswith("def scale_rows_kernel")
     compile(tree, "scale_rows.py", "exec")  # every node has a location
+
+
+REL_PKG = Path(__file__).parent / "fixtures" / "rel_pkg"
+
+
+def test_kernel_files_importing_their_package_relatively_verify():
+    """`from .blocks import rows_heuristic` in a kernel file whose package __init__ fails: the file is loaded in its
+    package (before, the relative import failed and the kernel was 'not defined'); the heuristics run on both sides."""
+    _, reports = verify_file(REL_PKG / "row_kernels.py", kernels=["scale_rows_2d_kernel", "negate_kernel"])
+    r = {x.name: x for x in reports}
+    assert r["scale_rows_2d_kernel"].status == VERIFIED, r["scale_rows_2d_kernel"].reason
+    # a definition that fails when loaded (its autotune configurations ask the GPU) is named, with its error
+    neg = r["negate_kernel"]
+    assert neg.status == UNCHECKED
+    assert neg.reason == "its definition (lines 34-38) failed when loaded here: RuntimeError: no GPU on this machine"
+
+
+def test_heuristics_replace_values_the_launch_passes_as_in_triton():
+    import porter.nki
+
+    porter.nki.install_simulator()
+    from porter.translate.triton.nki_tl.host import host_launch
+
+    seen = {}
+
+    def kernel(x, n, BLOCK, _grid):
+        seen.update(x=x, n=n, BLOCK=BLOCK, grid=_grid)
+
+    host_launch(kernel, ("x", "n", "BLOCK"), (2,), (1, 100), {"BLOCK": 7},
+                heuristics={"BLOCK": lambda args: 128 if args["n"] > 64 else 64})
+    assert seen == {"x": 1, "n": 100, "BLOCK": 128, "grid": (2,)}  # Triton's Heuristics.run overrides BLOCK=7

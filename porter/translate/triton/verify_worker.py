@@ -46,9 +46,16 @@ def _load(name: str, path: Path) -> Any:
     if spec is None or spec.loader is None:
         raise ImportError(f"{path}: cannot be imported")
     mod = importlib.util.module_from_spec(spec)
+    mod.__package__ = _package_of(path)  # `from .utils import ...` resolves in the file's own package
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def _package_of(path: Path) -> str:
+    """The dotted package ``path`` belongs to ('' outside a package), as imported from ``_import_root``."""
+    root = _import_root(path)
+    return ".".join(path.resolve().parent.relative_to(root).parts)
 
 
 class _SkipPackageInits(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -126,9 +133,15 @@ def _definitions(body: list[ast.stmt]) -> list[ast.stmt]:
     return kept
 
 
+_FAILED = "__porter_failed_definitions__"
+
+
 def _guarded(node: ast.stmt) -> ast.stmt:
-    """``try: <node> except Exception: pass``, the new nodes at ``node``'s location."""
-    guard = ast.parse("try:\n    pass\nexcept Exception:\n    pass").body[0]
+    """``try: <node> except Exception as e: <record e>``, the new nodes at ``node``'s location: a definition that
+    failed is named, with its error, when a kernel it defines is missing."""
+    start = min([getattr(d, "lineno", node.lineno) for d in getattr(node, "decorator_list", [])] + [node.lineno])
+    record = f"globals().setdefault({_FAILED!r}, []).append(({start}, {node.end_lineno}, _porter_exc))"
+    guard = ast.parse(f"try:\n    pass\nexcept Exception as _porter_exc:\n    {record}").body[0]
     guard.body = [node]
     inner = {id(m) for m in ast.walk(node)}
     for n in ast.walk(guard):
@@ -146,6 +159,7 @@ def _load_definitions(name: str, path: Path) -> Any:
 
     mod = types.ModuleType(name)
     mod.__file__ = str(path)
+    mod.__package__ = _package_of(path)
     sys.modules[name] = mod
     code = compile(_definitions_tree(path.read_text(encoding="utf-8")), str(path), "exec", dont_inherit=True)
     exec(code, mod.__dict__)  # noqa: S102 - the user's own kernel definitions, as an import would run them
@@ -367,6 +381,23 @@ def _all_unchecked(names: list[str], kts: dict[str, KernelTranslation], reason: 
     return 0
 
 
+def _why_undefined(module: Any, line: int) -> str:
+    """Why the loaded module has no jit function defined at ``line``: the error of the definition that failed
+    there (decorator arguments that ask the GPU, an import that failed), else a condition false here."""
+    for start, end, exc in getattr(module, _FAILED, []):
+        if start <= line <= end:
+            return (f"its definition (lines {start}-{end}) failed when loaded here: {short(exc)}"
+                    + _cause(exc))
+    return "the module does not define this jit function when imported here (it is defined under a condition " \
+           "that is false here)"
+
+
+def _cause(exc: BaseException) -> str:
+    """For a NameError, the failed import that should have bound the name."""
+    return f" ({exc.name} was not imported: see the module's imports)" if isinstance(exc, NameError) and \
+        getattr(exc, "name", None) else ""
+
+
 def main(argv: list[str]) -> int:
     """argv: FILE NKI_FILE KERNEL...; prints one JSON report per kernel, in order."""
     os.environ["TRITON_INTERPRET"] = "1"
@@ -399,9 +430,7 @@ def main(argv: list[str]) -> int:
         k = by_name[name]
         defined = getattr(orig, name, None)
         if not (hasattr(defined, "fn") or hasattr(defined, "run")):  # JITFunction, Autotuner, Heuristics
-            r = KernelReport(name, kt.line, UNCHECKED, "the module does not define this jit function when imported "
-                             "here (it is defined under a condition that is false here, or its definition failed)",
-                             kt.mode)
+            r = KernelReport(name, kt.line, UNCHECKED, _why_undefined(orig, kt.line), kt.mode)
             print(json.dumps(r.as_dict()), flush=True)
             continue
         try:
