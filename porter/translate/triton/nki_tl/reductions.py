@@ -27,7 +27,7 @@ def _free_axis(x, axis):
     if axis is None:
         if _ctx.mode == "rows" or len(x.shape) <= 1:
             return None
-        raise Unsupported("a reduction over every axis of a two-dimensional block")
+        raise Unsupported("tl.cumsum, tl.argmax or tl.argmin over every axis of a two-dimensional block")
     return int(axis) % _b.max(1, len(x.shape))
 
 
@@ -108,6 +108,16 @@ def _group_combine(op, part):
 def _reduce(op, x, axis=None, keep_dims=False):
     if not _is_tile(x):
         return {"add": np.sum, "maximum": np.max, "minimum": np.min}[_opname(op)](x)
+    if axis is None and _ctx.mode == "program" and len(x.shape) == 2:
+        # every axis of a 2-D block (rows on the partitions): along the free axis, then over the partitions
+        per_row = _reduce(op, x, 1, keep_dims=True)
+        whole = _partition_reduce(op, per_row, keep_dims=True)
+        dtype = x.dtype if _is_float(x.dtype) else nl.float32
+        out = whole.tile
+        if dtype != nl.float32:
+            out = _new((1, 1), dtype)
+            nisa.tensor_copy(dst=out, src=whole.tile)
+        return _T(out, (1, 1) if keep_dims else (), dtype, "2d" if keep_dims else "scalar")
     if _free_axis(x, axis) == 0 and _ctx.mode == "program" and len(x.shape) == 2:
         return _partition_reduce(op, x, keep_dims)
     p = x.tile.shape[0]
@@ -136,6 +146,7 @@ def min(x, axis=None, keep_dims=False, **_):  # noqa: A001 - tl.min
 def _arg_extreme(x, axis, keep_dims, want_max):
     if _ctx.mode == "rows" and _ctx.k > 1:
         raise Unsupported("tl.argmax/tl.argmin over a block split across partitions")
+    _free_axis(x, axis)  # the flat index over a whole 2-D block is not translated
     m = max(x, axis, True) if want_max else min(x, axis, True)
     hit = x == m
     p, f = x.tile.shape[0], int(np.prod(x.tile.shape[1:]))
