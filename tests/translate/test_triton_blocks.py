@@ -50,3 +50,34 @@ def test_a_sum_and_a_max_over_a_whole_two_dimensional_block(tmp_path):
     (m_ref, x_ref), (m_nki, x_nki) = results
     assert torch.allclose(m_ref, x.mean(dim=(0, 2)), atol=1e-5)
     assert torch.allclose(m_nki, m_ref, atol=1e-5) and torch.equal(x_nki, x_ref), (m_nki, m_ref, x_nki, x_ref)
+
+
+def test_an_error_raised_while_a_translation_is_traced_names_the_triton_line(tmp_path, monkeypatch):
+    """The translation is traced as Python: an Unsupported raised there is reported at the Triton statement it
+    came from (file, line, text), through the translation's line map."""
+    import porter.nki
+    from porter.translate.triton import nki_tl, verify_worker
+    from porter.translate.triton.nki_tl.core import Unsupported
+
+    porter.nki.install_simulator()
+    ft = translate_file(FIXTURE)
+    src_lines = FIXTURE.read_text().splitlines()
+    gen_lines = ft.source.splitlines()
+    for gen, orig in ft.lines.items():  # every mapped statement reads like the statement it came from
+        first = src_lines[orig - 1].strip().split("(")[0].split(" ")[0]
+        assert first.replace("tl.", "_tl.") in gen_lines[gen - 1], (gen_lines[gen - 1], src_lines[orig - 1])
+    nki_file = tmp_path / "block_ops_nki.py"
+    nki_file.write_text(ft.source)
+    nki_mod = _load("block_ops_nki_trace", nki_file)
+    monkeypatch.setitem(verify_worker._TRITON_LINES, str(nki_file), (FIXTURE, ft.lines))
+
+    def refuse(*_, **__):
+        raise Unsupported("a max nobody translated")
+
+    monkeypatch.setattr(nki_tl, "max", refuse)
+    with pytest.raises(Unsupported) as info:
+        nki_mod.feature_stats_kernel_launch((1,), torch.zeros(8), torch.zeros(1), torch.zeros(1), 2, 1, 4,
+                                            BLOCK_B=2, BLOCK_S=4)
+    line = next(i for i, t in enumerate(src_lines, 1) if "tl.max(" in t)
+    assert verify_worker._traced_at(info.value, nki_mod) == \
+        f" (at block_ops.py line {line}: `{src_lines[line - 1].strip()}`)"

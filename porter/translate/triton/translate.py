@@ -87,6 +87,7 @@ class FileTranslation:
     path: Path
     kernels: list[KernelTranslation]
     source: str | None  # the NKI module's text; None when no kernel translated
+    lines: dict[int, int] = field(default_factory=dict)  # a statement's line in ``source`` -> its line in ``path``
 
     @property
     def nki_path(self) -> Path:
@@ -345,7 +346,33 @@ def translate_source(source: str, path: Path) -> FileTranslation:
             kt.config_note = f"autotune configurations built at run time: the launcher takes the first{limit}"
     ok = [k for k in tf.kernels if results[k.name].translated]
     text = emit(tf, ok, bodies, results) if any(results[k.name].launched for k in ok) else None
-    return FileTranslation(path=path, kernels=[results[k.name] for k in tf.kernels], source=text)
+    lines = _line_map(text, [bodies[k.name] for k in ok]) if text else {}
+    return FileTranslation(path=path, kernels=[results[k.name] for k in tf.kernels], source=text, lines=lines)
+
+
+def _line_map(text: str, bodies: list[ast.FunctionDef]) -> dict[int, int]:
+    """Each statement of the translated program functions -> the line of the Triton statement it came from (the
+    rewritten trees keep the original locations; the NKI text is their unparse, so both walk alike). An error
+    raised while a translation is traced is reported at the Triton line."""
+    generated = {n.name: n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)}
+    out: dict[int, int] = {}
+    for body in bodies:
+        gen = generated.get(body.name)
+        if gen is None:
+            continue
+        _pair_statements(gen.body, body.body, out)
+    return out
+
+
+def _pair_statements(gen: list[ast.stmt], orig: list[ast.stmt], out: dict[int, int]) -> None:
+    """Statement lists walked side by side (unparsing keeps statements as they are, unlike some expressions)."""
+    for a, b in zip(gen, orig, strict=False):
+        if type(a) is not type(b):
+            return
+        if getattr(b, "lineno", None):
+            out.setdefault(a.lineno, b.lineno)
+        for name in ("body", "orelse", "finalbody"):
+            _pair_statements(getattr(a, name, []), getattr(b, name, []), out)
 
 
 def translate_file(path: Path) -> FileTranslation:

@@ -329,7 +329,7 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
                 launch(grid, **dict(zip(k.params, args_nki, strict=True)))
             except Exception as exc:  # noqa: BLE001 - a failing translation is a verdict
                 report.status = FAILING
-                report.reason = f"the NKI translation raised {short(exc)}"
+                report.reason = f"the NKI translation raised {short(exc)}{_traced_at(exc, nki_mod)}"
                 return report
             stats = porter.nki.last_run_stats()
             errs = []
@@ -350,6 +350,31 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
         report.reason = ("the original wrote none of its tensors with the synthesised inputs (every lane masked "
                          "off or every program returned early): there was nothing to compare")
     return report
+
+
+_TRITON_LINES: dict[str, tuple[Path, dict[int, int]]] = {}  # NKI file -> (Triton file, its line map)
+
+
+def _traced_at(exc: BaseException, nki_mod: Any) -> str:
+    """Where in the Triton file the statement whose translation raised is: the innermost frame of the NKI file,
+    mapped back through the translation's line map."""
+    nki_file = str(getattr(nki_mod, "__file__", ""))
+    if nki_file not in _TRITON_LINES:
+        return ""
+    path, lines = _TRITON_LINES[nki_file]
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == nki_file and tb.tb_lineno in lines:
+            found = lines[tb.tb_lineno]
+        tb = tb.tb_next
+    if found is None:
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8").splitlines()[found - 1].strip()
+    except (OSError, IndexError):
+        text = ""
+    return f" (at {path.name} line {found}: `{text[:100]}`)"
 
 
 def _changed(before: list[Any], after: list[Any]) -> bool:
@@ -425,6 +450,7 @@ def main(argv: list[str]) -> int:
         nki_mod = _load(f"_porter_verify_nki_{token}", nki_path)
     except Exception as exc:  # noqa: BLE001
         return _all_unchecked(names, kts, f"the NKI translation failed to import: {short(exc)}", FAILING)
+    _TRITON_LINES[str(getattr(nki_mod, "__file__", nki_path))] = (path, ft.lines)
     for name in names:
         kt = kts[name]
         k = by_name[name]
