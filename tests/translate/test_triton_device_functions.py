@@ -73,3 +73,13 @@ def test_a_wrong_device_function_translation_is_caught(monkeypatch):
     monkeypatch.setattr(nki_tl, "abs", lambda x: x * 1.0)  # |x| -> x: wrong for negative inputs
     bad = verify_device_function(k, kt, FIXTURE, orig, verify_worker._verify_kernel)
     assert bad.status.startswith("translated, failing") and "differ" in bad.reason
+
+
+def test_a_check_kernel_the_interpreter_cannot_run_is_named_as_the_generated_one():
+    """The check kernel loads 1-D blocks; a helper reducing along axis 1 needs 2-D ones. The interpreter's error
+    is about porter's kernel, not the original (it read 'could not run the original')."""
+    _, (r,) = verify_file(FIXTURE.with_name("device_2d_ops.py"))
+    assert r.status == UNCHECKED
+    assert r.reason.startswith("Triton's interpreter could not run the generated check kernel (one 1-D block per "
+                               "argument): ")
+    assert r.reason.endswith("it is checked through the kernels that call it")

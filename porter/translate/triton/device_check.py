@@ -23,6 +23,8 @@ from .synth import CannotSynthesise, flag_value, used_as_dtype
 from .translate import KernelTranslation, translate_source
 from .verify import UNCHECKED, KernelReport
 
+INTERPRETER_FAILED = "Triton's interpreter could not run the original"
+
 WRAPPER_PREFIX = "_porter_check_"
 NOTE = "checked through a generated kernel that loads a block per argument, calls it and stores the result"
 
@@ -99,5 +101,10 @@ def verify_device_function(k: Kernel, kt: KernelTranslation, path: Path, orig: A
     wk = next(x for x in tf.kernels if x.name == name)
     report = verify_kernel(wk, wkt, infer_roles(tf, wk), mod, nki_mod, shim_module=orig)
     report.name, report.line, report.mode = k.name, k.line, kt.mode
+    if report.status == UNCHECKED and report.reason.startswith(INTERPRETER_FAILED):
+        # the kernel the interpreter could not run is the generated one: its 1-D blocks, not the original
+        report.reason = ("Triton's interpreter could not run the generated check kernel (one 1-D block per "
+                         f"argument){report.reason[len(INTERPRETER_FAILED):]}; the function may need blocks of "
+                         "another shape: it is checked through the kernels that call it")
     report.config_note = NOTE + (f" (constexprs: {config})" if config else "")
     return report
