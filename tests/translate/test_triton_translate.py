@@ -255,3 +255,21 @@ def k(x_ptr, n, BLOCK: tl.constexpr):
     (k,) = translate_source(src, Path("k.py")).kernels
     assert not k.translated and k.problem.line == 6
     assert "calls pick_block" in k.problem.reason and "not a plain function of this file" in k.problem.reason
+
+
+def test_a_call_to_a_jit_function_of_another_module_names_the_import():
+    src = '''
+import triton
+import triton.language as tl
+from .activations import fused_act
+
+@triton.jit
+def k(x_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n)
+    tl.store(x_ptr + offs, fused_act(x), mask=offs < n)
+'''
+    (k,) = translate_source(src, Path("k.py")).kernels
+    assert not k.translated and k.problem.line == 10 and k.problem.construct == "fused_act()"
+    assert k.problem.reason == ("a function imported from .activations (line 4): calls to functions of another "
+                                "module are not translated, @triton.jit or not")

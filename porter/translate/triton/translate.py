@@ -234,13 +234,23 @@ class _Rewrite(ast.NodeTransformer):
             return node
         if isinstance(func, ast.Name) and func.id not in self.locals and func.id not in _BUILTINS_OK \
                 and func.id not in self.tf.aliases:
-            raise _Stop(node, f"{func.id}()", "a call to a function that is not a @triton.jit function of this file")
+            raise _Stop(node, f"{func.id}()", _foreign_call(self.tf, func.id))
         q = qualified(func, self.tf.aliases) or ""
         if q.endswith((".zeros", ".full")) and node.args:
             shape = node.args[0]
             if isinstance(shape, (ast.List, ast.Tuple)) and len(shape.elts) >= 2:
                 self.program_mode = True
         return self.generic_visit(node)
+
+
+def _foreign_call(tf: TritonFile, name: str) -> str:
+    """Why a call to ``name`` in a kernel is not translated, naming where the name comes from."""
+    for node in tf.tree.body:
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == name for a in node.names):
+            source = "." * node.level + (node.module or "")
+            return (f"a function imported from {source} (line {node.lineno}): calls to functions of another module "
+                    "are not translated, @triton.jit or not")
+    return "a call to a function that is not a @triton.jit function of this file"
 
 
 def _call(dotted: str, args: list[ast.expr]) -> ast.Call:
