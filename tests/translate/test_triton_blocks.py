@@ -81,3 +81,49 @@ def test_an_error_raised_while_a_translation_is_traced_names_the_triton_line(tmp
     line = next(i for i, t in enumerate(src_lines, 1) if "tl.max(" in t)
     assert verify_worker._traced_at(info.value, nki_mod) == \
         f" (at block_ops.py line {line}: `{src_lines[line - 1].strip()}`)"
+
+
+def _both(tmp_path, fixture, name, grid, make_args, **consts):
+    """Run kernel ``name`` of ``fixture`` in Triton's interpreter and its translation in the simulator on the
+    same inputs; return the argument tensors after each run."""
+    import porter.nki
+
+    porter.nki.install_simulator()
+    ft = translate_file(fixture)
+    nki_file = tmp_path / f"{fixture.stem}_nki.py"
+    nki_file.write_text(ft.source)
+    nki_mod = _load(f"{fixture.stem}_nki_{name}", nki_file)
+    orig = _load(f"{fixture.stem}_{name}", fixture)
+    results = []
+    for run in (getattr(orig, name).__getitem__,
+                lambda g: lambda *a, **k: getattr(nki_mod, f"{name}_launch")(g, *a, **k)):
+        args = make_args()
+        run(grid)(*args, **consts)
+        results.append(args)
+    return results
+
+
+def test_an_index_array_on_the_left_of_loaded_data(tmp_path):
+    """`cols[None, :] == target[:, None]` (a cross-entropy gradient's one-hot): NumPy on the left applied `==` per
+    element with the tile as an object, every lane came out True (p - 1 everywhere)."""
+    fixture = FIXTURE.with_name("order_ops.py")
+    gen = torch.Generator().manual_seed(0)
+    p, t = torch.rand(6, 37, generator=gen), torch.randint(0, 37, (6,), generator=gen)
+    for block_rows in (1, 4):
+        (*_, ref, _, _), (*_, got, _, _) = _both(
+            tmp_path, fixture, "onehot_grad_kernel", (-(-6 // block_rows),),
+            lambda: [p.clone(), t.clone(), torch.zeros(6, 37), 6, 37], BLOCK_R=block_rows, BLOCK_C=64)
+        assert torch.equal(ref, p - torch.nn.functional.one_hot(t, 37).float())
+        assert torch.equal(got, ref), (got - ref).abs().max()
+
+
+def test_offsets_before_the_pointer_and_lanes_times_data(tmp_path):
+    """`offs + x_ptr` raised 'tl.load of something that is not a kernel pointer argument'; `offs * x` gave an
+    object array."""
+    fixture = FIXTURE.with_name("order_ops.py")
+    x = torch.randint(0, 5, (100,), generator=torch.Generator().manual_seed(1)).float()
+    (_, ref, _), (_, got, _) = _both(tmp_path, fixture, "offsets_first_kernel", (4,),
+                                     lambda: [x.clone(), torch.zeros(100), 100], BLOCK=32)
+    offs = torch.arange(100).float()
+    assert torch.equal(ref, offs * x + (offs == x).float())
+    assert torch.equal(got, ref)

@@ -94,6 +94,10 @@ def _f32(tile):
 class _T:
     """A Triton block held in an SBUF tile. ``shape`` is the Triton shape; ``layout`` says how it sits on chip."""
 
+    # A trace-time NumPy array on the left (`cols[None, :] == target[:, None]`, `offs * x`) defers to the
+    # reflected method here; without this NumPy applies the operator per element and yields an object array.
+    __array_ufunc__ = None
+
     def __init__(self, tile, shape, dtype, layout="rows"):
         self.tile = tile
         self.shape = tuple(shape)
@@ -159,6 +163,12 @@ class _T:
 
     def __or__(self, o):
         return _elementwise._binary(nl.logical_or, self, o)
+
+    def __rand__(self, o):
+        return _elementwise._binary(nl.logical_and, o, self)
+
+    def __ror__(self, o):
+        return _elementwise._binary(nl.logical_or, o, self)
 
     __hash__ = object.__hash__
 

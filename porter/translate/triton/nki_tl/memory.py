@@ -24,6 +24,8 @@ from porter.translate.triton.nki_tl.tiles import _broadcast_partitions, _runs
 class _Ptr:
     """A base HBM tensor plus element offsets (a trace-time NumPy array or int)."""
 
+    __array_ufunc__ = None  # `offs + x_ptr`: NumPy defers to __radd__ instead of adding per element
+
     def __init__(self, base, offsets):
         self.base = base
         self.offsets = offsets
