@@ -50,6 +50,10 @@ def test_kernel_files_importing_their_package_relatively_verify():
     _, reports = verify_file(REL_PKG / "row_kernels.py", kernels=["scale_rows_2d_kernel", "negate_kernel"])
     r = {x.name: x for x in reports}
     assert r["scale_rows_2d_kernel"].status == VERIFIED, r["scale_rows_2d_kernel"].reason
+    # the grid follows the heuristics' block sizes (one row per program here), not the synthesised ones: every row
+    # of the 130 x 130 case is read (it read 195 elements: 9 programs of a block neither side used)
+    big = next(c for c in r["scale_rows_2d_kernel"].cases if c.case.startswith("130") and c.dtype == "float32")
+    assert big.stats["hbm_to_sbuf_bytes"] == 130 * 130 * 4
     # a definition that fails when loaded (its autotune configurations ask the GPU) is named, with its error
     neg = r["negate_kernel"]
     assert neg.status == UNCHECKED
@@ -70,3 +74,4 @@ def test_heuristics_replace_values_the_launch_passes_as_in_triton():
     host_launch(kernel, ("x", "n", "BLOCK"), (2,), (1, 100), {"BLOCK": 7},
                 heuristics={"BLOCK": lambda args: 128 if args["n"] > 64 else 64})
     assert seen == {"x": 1, "n": 100, "BLOCK": 128, "grid": (2,)}  # Triton's Heuristics.run overrides BLOCK=7
+

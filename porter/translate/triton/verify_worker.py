@@ -293,17 +293,30 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
     gen = torch.Generator().manual_seed(0)
     shapes = MATMUL_SHAPES if kt.mode == "program" else ROW_SHAPES
     wrote = False  # did the original write any tensor? A run that writes nothing compares nothing.
+    heuristics = _heuristics_of(original)
+
+    def synthesise(shape: tuple[int, ...], cfg: dict[str, Any]) -> tuple[list[Any], tuple[int, ...]]:
+        if kt.mode == "program":
+            try:
+                return matmul_case(k, *shape, torch.float32, gen, cfg, uses_axis1(k))
+            except CannotSynthesise:
+                # not a matmul's naming: 2-D blocks over one (rows, cols) problem, buffers big enough
+                # for either reading of which size is which
+                return row_case(k, roles, shape[0], shape[1], torch.float32, gen, cfg, square=True)
+        return row_case(k, roles, *shape, torch.float32, gen, cfg)
+
     for shape in shapes:
         try:
-            if kt.mode == "program":
-                try:
-                    values, grid = matmul_case(k, *shape, torch.float32, gen, config, uses_axis1(k))
-                except CannotSynthesise:
-                    # not a matmul's naming: 2-D blocks over one (rows, cols) problem, buffers big enough
-                    # for either reading of which size is which
-                    values, grid = row_case(k, roles, shape[0], shape[1], torch.float32, gen, config, square=True)
-            else:
-                values, grid = row_case(k, roles, *shape, torch.float32, gen, config)
+            state = gen.get_state()
+            values, grid = synthesise(shape, config)
+            if heuristics:
+                # the launch's @triton.heuristics decide those parameters on both sides: the grid and the
+                # buffers are synthesised again with their values (else the grid follows a block size
+                # neither side uses, and most of the tensor goes unchecked)
+                decided = _heuristic_values(heuristics, dict(zip(k.params, values, strict=True)))
+                if any(decided[n] != v for n, v in zip(k.params, values, strict=True) if n in decided):
+                    gen.set_state(state)
+                    values, grid = synthesise(shape, {**config, **decided})
         except CannotSynthesise as exc:
             report.status, report.reason = UNCHECKED, f"cannot synthesise inputs: {exc}"
             return report
@@ -375,6 +388,24 @@ def _traced_at(exc: BaseException, nki_mod: Any) -> str:
     except (OSError, IndexError):
         text = ""
     return f" (at {path.name} line {found}: `{text[:100]}`)"
+
+
+def _heuristics_of(kernel_obj: Any) -> dict[str, Any]:
+    """The ``@triton.heuristics`` functions of a launchable (under an Autotuner or not), by parameter."""
+    obj, out = kernel_obj, {}
+    while obj is not None and type(obj).__name__ in ("Autotuner", "Heuristics"):
+        if type(obj).__name__ == "Heuristics":
+            out = {**out, **dict(obj.values)}  # the outer decorator's run first, as Triton's
+        obj = getattr(obj, "fn", None)
+    return out
+
+
+def _heuristic_values(heuristics: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Each heuristic's value for ``args``, in order, as Triton's Heuristics.run computes them."""
+    decided = {}
+    for name, fn in heuristics.items():
+        decided[name] = args[name] = fn(dict(args))
+    return decided
 
 
 def _changed(before: list[Any], after: list[Any]) -> bool:
