@@ -47,7 +47,8 @@ def _porter_triton_launch(kernel, grid, name):
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             _porter_nki_modules[path] = module
-        return getattr(module, name + "_launch")(grid, *args, _configs=getattr(kernel, "configs", None), **kwargs)
+        return getattr(module, name + "_launch")(grid, *args, _configs=getattr(kernel, "configs", None),
+                                                 _autotuner=kernel, **kwargs)
 
     return launch
 '''

@@ -75,3 +75,24 @@ def test_heuristics_replace_values_the_launch_passes_as_in_triton():
                 heuristics={"BLOCK": lambda args: 128 if args["n"] > 64 else 64})
     assert seen == {"x": 1, "n": 100, "BLOCK": 128, "grid": (2,)}  # Triton's Heuristics.run overrides BLOCK=7
 
+
+def test_an_autotuned_launch_on_neuron_sets_best_config_as_triton_does():
+    """Host code reading `kernel.best_config.kwargs['BLOCK_SIZE']` after a launch (to size a partial-sum buffer)
+    found no best_config when the launch had gone to the NKI translation (AttributeError on Neuron)."""
+    import porter.nki
+
+    porter.nki.install_simulator()
+    import triton
+
+    from porter.translate.triton.nki_tl.host import host_launch
+
+    class Tuner:  # the attributes of triton's Autotuner the launch reads and sets
+        configs = [triton.Config({"BLOCK": 256}), triton.Config({"BLOCK": 64})]
+
+    tuner = Tuner()
+    host_launch(lambda x, BLOCK, _grid: None, ("x", "BLOCK"), (1,), (0,), {}, configs=tuner.configs,
+                mode="program", autotuner=tuner)
+    assert tuner.best_config is Tuner.configs[1]  # the one program mode picks (blocks <= 128)
+    from porter.rewrite.triton_translation import HELPER
+
+    assert "_autotuner=kernel" in HELPER

@@ -356,11 +356,12 @@ def emit(tf: TritonFile, ok: list[Kernel], bodies: dict[str, ast.FunctionDef],
             f"{upper}_HEURISTICS = {_heuristics_source(tf, k)}",
             "",
             "",
-            f"def {k.name}_launch(grid, *args, _configs=None, **kwargs):",
+            f"def {k.name}_launch(grid, *args, _configs=None, _autotuner=None, **kwargs):",
             f'    """Run the NKI translation of ``{k.name}`` as ``{k.name}[grid](*args, **kwargs)`` would '
-            '(``_configs``: the Autotuner\'s configurations, when they are built at run time)."""',
+            '(``_configs``: the Autotuner\'s configurations, when they are built at run time; ``_autotuner``: the '
+            'Triton kernel, whose ``best_config`` is set as a Triton launch sets it)."""',
             f"    return _tl.host_launch({k.name}, {upper}_PARAMS, grid, args, kwargs, {upper}_CONFIG, "
-            f'{upper}_HEURISTICS, configs=_configs, mode="{kt.mode}")',
+            f'{upper}_HEURISTICS, configs=_configs, mode="{kt.mode}", autotuner=_autotuner)',
             "",
         ]
     return "\n".join(lines).rstrip() + "\n"

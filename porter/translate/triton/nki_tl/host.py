@@ -16,12 +16,15 @@ def pick_runtime_config(configs, mode):
     return dicts[0] if dicts else None
 
 
-def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None, configs=None, mode="rows"):
+def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None, configs=None, mode="rows",
+                autotuner=None):
     """Call the NKI translation ``kernel`` the way ``triton_kernel[grid](*args, **kwargs)`` calls the original.
 
     ``params`` are the Triton kernel's parameter names; ``config`` the autotune configuration porter picked
     (its values fill parameters the call leaves out); ``heuristics`` the ``@triton.heuristics`` functions (their
-    values replace the call's, as in Triton).
+    values replace the call's, as in Triton).  ``autotuner``: the Triton kernel object launched; when it is an
+    Autotuner its ``best_config`` is set to the configuration used, as a Triton launch sets it (host code reads
+    ``kernel.best_config.kwargs['BLOCK_SIZE']`` after launching).
     """
     bound = dict(zip(params, args, strict=False))
     for k, v in kwargs.items():
@@ -31,6 +34,7 @@ def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None
             raise TypeError(f"{getattr(kernel, '__name__', kernel)}: unexpected keyword argument {k!r}")
     if config is None and configs:
         config = pick_runtime_config(configs, mode)
+    _record_best_config(autotuner, config)
     for k, v in (config or {}).items():
         if k in params and k not in bound:
             bound[k] = v
@@ -42,3 +46,13 @@ def host_launch(kernel, params, grid, args, kwargs, config=None, heuristics=None
     g = grid(dict(bound)) if callable(grid) else grid
     g = tuple(int(v) for v in (g if isinstance(g, (tuple, list)) else (g,)))
     return kernel(*[bound[p] for p in params], _grid=g)
+
+
+def _record_best_config(autotuner, config):
+    """``autotuner.best_config`` := its configuration whose values are ``config`` (the one this launch used)."""
+    if autotuner is None or not hasattr(autotuner, "configs") or config is None:
+        return
+    for c in autotuner.configs or ():
+        if dict(getattr(c, "kwargs", c)) == dict(config):
+            autotuner.best_config = c
+            return
