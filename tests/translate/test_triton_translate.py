@@ -273,3 +273,30 @@ def k(x_ptr, n, BLOCK: tl.constexpr):
     assert not k.translated and k.problem.line == 10 and k.problem.construct == "fused_act()"
     assert k.problem.reason == ("a function imported from .activations (line 4): calls to functions of another "
                                 "module are not translated, @triton.jit or not")
+
+
+def test_gathers_are_refused_where_the_address_reads_loaded_data():
+    """`x_ptr += label * stride` after `label = tl.load(...)`: the translation computes addresses while tracing
+    and data only on chip; it raised Unsupported when traced, now NRN430 at the load (as the docs say)."""
+    src = '''
+import triton
+import triton.language as tl
+
+@triton.jit
+def pick_kernel(x_ptr, label_ptr, out_ptr, stride, n, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    label = tl.load(label_ptr + row)
+    x_ptr += row * stride
+    picked = tl.load(x_ptr + label)
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n)
+    tl.store(out_ptr + row * stride + offs, x - picked, mask=(offs < n) & (x > picked))
+'''
+    (k,) = translate_source(src, Path("k.py")).kernels
+    assert not k.translated and k.problem.line == 10
+    assert k.problem.construct == "tl.load through an address computed from loaded data"
+    assert "gathers and scatters" in k.problem.reason
+    # loaded data as values, in masks and compared with lanes is not a gather
+    plain = src.replace("    picked = tl.load(x_ptr + label)\n", "    picked = label * 2.0\n")
+    (k,) = translate_source(plain, Path("k.py")).kernels
+    assert k.translated, k.problem

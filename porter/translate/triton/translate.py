@@ -243,6 +243,51 @@ class _Rewrite(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
+_MEMORY_OPS = {"load", "store", "atomic_add", "atomic_max", "atomic_min", "atomic_cas", "atomic_xchg", "atomic_and",
+               "atomic_or", "atomic_xor"}
+
+
+def _gather_site(tf: TritonFile, fn: ast.FunctionDef) -> ast.Call | None:
+    """The first ``tl.load``/``tl.store`` whose address involves loaded data (``input_ptr + target * stride``
+    after ``target = tl.load(...)``): the translation computes addresses while tracing, data only on chip.
+    Names are followed through assignments (in any order: a loop can carry them back)."""
+    def memory_op(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Call):
+            q = qualified(node.func, tf.aliases) or ""
+            if q.startswith("triton.language.") and q.rsplit(".", 1)[-1] in _MEMORY_OPS:
+                return q.rsplit(".", 1)[-1]
+        return None
+
+    def address(call: ast.Call) -> ast.expr | None:
+        if call.args:
+            return call.args[0]
+        return next((kw.value for kw in call.keywords if kw.arg == "pointer"), None)
+
+    tainted: set[str] = set()
+
+    def reads_data(expr: ast.AST) -> bool:
+        return any((isinstance(n, ast.Name) and n.id in tainted) or memory_op(n) == "load" for n in ast.walk(expr))
+
+    changed = True
+    while changed:
+        changed = False
+        for node in ast.walk(fn):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None \
+                    and reads_data(node.value):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    for n in ast.walk(t):
+                        if isinstance(n, ast.Name) and n.id not in tainted:
+                            tainted.add(n.id)
+                            changed = True
+    for node in ast.walk(fn):
+        if memory_op(node) is not None:
+            addr = address(node)
+            if addr is not None and reads_data(addr):
+                return node
+    return None
+
+
 def _foreign_call(tf: TritonFile, name: str) -> str:
     """Why a call to ``name`` in a kernel is not translated, naming where the name comes from."""
     for node in tf.tree.body:
@@ -318,6 +363,12 @@ def translate_source(source: str, path: Path) -> FileTranslation:
                 raise _Stop(ast.Pass(lineno=host_problem[0]), "@triton.heuristics", host_problem[1])
             if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
                 raise _Stop(k.node, "signature", "a kernel with *args, **kwargs or keyword-only parameters")
+            gather = _gather_site(tf, k.node)
+            if gather is not None:
+                op = gather.func.attr if isinstance(gather.func, ast.Attribute) else "load"
+                raise _Stop(gather, f"tl.{op} through an address computed from loaded data",
+                            "gathers and scatters (pointer offsets computed from loaded data) are not translated "
+                            "to NKI")
             fn.body = [rw.visit(s) for s in fn.body]
         except _Stop as stop:
             kt.problem = stop.problem
