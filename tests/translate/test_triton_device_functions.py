@@ -83,3 +83,12 @@ def test_a_check_kernel_the_interpreter_cannot_run_is_named_as_the_generated_one
     assert r.reason.startswith("Triton's interpreter could not run the generated check kernel (one 1-D block per "
                                "argument): ")
     assert r.reason.endswith("it is checked through the kernels that call it")
+
+
+def test_a_device_function_whose_callers_do_not_translate_is_checked_on_its_own():
+    """attorch's 42 activation helpers are called only by apply_act_func, which calls a dropout (tl.rand): they got
+    no verdict at all. Now each is verified through the generated kernel."""
+    _, reports = verify_file(FIXTURE.with_name("device_orphan_ops.py"))
+    r = {x.name: x for x in reports}
+    assert r["noisy_squash_kernel"].status == "not translatable"
+    assert r["squash"].status == VERIFIED, r["squash"].reason

@@ -395,10 +395,12 @@ def translate_source(source: str, path: Path) -> FileTranslation:
                     kt.mode = "program"
                     changed = True
     called = {c for kt in results.values() for c in kt.callees}
+    # a device function only untranslatable kernels call is checked on its own (else it would get no verdict)
+    called_by_translated = {c for kt in results.values() if kt.translated for c in kt.callees}
     for k in tf.kernels:
         kt = results[k.name]
-        kt.launched = kt.name in launched or kt.name not in called
         kt.device = returns_value(k.node)
+        kt.launched = kt.name in launched or kt.name not in (called_by_translated if kt.device else called)
     for k in tf.kernels:
         kt = results[k.name]
         kt.config, kt.config_note = pick_config(k, kt.mode)
