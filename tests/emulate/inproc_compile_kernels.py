@@ -56,6 +56,24 @@ def test_a_compiled_region_that_makes_device_tensors_traces_and_matches_eager():
     assert len(state.graphs) == 1
 
 
+def _sample(probs):  # sampling without a host sync: an in-place random fill inside the compiled region
+    noise = torch.empty_like(probs).exponential_(1)
+    return torch.argmax(probs / noise, dim=-1)
+
+
+def test_a_compiled_region_with_an_in_place_random_op_traces_and_draws_the_eager_numbers():
+    # Dynamo runs the graph on fake tensors inside the wrappers: the device's generator, handed to the
+    # real op, must not reach the fake one (the refs of `exponential` take no generator).
+    with pe.neuron() as state:
+        probs = torch.softmax(torch.randn(3, 16), -1).to("neuron")
+        torch.manual_seed(7)
+        expected = _sample(probs)
+        torch.manual_seed(7)
+        out = torch.compile(_sample, backend="neuron", fullgraph=True)(probs)
+        assert out.device.type == "neuron" and torch.equal(out.cpu(), expected.cpu())
+    assert len(state.graphs) == 1
+
+
 def test_compile_backend_rejects_dynamic_and_warns_on_mode():
     with pe.neuron() as state:
         model = Branchy().to("neuron")

@@ -12,6 +12,7 @@ import weakref
 from typing import Any
 
 import torch
+from torch._subclasses.fake_tensor import FakeTensor
 from torch.utils._pytree import tree_flatten, tree_map
 
 from porter.graph import neuron_ops
@@ -188,9 +189,11 @@ def dispatch(func, args: tuple, kwargs: dict) -> Any:
     state = _state
     flat, _ = tree_flatten((args, kwargs))
     index = 0
+    traced = False  # Dynamo's fake tensors inside the wrappers: shapes only, no numbers drawn
     for item in flat:
         if isinstance(item, NeuronTensor):
             index = item.device.index or 0
+            traced = isinstance(item._data, FakeTensor)
             break
     if base not in _BOOKKEEPING:
         if state is not None:
@@ -213,14 +216,14 @@ def dispatch(func, args: tuple, kwargs: dict) -> Any:
             return NeuronTensor(out, idx if idx is not None else _current_index())
         return out
     schema = func._schema
-    position = _generator_position(func, schema)
+    position = None if traced else _generator_position(func, schema)
     if position is not None:  # a random op: draw from the device's own stream unless given a generator
         if position < len(cpu_args):
             if cpu_args[position] is None:
                 cpu_args = (*cpu_args[:position], device_generator(index), *cpu_args[position + 1:])
         elif cpu_kwargs.get("generator") is None:
             cpu_kwargs["generator"] = device_generator(index)
-    elif torch.Tag.nondeterministic_seeded in func.tags:
+    elif torch.Tag.nondeterministic_seeded in func.tags and not traced:
         # A random op with no generator argument (randn_like, native_dropout): it draws from the CPU's
         # default generator, so lend it the device's stream for the call, as a device kernel would use.
         out = _on_device_stream(func, cpu_args, cpu_kwargs, device_generator(index))
