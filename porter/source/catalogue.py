@@ -41,6 +41,7 @@ VALUE_PREDICATES = (
     "cuda-tensor-type",
     "not-none",
     "not-false",
+    "true-or-unknown",
     "not-zero",
     "not-full-window",
 )
@@ -385,7 +386,8 @@ def _reach(value, where: str) -> str:
 
 # Value predicates that hold whatever the file spells: a call matched with one of them is found by
 # its callee's name alone, so that name must reach the prefilter.
-_SPELLING_FREE = ("absent", "any", "true", "not-none", "not-false", "not-zero", "not-full-window")
+_SPELLING_FREE = ("absent", "any", "true", "not-none", "not-false", "true-or-unknown", "not-zero",
+                  "not-full-window")
 
 
 def _literal_tail(pattern: str) -> str | None:

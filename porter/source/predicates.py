@@ -152,6 +152,15 @@ def not_default(*defaults: object) -> Callable[[ast.AST, Scope], bool]:
     return predicate
 
 
+def true_or_unknown(node: ast.AST, scope: Scope) -> bool:
+    """The literal `True`, or a value that is not a literal (it may be true: `dynamic=args.dynamic`), but
+    not the choice a port wrote (it calls porter's device helper)."""
+    value = literal_value(node)
+    if value is not _NOT_A_LITERAL:
+        return value is True
+    return not any(isinstance(sub, ast.Name) and sub.id.startswith("_porter_") for sub in ast.walk(node))
+
+
 def is_cpu_device(node: ast.AST, scope: Scope) -> bool:
     return string_value(node) == "cpu"
 
@@ -170,6 +179,7 @@ PREDICATES: dict[str, Callable[[ast.AST, Scope], bool]] = {
     # kernel-swap arguments supported only at their default (rules/swaps.toml, NRN415, NRN418-NRN420)
     "not-none": not_default(None),
     "not-false": not_default(False),
+    "true-or-unknown": true_or_unknown,
     "not-zero": not_default(0.0),
     "not-full-window": not_default((-1, -1)),
 }

@@ -368,3 +368,27 @@ def test_a_function_answering_with_a_device_test_is_kept_where_its_calls_gate_cu
     assert 'return x.device.type == "neuron"' in ported  # a predicate that gates nothing CUDA-only
     assert run(source) == run(ported) == "[0.0, 2.0, 4.0] [0.0, 3.0, 6.0] cpu\n"
     assert run(ported, "neuron") == "[0.0, 2.0, 4.0] [0.0, 3.0, 6.0] neuron\n"
+
+
+def test_dynamic_shapes_are_not_asked_of_the_neuron_backend():
+    # A prefill compiled for any prompt length: TorchNeuron's backend rejects dynamic=True; with
+    # dynamic=False it recompiles per new shape, same numbers. CPU and CUDA keep dynamic=True.
+    source = textwrap.dedent("""\
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+
+        def prefill(x):
+            return (x * x).sum(-1)
+
+        prefill = torch.compile(prefill, fullgraph=True, dynamic=True)
+        for n in (3, 5):
+            print(prefill(torch.arange(n, dtype=torch.float32, device=device)).item())
+        """)
+    ported = port(source)
+    assert 'dynamic=(_porter_device().type != "neuron"), backend=(' in ported
+    assert run(ported, "neuron") == run(ported) == run(source) == "5.0\n30.0\n"
+    assert 'torch.compile(prefill, fullgraph=True, dynamic=(_porter_device().type != "neuron"))' \
+        in port(source, "portable")
+    # a value of the program's own is kept, and marked; False and None are left alone
+    own = port("import torch\nf = torch.compile(f, dynamic=args.dynamic)\ng = torch.compile(g, dynamic=None)\n")
+    assert "# porter: NRN506" in own and "dynamic=args.dynamic" in own and "dynamic=None" in own
