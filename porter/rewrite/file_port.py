@@ -26,6 +26,7 @@ from porter.rewrite.helpers import (
     extra_helper_source,
 )
 from porter.rewrite.markers import _existing_markers
+from porter.rewrite.nodes import settle_removed
 from porter.rewrite.parsing import parse_module, parse_statement
 from porter.rewrite.placement import (
     _insert_helpers,
@@ -88,6 +89,8 @@ class _Rewriter(cst.CSTTransformer):
         edit = self.edits.get(original)
         if edit is not None:
             updated = edit(updated)
+        if isinstance(updated, (cst.Module, cst.IndentedBlock)):
+            updated = settle_removed(updated)
         if original in self.markers and hasattr(updated, "leading_lines"):
             present = _existing_markers(updated)
             new_lines = [cst.EmptyLine(comment=cst.Comment(line)) for rule_id, text in self.markers[original]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
+from porter.rewrite.nodes import removed, settle_removed
 from porter.rewrite.positions import Positions, generate
 from porter.rewrite.transforms import code_name
 from porter.source.astwalk import walk
@@ -235,7 +236,7 @@ class _Dropper(cst.CSTTransformer):
 
     def leave_SimpleStatementLine(self, original, updated):
         if not updated.body:
-            return cst.RemovalSentinel.REMOVE
+            return removed(updated)  # the lines above it go to the next statement (settle_removed)
         return updated
 
     def leave_SimpleStatementSuite(self, original, updated):
@@ -244,9 +245,11 @@ class _Dropper(cst.CSTTransformer):
         return updated
 
     def leave_IndentedBlock(self, original, updated):
-        if not updated.body:  # a block whose only statement was a dropped import keeps a body
-            return updated.with_changes(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
-        return updated
+        # a block whose only statements were dropped imports keeps a body (`pass`)
+        return settle_removed(updated)
+
+    def leave_Module(self, original, updated):
+        return settle_removed(updated)
 
 
 def drop_unused_imports(module: cst.Module, original: str, reuse: Positions | None = None) -> tuple[cst.Module, str]:

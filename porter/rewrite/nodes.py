@@ -62,3 +62,49 @@ def _stands_alone(node: cst.CSTNode, parents: dict) -> bool:
     if isinstance(parent, cst.Element):
         return isinstance(parents.get(parent), (cst.List, cst.Tuple, cst.Set))
     return False
+
+
+class RemovedLine(cst.SimpleStatementLine):
+    """A statement a fix removed, standing in its block until the block is settled (`settle_removed`)."""
+
+    def _is_removable(self) -> bool:  # libcst drops a line whose body is empty, with its leading lines
+        return False
+
+
+def removed(line: cst.SimpleStatementLine) -> RemovedLine:
+    return RemovedLine(body=line.body, leading_lines=line.leading_lines, trailing_whitespace=line.trailing_whitespace)
+
+
+def _from_first_comment(lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    start = next((i for i, line in enumerate(lines) if line.comment is not None), len(lines))
+    return lines[start:]
+
+
+def settle_removed(node: cst.CSTNode) -> cst.CSTNode:
+    """A module or indented block without the statements removed from it (`RemovedLine`), keeping what
+    stood above them, as deleting the statement's own lines in an editor would: its blank lines and
+    comments go to the statement after it (`x = f()` / two blank lines / `# note` / removed / `y = 1`
+    keeps the blank lines and the note above `y = 1`). A block's new first statement gets no blank
+    line under the header; comments left after the block's last statement stay at its end (without the
+    blank lines after them); a block left empty gets `pass`."""
+    if not isinstance(node, (cst.Module, cst.IndentedBlock)) or not any(isinstance(s, RemovedLine) for s in node.body):
+        return node
+    in_block = isinstance(node, cst.IndentedBlock)
+    body: list[cst.BaseStatement] = []
+    pending: list[cst.EmptyLine] | None = None  # the lines above the statements removed since the last kept one
+    for stmt in node.body:
+        if isinstance(stmt, RemovedLine):
+            pending = [*(pending or ()), *stmt.leading_lines]
+            continue
+        if pending is not None:
+            lines = [*pending, *stmt.leading_lines]
+            stmt = stmt.with_changes(leading_lines=_from_first_comment(lines) if in_block and not body else lines)
+            pending = None
+        body.append(stmt)
+    # after the last statement: the comments, with the blank lines between them and what comes before
+    left = list(pending or ()) if any(line.comment is not None for line in pending or ()) else []
+    while left and left[-1].comment is None:
+        left.pop()
+    if in_block and not body:
+        return node.with_changes(body=[cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=_from_first_comment(left))])
+    return node.with_changes(body=body, footer=[*left, *node.footer])

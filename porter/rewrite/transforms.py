@@ -18,6 +18,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from porter.rewrite.helpers import DEVICE_HELPER, EXTRA_HELPERS, USES_DEVICE_HELPER
+from porter.rewrite.nodes import removed
 from porter.rewrite.parsing import parse_expression, parse_statement
 from porter.source.predicates import CUDA_DEVICE
 
@@ -394,7 +395,7 @@ def remove_statement(line: cst.SimpleStatementLine, only_child: bool) -> cst.CST
         raise CannotFix("remove needs the statement on a line of its own")
     if only_child:
         return line.with_changes(body=[cst.Pass()])
-    return cst.RemoveFromParent()
+    return removed(line)  # its block hands the lines above it to the next statement (settle_removed)
 
 
 AUTOCAST_POSITIONS = {

@@ -118,6 +118,44 @@ def test_a_one_line_function_whose_import_went_keeps_a_body():
     assert dropped == "def f():\n    pass\n"
 
 
+def test_a_removed_statement_leaves_the_blank_lines_and_comments_above_it():
+    # Statements removed whole (Inductor settings, cuDNN switches, imports left unused): what stood
+    # above them stays, as deleting their lines in an editor would leave it.
+    source = (
+        "import os\n"
+        "# compiler settings\n"
+        "import torch._inductor.config\n"
+        "import torch\n\n\n"
+        "def sync(x):\n"
+        "    return x\n\n\n"
+        "torch._inductor.config.coordinate_descent_tuning = True\n"
+        "# cache the compiled graphs\n"
+        "torch._inductor.config.fx_graph_cache = True\n"
+        "torch._dynamo.config.cache_size_limit = 64\n\n"
+        "if os.environ.get('FAST'):\n"
+        "    torch.backends.cudnn.benchmark = True\n\n"
+        "    x = torch.ones(1)\n"
+        "    # the end of the block\n"
+        "    torch.backends.cudnn.deterministic = False\n\n"
+        "# done\n"
+        "torch._inductor.config.triton.cudagraphs = True\n")
+    assert port(source) == (
+        "import os\n"
+        "# compiler settings\n"
+        "import torch\n\n\n"
+        "def sync(x):\n"
+        "    return x\n\n\n"
+        "# cache the compiled graphs\n"
+        "torch._dynamo.config.cache_size_limit = 64\n\n"
+        "if os.environ.get('FAST'):\n"
+        "    x = torch.ones(1)\n"
+        "    # the end of the block\n\n"
+        "# done\n")
+    two = "import torch\nif x:\n    # switches\n    torch.backends.cudnn.benchmark = True\n" \
+          "    torch.backends.cudnn.deterministic = False\ny = torch.ones(1)\n"
+    assert port(two) == "import torch\nif x:\n    # switches\n    pass\ny = torch.ones(1)\n"
+
+
 def test_a_name_exported_in_dunder_all_is_a_use():
     original = "from torch.cuda.amp import autocast\n__all__ = ['autocast']\n"
     assert unused_after_port(original, original) == set()
