@@ -472,3 +472,15 @@ def test_lint_reports_imports_of_the_projects_extensions(tmp_path):
         cached = lint_paths([root], cache_dir=tmp_path / "cache").findings
         assert [f for f in cached if f.rule_id == "NRN408" and f.path.endswith("__init__.py")] == [
             f for f in result.findings if f.rule_id == "NRN408" and f.path.endswith("__init__.py")]
+
+
+def test_cuda_only_int4_kernels_are_marked_on_every_target():
+    # Packing a weight for CUDA's int4 matmul: moving it to the Neuron device does not give it a kernel.
+    code = ("import torch\n\ndef pack(w, device):\n"
+            "    return torch.ops.aten._convert_weight_to_int4pack(w.to(device), 8)\n\n"
+            "def mm(x, packed, groupsize, sz):\n"
+            "    return torch.ops.aten._weight_int4pack_mm.default(x, packed, groupsize, sz)\n")
+    for target in ("neuron", "portable", "xla"):
+        out = port(code, target=target)
+        assert out.count("# porter: NRN410 ") == 2
+        assert "torch.ops.aten._convert_weight_to_int4pack(w.to(device), 8)" in out
