@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 
@@ -75,6 +77,23 @@ def removed(line: cst.SimpleStatementLine) -> RemovedLine:
     return RemovedLine(body=line.body, leading_lines=line.leading_lines, trailing_whitespace=line.trailing_whitespace)
 
 
+_MARKER = re.compile(r"#\s*porter:\s*NRN\d{3}\b")
+
+
+def _without_markers(lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """The lines above a removed statement but porter's markers for it (wrapped ones go whole)."""
+    kept: list[cst.EmptyLine] = []
+    in_marker = False
+    for line in lines:
+        text = line.comment.value if line.comment is not None else None
+        if text is not None and (_MARKER.match(text) or in_marker and text.startswith("#   ")):
+            in_marker = True
+            continue
+        in_marker = False
+        kept.append(line)
+    return kept
+
+
 def _from_first_comment(lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
     start = next((i for i, line in enumerate(lines) if line.comment is not None), len(lines))
     return lines[start:]
@@ -86,7 +105,8 @@ def settle_removed(node: cst.CSTNode) -> cst.CSTNode:
     comments go to the statement after it (`x = f()` / two blank lines / `# note` / removed / `y = 1`
     keeps the blank lines and the note above `y = 1`). A block's new first statement gets no blank
     line under the header; comments left after the block's last statement stay at its end (without the
-    blank lines after them); a block left empty gets `pass`."""
+    blank lines after them); a block left empty gets `pass`. Porter's markers above a removed
+    statement go with it."""
     if not isinstance(node, (cst.Module, cst.IndentedBlock)) or not any(isinstance(s, RemovedLine) for s in node.body):
         return node
     in_block = isinstance(node, cst.IndentedBlock)
@@ -94,7 +114,7 @@ def settle_removed(node: cst.CSTNode) -> cst.CSTNode:
     pending: list[cst.EmptyLine] | None = None  # the lines above the statements removed since the last kept one
     for stmt in node.body:
         if isinstance(stmt, RemovedLine):
-            pending = [*(pending or ()), *stmt.leading_lines]
+            pending = [*(pending or ()), *_without_markers(stmt.leading_lines)]
             continue
         if pending is not None:
             lines = [*pending, *stmt.leading_lines]
@@ -106,5 +126,6 @@ def settle_removed(node: cst.CSTNode) -> cst.CSTNode:
     while left and left[-1].comment is None:
         left.pop()
     if in_block and not body:
-        return node.with_changes(body=[cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=_from_first_comment(left))])
+        only = cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=_from_first_comment(left))
+        return node.with_changes(body=[only])
     return node.with_changes(body=body, footer=[*left, *node.footer])

@@ -154,6 +154,10 @@ def test_a_removed_statement_leaves_the_blank_lines_and_comments_above_it():
     two = "import torch\nif x:\n    # switches\n    torch.backends.cudnn.benchmark = True\n" \
           "    torch.backends.cudnn.deterministic = False\ny = torch.ones(1)\n"
     assert port(two) == "import torch\nif x:\n    # switches\n    pass\ny = torch.ones(1)\n"
+    # a marker porter left above the statement (an earlier port's, wrapped) goes with it
+    marked = "import torch\nx = 1\n# porter: NRN150 an old marker\n#   wrapped\n# ours\n" \
+             "torch.backends.cudnn.benchmark = True\ny = torch.ones(1)\n"
+    assert port(marked) == "import torch\nx = 1\n# ours\ny = torch.ones(1)\n"
 
 
 def test_a_name_exported_in_dunder_all_is_a_use():
