@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 
@@ -77,51 +75,58 @@ def removed(line: cst.SimpleStatementLine) -> RemovedLine:
     return RemovedLine(body=line.body, leading_lines=line.leading_lines, trailing_whitespace=line.trailing_whitespace)
 
 
-_MARKER = re.compile(r"#\s*porter:\s*NRN\d{3}\b")
-
-
-def _without_markers(lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
-    """The lines above a removed statement but porter's markers for it (wrapped ones go whole)."""
-    kept: list[cst.EmptyLine] = []
-    in_marker = False
-    for line in lines:
-        text = line.comment.value if line.comment is not None else None
-        if text is not None and (_MARKER.match(text) or in_marker and text.startswith("#   ")):
-            in_marker = True
-            continue
-        in_marker = False
-        kept.append(line)
-    return kept
+def _blanks_before(lines: list[cst.EmptyLine]) -> int:
+    count = 0
+    while count < len(lines) and lines[count].comment is None:
+        count += 1
+    return count
 
 
 def _from_first_comment(lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
-    start = next((i for i, line in enumerate(lines) if line.comment is not None), len(lines))
-    return lines[start:]
+    return lines[_blanks_before(lines):]
+
+
+def _above_removed(lines: list[cst.EmptyLine], first: bool) -> list[cst.EmptyLine]:
+    """What stays of the lines above a removed statement: the comments right above it (no blank line
+    between: they are about it, porter's markers too) go with it; of a statement removed right after
+    another, the blank lines before its first comment (they only separated the two) go too."""
+    cut = len(lines)
+    while cut and lines[cut - 1].comment is not None:
+        cut -= 1
+    return list(lines[:cut]) if first else _from_first_comment(lines[:cut])
+
+
+def _join(above: list[cst.EmptyLine], lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """`above` then `lines`, a run of blank lines where they meet as long as the longer of the two."""
+    trailing = _blanks_before(above[::-1])
+    leading = _blanks_before(lines)
+    if not trailing or not leading:
+        return [*above, *lines]
+    return [*above[:len(above) - trailing], *lines] if leading >= trailing else [*above, *lines[leading:]]
 
 
 def settle_removed(node: cst.CSTNode) -> cst.CSTNode:
-    """A module or indented block without the statements removed from it (`RemovedLine`), keeping what
-    stood above them, as deleting the statement's own lines in an editor would: its blank lines and
-    comments go to the statement after it (`x = f()` / two blank lines / `# note` / removed / `y = 1`
-    keeps the blank lines and the note above `y = 1`). A block's new first statement gets no blank
-    line under the header; comments left after the block's last statement stay at its end (without the
-    blank lines after them); a block left empty gets `pass`. Porter's markers above a removed
-    statement go with it."""
+    """A module or indented block without the statements removed from it (`RemovedLine`). The lines
+    above a removed statement stay with the statement after it: the blank lines that separated it from
+    the statement before, and comments set apart by a blank line (a section's heading); the comments
+    right above it go with it (`# cache compiled graphs` / a removed setting). A block's new first
+    statement gets no blank line under the header; comments left after the block's last statement stay
+    at its end; a block left empty gets `pass`."""
     if not isinstance(node, (cst.Module, cst.IndentedBlock)) or not any(isinstance(s, RemovedLine) for s in node.body):
         return node
     in_block = isinstance(node, cst.IndentedBlock)
     body: list[cst.BaseStatement] = []
-    pending: list[cst.EmptyLine] | None = None  # the lines above the statements removed since the last kept one
+    pending: list[cst.EmptyLine] | None = None  # what stays above the statements removed since the last kept one
     for stmt in node.body:
         if isinstance(stmt, RemovedLine):
-            pending = [*(pending or ()), *_without_markers(stmt.leading_lines)]
+            pending = [*(pending or ()), *_above_removed(list(stmt.leading_lines), first=pending is None)]
             continue
         if pending is not None:
-            lines = [*pending, *stmt.leading_lines]
+            lines = _join(pending, list(stmt.leading_lines))
             stmt = stmt.with_changes(leading_lines=_from_first_comment(lines) if in_block and not body else lines)
             pending = None
         body.append(stmt)
-    # after the last statement: the comments, with the blank lines between them and what comes before
+    # after the last statement: its comments (with the blank lines before them), no trailing blank line
     left = list(pending or ()) if any(line.comment is not None for line in pending or ()) else []
     while left and left[-1].comment is None:
         left.pop()

@@ -119,8 +119,9 @@ def test_a_one_line_function_whose_import_went_keeps_a_body():
 
 
 def test_a_removed_statement_leaves_the_blank_lines_and_comments_above_it():
-    # Statements removed whole (Inductor settings, cuDNN switches, imports left unused): what stood
-    # above them stays, as deleting their lines in an editor would leave it.
+    # Statements removed whole (Inductor settings, cuDNN switches, imports left unused): the blank
+    # lines that set them apart, and a heading set apart by a blank line, stay; the comments right
+    # above a removed statement are about it and go with it.
     source = (
         "import os\n"
         "# compiler settings\n"
@@ -134,30 +135,26 @@ def test_a_removed_statement_leaves_the_blank_lines_and_comments_above_it():
         "torch._dynamo.config.cache_size_limit = 64\n\n"
         "if os.environ.get('FAST'):\n"
         "    torch.backends.cudnn.benchmark = True\n\n"
-        "    x = torch.ones(1)\n"
-        "    # the end of the block\n"
+        "    x = torch.ones(1)\n\n"
+        "    # Switches\n\n"
         "    torch.backends.cudnn.deterministic = False\n\n"
+        "    torch.backends.cudnn.enabled = True\n\n"
+        "    y = x + 1\n\n"
         "# done\n"
         "torch._inductor.config.triton.cudagraphs = True\n")
     assert port(source) == (
         "import os\n"
-        "# compiler settings\n"
         "import torch\n\n\n"
         "def sync(x):\n"
         "    return x\n\n\n"
-        "# cache the compiled graphs\n"
         "torch._dynamo.config.cache_size_limit = 64\n\n"
         "if os.environ.get('FAST'):\n"
-        "    x = torch.ones(1)\n"
-        "    # the end of the block\n\n"
-        "# done\n")
+        "    x = torch.ones(1)\n\n"
+        "    # Switches\n\n"
+        "    y = x + 1\n")
     two = "import torch\nif x:\n    # switches\n    torch.backends.cudnn.benchmark = True\n" \
           "    torch.backends.cudnn.deterministic = False\ny = torch.ones(1)\n"
-    assert port(two) == "import torch\nif x:\n    # switches\n    pass\ny = torch.ones(1)\n"
-    # a marker porter left above the statement (an earlier port's, wrapped) goes with it
-    marked = "import torch\nx = 1\n# porter: NRN150 an old marker\n#   wrapped\n# ours\n" \
-             "torch.backends.cudnn.benchmark = True\ny = torch.ones(1)\n"
-    assert port(marked) == "import torch\nx = 1\n# ours\ny = torch.ones(1)\n"
+    assert port(two) == "import torch\nif x:\n    pass\ny = torch.ones(1)\n"
 
 
 def test_a_name_exported_in_dunder_all_is_a_use():
