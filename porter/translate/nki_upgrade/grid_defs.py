@@ -19,7 +19,8 @@ def defines_grid(stmt: cst.SimpleStatementLine, scope: grids.GridScope) -> bool:
         [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [])
     return bool(names) and all(isinstance(n, cst.Name) and (n.value in scope.names or n.value in scope.objects
                                                             or n.value in scope.linear
-                                                            or n.value in scope.predicates) for n in names)
+                                                            or n.value in scope.predicates
+                                                            or n.value in scope.retired) for n in names)
 
 
 class NameUses(cst.CSTVisitor):

@@ -136,11 +136,13 @@ class AffineSelect(cst.CSTTransformer):
             # operand to SBUF, the current API needs the copy written out.
             on_true = f"{self.up.nl}.copy({on_true})"
             self.up._note(GRID, "PSUM operand of affine_select copied to SBUF (nl.copy)")
-        dtype = arg(updated, "dtype")
+        # The other keywords (`dtype=`, `mask=`, ...) stay: the grid pass that follows folds `mask=`
+        # into the slices or an `if` (dropping it applied the select to every tile).
+        rest = "".join(f", {a.keyword.value}={code(a.value)}" for a in updated.args
+                       if a.keyword is not None and a.keyword.value not in ("pred", "on_true_tile", "on_false_value"))
         text = (f"{self.up.nisa}.affine_select(pattern=[[{step}, {count}]], channel_multiplier={cp}, "
                 f"on_true_tile={on_true}, on_false_value={code(false_value.value)}, "
-                f"cmp_op={self.up.nl}.{op}, offset={offset}"
-                + (f", dtype={code(dtype.value)})" if dtype is not None else ")"))
+                f"cmp_op={self.up.nl}.{op}, offset={offset}{rest})")
         self.up._note(GRID, "legacy affine_select predicate -> pattern / channel_multiplier / offset")
         return cst.parse_expression(text)
 

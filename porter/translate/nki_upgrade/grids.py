@@ -119,12 +119,40 @@ class GridScope:
     objects: dict[str, list[Axis]] = field(default_factory=dict)  # `g = nl.mgrid[...]`, read as g.p, g.x
     linear: dict = field(default_factory=dict)  # names linear in several axes (grids_ap.Linear)
     predicates: dict = field(default_factory=dict)  # `pred = q_pos >= k_pos`: name -> the comparison node
+    # Control flow: the statement pass reads a grid name by its latest binding in source order, which
+    # is the binding that reaches a use only when it dominates it. `suites` is the path of blocks being
+    # visited; `where` the path of each name's latest binding; a name bound again, differently, inside a
+    # block that may not run (`if windowed: pred = ...`) is `retired` when the block ends: after it,
+    # either binding may hold. A `for` body runs (trace-time loops over non-empty ranges): not retired.
+    suites: list = field(default_factory=list)
+    where: dict = field(default_factory=dict)
+    rebound: set = field(default_factory=set)
+    texts: dict = field(default_factory=dict)  # name -> the code of its latest grid definition
+    retired: set = field(default_factory=set)
     # contains_grid results by node (kept alive with the node, so ids are not reused) and names known.
     _cache: dict[int, tuple[cst.CSTNode, int, bool]] = field(default_factory=dict)
 
     def new_grid(self) -> int:
         self.next_grid += 1
         return self.next_grid
+
+    def _bound(self, name: str, value: cst.BaseExpression) -> None:
+        text = code(value)
+        if name in self.retired or (name in self.texts and self.texts[name] != text):
+            self.rebound.add(name)  # the same definition again (`i_f = nl.arange(d)[None, :]`) is no rebinding
+        self.texts[name] = text
+        self.where[name] = tuple(self.suites)
+        self.retired.discard(name)
+
+    def leave_suite(self, suite: int) -> None:
+        """The block `suite` ends: a grid name rebound inside it no longer has one known binding."""
+        for name, path in list(self.where.items()):
+            if suite in path and name in self.rebound:
+                for known in (self.names, self.objects, self.linear, self.predicates):
+                    known.pop(name, None)
+                self.retired.add(name)
+                del self.where[name]
+                self._cache.clear()
 
     # -- recognising grid definitions -------------------------------------------------------
     def arange_axis(self, node: cst.BaseExpression) -> Axis | None:
@@ -180,17 +208,21 @@ class GridScope:
                 return False
             for el, axis in zip(target.elements, axes, strict=True):
                 if isinstance(el.value, cst.Name):
+                    self._bound(el.value.value, value)
                     self.names[el.value.value] = Affine(axis, 1, axis.start)
+            self._cache.clear()
             return True
         if isinstance(target, cst.Name):
             axes = self.mgrid_axes(value)
             if axes is not None:
+                self._bound(target.value, value)
                 self.objects[target.value] = axes
                 self._cache.clear()
                 return True
         if not isinstance(target, cst.Name) or not self.contains_grid(value):
             return False
         if isinstance(value, cst.Comparison):  # a predicate over the grid, read by affine_select / mask=
+            self._bound(target.value, value)
             self.predicates[target.value] = value
             self._cache.clear()
             return True
@@ -204,11 +236,13 @@ class GridScope:
                 self.linear[target.value] = linear(self, value)
             except Untranslatable:
                 return False
+            self._bound(target.value, value)
             self.names.pop(target.value, None)
             self._cache.clear()
             return True
         if aff.axis is None:
             return False
+        self._bound(target.value, value)
         self.names[target.value] = aff
         self.linear.pop(target.value, None)
         return True
@@ -229,6 +263,8 @@ class GridScope:
             return Affine(None, 0, code(node))
         if isinstance(node, cst.Name) and node.value in self.names:
             return self.names[node.value]
+        if isinstance(node, cst.Name) and node.value in self.retired:
+            raise Untranslatable(_retired(node.value))
         if isinstance(node, cst.Name) and node.value in self.linear:
             raise Untranslatable(f"`{node.value}` combines several grid axes")
         if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in self.objects:
@@ -268,6 +304,11 @@ class GridScope:
 _MGRID_FIELDS = {"p": 0, "x": 1, "y": 2, "z": 3}
 
 
+def _retired(name: str) -> str:
+    return (f"`{name}` is rebound inside an if/for block above, so which definition holds here is known "
+            "only when the kernel runs; write this statement once per definition (inside each branch)")
+
+
 class _GridFinder(cst.CSTVisitor):
     def __init__(self, scope: GridScope) -> None:
         self.scope = scope
@@ -279,7 +320,7 @@ class _GridFinder(cst.CSTVisitor):
     def visit_Name(self, node: cst.Name) -> None:
         scope = self.scope
         if (node.value in scope.names or node.value in scope.objects or node.value in scope.linear
-                or node.value in scope.predicates):
+                or node.value in scope.predicates or node.value in scope.retired):
             self.found = True
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -468,6 +509,8 @@ def affine_predicate(scope: GridScope, pred: cst.BaseExpression) -> tuple[int, i
     """`lhs <cmp> rhs` over a 2-d grid -> (channel_multiplier, free step, offset code, cmp op name, free axis)."""
     if isinstance(pred, cst.Name) and pred.value in scope.predicates:
         pred = scope.predicates[pred.value]
+    if isinstance(pred, cst.Name) and pred.value in scope.retired:
+        raise Untranslatable(_retired(pred.value))
     if not (isinstance(pred, cst.Comparison) and len(pred.comparisons) == 1):
         raise Untranslatable("affine_select predicate is not one comparison")
     comp = pred.comparisons[0]

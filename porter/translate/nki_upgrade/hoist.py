@@ -77,7 +77,8 @@ def hoist(up: Upgrader, op: str, spec: ReturningOp, call: cst.Call) -> cst.BaseE
         if op == "memset" and a.keyword.value == "shape":
             operand_codes["shape"] = code(v)
             continue
-        if not isinstance(v, (*_SIMPLE, cst.Integer, cst.Float, cst.UnaryOperation, cst.List, cst.Tuple)):
+        if a.keyword.value != "mask" and not isinstance(
+                v, (*_SIMPLE, cst.Integer, cst.Float, cst.UnaryOperation, cst.List, cst.Tuple)):
             tmp = up.temp()
             up.pending_before.append(parse_statement(f"{tmp} = {code(v)}"))
             v = cst.Name(tmp)

@@ -19,7 +19,10 @@ class ReturningOp:
     buffer: str = "sbuf"
     shape: str | None = None  # a template over operand codes, e.g. "({stationary}.shape[1], {moving}.shape[1])"
     dtype: str | None = None  # fixed dtype (code), else the call's dtype= or the operand's dtype
-    drop: tuple[str, ...] = ("mask",)  # legacy-only keywords
+    # legacy-only keywords. Not `mask=`: the grid pass folds it into the slices before this runs, so a
+    # mask still here is one it could not translate; it stays for the marker (dropping it widened the
+    # instruction to the whole tile, silently).
+    drop: tuple[str, ...] = ()
 
 
 RETURNING: dict[str, ReturningOp] = {

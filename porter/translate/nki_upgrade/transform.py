@@ -73,6 +73,7 @@ class Upgrader(cst.CSTTransformer):
         self.nki = nki_name
         self.report = Report()
         self.scopes: list[grids.GridScope] = [grids.GridScope(aliases)]
+        self.conditional_suites: set[int] = set()  # ids of blocks that may not run (visit_If, ...)
         self.tiles: list[set[str]] = [set()]
         self.uninit: list[set[str]] = [set()]  # tiles allocated by nl.ndarray (no initial value)
         self.param_blocks: dict[str, dict[str, int]] = {}  # helper parameters receiving block-dim tiles
@@ -168,6 +169,45 @@ class Upgrader(cst.CSTTransformer):
         for target in remover.kept:
             self.report.markers.append(Change(lines.get(target, 0), GRID, grid_defs.KEPT_GRID))
         return fn.with_changes(body=body)
+
+    # -- blocks that may not run: grid names rebound inside one are retired when it ends -------------
+    # (GridScope.leave_suite): `if` / `elif` / `else` bodies, `while` bodies, `except` handlers, `case`s.
+    def _conditional(self, *suites: cst.CSTNode | None) -> None:
+        for suite in suites:
+            if suite is not None:
+                self.conditional_suites.add(id(suite))
+
+    def visit_If(self, node: cst.If) -> None:
+        self._conditional(node.body, node.orelse.body if isinstance(node.orelse, cst.Else) else None)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._conditional(node.body)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self._conditional(node.body)
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self._conditional(node.body)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.scope.suites.append(id(node))
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        self._leave_suite(original)
+        return updated
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self.scope.suites.append(id(node))
+
+    def leave_SimpleStatementSuite(self, original: cst.SimpleStatementSuite,
+                                   updated: cst.SimpleStatementSuite) -> cst.SimpleStatementSuite:
+        self._leave_suite(original)
+        return updated
+
+    def _leave_suite(self, suite: cst.CSTNode) -> None:
+        self.scope.suites.pop()
+        if id(suite) in self.conditional_suites:
+            self.scope.leave_suite(id(suite))
 
     # -- statements -------------------------------------------------------------------------------
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
