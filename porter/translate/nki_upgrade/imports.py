@@ -19,13 +19,64 @@ _GONE = {"baremetal", "benchmark", "profile", "simulate_kernel"}
 _MOVED_MODULES = {"nki.isa.constants": "nki.isa", "nki.language.constants": "nki.language"}
 
 
+# Legacy modules that shipped inside neuronxcc and have no counterpart in the `nki` package: renaming
+# them to `nki.<same>` gives an import that fails (NxDI imported `neuronxcc.nki.kernels.cumsum`; its
+# NKI 0.8 code imports `nkilib.core.cumsum.cumsum`). They are left as they are and marked (NRN701).
+_NO_COUNTERPART = {
+    "neuronxcc.nki.kernels": "the NKI library kernels are the `nkilib` package now (e.g. `nkilib.core...`), "
+                             "with their own signatures",
+    "neuronxcc.nki._private_kernels": "kernels internal to neuronxcc; the public ones are in `nkilib`",
+    "neuronxcc.nki._pre_prod_kernels": "kernels internal to neuronxcc; the public ones are in `nkilib`",
+    "neuronxcc.nki._private": "internal to neuronxcc",
+    "neuronxcc.nki.compiler.backends": "internal to neuronxcc's compiler",
+    "neuronxcc.nki.nccl": "collectives are `nki.collectives` in NKI 0.8, with a different API: rewrite the calls",
+    "neuronxcc.nki.docs": "examples bundled with neuronxcc: keep your own copy of the kernel",
+}
+
+
+def no_counterpart(module: str) -> str | None:
+    """Why `module` (a legacy dotted name) has no `nki` counterpart, or None when it has one."""
+    for root, why in _NO_COUNTERPART.items():
+        if module == root or module.startswith(root + "."):
+            return f"`{module}` has no counterpart in the `nki` package ({why}); replace this import"
+    return None
+
+
+def import_markers(stmt: cst.SimpleStatementLine) -> list[str]:
+    """The NRN701 marker texts of an import statement of modules with no `nki` counterpart."""
+    out = []
+    for small in stmt.body:
+        modules = []
+        if isinstance(small, cst.Import):
+            modules = [dotted(a.name) or "" for a in small.names]
+        elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
+            base = dotted(small.module) or ""
+            modules = [base]
+            if not isinstance(small.names, cst.ImportStar):
+                modules += [f"{base}.{dotted(a.name) or ''}" for a in small.names]
+        for m in modules:
+            why = no_counterpart(m)
+            if why and why not in out:
+                out.append(why)
+                break
+    return out
+
+
 def fix_imports(up: Upgrader, module: cst.Module) -> cst.Module:
     class Imports(cst.CSTTransformer):
+        # Module names of imports are rewritten whole by leave_Import / leave_ImportFrom, not piecewise
+        # by leave_Attribute (which would turn `neuronxcc.nki` inside `neuronxcc.nki.kernels.x` into `nki`).
+        def visit_Import(self, node: cst.Import) -> bool:
+            return False
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+            return False
+
         def leave_Import(self, original: cst.Import, updated: cst.Import):
             names = []
             for alias in updated.names:
                 full = dotted(alias.name) or ""
-                canon = canonical(full)
+                canon = canonical(full) if no_counterpart(full) is None else None
                 if canon is not None and canon != full:
                     up._note("NRN701", f"import {full} -> import {canon}")
                     alias = alias.with_changes(name=cst.parse_expression(canon))
@@ -47,6 +98,10 @@ def fix_imports(up: Upgrader, module: cst.Module) -> cst.Module:
                     asname = nki_alias[0].asname
                     return cst.Import(names=[cst.ImportAlias(name=cst.Name("nki"), asname=asname)])
                 return updated
+            if no_counterpart(module_name) is not None or (
+                    not isinstance(updated.names, cst.ImportStar)
+                    and any(no_counterpart(f"{module_name}.{dotted(a.name) or ''}") for a in updated.names)):
+                return updated  # marked by the statement pass (import_markers)
             canon = canonical(module_name)
             canon = _MOVED_MODULES.get(canon, canon)
             if canon is None or canon == module_name and canon != "nki":
@@ -68,7 +123,8 @@ def fix_imports(up: Upgrader, module: cst.Module) -> cst.Module:
 
         def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
             text = dotted(updated)
-            if text and text.startswith("neuronxcc.nki") and "neuronxcc" not in up.aliases.values():
+            if text and text.startswith("neuronxcc.nki") and "neuronxcc" not in up.aliases.values() \
+                    and no_counterpart(text) is None:
                 canon = canonical(text)
                 if canon:
                     return cst.parse_expression(canon)

@@ -216,6 +216,8 @@ class Upgrader(cst.CSTTransformer):
         self.pending_before = []
         self.pending_after = []
         self.hoisted = {}
+        for text in imports.import_markers(node):
+            self._mark("NRN701", text)
         for small in node.body:
             if isinstance(small, cst.AnnAssign) and small.value is not None:
                 target, value = small.target, small.value
