@@ -301,8 +301,12 @@ class GateCheck:
         if isinstance(parent, ast.Assert):
             rest = self._after(parent)
             why = self._cuda_only_code(rest) if rest else ""
-            return f"it asserts a precondition of CUDA-only code ({why.removeprefix('it guards ')}): {KEPT}" \
-                if why else ""
+            if not why:
+                return ""
+            what = why.removeprefix("it guards ")
+            # "it guards CUDA-only code (NRN128 at line 6)" names the code already: said once
+            detail = what.removeprefix("CUDA-only code ") if what.startswith("CUDA-only code (") else f"({what})"
+            return f"it asserts a precondition of CUDA-only code {detail}: {KEPT}"
         if combined and isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)):
             return (f"combined with other conditions it reads as a capability gate (can CUDA kernels run here), "
                     f"not a device test: {KEPT}")
@@ -432,6 +436,18 @@ class GateCheck:
 
     def apply(self) -> list[Finding | None]:
         """The findings, gated; None where a finding is dropped (the caller renumbers its nodes)."""
+        # First the device tests: the ones that keep their CUDA meaning decide code that runs only on
+        # CUDA, where the findings below keep their CUDA code too.
+        kept: dict[int, str] = {}
+        for i, finding in enumerate(self.findings):
+            rule = self.rules.get(finding.rule_id)
+            node = self.nodes.get(i)
+            if rule is not None and rule.device_test and node is not None and not finding.manual \
+                    and not any(m.value == "cpu-device" for m in rule.matchers):
+                why = self.reason(node)
+                if why:
+                    kept[i] = why
+        regions = self._cuda_only_regions(kept)
         out: list[Finding | None] = []
         for i, finding in enumerate(self.findings):
             rule = self.rules.get(finding.rule_id)
@@ -440,10 +456,13 @@ class GateCheck:
                 if not self._cpu_test_before_cuda_code(node):
                     out.append(None)  # `device.type == "cpu"` choosing nothing CUDA-only: not reported
                     continue
-            elif rule is not None and rule.device_test and node is not None and not finding.manual:
-                why = self.reason(node)
-                if why:
-                    finding = Finding(**{**finding.to_dict(), "manual": why})
+            elif i in kept:
+                finding = Finding(**{**finding.to_dict(), "manual": kept[i]})
+            elif rule is not None and node is not None and not finding.manual and rule.category != "kernels" \
+                    and (why := self._in_cuda_only_region(finding, regions)):
+                finding = Finding(**{**finding.to_dict(), "manual": why})
+            elif rule is not None and rule.device_test:
+                pass
             elif rule is not None and node is not None and not finding.manual \
                     and any(fix.transform == "device" for fix in rule.fixes.values()):
                 why = self._kept_call_argument(node)
@@ -451,6 +470,70 @@ class GateCheck:
                     finding = Finding(**{**finding.to_dict(), "manual": why})
             out.append(finding)
         return out
+
+    # -- code that runs only where a kept CUDA test holds ---------------------------------------
+
+    def _cuda_only_regions(self, kept: dict[int, str]) -> list[tuple[tuple[int, int], tuple[int, int], Finding]]:
+        """The spans of code that runs only on CUDA because a device test that keeps its CUDA meaning
+        decides it: the body of `if torch.cuda.is_available():`, the `else` of `if not ...`, what follows
+        `if not torch.cuda.is_available(): return` or `assert device == "cuda"` in its block, the
+        chosen value of `a if x.is_cuda else b`. A Neuron port never runs it; on a CUDA host it must do
+        what the original did, so the CUDA calls in it stay."""
+        regions = []
+        for i in kept:
+            decided = self._decided(self.nodes[i])
+            if decided is None:
+                continue
+            owner, sign = decided
+            parts: list[list[ast.AST]] = []
+            if isinstance(owner, ast.IfExp):
+                parts.append([owner.body if sign > 0 else owner.orelse])
+            elif isinstance(owner, ast.Assert):
+                parts.append(self._after(owner) if sign > 0 else [])
+            elif sign > 0:
+                parts.append(list(owner.body))
+            else:
+                parts.append(list(owner.orelse))
+                if isinstance(owner.body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+                    parts.append(self._after(owner))
+            for part in parts:
+                if part:
+                    start, end = _span(part)
+                    regions.append((start, end, self.findings[i]))
+        return regions
+
+    def _decided(self, node: ast.AST) -> tuple[ast.AST, int] | None:
+        """The `if`, `assert` or conditional expression whose test this device test is, and +1 when the
+        test being true means CUDA, -1 when its being false does; None when it decides no branch alone
+        (`device in ("cuda", "mps")`, `a or x.is_cuda`)."""
+        sign = 1
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+                return None
+            sign = 1 if isinstance(node.ops[0], ast.Eq) else -1
+        child, parent = node, self.parents.get(id(node))
+        while parent is not None:
+            if isinstance(parent, (ast.If, ast.Assert, ast.IfExp)) and child is parent.test:
+                return parent, sign
+            if isinstance(parent, ast.Call) and child is parent.func:
+                pass  # `torch.cuda.is_available` called
+            elif isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+                sign = -sign
+            elif isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.And if sign > 0 else ast.Or):
+                pass  # `a and cuda` true: CUDA; `a or not cuda` false: CUDA
+            else:
+                return None
+            child, parent = parent, self.parents.get(id(parent))
+        return None
+
+    @staticmethod
+    def _in_cuda_only_region(finding: Finding, regions) -> str:
+        at = (finding.line, finding.col)
+        for start, end, test in regions:
+            if start <= at < end:
+                return (f"it runs only on CUDA (the CUDA test at line {test.line} stays, {test.rule_id}): "
+                        "the CUDA code stays")
+        return ""
 
     def _cpu_test_before_cuda_code(self, node: ast.AST) -> bool:
         """`if x.device.type == "cpu": <fallback> else: <CUDA-only>` (or as a conditional expression):

@@ -394,3 +394,57 @@ def test_dynamic_shapes_are_not_asked_of_the_neuron_backend():
     # a value of the program's own is kept, and marked; False and None are left alone
     own = port("import torch\nf = torch.compile(f, dynamic=args.dynamic)\ng = torch.compile(g, dynamic=None)\n")
     assert "# porter: NRN506" in own and "dynamic=args.dynamic" in own and "dynamic=None" in own
+
+
+def test_code_that_runs_only_under_a_kept_cuda_test_keeps_its_cuda_calls():
+    # The tests stay CUDA (they guard capability checks), so what they let run only runs on a GPU
+    # host: rewritten, the device name read "cpu" (neuron) or "cuda" (portable) there.
+    source = textwrap.dedent("""\
+        import torch
+
+        def describe():
+            if torch.cuda.is_available():
+                major, minor = torch.cuda.get_device_capability()
+                return f"{torch.cuda.get_device_name(0)} sm{major}{minor}"
+            return "no gpu"
+
+        def pick():
+            if not torch.cuda.is_available():
+                return "none"
+            major, _ = torch.cuda.get_device_capability()
+            return torch.cuda.get_device_name() if major >= 8 else "old"
+
+        def card(device_type):
+            assert device_type == "cuda", "needs a GPU"
+            total = torch.cuda.get_device_properties(0).total_memory
+            return torch.cuda.get_device_name(0), total > 0
+
+        print(describe(), pick())
+        if torch.cuda.is_available():
+            print(card("cuda"))
+        """)
+    for target in ("neuron", "portable"):
+        ported = port(source, target)
+        assert "_porter_device" not in ported
+        assert ported.count("not rewritten here, it runs only on CUDA") == 3
+        if target == "neuron":  # portable marks every `== "cuda"` with its own text
+            assert "precondition of CUDA-only code (NRN128 at line 17)" in ported  # said once
+        assert run(ported, "cuda") == run(source, "cuda")
+        assert "NVIDIA" in run(ported, "cuda")
+        assert run(ported) == run(source) == "no gpu none\n"
+    assert run(port(source), "neuron") == "no gpu none\n"
+
+
+def test_code_under_a_device_test_that_is_rewritten_is_still_ported():
+    # Nothing CUDA-only under the test: it becomes a Neuron test, and its body is ported with it.
+    source = textwrap.dedent("""\
+        import torch
+
+        if torch.cuda.is_available():
+            print(torch.cuda.get_device_name(0))
+        else:
+            print("none")
+        """)
+    ported = port(source)
+    assert "torch.accelerator.is_available()" in ported and "str(_porter_device())" in ported
+    assert run(ported, "neuron") == "neuron\n"
