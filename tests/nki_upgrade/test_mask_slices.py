@@ -53,5 +53,5 @@ def gather(table, rows):
     t = nl.load(table[idx, i_f])
     return t
 ''')
-    assert any("an index is a tile" in m.text for m in report.markers), report.markers
+    assert any("an index is a tile" in m.text and "scalar_offset=" in m.text for m in report.markers), report.markers
     assert "table[idx, i_f]" in text

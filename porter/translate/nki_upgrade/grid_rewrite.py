@@ -208,10 +208,13 @@ class _GridRewriter(cst.CSTTransformer):
                 return updated
             self.narrowed += 1
             return narrowed
-        if any(isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.Name)
-               and e.slice.value.value in self.tiles for e in updated.slice):
-            self.failed = ("an index is a tile: an indirect (gather/scatter) access; write it with "
-                           ".ap(..., vector_offset=<index tile>, indirect_dim=...)")
+        index_tiles = [e.slice.value.value for e in updated.slice if isinstance(e.slice, cst.Index)
+                       and isinstance(e.slice.value, cst.Name) and e.slice.value.value in self.tiles]
+        if index_tiles:
+            # NxDI's own NKI 0.8 port of such a scatter (one row picked by a (1, 1) tile) uses scalar_offset=.
+            self.failed = (f"an index is a tile (`{index_tiles[0]}`): an indirect (gather/scatter) access; write "
+                           "it with .ap(..., vector_offset=<index tile>, indirect_dim=...), or "
+                           "scalar_offset=<tile> when the tile holds a single index")
             return updated
         try:
             self.count += 1
