@@ -15,6 +15,9 @@ import libcst as cst
 from porter.rewrite.transforms import code_name
 from porter.source.astwalk import statements
 from porter.source.catalogue import Catalogue
+from porter.source.names import dotted_parts
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 _NAMES: dict[tuple[str, str, str], frozenset[str]] = {}
 
@@ -70,3 +73,33 @@ def availability_blocks(tree: ast.Module) -> list[tuple[int, int]]:
                                             for sub in ast.walk(node.test)):
             spans.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
     return spans
+
+
+def _says_guard(test: ast.expr, names: frozenset[str], torch_alias: str) -> bool:
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_says_guard(value, names, torch_alias) for value in test.values)
+    if not isinstance(test, ast.Call) or test.args or test.keywords:
+        return False
+    parts = dotted_parts(test.func)
+    return bool(parts) and len(parts) > 1 and parts[0] == torch_alias and "torch." + ".".join(parts[1:]) in names
+
+
+def line_under_guard(tree: ast.Module, number: int, names: frozenset[str], torch_alias: str) -> bool:
+    """`under_guard` for the statement starting on line `number`, read from the ast: is it in the body
+    of an `if` (in its function) whose test holds one of `names`' calls?"""
+    body, guarded = tree.body, False
+    while True:
+        stmt = next((s for s in body if s.lineno <= number <= (s.end_lineno or s.lineno)), None)
+        if stmt is None or stmt.lineno == number:
+            return guarded
+        if isinstance(stmt, _DEFINITIONS):
+            body, guarded = stmt.body, False
+            continue
+        blocks = [stmt.body, getattr(stmt, "orelse", None) or [], getattr(stmt, "finalbody", None) or [],
+                  *(h.body for h in getattr(stmt, "handlers", ())), *(c.body for c in getattr(stmt, "cases", ()))]
+        block = next((b for b in blocks if b and b[0].lineno <= number <= (b[-1].end_lineno or b[-1].lineno)), None)
+        if block is None:
+            return guarded
+        if isinstance(stmt, ast.If) and block is stmt.body and _says_guard(stmt.test, names, torch_alias):
+            guarded = True
+        body = block

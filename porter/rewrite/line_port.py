@@ -28,7 +28,7 @@ from itertools import accumulate
 import libcst as cst
 
 from porter.rewrite.file_port import _Rewriter
-from porter.rewrite.guard_tests import availability_blocks
+from porter.rewrite.guard_tests import availability_blocks, guard_names, line_under_guard
 from porter.rewrite.guards import EXTENSION_RULE
 from porter.rewrite.parsing import parse_module
 from porter.rewrite.positions import Positions, generate
@@ -75,6 +75,7 @@ class _Line:
     text: str
     header: bool
     findings: list[Finding]
+    test: str = "True"  # the test of the `if` the line is ported under: its guard's, where one says it
 
 
 def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[Finding], catalogue: Catalogue,
@@ -90,24 +91,33 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
             by_line.setdefault(f.line, []).append(f)
     candidates: dict[tuple, list[_Line]] = {}
     local: dict[tuple[str, bool], bool] = {}  # _local's answers, by rule and whether the site is manual
-    spans: list[tuple[int, int]] | None = None
+    covered: bytearray | None = None
+    alias = torch_name(tree) or "torch"
     for stmt in statements(tree):
         if stmt.lineno not in by_line or stmt.lineno in skip:
             continue
         line = _candidate(stmt, lines, by_line[stmt.lineno], catalogue, target, unsafe_fixes, local)
-        if line is not None and _guarded_call(line.findings, catalogue, target):
-            # its guard may be said by an `if` around it (porter.rewrite.guard_tests): the whole port judges
-            spans = availability_blocks(tree) if spans is None else spans
-            if any(start <= line.number <= end for start, end in spans):
-                line = None
+        guards = _guards(line.findings, catalogue, target) if line is not None else ()
+        if guards:
+            # its guard may be said by an `if` around it (porter.rewrite.guard_tests): then the line is
+            # ported under that guard's `if`, so the port sees it there
+            if covered is None:  # the lines of those `if` bodies, each marked once
+                covered = bytearray(len(lines) + 2)
+                for start, end in availability_blocks(tree):
+                    covered[start:end + 1] = b"\1" * (end - start + 1)
+            if covered[line.number]:
+                if len(guards) > 1:
+                    line = None
+                elif line_under_guard(tree, line.number, guard_names(catalogue, target, guards[0]), alias):
+                    line.test = guards[0].format(torch=alias)
         if line is not None:
-            key = (line.text, line.header, tuple((f.rule_id, f.col, f.end_col, f.message, f.matched, f.manual,
-                                                 f.marked) for f in line.findings))
+            key = (line.text, line.header, line.test, tuple((f.rule_id, f.col, f.end_col, f.message, f.matched,
+                                                             f.manual, f.marked) for f in line.findings))
             candidates.setdefault(key, []).append(line)
     if not candidates:
         return None
     groups = list(candidates.values())
-    ported = _port(groups, catalogue, target, unsafe_fixes, line_length, layout, torch_name(tree) or "torch")
+    ported = _port(groups, catalogue, target, unsafe_fixes, line_length, layout, alias)
     if ported is None:
         return None
     texts, changes, inside, ctx = ported
@@ -202,12 +212,15 @@ def _candidate(stmt: ast.stmt, lines: list[str], found: list[Finding], catalogue
     return _Line(stmt.lineno, text, header, found)
 
 
-def _guarded_call(found: list[Finding], catalogue: Catalogue, target: str) -> bool:
+def _guards(found: list[Finding], catalogue: Catalogue, target: str) -> tuple[str, ...]:
+    """The guards (templates) of the guarded calls the line's fixes write."""
+    guards: set[str] = set()
     for f in found:
         rule = catalogue.get(f.rule_id)
-        if rule is not None and rule.fix_for(target).transform == "guarded-call":
-            return True
-    return False
+        fix = rule.fix_for(target) if rule is not None else None
+        if fix is not None and fix.transform == "guarded-call":
+            guards.add(fix.guard)
+    return tuple(sorted(guards))
 
 
 def _fills_line(stmt: ast.stmt, text: str) -> bool:
@@ -258,11 +271,11 @@ def _has_statement_fix(found: list[Finding], catalogue: Catalogue, target: str) 
 
 
 def _block(line: _Line, layout: tuple[str, str]) -> tuple[str, bool]:
-    """The line as the small module holds it: under `if True:` when indented (its own indent kept),
-    with a `pass` block under a header; and whether it was wrapped."""
+    """The line as the small module holds it: under `if True:` (or its guard's `if`) when indented
+    (its own indent kept), with a `pass` block under a header; and whether it was wrapped."""
     indent = line.text[: len(line.text) - len(line.text.lstrip(" \t"))]
     body = line.text + (indent + layout[0] + "pass" + layout[1] if line.header else "")
-    return ("if True:" + layout[1] + body, True) if indent else (body, False)
+    return (f"if {line.test}:" + layout[1] + body, True) if indent else (body, False)
 
 
 def _port(groups: list[list[_Line]], catalogue: Catalogue, target: str, unsafe_fixes: bool,

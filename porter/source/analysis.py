@@ -81,6 +81,7 @@ class Analysis(Matchers):
         # reported once, on its @triton.jit decorator, not once per `tl.*` use.
         self.in_kernel: set[int] = set()
         self._selectors: Selectors | None = None
+        self._qualnames: dict[int, set[str]] = {}
 
     def selectors(self) -> Selectors:
         """The implementation-choosing names (`impl in ["ref", "cuda"]`), found on first need."""

@@ -56,6 +56,15 @@ class Matchers:
     tree: ast.Module | None
     in_kernel: set[int]
     _own_attributes: set[tuple[str, str]] | None
+    _qualnames: dict[int, set[str]]
+
+    def _qualified(self, node: ast.AST, scope: Scope) -> set[str]:
+        """`qualified_names(node, scope)`, once per node: a call's callee is asked for by the name
+        rules, the call rules and the partial check (the set is shared: callers only read it)."""
+        found = self._qualnames.get(id(node))
+        if found is None:
+            found = self._qualnames[id(node)] = qualified_names(node, scope)
+        return found
 
     def own_attribute(self, node: ast.Attribute) -> bool:
         """Is this an attribute the file gives its own objects (`self.is_cuda = flag`, a method or class
@@ -83,7 +92,7 @@ class Matchers:
         jit = None
         for decorator in node.decorator_list:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            if any(q in TRITON_JIT for q in qualified_names(target, scope)):
+            if any(q in TRITON_JIT for q in self._qualified(target, scope)):
                 jit = target
                 break
         if jit is None:
@@ -100,7 +109,7 @@ class Matchers:
 
     def _kernel_rule(self, jit: ast.AST, scope: Scope) -> Rule | None:
         for rule, m in self.index.names:
-            if "decorator" in m.context and any(glob_match(q, m.names) for q in qualified_names(jit, scope)):
+            if "decorator" in m.context and any(glob_match(q, m.names) for q in self._qualified(jit, scope)):
                 return rule
         return None
 
@@ -126,7 +135,7 @@ class Matchers:
                     self._guard(rule, self.report, rule, node, node.attr, start)
         if not self.index.names or id(node) in self.claimed:
             return
-        qualnames = qualified_names(node, scope)
+        qualnames = self._qualified(node, scope)
         if not qualnames:
             return
         context = call_context(node, parent, self.parents)
@@ -180,7 +189,7 @@ class Matchers:
                 by_method = self.index.method_calls(func.attr)
                 if by_method and not self._is_namespace(func.value, scope):
                     hits.update(by_method)
-            for q in qualified_names(func, scope):
+            for q in self._qualified(func, scope):
                 hits |= self.index.callee_matches(q)
             for i in sorted(hits):  # in catalogue order, as one matcher may claim what a later one sees
                 rule, m = calls[i]
@@ -194,11 +203,11 @@ class Matchers:
         """`partial(autocast, "cuda", enabled=False)` is the call `autocast("cuda", enabled=False)` made
         later: its arguments are checked as that call's (autocast only, whose fix rewrites the partial)."""
         if not node.args or isinstance(node.args[0], ast.Starred) \
-                or "functools.partial" not in qualified_names(node.func, scope):
+                or "functools.partial" not in self._qualified(node.func, scope):
             return
         inner = ast.Call(func=node.args[0], args=node.args[1:], keywords=node.keywords)
         hits: set[int] = set()
-        for q in qualified_names(node.args[0], scope):
+        for q in self._qualified(node.args[0], scope):
             hits |= self.index.callee_matches(q)
         for i in sorted(hits):
             rule, m = self.index.calls[i]
@@ -233,7 +242,7 @@ class Matchers:
     def _keyword(self, rule: Rule, m: Matcher, node: ast.Call, kw: ast.keyword, scope: Scope) -> None:
         if m.exclude_callee:
             func = node.func
-            names = qualified_names(func, scope)
+            names = self._qualified(func, scope)
             if any(glob_match(q, m.exclude_callee) for q in names):
                 return
             if isinstance(func, ast.Attribute) and func.attr in m.exclude_callee:
