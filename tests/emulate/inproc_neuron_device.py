@@ -184,3 +184,27 @@ def test_a_scalar_device_tensor_formats_as_its_number():
     with pe.neuron():
         norm = torch.tensor(0.5, device="neuron")
         assert f"{norm:.4f}" == "0.5000" and f"{norm:.1f}" == "0.5"
+
+
+def test_factories_with_pin_memory_make_host_tensors_the_device_takes():
+    with pe.neuron():
+        staged = [torch.empty(2, 3, pin_memory=True).fill_(1.0), torch.zeros(4, pin_memory=True),
+                  torch.tensor([1, 2], pin_memory=True), torch.ones(2).new_zeros(3, pin_memory=True)]
+        assert [t.device.type for t in staged] == ["cpu"] * 4
+        assert not any(t.is_pinned() for t in staged)
+        moved = staged[0].to("neuron", non_blocking=True)
+        assert moved.device.type == "neuron" and moved.cpu().sum().item() == 6.0
+
+
+def test_factories_keep_working_in_torchscript_and_compiled_code():
+    with pe.neuron():
+        assert torch.zeros is not torch._C._VariableFunctions.zeros  # the pinning patch is in place
+
+    @torch.jit.script
+    def scripted(n: int) -> torch.Tensor:
+        return torch.zeros(n) + torch.ones(n)
+
+    assert scripted(3).tolist() == [1.0, 1.0, 1.0]
+    with pe.neuron():
+        compiled = torch.compile(lambda x: x + torch.zeros(3, device=x.device), backend="eager")
+        assert compiled(torch.ones(3, device="neuron")).cpu().tolist() == [1.0, 1.0, 1.0]

@@ -3,7 +3,7 @@
 * torch.save / torch.load: a device tensor's storage is saved with the location "neuron:N" (as a
   CUDA tensor's is "cuda:N"); torch.load puts it back on the device, or where map_location says.
 * pin_memory: page-locked host memory for the device would come from the backend's C++ hooks; on the
-  emulated device a pinned tensor is a plain CPU copy (what DataLoader(pin_memory=True) needs).
+  emulated device a pinned tensor is a plain CPU tensor (`pinning`).
 * torch.accelerator memory queries and synchronize ask C++ parts (caching allocator, device streams) a
   Python backend has not: on the neuron device they answer from torch.neuron.
 * torch.Generator(device="neuron"): PyTorch asks the backend's C++ hooks for a generator, which a
@@ -16,6 +16,7 @@ import functools
 
 import torch
 
+from porter.emulate.neuron_device import pinning
 from porter.emulate.neuron_device import tensor as _tensor
 
 _applied = False
@@ -30,7 +31,7 @@ def apply() -> None:
     torch.load = _load_wrapper(torch.load)
     torch.serialization.load = torch.load
     torch.Generator = _generator_factory()
-    _patch_pinning()
+    pinning.apply()
     _patch_accelerator_memory()
     _applied = True
 
@@ -139,30 +140,6 @@ def _generator_factory():
 
     _tensor.NeuronGenerator = NeuronGenerator
     return Generator
-
-
-def _patch_pinning() -> None:
-    original_pin = torch.Tensor.pin_memory
-    original_is_pinned = torch.Tensor.is_pinned
-
-    def _for_neuron(device) -> bool:
-        if device is None:
-            accelerator = torch.accelerator.current_accelerator()
-            return accelerator is not None and accelerator.type == "neuron"
-        return torch.device(device).type == "neuron"
-
-    def pin_memory(self, device=None):
-        if _for_neuron(device):
-            return self.clone()
-        return original_pin(self) if device is None else original_pin(self, device)
-
-    def is_pinned(self, device=None):
-        if _for_neuron(device):
-            return False
-        return original_is_pinned(self) if device is None else original_is_pinned(self, device)
-
-    torch.Tensor.pin_memory = pin_memory
-    torch.Tensor.is_pinned = is_pinned
 
 
 def _patch_accelerator_memory() -> None:
