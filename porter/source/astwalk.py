@@ -10,6 +10,7 @@ does and in the same order.
 from __future__ import annotations
 
 import ast
+import weakref
 from collections import deque
 from collections.abc import Iterator
 
@@ -56,12 +57,26 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
 _BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
 
 
-def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+def statements(tree: ast.AST) -> list[ast.stmt]:
     """The statements of a tree, at any depth, in the order `ast.walk` meets them.
 
     A statement's parent is a statement, an `except` handler, a `case` block or the module, so a
     breadth-first walk over those alone keeps each statement's depth and so its `ast.walk` order;
-    the expressions, most of a tree, are never visited."""
+    the expressions, most of a tree, are never visited. A module's list is remembered while the
+    module lives: a port asks for it five times (trees are not changed once parsed)."""
+    if type(tree) is ast.Module:
+        known = _MODULE_STATEMENTS.get(tree)
+        if known is None:
+            known = _MODULE_STATEMENTS[tree] = _statements(tree)
+        return known
+    return _statements(tree)
+
+
+_MODULE_STATEMENTS: weakref.WeakKeyDictionary[ast.Module, list[ast.stmt]] = weakref.WeakKeyDictionary()
+
+
+def _statements(tree: ast.AST) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
     todo = deque([tree])
     while todo:
         node = todo.popleft()
@@ -70,4 +85,5 @@ def statements(tree: ast.AST) -> Iterator[ast.stmt]:
             if type(value) is list and value and isinstance(value[0], _BLOCK_NODES):
                 todo.extend(value)
         if isinstance(node, ast.stmt):
-            yield node
+            out.append(node)
+    return out
