@@ -35,7 +35,7 @@ def main() -> None:
     settings = ConfigResolver(Overrides()).for_path(args.tree)
     catalogue = load_catalogue(settings.rule_paths)
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
-    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings), target=settings.target)
     files = sorted((p for p in args.tree.rglob("*.py") if p.is_file() and 0 < p.stat().st_size <= MAX_FILE_BYTES),
                    key=lambda p: p.stat().st_size, reverse=True)[: args.count]
     worst = 0.0

@@ -65,7 +65,7 @@ def run_port_stdin(filename: str, *, target, diff, unsafe_fixes, select, ignore,
     except (ConfigError, CatalogueError, SelectionError) as exc:
         raise fail(str(exc)) from None
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
-    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings), target=settings.target)
     data = sys.stdin.buffer.read()
     if filename.endswith((NOTEBOOK_SUFFIX, ".pyi")):  # as with files: port rewrites neither
         sys.stderr.write(f"{filename}: a {'notebook' if filename.endswith(NOTEBOOK_SUFFIX) else 'type stub'}: "

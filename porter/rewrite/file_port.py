@@ -147,6 +147,7 @@ def port_source(
     helper, imports; porter.rewrite.text_fixes and line_port), with the torch name they wrote;
     `left_to_do`: the sites those left to do, by rule (porter.rewrite.settle); `relisted`: line →
     the text its placeholder statement has once ported (what the lines fixed as text read)."""
+    index = index.for_target(target)
     if findings is None:
         findings = analyse_source(source, path, index)
     findings = [f for f in findings if not f.suppressed]

@@ -47,7 +47,7 @@ def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str, rule_i
     if not by_file:
         return {}
     rules = [r for r in (catalogue.get(i) for i in sorted(rule_ids)) if r is not None and r.matchers]
-    index = RuleIndex.build(rules)
+    index = RuleIndex.build(rules, target=target)
     edits: dict[Key, list[dict]] = {}
     for path, file_findings in by_file.items():
         try:

@@ -77,6 +77,7 @@ def port_source_narrow(
     line_length: int | None = None,
 ) -> FilePort:
     """`port_source`, with the units no fix can touch left out of libcst's work (same result)."""
+    index = index.for_target(target)
     args = (catalogue, target, unsafe_fixes, extension_modules, line_length)
     if len(source) < MIN_BYTES or any(e.rsplit(".", 1)[-1] in source for e in extension_modules):
         return port_source(source, path, index, *args)  # small, or its extension imports are the port's own search

@@ -173,7 +173,7 @@ def port_tree(
                            ("--extend-select", overrides.extend_select)):
         validate_selectors(values or (), catalogue, option)
     rules = [r for r in select_rules(catalogue, settings) if r.matchers]
-    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings), target=options.target)
     result = TreePort(root=root, target=options.target, catalogue=catalogue)
     if (kind := special_file(root)) is not None:  # a FIFO named x.py would block the read forever
         result.problems.append((str(root), f"{kind}, not a regular file: not read"))

@@ -221,7 +221,7 @@ class Analysis(Matchers):
         if any(rule.device_test or any(m.value == "cpu-device" for m in rule.matchers) for rule in self.index.rules):
             rules = {rule.id: rule for rule in self.index.rules}
             gated = GateCheck(tree, self.parents, self.findings, self.nodes, rules, self.source,
-                              self.selectors).apply()
+                              self.selectors, self.index.target).apply()
             if None in gated:  # dropped findings: the nodes are renumbered with the rest
                 kept = [i for i, f in enumerate(gated) if f is not None]
                 self.nodes = {new: self.nodes[old] for new, old in enumerate(kept) if old in self.nodes}

@@ -130,8 +130,9 @@ class GateCheck:
 
     def __init__(self, tree: ast.Module, parents: dict[int, ast.AST], findings: list[Finding],
                  nodes: dict[int, ast.AST], rules: dict[str, Rule], source: str | None = None,
-                 selectors: Callable[[], Selectors] | None = None) -> None:
+                 selectors: Callable[[], Selectors] | None = None, target: str = "neuron") -> None:
         self.tree = tree
+        self.target = target
         self._selectors = selectors or (lambda: Selectors(tree))
         self.source = source  # the tree's text, when known: a quick look for kernel launches
         self.parents = parents
@@ -447,7 +448,12 @@ class GateCheck:
                 why = self.reason(node)
                 if why:
                     kept[i] = why
-        regions = self._cuda_only_regions(kept)
+        # A device test this target's fix leaves as it is (`device_type == "cuda"` on `portable`,
+        # marked) decides CUDA-only code too, with no reason of its own.
+        unchanged = {i: "" for i, finding in enumerate(self.findings) if i not in kept and i in self.nodes
+                     and (rule := self.rules.get(finding.rule_id)) is not None and rule.device_test
+                     and not rule.fix_for(self.target).available}
+        regions = self._cuda_only_regions(kept | unchanged)
         out: list[Finding | None] = []
         for i, finding in enumerate(self.findings):
             rule = self.rules.get(finding.rule_id)

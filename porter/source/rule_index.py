@@ -7,6 +7,7 @@ a file asks the same questions of the same patterns thousands of times (`torch.c
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Iterable
@@ -39,6 +40,9 @@ class RuleIndex:
     # in deciding which rule owns a construct, so ignoring NRN120 does not hand
     # `torch.cuda.is_available` to the `torch.cuda.*` catch-all.
     reported: frozenset[str] = frozenset()
+    # The port target the findings are for: a device test whose fix on this target leaves it as it
+    # is (`device == "cuda"` on `portable`) keeps the code it decides CUDA-only (gates.py).
+    target: str = "neuron"
     # Filled as names are met (see name_patterns and call_matches); never compared or shown.
     _name_memo: dict[str, dict[int, str]] = field(default_factory=dict, repr=False, compare=False)
     _callee_memo: dict[str, frozenset[int]] = field(default_factory=dict, repr=False, compare=False)
@@ -46,14 +50,18 @@ class RuleIndex:
     _any_name: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
     _any_callee: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
+    def for_target(self, target: str) -> RuleIndex:
+        """This index, for the port target `target` (its memos shared)."""
+        return self if self.target == target else dataclasses.replace(self, target=target)
+
     @classmethod
-    def build(cls, rules: Iterable[Rule], also_match: Iterable[Rule] = ()) -> RuleIndex:
+    def build(cls, rules: Iterable[Rule], also_match: Iterable[Rule] = (), target: str = "neuron") -> RuleIndex:
         """Index `rules` for reporting, and `also_match` (the ignored rules) only for deciding
         which rule owns a construct."""
         selected = tuple(rules)
         chosen = {r.id for r in selected}
         extra = tuple(r for r in also_match if r.id not in chosen and r.matchers)
-        index = cls(rules=selected + extra, reported=frozenset(chosen))
+        index = cls(rules=selected + extra, reported=frozenset(chosen), target=target)
         for rule in index.rules:
             for m in rule.matchers:
                 if m.kind == "name":

@@ -186,7 +186,7 @@ def lint_paths(
             rules = select_rules(catalogue, settings)
             ids = ",".join(sorted(r.id for r in rules))
             cache = Cache(cache_root, cache_key(catalogue.digest, settings.target, ids)) if use_cache else None
-            index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+            index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings), target=settings.target)
             group = groups[settings] = Group(settings, index, cache)
         return group
 
@@ -344,7 +344,7 @@ def lint_stdin(data: bytes, filename: str, overrides: Overrides | None = None,
     settings = resolver.for_path(Path(filename))
     catalogue = load_catalogue(settings.rule_paths)
     rules = select_rules(catalogue, settings)
-    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings))
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings), target=settings.target)
     if force_exclude and _excluded(Path(filename), settings, with_parents=True):
         return LintResult([], 1, 0, catalogue, settings, set(index.reported))
     try:

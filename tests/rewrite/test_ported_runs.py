@@ -435,6 +435,29 @@ def test_code_that_runs_only_under_a_kept_cuda_test_keeps_its_cuda_calls():
     assert run(port(source), "neuron") == "no gpu none\n"
 
 
+def test_code_under_a_device_string_test_that_portable_keeps_keeps_its_cuda_calls():
+    # `device_type == "cuda"` stays on `portable` (marked: no device-agnostic spelling), so its body
+    # runs only on a GPU host; rewritten, the GPU's name read "cuda" there and the H100 figure was lost.
+    source = textwrap.dedent("""\
+        import torch
+
+        device_type = "cuda" if torch.cuda.is_available() else "cpu"
+        if device_type == "cuda":
+            name = torch.cuda.get_device_name(0)
+            print("gpu", name.startswith("NVIDIA"))
+        else:
+            print("host")
+        """)
+    ported = port(source, "portable")
+    assert "torch.cuda.get_device_name(0)" in ported
+    assert "it runs only on CUDA (the CUDA test at line 4 stays, NRN107)" in ported
+    assert run(ported, "cuda") == run(source, "cuda") == "gpu True\n"
+    assert run(ported) == run(source) == "host\n"
+    neuron = port(source, "neuron")  # the test becomes a Neuron test there, and its body is ported
+    assert 'device_type == "neuron"' in neuron and "torch.cuda" not in neuron
+    assert run(neuron, "neuron") == "gpu False\n"
+
+
 def test_code_under_a_device_test_that_is_rewritten_is_still_ported():
     # Nothing CUDA-only under the test: it becomes a Neuron test, and its body is ported with it.
     source = textwrap.dedent("""\
