@@ -15,114 +15,16 @@ from __future__ import annotations
 
 import ast
 import bisect
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-from porter.source.astwalk import child_nodes, statements, walk
+from porter.source import gate_shapes as shapes
+from porter.source.astwalk import statements, walk
 from porter.source.catalogue import Rule
 from porter.source.findings import Finding
 from porter.source.selectors import Selectors
 
-# A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
-# parentheses, line continuations and comments can stand. A text without this holds no launch.
-LAUNCH_TEXT = re.compile(r"\][\s)\\]*(?:#[^\n]*\n[\s)\\]*)*\(")
-OTHER_BACKENDS = ("mps", "xpu", "npu", "hpu", "mlu", "musa")
 KEPT = "the CUDA test stays"
 FUNCTIONS_AND_CLASSES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def _dotted(node: ast.AST) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
-def _other_backend_check(node: ast.AST) -> bool:
-    for sub in walk(node):
-        if isinstance(sub, ast.Call) and _dotted(sub.func).endswith(".is_available"):
-            if any(part in OTHER_BACKENDS for part in _dotted(sub.func).split(".")[:-1]):
-                return True
-    return False
-
-
-def _span(nodes: Iterable[ast.AST]) -> tuple[tuple[int, int], tuple[int, int]]:
-    nodes = list(nodes)
-    first, last = nodes[0], nodes[-1]
-    start = min([(first.lineno, first.col_offset + 1)]
-                + [(d.lineno, d.col_offset + 1) for d in getattr(first, "decorator_list", ())])
-    return start, (last.end_lineno or last.lineno, (last.end_col_offset or 0) + 1)
-
-
-def _launches(tree: ast.Module, source: str) -> list[int]:
-    """The lines of the kernel launches `k[grid](...)` in the tree. A launch holds its `]...(` text,
-    so only the nodes whose lines (decorators included) reach a line where that text starts can
-    hold one: the walk goes down those alone."""
-    marks: list[int] = []
-    line, last = 1, 0
-    for match in LAUNCH_TEXT.finditer(source):
-        line += source.count("\n", last, match.start())
-        last = match.start()
-        marks.append(line)
-    launches: list[int] = []
-    stack: list[ast.AST] = [tree] if marks else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
-            launches.append(node.lineno)
-        for child in child_nodes(node):
-            start = getattr(child, "lineno", None)
-            if start is not None:
-                decorators = getattr(child, "decorator_list", None)
-                if decorators:
-                    start = min(start, decorators[0].lineno)
-                i = bisect.bisect_left(marks, start)
-                if i == len(marks) or marks[i] > (child.end_lineno or start):
-                    continue
-            stack.append(child)
-    return launches
-
-
-def _is_none(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
-def _bound_name(node: ast.AST, assign: ast.Assign, parents: dict[int, ast.AST]) -> str | None:
-    """The name the test's value is bound to: `a = test`, or its place in `x, a, d = *s, test, dev`."""
-    if len(assign.targets) != 1:
-        return None
-    target, value = assign.targets[0], assign.value
-    if value is node:
-        return target.id if isinstance(target, ast.Name) else None
-    if parents.get(id(node)) is not value or not isinstance(value, ast.Tuple) or not isinstance(target, ast.Tuple):
-        return None
-    elements, names = value.elts, target.elts
-    at = elements.index(node)
-    starred = [i for i, e in enumerate(elements) if isinstance(e, ast.Starred)]
-    if any(isinstance(n, ast.Starred) for n in names) or (starred and len(starred) > 1):
-        return None
-    if starred and starred[0] < at:  # count from the end, past the unpacked part
-        at = len(names) - (len(elements) - at)
-    elif not starred and len(names) != len(elements):
-        return None
-    bound = names[at] if 0 <= at < len(names) else None
-    return bound.id if isinstance(bound, ast.Name) else None
-
-
-def _answers(test: ast.If) -> bool:
-    """`if <test>: return False`: the test decides a yes/no answer of its function."""
-    answer = test.body[0].value if len(test.body) == 1 and isinstance(test.body[0], ast.Return) else None
-    return isinstance(answer, ast.Constant) and isinstance(answer.value, bool)
-
-
-def _calls(test: ast.expr, name: str) -> bool:
-    """`name(...)` or `not name(...)`."""
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        test = test.operand
-    return isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == name
 
 
 class GateCheck:
@@ -171,7 +73,7 @@ class GateCheck:
             if self.source is not None:
                 # the functions are statements; the launches are looked for only where the text spells one
                 functions = [n for n in statements(self.tree) if isinstance(n, FUNCTIONS_AND_CLASSES)]
-                launches = _launches(self.tree, self.source)
+                launches = shapes.launches(self.tree, self.source)
             else:
                 for node in walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
                     if isinstance(node, FUNCTIONS_AND_CLASSES):
@@ -180,7 +82,7 @@ class GateCheck:
                         launches.append(node.lineno)
             launches.sort()
             for node in functions:
-                start, end = _span([node])
+                start, end = shapes.span([node])
                 inside = self._leftovers_in(start, end)
                 if inside:
                     self._functions.setdefault(node.name, (inside[0].line, inside[0].rule_id))
@@ -196,7 +98,7 @@ class GateCheck:
 
     def _cuda_only_code(self, region: list[ast.AST]) -> str:
         """Why this guarded code is CUDA-only ("" when porter ports all of it)."""
-        start, end = _span(region)
+        start, end = shapes.span(region)
         inside = self._leftovers_in(start, end)
         if inside:
             return f"it guards CUDA-only code ({inside[0].rule_id} at line {inside[0].line})"
@@ -247,11 +149,11 @@ class GateCheck:
             lines = {f.line: f for f in self.findings
                      if self.rules.get(f.rule_id) is not None and self.rules[f.rule_id].category == "kernels"}
             self._kernel_names = {}
-            swapped = _swapped_names(self.rules.values()) if lines else set()
+            swapped = shapes.swapped_names(self.rules.values()) if lines else set()
             for node in statements(self.tree) if lines else ():
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno in lines:
                     for alias in node.names:
-                        if _swapped_import(node, alias, swapped):
+                        if shapes.swapped_import(node, alias, swapped):
                             continue  # the port imports porter's drop-in instead: it runs on Neuron
                         bound = alias.asname or alias.name.split(".")[0]
                         self._kernel_names[bound] = (node.lineno, lines[node.lineno].rule_id)
@@ -284,7 +186,7 @@ class GateCheck:
                 why = self._cuda_only_code([parent.body]) or self._cuda_only_value(parent.body)
                 return f"{why}: {KEPT}" if why else ""
             if isinstance(parent, ast.BoolOp):
-                if _other_backend_check(parent):
+                if shapes.other_backend_check(parent):
                     return ("it is weighed against another backend's check, and torch.accelerator counts that "
                             f"backend too: {KEPT}")
                 combined = True
@@ -298,7 +200,7 @@ class GateCheck:
             why = self._cuda_only_code(self._governed(parent))
             if why:
                 return f"{why}: {KEPT}"
-            return self._predicate(parent, seen) if isinstance(parent, ast.If) and _answers(parent) else ""
+            return self._predicate(parent, seen) if isinstance(parent, ast.If) and shapes.answers(parent) else ""
         if isinstance(parent, ast.Assert):
             rest = self._after(parent)
             why = self._cuda_only_code(rest) if rest else ""
@@ -336,7 +238,7 @@ class GateCheck:
                 if not isinstance(block, list):
                     continue
                 for at, test in enumerate(block):
-                    if isinstance(test, ast.If) and _calls(test.test, func.name):
+                    if isinstance(test, ast.If) and shapes.calls(test.test, func.name):
                         region = list(test.body) + list(test.orelse)
                         if isinstance(test.body[-1], (ast.Return, ast.Raise)):
                             region += block[at + 1:]
@@ -364,7 +266,7 @@ class GateCheck:
 
     def _stored_test(self, node: ast.AST, assign: ast.Assign, seen: frozenset[str]) -> str:
         """`is_cuda = q.is_cuda` (alone or in a tuple): the test is read where the name is."""
-        name = _bound_name(node, assign, self.parents)
+        name = shapes.bound_name(node, assign, self.parents)
         if name is None or name in seen:
             return ""
         scope = self.parents.get(id(assign))
@@ -390,7 +292,7 @@ class GateCheck:
             owner = self.parents.get(id(owner))
         if owner is None:
             return ""
-        sets = [n for n in walk(owner) if isinstance(n, ast.Assign) and not _is_none(n.value) and any(
+        sets = [n for n in walk(owner) if isinstance(n, ast.Assign) and not shapes.is_none(n.value) and any(
             isinstance(t, ast.Attribute) and t.attr == chosen.attr and isinstance(t.value, ast.Name)
             and t.value.id == "self" for t in n.targets)]
         if not sets:
@@ -504,7 +406,7 @@ class GateCheck:
                     parts.append(self._after(owner))
             for part in parts:
                 if part:
-                    start, end = _span(part)
+                    start, end = shapes.span(part)
                     regions.append((start, end, self.findings[i]))
         return regions
 
@@ -565,19 +467,3 @@ class GateCheck:
                             f"{kept[0].line}): the CUDA device stays")
             child, parent = parent, self.parents.get(id(parent))
         return ""
-
-
-def _swapped_import(node: ast.Import | ast.ImportFrom, alias: ast.alias, swapped: set[str]) -> bool:
-    """Does the port swap this imported name for porter's drop-in (porter.rewrite.import_split's
-    `split_swap_import`: `from flash_attn import flash_attn_func`, `import flash_attn [as fa]`)?"""
-    if isinstance(node, ast.ImportFrom):
-        return not node.level and f"{node.module}.{alias.name}" in swapped
-    return alias.name in swapped and (alias.asname is not None or "." not in alias.name)
-
-
-def _swapped_names(rules) -> set[str]:
-    """The qualified names every target's port swaps for porter's drop-in (`swap-import` fixes):
-    an import of one of them is no CUDA-only kernel after the port."""
-    return {name for rule in rules if rule.fixes and all(
-        fix.transform == "swap-import" and fix.available for fix in rule.fixes.values())
-        for name in rule.names_exact}

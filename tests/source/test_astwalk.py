@@ -7,7 +7,8 @@ import ast
 import pytest
 
 from porter.source.astwalk import child_nodes, statements, walk
-from porter.source.gates import LAUNCH_TEXT, _launches
+from porter.source.gate_shapes import LAUNCH_TEXT
+from porter.source.gate_shapes import launches as _launches
 
 CODE = '''
 import torch

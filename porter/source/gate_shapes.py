@@ -1,0 +1,125 @@
+"""The shapes of code the device-test gates (porter.source.gates) look for: dotted names, kernel
+launches, another backend's check, a test's bound name, the swapped imports."""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+from collections.abc import Iterable
+
+from porter.source.astwalk import child_nodes, walk
+
+# A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
+# parentheses, line continuations and comments can stand. A text without this holds no launch.
+LAUNCH_TEXT = re.compile(r"\][\s)\\]*(?:#[^\n]*\n[\s)\\]*)*\(")
+OTHER_BACKENDS = ("mps", "xpu", "npu", "hpu", "mlu", "musa")
+
+def dotted(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def other_backend_check(node: ast.AST) -> bool:
+    for sub in walk(node):
+        if isinstance(sub, ast.Call) and dotted(sub.func).endswith(".is_available"):
+            if any(part in OTHER_BACKENDS for part in dotted(sub.func).split(".")[:-1]):
+                return True
+    return False
+
+
+def span(nodes: Iterable[ast.AST]) -> tuple[tuple[int, int], tuple[int, int]]:
+    nodes = list(nodes)
+    first, last = nodes[0], nodes[-1]
+    start = min([(first.lineno, first.col_offset + 1)]
+                + [(d.lineno, d.col_offset + 1) for d in getattr(first, "decorator_list", ())])
+    return start, (last.end_lineno or last.lineno, (last.end_col_offset or 0) + 1)
+
+
+def launches(tree: ast.Module, source: str) -> list[int]:
+    """The lines of the kernel launches `k[grid](...)` in the tree. A launch holds its `]...(` text,
+    so only the nodes whose lines (decorators included) reach a line where that text starts can
+    hold one: the walk goes down those alone."""
+    marks: list[int] = []
+    line, last = 1, 0
+    for match in LAUNCH_TEXT.finditer(source):
+        line += source.count("\n", last, match.start())
+        last = match.start()
+        marks.append(line)
+    launches: list[int] = []
+    stack: list[ast.AST] = [tree] if marks else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
+            launches.append(node.lineno)
+        for child in child_nodes(node):
+            start = getattr(child, "lineno", None)
+            if start is not None:
+                decorators = getattr(child, "decorator_list", None)
+                if decorators:
+                    start = min(start, decorators[0].lineno)
+                i = bisect.bisect_left(marks, start)
+                if i == len(marks) or marks[i] > (child.end_lineno or start):
+                    continue
+            stack.append(child)
+    return launches
+
+
+def is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def bound_name(node: ast.AST, assign: ast.Assign, parents: dict[int, ast.AST]) -> str | None:
+    """The name the test's value is bound to: `a = test`, or its place in `x, a, d = *s, test, dev`."""
+    if len(assign.targets) != 1:
+        return None
+    target, value = assign.targets[0], assign.value
+    if value is node:
+        return target.id if isinstance(target, ast.Name) else None
+    if parents.get(id(node)) is not value or not isinstance(value, ast.Tuple) or not isinstance(target, ast.Tuple):
+        return None
+    elements, names = value.elts, target.elts
+    at = elements.index(node)
+    starred = [i for i, e in enumerate(elements) if isinstance(e, ast.Starred)]
+    if any(isinstance(n, ast.Starred) for n in names) or (starred and len(starred) > 1):
+        return None
+    if starred and starred[0] < at:  # count from the end, past the unpacked part
+        at = len(names) - (len(elements) - at)
+    elif not starred and len(names) != len(elements):
+        return None
+    bound = names[at] if 0 <= at < len(names) else None
+    return bound.id if isinstance(bound, ast.Name) else None
+
+
+def answers(test: ast.If) -> bool:
+    """`if <test>: return False`: the test decides a yes/no answer of its function."""
+    answer = test.body[0].value if len(test.body) == 1 and isinstance(test.body[0], ast.Return) else None
+    return isinstance(answer, ast.Constant) and isinstance(answer.value, bool)
+
+
+def calls(test: ast.expr, name: str) -> bool:
+    """`name(...)` or `not name(...)`."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    return isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == name
+
+
+def swapped_import(node: ast.Import | ast.ImportFrom, alias: ast.alias, swapped: set[str]) -> bool:
+    """Does the port swap this imported name for porter's drop-in (porter.rewrite.import_split's
+    `split_swap_import`: `from flash_attn import flash_attn_func`, `import flash_attn [as fa]`)?"""
+    if isinstance(node, ast.ImportFrom):
+        return not node.level and f"{node.module}.{alias.name}" in swapped
+    return alias.name in swapped and (alias.asname is not None or "." not in alias.name)
+
+
+def swapped_names(rules) -> set[str]:
+    """The qualified names every target's port swaps for porter's drop-in (`swap-import` fixes):
+    an import of one of them is no CUDA-only kernel after the port."""
+    return {name for rule in rules if rule.fixes and all(
+        fix.transform == "swap-import" and fix.available for fix in rule.fixes.values())
+        for name in rule.names_exact}
