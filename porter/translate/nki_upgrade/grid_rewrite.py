@@ -11,6 +11,7 @@ from porter.translate.nki_upgrade import grids, grids_ap
 from porter.translate.nki_upgrade.mask_slices import narrow
 from porter.translate.nki_upgrade.masked_load import whole_tile
 from porter.translate.nki_upgrade.names import arg, call_name, code
+from porter.translate.nki_upgrade.tile_shapes import Shapes
 
 if TYPE_CHECKING:
     from porter.translate.nki_upgrade.transform import Upgrader
@@ -31,7 +32,7 @@ def translate_grids(up: Upgrader, stmt: cst.SimpleStatementLine) -> tuple[cst.Si
         grids.mask_bounds(scope, mask, bounds)
     rewriter = _GridRewriter(scope, bounds, up.aliases, up.tiles[-1])
     new = stmt.visit(rewriter)
-    operands = _MaskedOperands(_axis_ranges(bounds), up.tiles[-1], up.aliases)
+    operands = _MaskedOperands(_axis_ranges(bounds), up.tiles[-1], up.aliases, up.shapes[-1], _axis_sizes(bounds))
     if masks.found:
         new = new.visit(operands)
     if rewriter.failed:
@@ -58,6 +59,11 @@ def _axis_ranges(bounds: grids.Bounds) -> dict[int, tuple[str, str]]:
     return out
 
 
+def _axis_sizes(bounds: grids.Bounds) -> dict[int, str]:
+    """The grid's extent by tile dim, for the axes the mask bounds."""
+    return {axis.position: axis.size for axis in {*bounds.lower, *bounds.upper}}
+
+
 def _whole_tile(node: cst.BaseExpression, tiles: set[str]) -> bool:
     """A tile named whole: `t`, or one block of a block-dim tile, `t[b]` (integer indices only)."""
     if isinstance(node, cst.Name):
@@ -72,29 +78,48 @@ class _MaskedOperands(cst.CSTTransformer):
 
     `out[...] = nl.multiply(t, w, mask=(i * 128 + ix < n))` -> `out[0:hi] = nl.multiply(t[0:hi], w[0:hi])`
     (a tile already cut to hi rows by a masked load is unchanged by the slice).
+
+    An operand whose known shape has extent 1 along a masked axis of a wider grid is broadcast along
+    it (a (P, 1) per-row scale, a (1, F) bias): that axis stays whole, `s[:hi, :]`, and an operand
+    broadcast along every masked axis is left as it is (slicing it like the grid reached past its
+    one element: IndexError on the simulator, an out-of-bounds access on the device).
     """
 
-    def __init__(self, ranges: dict[int, tuple[str, str]], tiles: set[str], aliases: dict[str, str]) -> None:
+    def __init__(self, ranges: dict[int, tuple[str, str]], tiles: set[str], aliases: dict[str, str],
+                 shapes: Shapes | None = None, sizes: dict[int, str] | None = None) -> None:
         self.ranges = ranges
         self.tiles = tiles
         self.aliases = aliases
+        self.shapes = shapes
+        self.sizes = sizes or {}
         self.sliced = 0
 
-    def _slices(self) -> str:
+    def _slices(self, shape: tuple | None = None) -> str | None:
+        """The operand's slices; None when it is broadcast along every masked axis."""
         dims = max(self.ranges) + 1 if self.ranges else 0
         parts = []
+        bounded = False
         for d in range(dims):
             lo, hi = self.ranges.get(d, ("", ""))
+            if (d in self.ranges and shape is not None and d < len(shape) and shape[d] == "1"
+                    and self.sizes.get(d) != "1"):
+                parts.append(":")  # broadcast along d: its one element serves the whole axis
+                continue
+            bounded |= d in self.ranges
             parts.append(f"{'' if lo == '0' else lo}:{hi}")
-        return ", ".join(parts)
+        return ", ".join(parts) if bounded else None
 
     def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
         if not self.ranges or not _whole_tile(updated.value, self.tiles):
             return updated
         if updated.keyword is not None and updated.keyword.value in ("dtype", "axis", "op", "mask"):
             return updated
+        shape = self.shapes.of(original.value) if self.shapes is not None else None
+        slices = self._slices(shape)
+        if slices is None:
+            return updated
         self.sliced += 1
-        return updated.with_changes(value=cst.parse_expression(f"{code(updated.value)}[{self._slices()}]"))
+        return updated.with_changes(value=cst.parse_expression(f"{code(updated.value)}[{slices}]"))
 
     def leave_AssignTarget(self, original: cst.AssignTarget, updated: cst.AssignTarget) -> cst.AssignTarget:
         t = updated.target

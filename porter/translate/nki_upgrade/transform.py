@@ -25,6 +25,7 @@ from porter.translate.nki_upgrade.hoist import hoist_statement
 from porter.translate.nki_upgrade.isa_dst import REDUCED_SHAPE_HELPER
 from porter.translate.nki_upgrade.loop_reduce import loop_reduce
 from porter.translate.nki_upgrade.names import Aliases, arg, call_name, code, dotted, resolve
+from porter.translate.nki_upgrade.tile_shapes import Shapes, shape_of
 
 # Marker ids: one per construct family, the same ids the lint rules report (rules/nki.toml).
 LEGACY_IMPORT = "NRN701"
@@ -75,6 +76,8 @@ class Upgrader(cst.CSTTransformer):
         self.scopes: list[grids.GridScope] = [grids.GridScope(aliases)]
         self.conditional_suites: set[int] = set()  # ids of blocks that may not run (visit_If, ...)
         self.tiles: list[set[str]] = [set()]
+        self.shapes: list[Shapes] = [Shapes()]  # tile shapes known statically (tile_shapes.py)
+        self.pending_shapes: list[tuple[str, tuple | None, int]] = []
         self.uninit: list[set[str]] = [set()]  # tiles allocated by nl.ndarray (no initial value)
         self.param_blocks: dict[str, dict[str, int]] = {}  # helper parameters receiving block-dim tiles
         self.loop_reduces: set[int] = set()  # `t = nl.loop_reduce(...)` calls (rewritten with their target)
@@ -133,6 +136,8 @@ class Upgrader(cst.CSTTransformer):
                                 if not p.startswith("#")})
         self.blocks.append(block)
         self.tiles.append(set(self.tiles[-1]))
+        self.shapes.append(Shapes(self.shapes[-1], params=[p.name.value for p in (
+            *node.params.posonly_params, *node.params.params, *node.params.kwonly_params)]))
         self.uninit.append(set(self.uninit[-1]))
         self.decorator_markers.append([])
         self.functions.append(node)
@@ -140,6 +145,7 @@ class Upgrader(cst.CSTTransformer):
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         scope = self.scopes.pop()
         self.tiles.pop()
+        self.shapes.pop()
         self.uninit.pop()
         self.functions.pop()
         self.scope.next_grid = max(self.scope.next_grid, scope.next_grid)
@@ -216,6 +222,7 @@ class Upgrader(cst.CSTTransformer):
         self.pending_before = []
         self.pending_after = []
         self.hoisted = {}
+        self.pending_shapes = []
         for text in imports.import_markers(node):
             self._mark("NRN701", text)
         for small in node.body:
@@ -227,7 +234,14 @@ class Upgrader(cst.CSTTransformer):
                     self.grid_lines[id(self.scope)] = {**self.grid_lines.get(id(self.scope), {}),
                                                        code(target): self._line}
             else:
+                if isinstance(small, cst.Assign):  # `a = b = ...`: not followed
+                    self.pending_shapes.extend((n, None, 0) for t in small.targets for n in _bound_names(t.target))
                 continue
+            if isinstance(target, cst.Name):
+                known = shape_of(self, value)
+                self.pending_shapes.append((target.value, *(known or (None, 0))))
+            else:
+                self.pending_shapes.extend((n, None, 0) for n in _bound_names(target))
             if isinstance(target, cst.Name) and _makes_tile(value, self.aliases, self.tiles[-1]):
                 self.tiles[-1].add(target.value)
             if isinstance(target, cst.Name):
@@ -245,6 +259,16 @@ class Upgrader(cst.CSTTransformer):
                     self.psum_allocs.discard(target.value)
 
     def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.BaseStatement | cst.FlattenSentinel:
+        try:
+            return self._leave_line(original, updated)
+        finally:  # the statement's own operands were read with the shapes before it
+            for name, shape, blocks in self.pending_shapes:
+                self.shapes[-1].bind(name, shape, blocks)
+            self.pending_shapes = []
+
+    def _leave_line(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
     ) -> cst.BaseStatement | cst.FlattenSentinel:
         if grid_defs.defines_grid(original, self.scope):
@@ -308,6 +332,10 @@ class Upgrader(cst.CSTTransformer):
         return f"_porter_t{self.temp_counter}"
 
     # -- loops ------------------------------------------------------------------------------------
+    def visit_For(self, node: cst.For) -> None:
+        for name in _bound_names(node.target):  # a loop variable is no tile of known shape
+            self.shapes[-1].bind(name, None)
+
     def leave_For(self, original: cst.For, updated: cst.For) -> cst.BaseStatement | cst.FlattenSentinel:
         it = updated.iter
         name = call_name(it, self.aliases)
@@ -380,6 +408,16 @@ class _Words(cst.CSTVisitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.words.add(node.value)
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _bound_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return []
 
 
 def _words(node: cst.CSTNode) -> set[str]:
