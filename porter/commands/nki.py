@@ -48,7 +48,11 @@ def upgrade(
         help="Run each upgraded file on the NKI simulator: against --reference, else its own tests / __main__."
     )] = False,
     reference: Annotated[Path | None, typer.Option(
-        help="NumPy reference for --verify: inputs_<kernel>() and reference_<kernel>(*inputs) functions.")] = None,
+        help="NumPy reference for --verify: inputs_<kernel>() and reference_<kernel>(*inputs) functions; "
+             "an SPMD kernel's launch grid from grid_<kernel>(*inputs) (an int or a tuple).")] = None,
+    grid: Annotated[str | None, typer.Option(
+        help="SPMD launch grid for --verify --reference, e.g. 2,3: every kernel runs as kernel[2, 3](...) "
+             "(instead of the reference's grid_<kernel>).")] = None,
     timeout: Annotated[int, typer.Option(help="Seconds per file for --verify.")] = 600,
 ) -> None:
     """Upgrade NKI kernels: legacy neuronxcc.nki (and NKI 0.6) to NKI 0.8; the rest marked `# porter: NRN7xx`."""
@@ -69,6 +73,15 @@ def upgrade(
         raise _fail("--reference is used by --verify")
     if reference is not None and not reference.is_file():
         raise _fail(f"--reference {reference}: not a file")
+    if grid is not None:
+        from porter.translate.nki_upgrade.verify import parse_grid
+
+        if reference is None:
+            raise _fail("--grid is used by --verify --reference (a file's own checks launch their kernels themselves)")
+        try:
+            grid = ",".join(map(str, parse_grid(grid)))
+        except ValueError as exc:
+            raise _fail(f"--grid {exc}") from None
     if out is not None:
         root = path.resolve() if path.is_dir() else path.parent.resolve()
         if out.resolve().is_relative_to(root):
@@ -102,13 +115,14 @@ def upgrade(
         sys.stderr.write(f"{file}: {message}\n")
     failed = bool(result.problems)
     if verify:
-        failed |= _verify(result, path, out, in_place, reference, timeout)
+        failed |= _verify(result, path, out, in_place, reference, timeout, grid)
     if (check or diff) and result.changed:
         failed = True
     raise typer.Exit(1 if failed else 0)
 
 
-def _verify(result, path: Path, out: Path | None, in_place: bool, reference: Path | None, timeout: int) -> bool:
+def _verify(result, path: Path, out: Path | None, in_place: bool, reference: Path | None, timeout: int,
+            grid: str | None = None) -> bool:
     """Run the upgraded files (from where they were written, or a temp copy) on the simulator."""
     from porter.translate.nki_upgrade import tree as t
 
@@ -126,6 +140,8 @@ def _verify(result, path: Path, out: Path | None, in_place: bool, reference: Pat
             cmd = [sys.executable, "-m", "porter.translate.nki_upgrade.verify", str(file)]
             if reference is not None:
                 cmd += ["--reference", str(reference.resolve())]
+            if grid is not None:
+                cmd += ["--grid", grid]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=file.parent)
             except subprocess.TimeoutExpired:

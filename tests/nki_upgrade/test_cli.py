@@ -149,3 +149,77 @@ def test_upgrade_is_static_no_torch_no_nki_import(tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     assert data == {"code": 1, "heavy": []}
+
+
+SPMD = textwrap.dedent('''\
+    import neuronxcc.nki as nki
+    import neuronxcc.nki.language as nl
+
+
+    @nki.jit
+    def add_tiles(a, b):
+        c = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.shared_hbm)
+        i = nl.program_id(0)
+        j = nl.program_id(1)
+        ip, jf = nl.mgrid[0:128, 0:64]
+        at = nl.load(a[i * 128 + ip, j * 64 + jf])
+        bt = nl.load(b[i * 128 + ip, j * 64 + jf])
+        nl.store(c[i * 128 + ip, j * 64 + jf], value=nl.add(at, bt))
+        return c
+''')
+
+SPMD_REFERENCE = textwrap.dedent('''\
+    import numpy as np
+
+    def inputs_add_tiles():
+        rng = np.random.default_rng(0)
+        return rng.random((256, 192), dtype=np.float32), rng.random((256, 192), dtype=np.float32)
+
+    def grid_add_tiles(a, b):
+        return a.shape[0] // 128, a.shape[1] // 64
+
+    def reference_add_tiles(a, b):
+        return a + b
+''')
+
+
+def _spmd(tmp_path: Path, reference: str) -> tuple[Path, Path]:
+    (tmp_path / "k").mkdir()
+    kernel, ref = tmp_path / "k" / "spmd.py", tmp_path / "ref_spmd.py"
+    kernel.write_text(SPMD)
+    ref.write_text(reference)
+    return kernel, ref
+
+
+def test_verify_launches_on_the_grid_the_reference_gives(tmp_path):
+    kernel, ref = _spmd(tmp_path, SPMD_REFERENCE)
+    result = runner.invoke(app, ["nki", "upgrade", str(kernel), "--out", str(tmp_path / "o"), "--verify",
+                                 "--reference", str(ref)])
+    assert result.exit_code == 0, result.output
+    assert "spmd.py add_tiles[2, 3]: match max|err|=0" in result.stdout, result.output
+
+
+def test_verify_grid_option_and_its_usage_errors(tmp_path):
+    no_grid = SPMD_REFERENCE.replace("def grid_add_tiles", "def _unused")
+    kernel, ref = _spmd(tmp_path, no_grid)
+    base = ["nki", "upgrade", str(kernel), "--check", "--verify", "--reference", str(ref)]
+    result = runner.invoke(app, [*base, "--grid", "2,3"])
+    assert "add_tiles[2, 3]: match" in result.stdout, result.output
+    result = runner.invoke(app, [*base, "--grid", "1,1"])  # one instance of six: the rest of c is unwritten
+    assert "add_tiles[1, 1]: mismatch" in result.stdout, result.output
+    # no grid: the SPMD kernel cannot run, and the message says how to give one
+    result = runner.invoke(app, base)
+    assert "add_tiles: error" in result.stdout and "grid_add_tiles(*inputs)" in result.stdout, result.output
+    assert "--grid" in result.stdout and result.exit_code == 1
+    for bad in ("2,0", "two", "2,,3", ""):
+        result = runner.invoke(app, [*base, "--grid", bad])
+        assert result.exit_code == 2 and "--grid" in result.output, (bad, result.output)
+    result = runner.invoke(app, ["nki", "upgrade", str(kernel), "--check", "--verify", "--grid", "2,3"])
+    assert result.exit_code == 2 and "--reference" in result.output
+
+
+def test_verify_grid_option_wins_over_the_reference(tmp_path):
+    kernel, ref = _spmd(tmp_path, SPMD_REFERENCE)
+    result = runner.invoke(app, ["nki", "upgrade", str(kernel), "--check", "--verify", "--reference", str(ref),
+                                 "--grid", "2, 2"])
+    assert "add_tiles[2, 2]: mismatch" in result.stdout, result.output
