@@ -124,7 +124,8 @@ def _with_reference(kernel_file: Path, reference: Path, cli_grid: tuple[int, ...
             if g.shape != w.shape:
                 ok = False
                 continue
-            worst = max(worst, float(np.max(np.abs(g - w))) if g.size else 0.0)
+            err = float(np.max(np.abs(g - w))) if g.size else 0.0
+            worst = err if np.isnan(err) or np.isnan(worst) else max(worst, err)  # a NaN output shows as nan
             ok &= bool(np.allclose(g, w, rtol=rtol, atol=atol))
         record = {"grid": list(grid)} if grid else {}
         if not ok and not grid and _reads_program_id(kernel):
