@@ -42,8 +42,13 @@ def span(nodes: Iterable[ast.AST]) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def launches(tree: ast.Module, source: str) -> list[int]:
-    """The lines of the kernel launches `k[grid](...)` in the tree. A launch holds its `]...(` text,
-    so only the nodes whose lines (decorators included) reach a line where that text starts can
+    """The lines of the calls `k[grid](...)` in the tree (see launch_calls)."""
+    return [call.lineno for call in launch_calls(tree, source)]
+
+
+def launch_calls(tree: ast.Module, source: str) -> list[ast.Call]:
+    """The calls `k[grid](...)` in the tree, the candidate kernel launches. A launch holds its `]...(`
+    text, so only the nodes whose lines (decorators included) reach a line where that text starts can
     hold one: the walk goes down those alone."""
     marks: list[int] = []
     line, last = 1, 0
@@ -51,12 +56,12 @@ def launches(tree: ast.Module, source: str) -> list[int]:
         line += source.count("\n", last, match.start())
         last = match.start()
         marks.append(line)
-    launches: list[int] = []
+    launches: list[ast.Call] = []
     stack: list[ast.AST] = [tree] if marks else []
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
-            launches.append(node.lineno)
+            launches.append(node)
         for child in child_nodes(node):
             start = getattr(child, "lineno", None)
             if start is not None:
@@ -68,6 +73,67 @@ def launches(tree: ast.Module, source: str) -> list[int]:
                     continue
             stack.append(child)
     return launches
+
+
+# Packages whose kernels are launched as `kernel[grid](...)` (Triton) or `kernel[blocks, threads](...)`
+# (Numba's CUDA target, and the like).
+KERNEL_LANGUAGES = frozenset({"triton", "numba", "cupy", "cupyx", "warp", "pycuda"})
+# Callables whose result is a container: `table[key](...)` on one is a lookup, not a launch.
+CONTAINER_CALLS = frozenset({"dict", "list", "tuple", "OrderedDict", "defaultdict", "ModuleList", "ModuleDict",
+                             "Sequential", "ParameterList", "ParameterDict"})
+CONTAINER_NODES = (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
+
+
+def container(value: ast.AST) -> bool:
+    """A value that is a container: a literal, a comprehension, or a call of a container's class."""
+    if isinstance(value, CONTAINER_NODES):
+        return True
+    return isinstance(value, ast.Call) and dotted(value.func).rsplit(".", 1)[-1] in CONTAINER_CALLS
+
+
+def root(node: ast.AST) -> ast.AST:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node
+
+
+def self_key(node: ast.AST) -> str | None:
+    """`name` or `self.attr`: how an assignment target or a subscripted value is looked up."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return f"self.{node.attr}"
+    return None
+
+
+def bindings(tree: ast.Module) -> tuple[bool, set[str], dict[str, list[ast.AST]]]:
+    """Whether the tree imports a kernel language; the names it binds (imports, definitions,
+    parameters, assignment and loop targets); the values assigned to each name and `self.<attribute>`."""
+    language = False
+    bound: set[str] = set()
+    values: dict[str, list[ast.AST]] = {}
+    for node in walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""] if not node.level else []
+            else:
+                modules = [alias.name for alias in node.names]
+            language = language or any(m.split(".")[0] in KERNEL_LANGUAGES for m in modules)
+            bound.update((a.asname or a.name.split(".")[0]) for a in node.names if a.name != "*")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.Global):
+            bound.update(node.names)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                key = self_key(target)
+                if key is not None:
+                    values.setdefault(key, []).append(node.value)
+    return language, bound, values
 
 
 def is_none(node: ast.AST) -> bool:

@@ -45,8 +45,39 @@ class GateCheck:
         self._kernel_names: dict[str, tuple[int, str]] | None = None
         self._leftovers: tuple[list[tuple[int, int]], list[Finding]] | None = None
         self._tests: dict[int, int] | None = None
+        self._bindings: tuple[bool, set[str], dict[str, list[ast.AST]]] | None = None
 
     # -- what porter leaves CUDA-only ---------------------------------------------------------
+
+    def _is_launch(self, call: ast.Call) -> bool:
+        """Is `x[...](...)` a kernel launch `kernel[grid](...)`? Not when it calls what a container holds:
+        `x` is itself indexed or a container the file fills (a literal, a comprehension, `nn.ModuleList`),
+        or the index is a string. In a file that imports no kernel language (Triton, Numba, ...) and no
+        CUDA-only kernel package, `x` must come from elsewhere unseen (a star import, an unbound name), or
+        the index must spell a grid in place (a tuple, a lambda), for the call to be a launch:
+        `DiT_models[args.model](...)`, `self.blocks[i](h)` are lookups."""
+        func = call.func
+        assert isinstance(func, ast.Subscript)
+        index, held = func.slice, func.value
+        if isinstance(index, ast.JoinedStr) or (isinstance(index, ast.Constant) and isinstance(index.value, str)):
+            return False
+        if isinstance(held, ast.Subscript) or shapes.container(held):
+            return False
+        if self._bindings is None:
+            language, bound, values = shapes.bindings(self.tree)
+            language = language or any(self.rules.get(f.rule_id) is not None
+                                       and self.rules[f.rule_id].category == "kernels" for f in self.findings)
+            self._bindings = (language, bound, values)
+        language, bound, values = self._bindings
+        key = shapes.self_key(held)
+        if key is not None and values.get(key) and all(shapes.container(v) for v in values[key]):
+            return False
+        if language:
+            return True
+        name = shapes.root(held)
+        if not isinstance(name, ast.Name) or name.id not in bound:
+            return True
+        return isinstance(index, (ast.Tuple, ast.Lambda))
 
     def _leftover(self, finding: Finding) -> bool:
         """A site the port does not turn into device-agnostic code (it is marked, or guarded only)."""
@@ -69,18 +100,19 @@ class GateCheck:
         hold CUDA-only code: name -> (line, rule id)."""
         if self._functions is None:
             self._functions = {}
-            functions, launches = [], []
+            functions: list[ast.AST] = []
+            calls: list[ast.Call] = []
             if self.source is not None:
                 # the functions are statements; the launches are looked for only where the text spells one
                 functions = [n for n in statements(self.tree) if isinstance(n, FUNCTIONS_AND_CLASSES)]
-                launches = shapes.launches(self.tree, self.source)
+                calls = shapes.launch_calls(self.tree, self.source)
             else:
                 for node in walk(self.tree):  # one walk: the functions, and the kernel launches `k[grid](...)`
                     if isinstance(node, FUNCTIONS_AND_CLASSES):
                         functions.append(node)
                     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
-                        launches.append(node.lineno)
-            launches.sort()
+                        calls.append(node)
+            launches = sorted(call.lineno for call in calls if self._is_launch(call))
             for node in functions:
                 start, end = shapes.span([node])
                 inside = self._leftovers_in(start, end)
@@ -106,7 +138,7 @@ class GateCheck:
             for sub in walk(node):
                 if not isinstance(sub, ast.Call):
                     continue
-                if isinstance(sub.func, ast.Subscript):
+                if isinstance(sub.func, ast.Subscript) and self._is_launch(sub):
                     return f"it guards a kernel launch (line {sub.lineno})"
                 root = sub.func
                 while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):

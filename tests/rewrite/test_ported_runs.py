@@ -471,3 +471,61 @@ def test_code_under_a_device_test_that_is_rewritten_is_still_ported():
     ported = port(source)
     assert "torch.accelerator.is_available()" in ported and "str(_porter_device())" in ported
     assert run(ported, "neuron") == "neuron\n"
+
+
+def test_calling_what_a_table_holds_is_no_kernel_launch():
+    # `MODELS[name](...)` and `self.blocks[i](h)` call what a dict or a module list holds; only a
+    # `kernel[grid](...)` launch makes the device test before it a CUDA precondition. Taken for a launch,
+    # `assert torch.cuda.is_available()` stayed, and with it every CUDA call after it in the script.
+    source = textwrap.dedent("""\
+        import torch
+
+        class Stack(torch.nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.blocks = torch.nn.ModuleList([torch.nn.Linear(width, width) for _ in range(2)])
+
+            def forward(self, h):
+                for i in range(len(self.blocks)):
+                    h = self.blocks[i](h)
+                return h
+
+        MODELS = {"stack": Stack}
+
+        def main(name="stack"):
+            assert torch.cuda.is_available(), "training needs a GPU"
+            device = torch.cuda.current_device()
+            torch.manual_seed(0)
+            model = MODELS[name](4).to(device)
+            x = torch.ones(2, 4, device=device)
+            loss = model(x).square().mean()
+            loss.backward()
+            torch.cuda.synchronize()
+            print(round(loss.item(), 6), next(model.parameters()).device.type)
+
+        main()
+        """)
+    ported = port(source)
+    assert "assert torch.accelerator.is_available()" in ported and "kernel launch" not in ported
+    assert "torch.cuda" not in ported
+    expected = run(source, "cuda").split()
+    assert expected[1] == "cuda"
+    assert run(ported, "neuron").split() == [expected[0], "neuron"]
+    # The same lookups, the table imported from another module of the program: still lookups.
+    imported = port("import torch\nfrom models import MODELS\n\n\ndef main(args):\n"
+                    "    assert torch.cuda.is_available()\n    return MODELS[args.model](4)\n")
+    assert "assert torch.accelerator.is_available()" in imported
+
+
+def test_a_kernel_launch_still_keeps_the_cuda_precondition():
+    # A grid written in place (`kernel[(n,)]`), a kernel language imported (`kernel[grid]`), or a kernel
+    # whose origin the file does not show: the device test before it keeps its CUDA meaning.
+    in_place = ("import torch\nfrom .kernels import scale_kernel\n\n\ndef scale(x):\n"
+                "    assert x.is_cuda\n    scale_kernel[(x.numel(),)](x)\n")
+    with_triton = ("import torch\nimport triton\nfrom .kernels import scale_kernel\n\n\ndef scale(x, grid):\n"
+                   "    assert x.is_cuda\n    scale_kernel[grid](x)\n")
+    unseen = ("import torch\nfrom .kernels import *\n\n\ndef scale(x, grid):\n"
+              "    assert x.is_cuda\n    scale_kernel[grid](x)\n")
+    for source in (in_place, with_triton, unseen):
+        ported = port(source)
+        assert "assert x.is_cuda" in ported and "a kernel launch" in ported, ported
