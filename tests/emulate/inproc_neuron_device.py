@@ -99,6 +99,34 @@ def test_autocast_bf16_follows_the_cuda_lists():
     assert state.autocast_casts[("softmax", "float32")] >= 1
 
 
+def test_autocast_lists_are_the_cuda_registrations():
+    # Every op CUDA's autocast registers, and no other: `cross_entropy_loss` has no CUDA autocast kernel
+    # (only a CPU one), so under autocast it runs as log_softmax in the input's dtype, then nll_loss in fp32.
+    from porter.emulate.neuron_device import autocast as ac
+
+    registered = {r.removeprefix("aten::").split(".")[0]
+                  for r in torch._C._dispatch_get_registrations_for_dispatch_key("AutocastCUDA")
+                  if r.startswith("aten::")}
+    assert set(ac.LOWER) | set(ac.FP32) | set(ac.PROMOTE) | set(ac.BANNED) == registered
+    torch.manual_seed(0)
+    logits, target = torch.randn(8, 5).half(), torch.randint(0, 5, (8,))
+    expected = torch.nn.functional.nll_loss(torch.log_softmax(logits, 1, dtype=torch.float16).float(), target)
+    image = torch.randn(1, 2, 4, 4).half()
+    with pe.neuron() as state:
+        with torch.autocast("neuron", dtype=torch.float16):
+            loss = torch.nn.functional.cross_entropy(logits.to("neuron"), target.to("neuron"))
+            assert loss.dtype == torch.float32 and torch.equal(loss.cpu(), expected)
+            # the dtype cross_entropy_loss names for its log_softmax, by position, is kept: no fp32 cast
+            assert state.autocast_casts[("nll_loss", "float32")] == 1
+            assert ("log_softmax", "float32") not in state.autocast_casts
+            up = torch.nn.functional.interpolate(image.to("neuron"), scale_factor=2, mode="bilinear")
+            assert up.dtype == torch.float32  # upsampling and rms_norm: fp32, as on CUDA
+            assert torch.nn.functional.rms_norm(image.to("neuron"), (4,)).dtype == torch.float32
+            probs = torch.sigmoid(image.to("neuron"))
+            with pytest.raises(RuntimeError, match="unsafe to autocast"):
+                torch.nn.functional.binary_cross_entropy(probs, probs.detach())
+
+
 def test_grad_scaler_and_memory_stats():
     with pe.neuron():
         scaler = torch.amp.GradScaler("neuron")
