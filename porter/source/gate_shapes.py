@@ -8,7 +8,7 @@ import bisect
 import re
 from collections.abc import Iterable
 
-from porter.source.astwalk import child_nodes, walk
+from porter.source.astwalk import child_nodes, statements, walk
 
 # A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
 # parentheses, line continuations and comments can stand. A text without this holds no launch.
@@ -134,6 +134,20 @@ def bindings(tree: ast.Module) -> tuple[bool, set[str], dict[str, list[ast.AST]]
                 if key is not None:
                     values.setdefault(key, []).append(node.value)
     return language, bound, values
+
+
+def imports_outside_torch(tree: ast.Module) -> dict[str, str]:
+    """Names bound by imports of packages other than torch: name -> the module it names."""
+    imported: dict[str, str] = {}
+    for node in statements(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                imported[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return {k: v for k, v in imported.items() if v.split(".")[0] != "torch"}
 
 
 def is_none(node: ast.AST) -> bool:

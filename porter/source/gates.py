@@ -46,6 +46,7 @@ class GateCheck:
         self._leftovers: tuple[list[tuple[int, int]], list[Finding]] | None = None
         self._tests: dict[int, int] | None = None
         self._bindings: tuple[bool, set[str], dict[str, list[ast.AST]]] | None = None
+        self._imported: dict[str, str] | None = None
 
     # -- what porter leaves CUDA-only ---------------------------------------------------------
 
@@ -78,6 +79,17 @@ class GateCheck:
         if not isinstance(name, ast.Name) or name.id not in bound:
             return True
         return isinstance(index, (ast.Tuple, ast.Lambda))
+
+    def _foreign_cuda_call(self, call: ast.Call) -> str:
+        """`tvm.cuda(0)`, `tvm.target.cuda()`, `cupy.cuda.Device(0)`: another package's CUDA API (porter
+        knows only torch's): a Neuron device must not reach it."""
+        parts = shapes.dotted(call.func).split(".")
+        if len(parts) < 2 or "cuda" not in parts[1:]:
+            return ""
+        if self._imported is None:
+            self._imported = shapes.imports_outside_torch(self.tree)
+        module = self._imported.get(parts[0])
+        return f"{module}.{'.'.join(parts[1:])}" if module else ""
 
     def _leftover(self, finding: Finding) -> bool:
         """A site the port does not turn into device-agnostic code (it is marked, or guarded only)."""
@@ -140,6 +152,9 @@ class GateCheck:
                     continue
                 if isinstance(sub.func, ast.Subscript) and self._is_launch(sub):
                     return f"it guards a kernel launch (line {sub.lineno})"
+                foreign = self._foreign_cuda_call(sub)
+                if foreign:
+                    return f"it guards a call of another package's CUDA API ({foreign} at line {sub.lineno})"
                 root = sub.func
                 while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
                     root = root.func if isinstance(root, ast.Call) else root.value

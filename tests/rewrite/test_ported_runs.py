@@ -529,3 +529,25 @@ def test_a_kernel_launch_still_keeps_the_cuda_precondition():
     for source in (in_place, with_triton, unseen):
         ported = port(source)
         assert "assert x.is_cuda" in ported and "a kernel launch" in ported, ported
+
+
+def test_another_packages_cuda_api_keeps_the_device_test_before_it():
+    # `tvm.cuda(i)` (TVM's CUDA device) is CUDA-only code porter has no rule for: the test choosing it must
+    # keep its CUDA meaning, or a Neuron device is handed to TVM's CUDA target.
+    source = textwrap.dedent("""\
+        import torch
+
+        def build(device):
+            import tvm
+            if device.type == "cuda":
+                return tvm.cuda(device.index), tvm.target.cuda()
+            return tvm.cpu(0), "llvm"
+
+        def place(model, x):
+            if x.device.type == "cuda":
+                return model.cuda()
+            return model
+        """)
+    ported = port(source)
+    assert 'if device.type == "cuda":' in ported and "another package's CUDA API (tvm.cuda" in ported
+    assert 'if x.device.type == "neuron":' in ported  # torch's own `.cuda()` is ported: no reason to keep
