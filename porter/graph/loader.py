@@ -7,12 +7,14 @@ root is imported in isolation from the other.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
 import sys
 import sysconfig
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,15 +153,42 @@ class ProjectLoader:
 
 
 def build(root: Path, factory: str, seed: int) -> Any:
-    """The model the factory returns, in eval mode, built under a fixed seed."""
+    """The model the factory returns, in eval mode, built under a fixed seed; memory it leaves
+    uninitialised (`torch.empty`) reads NaN, so parity's seeded state replaces it."""
     import torch
 
-    with ProjectLoader(root) as loader:
+    with ProjectLoader(root) as loader, _uninitialised_reads_nan():
         torch.manual_seed(seed)
         model = loader.resolve(factory)()
     if not isinstance(model, torch.nn.Module):
         raise EntrypointError(f"{factory}: returned {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
+
+
+@contextlib.contextmanager
+def _uninitialised_reads_nan() -> Iterator[None]:
+    """torch's documented switch: with deterministic algorithms on, `torch.empty` and its kin fill
+    floating memory with NaN. Without it, a parameter left empty holds whatever the allocator
+    returned, finite garbage (1e38) included, which no NaN check finds. Warn-only, so an op
+    without a deterministic kernel still runs; the caller's own setting is restored unless the
+    factory chose one itself."""
+    import torch
+
+    before = (torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.utils.deterministic.fill_uninitialized_memory)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation")
+            yield
+    finally:
+        ours = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                torch.utils.deterministic.fill_uninitialized_memory) == (True, True, True)
+        if ours:
+            torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+            torch.utils.deterministic.fill_uninitialized_memory = before[2]
 
 
 def example_inputs(root: Path, inputs: str, seed: int) -> tuple[tuple, dict]:

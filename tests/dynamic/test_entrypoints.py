@@ -164,6 +164,22 @@ def test_seeded_state_replaces_uninitialised_values():
     assert not torch.equal(state["bias"], seeded_state(model, seed=1)["bias"])
 
 
+def test_build_fills_empty_parameters_with_nan_and_restores_the_callers_setting():
+    # finite garbage (say 1e38) in a torch.empty weight would pass a NaN check and overflow later
+    torch.use_deterministic_algorithms(False)
+    for _ in range(3):
+        model = build(OUTPUTS, "model:make_uninitialised", 0)
+        assert bool(torch.isnan(model.weight).all())
+    assert not torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        build(OUTPUTS, "model:make_uninitialised", 0)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
 def test_example_inputs_are_seeded_and_keyword_inputs_work():
     a1, k1 = example_inputs(OUTPUTS, "model:keyword_inputs", 0)
     a2, _ = example_inputs(OUTPUTS, "model:keyword_inputs", 0)
