@@ -11,11 +11,12 @@ changes numerics.
 
 from __future__ import annotations
 
-import difflib
+import bisect
 from collections import defaultdict
 from pathlib import Path
 
 from porter.rewrite.fileio import source_lines
+from porter.rewrite.line_diff import changed_blocks
 from porter.rewrite.narrow import port_source_narrow
 from porter.source.catalogue import Catalogue
 from porter.source.engine import RuleIndex
@@ -62,16 +63,49 @@ def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str, rule_i
         by_kind: dict[bool, list[Finding]] = defaultdict(list)
         for f in file_findings:
             by_kind[catalogue.get(f.rule_id).fix_for(target).applicability == "unsafe"].append(f)
+        lines = source_lines(text)
         for unsafe, kind_findings in by_kind.items():
             blocks = _blocks(text, path, index, catalogue, target, unsafe)
             # a block at no finding (a helper, an import) belongs to every fix; one at a site that
             # is only marked (a `# porter:` comment) to none
-            shared = [b for b in blocks if not any(_overlaps(b, f) for f in everything[path])]
+            anywhere = _Spans(everything[path])
+            shared = [b for b in blocks if not anywhere.overlap(b)]
             for f in kind_findings:
-                own = [b for b in blocks if _overlaps(b, f)]
+                own = _overlapping(blocks, f)
                 if own:
-                    edits[finding_key(f)] = [_edit(b, text) for b in sorted(own + shared)]
+                    edits[finding_key(f)] = [_edit(b, lines) for b in sorted(own + shared)]
     return edits
+
+
+class _Spans:
+    """The findings' line spans, asked whether any overlaps a block (bisect, not a scan per block)."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        spans = sorted((f.line, f.end_line) for f in findings)
+        self.starts = [start for start, _ in spans]
+        self.reach: list[int] = []  # the furthest end_line among the spans starting so far
+        for _, end in spans:
+            self.reach.append(max(end, self.reach[-1]) if self.reach else end)
+
+    def overlap(self, block: tuple[int, int, str]) -> bool:
+        first, last = _span(block)
+        k = bisect.bisect_right(self.starts, last)  # the spans starting by the block's last line
+        return k > 0 and self.reach[k - 1] >= first
+
+
+def _overlapping(blocks: list[tuple[int, int, str]], f: Finding) -> list[tuple[int, int, str]]:
+    """The blocks (in order, disjoint) that overlap a finding's lines."""
+    k = bisect.bisect_left(blocks, f.line, key=lambda b: _span(b)[1])
+    own = []
+    while k < len(blocks) and _span(blocks[k])[0] <= f.end_line:
+        own.append(blocks[k])
+        k += 1
+    return own
+
+
+def _span(block: tuple[int, int, str]) -> tuple[int, int]:
+    i1, i2, _ = block  # 0-based lines [i1, i2) of the original are replaced
+    return i1 + 1, max(i2, i1 + 1)
 
 
 def _blocks(text: str, path: str, index: RuleIndex, catalogue: Catalogue, target: str,
@@ -84,21 +118,12 @@ def _blocks(text: str, path: str, index: RuleIndex, catalogue: Catalogue, target
     if port.error or not port.changed:
         return []
     before, after = source_lines(text), source_lines(port.ported)
-    return [(i1, i2, "".join(after[j1:j2]))
-            for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-            if tag != "equal"]
+    return [(i1, i2, "".join(after[j1:j2])) for _, i1, i2, j1, j2 in changed_blocks(before, after)]
 
 
-def _overlaps(block: tuple[int, int, str], f: Finding) -> bool:
-    i1, i2, _ = block  # 0-based lines [i1, i2) of the original are replaced
-    first, last = i1 + 1, max(i2, i1 + 1)
-    return first <= f.end_line and f.line <= last
-
-
-def _edit(block: tuple[int, int, str], text: str) -> dict:
+def _edit(block: tuple[int, int, str], lines: list[str]) -> dict:
     i1, i2, content = block
     end = {"row": i2 + 1, "column": 1}
-    lines = source_lines(text)
     if i2 and i2 == len(lines) and not lines[-1].endswith(("\n", "\r")):
         # the block runs to the end of a last line with no newline: end there, not on a line that
         # does not exist (ruff's end_location)
