@@ -170,11 +170,18 @@ class ConfigResolver:
         self.overrides = overrides
         self.cwd = (cwd or Path.cwd()).resolve()
         self._by_dir: dict[Path, Settings] = {}
+        self._by_path: dict[str, Settings] = {}
 
     def for_path(self, path: Path) -> Settings:
-        path = path.absolute()
-        directory = path if path.is_dir() else path.parent
-        return self._for_dir(directory)
+        # asked several times per file in a run: remembered by the path as given (no stat, no
+        # absolute path built again)
+        key = str(path)
+        cached = self._by_path.get(key)
+        if cached is None:
+            path = path.absolute()
+            directory = path if path.is_dir() else path.parent
+            cached = self._by_path[key] = self._for_dir(directory)
+        return cached
 
     def _for_dir(self, directory: Path) -> Settings:
         cached = self._by_dir.get(directory)

@@ -18,8 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 
 Opcode = tuple[str, int, int, int, int]
-# Ranges up to this many line pairs go to SequenceMatcher as they are (every file of a few hundred lines).
-EXACT_PAIRS = 250_000
+# Ranges up to this many line pairs go to SequenceMatcher as they are (files up to about 2,000 lines).
+EXACT_PAIRS = 4_000_000
 
 
 def changed_blocks(a: list[str], b: list[str]) -> list[Opcode]:

@@ -73,8 +73,13 @@ _FSTRING_END = getattr(tokenize, "FSTRING_END", None)
 
 
 def may_suppress(source: str) -> bool:
-    """Could any line of the source hold a suppression comment? (Cheap: no tokenizing.)"""
-    return _MAYBE_SUPPRESSED.search(source) is not None
+    """Could any line of the source hold a suppression comment? (Cheap: no tokenizing; the text
+    lowered once and searched for plain words, which is many times faster over a large file than
+    a case-insensitive pattern.)"""
+    lowered = source.lower()
+    if "noqa" in lowered:
+        return True
+    return "porter:" in lowered and _MAYBE_SUPPRESSED.search(source) is not None
 
 
 def noqa_line(lines: list[str], first: int, last: int, full_map, spans: list[tuple[int, int]]) -> int:
