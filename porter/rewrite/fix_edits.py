@@ -64,11 +64,11 @@ def fix_edits(findings: list[Finding], catalogue: Catalogue, target: str, rule_i
         for f in file_findings:
             by_kind[catalogue.get(f.rule_id).fix_for(target).applicability == "unsafe"].append(f)
         lines = source_lines(text)
+        anywhere = _Spans(everything[path])
         for unsafe, kind_findings in by_kind.items():
-            blocks = _blocks(text, path, index, catalogue, target, unsafe)
+            blocks = _blocks(text, lines, path, index, catalogue, target, unsafe)
             # a block at no finding (a helper, an import) belongs to every fix; one at a site that
             # is only marked (a `# porter:` comment) to none
-            anywhere = _Spans(everything[path])
             shared = [b for b in blocks if not anywhere.overlap(b)]
             for f in kind_findings:
                 own = _overlapping(blocks, f)
@@ -108,16 +108,17 @@ def _span(block: tuple[int, int, str]) -> tuple[int, int]:
     return i1 + 1, max(i2, i1 + 1)
 
 
-def _blocks(text: str, path: str, index: RuleIndex, catalogue: Catalogue, target: str,
+def _blocks(text: str, before: list[str], path: str, index: RuleIndex, catalogue: Catalogue, target: str,
             unsafe: bool) -> list[tuple[int, int, str]]:
-    """The changed blocks of lines porting the file makes: (first, end) 0-based original lines, new text."""
+    """The changed blocks of lines porting the file makes: (first, end) 0-based original lines, new text.
+    `before`: the file's lines (`source_lines(text)`)."""
     try:
         port = port_source_narrow(text, path, index, catalogue, target, unsafe)
     except Exception:  # a file the port cannot handle simply gets no edits
         return []
     if port.error or not port.changed:
         return []
-    before, after = source_lines(text), source_lines(port.ported)
+    after = source_lines(port.ported)
     return [(i1, i2, "".join(after[j1:j2])) for _, i1, i2, j1, j2 in changed_blocks(before, after)]
 
 
