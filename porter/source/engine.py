@@ -1,7 +1,7 @@
 """The matching engine's entry: one parse of a file, every rule's matchers over it.
 
 Speed comes from three things. A file is parsed only when it contains one of the catalogue's
-tokens. It is parsed with CPython's own `ast` (C speed; libcst is reserved for the files that
+tokens (found, with their lines, in one pass of an Aho-Corasick automaton). It is parsed with CPython's own `ast` (C speed; libcst is reserved for the files that
 port rewrites). And only the statements whose lines contain a token are walked, so a
 10,000-line file with one `.cuda()` costs one parse and a short walk.
 
@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 from porter.source.analysis import Analysis
 from porter.source.findings import SYNTAX_ERROR, Finding
-from porter.source.rule_index import RuleIndex, token_lines, word_lines
+from porter.source.rule_index import RuleIndex, word_lines
 from porter.source.suppressions import mark_suppressed
 
 
@@ -75,14 +75,15 @@ def syntax_error_finding(exc: BaseException, path: str, cell: int | None) -> Fin
 
 
 def analyse_source(source: str, path: str, index: RuleIndex, cell: int | None = None,
-                   tokens: tuple[str, ...] | None = None, keep_tree: list | None = None) -> list[Finding]:
-    """Every finding of the indexed rules in one Python source, suppressions marked. `tokens`, when
-    given, are the index's search tokens the source holds (the rest it does not): found in the
-    file's bytes by the prefilter, they spare the line scan a pass over the text per absent token.
-    `keep_tree`: when given, the parsed tree is appended to it (the port cuts the file with it)."""
+                   hits: list[int] | None = None, keep_tree: list | None = None) -> list[Finding]:
+    """Every finding of the indexed rules in one Python source, suppressions marked. `hits`, when
+    given, are the lines of the source that hold a token (`index.token_lines`), found by the caller
+    in the file's bytes. `keep_tree`: when given, the parsed tree is appended to it (the port cuts
+    the file with it)."""
     if index.token_regex is None:
         return []
-    hits = token_lines(source, index.search_tokens if tokens is None else tokens)
+    if hits is None:
+        hits = index.token_lines(source)
     if not hits:
         return []
     with gc_paused():

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import ahocorasick_rs
+
 from porter.source.catalogue import Matcher, Rule, glob_match
 
 
@@ -49,6 +51,14 @@ class RuleIndex:
     _method_calls: dict[str, tuple[int, ...]] | None = field(default=None, repr=False, compare=False)
     _any_name: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
     _any_callee: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    # The search tokens as one automaton (built on first use, per process: it does not pickle).
+    _bytes_searcher: ahocorasick_rs.BytesAhoCorasick | None = field(default=None, repr=False, compare=False)
+    _text_searcher: ahocorasick_rs.AhoCorasick | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_bytes_searcher"] = state["_text_searcher"] = None
+        return state
 
     def for_target(self, target: str) -> RuleIndex:
         """This index, for the port target `target` (its memos shared)."""
@@ -96,9 +106,35 @@ class RuleIndex:
             return any(t in text for t in self.search_bytes)
         return any(t in text for t in self.search_tokens)
 
-    def present_tokens(self, data: bytes) -> tuple[str, ...]:
-        """The search tokens these bytes hold; empty when the prefilter would skip the file."""
-        return tuple(t for t, b in zip(self.search_tokens, self.search_bytes, strict=True) if b in data)
+    def token_lines(self, text: str | bytes) -> list[int]:
+        """Sorted 1-based numbers of the lines of `text` that hold a token: the lines `hit_lines`
+        finds with `token_regex`, empty when the prefilter would skip the text. One pass of an
+        Aho-Corasick automaton over all tokens: a file is read once, not once per token. Its
+        matches do not overlap, but a match it skips overlaps one it reports, and tokens hold no
+        newline, so the two are on the same line."""
+        if not self.search_tokens:
+            return []
+        if isinstance(text, bytes):
+            if self._bytes_searcher is None:
+                self._bytes_searcher = ahocorasick_rs.BytesAhoCorasick(
+                    self.search_bytes, implementation=ahocorasick_rs.Implementation.DFA)
+            matches = self._bytes_searcher.find_matches_as_indexes(text)
+            newline: str | bytes = b"\n"
+        else:
+            if self._text_searcher is None:
+                self._text_searcher = ahocorasick_rs.AhoCorasick(
+                    self.search_tokens, implementation=ahocorasick_rs.Implementation.DFA)
+            matches = self._text_searcher.find_matches_as_indexes(text)
+            newline = "\n"
+        lines: list[int] = []
+        count = text.count
+        line, last = 1, 0
+        for _, at, _ in matches:  # in text order
+            line += count(newline, last, at)
+            last = at
+            if not lines or lines[-1] != line:
+                lines.append(line)
+        return lines
 
     def name_patterns(self, qualname: str) -> dict[int, str]:
         """For each name matcher (by its position in `names`) matching `qualname`, the most specific

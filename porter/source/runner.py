@@ -44,7 +44,7 @@ def decode_python(data: bytes, path: str) -> str | Finding:
 
 
 # Encodings in which an ASCII character is always its own byte, and such a byte always that
-# character: a token (ASCII) is in the text exactly when it is in the bytes.
+# character: a token (ASCII) or a newline is in the text exactly where it is in the bytes.
 _ASCII_TRANSPARENT = frozenset({"utf-8", "utf-8-sig", "iso-8859-1"})
 
 
@@ -81,13 +81,13 @@ def analyse_bytes(data: bytes, path: str, index: RuleIndex) -> list[Finding]:
         notebook = load_notebook(data, path, cells)
         findings = [notebook.to_cell(f) for f in analyse_source(notebook.source, path, index)]
         return sorted(notebook.cell_errors + findings, key=document_order)
-    present = index.present_tokens(data)  # the prefilter, and which tokens the line scan looks for
-    if not present:
+    hits = index.token_lines(data)  # the prefilter, and the lines the walk looks at
+    if not hits:
         return []
     text, encoding = _decode_python(data, path)
     if isinstance(text, Finding):
         return [text]
-    return analyse_source(text, path, index, tokens=present if encoding in _ASCII_TRANSPARENT else None)
+    return analyse_source(text, path, index, hits=hits if encoding in _ASCII_TRANSPARENT else None)
 
 
 # Worker state: set once per process so each task only carries a path and a group number.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from porter.source.catalogue import CatalogueError, _load_file
 from porter.source.engine import RuleIndex, analyse_source
@@ -159,6 +161,44 @@ def test_token_lines_finds_the_lines_the_token_regex_does(text):
     tokens = ("NCCL", "NCCL_", "cuda", "device_id", "device_ids", "_cuda")
     regex = re.compile("|".join(re.escape(t) for t in tokens))
     assert token_lines(text, tokens) == hit_lines(text, regex)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["cuda", "CUDA_", "_range", "NCCL", "nccl", "device_id", "x", "é", "\n", "\r\n",
+                                 " ", "cud", "a_", "\u2028", "\t#"]), max_size=40))
+def test_index_token_lines_in_text_and_in_its_bytes_are_the_token_regex_lines(parts):
+    from porter.source.rule_index import hit_lines
+
+    index = _catalogue_index()
+    text = "".join(parts)
+    expected = hit_lines(text, index.token_regex)
+    assert index.token_lines(text) == expected
+    assert index.token_lines(text.encode("utf-8")) == expected
+
+
+def _catalogue_index() -> RuleIndex:
+    from porter.config import Settings
+    from porter.source.catalogue import load_catalogue
+    from porter.source.selection import select_rules
+
+    global _INDEX
+    if _INDEX is None:
+        catalogue = load_catalogue()
+        _INDEX = RuleIndex.build([r for r in select_rules(catalogue, Settings(root=Path("."))) if r.matchers])
+    return _INDEX
+
+
+_INDEX: RuleIndex | None = None
+
+
+def test_index_token_lines_on_a_file_with_no_token_is_empty_and_the_index_still_pickles():
+    import pickle
+
+    index = _catalogue_index()
+    assert index.token_lines(b"import os\nprint(os.getcwd())\n") == []
+    assert index.token_lines("x = 1\n") == []
+    copy = pickle.loads(pickle.dumps(index))  # a spawned worker gets the index pickled, searchers built anew
+    assert copy.token_lines(b"a\nx.cuda()\n") == [2]
 
 
 def test_prefilter_searches_only_tokens_that_hold_no_other():
