@@ -11,6 +11,7 @@ name keeps its strings: a Neuron tensor then takes the reference path, as a CPU 
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 
 from porter.source.astwalk import child_nodes
@@ -26,14 +27,62 @@ IMPLEMENTATION_WORDS = frozenset({
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-# A quoted implementation word anywhere in a file: without one, no name of it chooses, and the
-# walk of the whole tree is not needed.
+# A quoted implementation word: only a statement that spells one can make a name a chooser.
 _WORDS = "|".join(sorted(IMPLEMENTATION_WORDS))
 _QUOTED_WORD = re.compile(rf"""(["'])\s*(?:{_WORDS})\s*\1""", re.IGNORECASE)
 
 
 def names_an_implementation(text: str) -> bool:
     return text.strip().lower() in IMPLEMENTATION_WORDS
+
+
+def _quoted_word_lines(source: str) -> list[int]:
+    """The 1-based lines a quoted implementation word (`"ref"`, `'torch'`) stands on, all of them
+    when its quotes span lines."""
+    lines: list[int] = []
+    line, last = 1, 0
+    for match in _QUOTED_WORD.finditer(source):
+        line += source.count("\n", last, match.start())
+        last = match.start()
+        end = line + source.count("\n", match.start(), match.end())
+        lines.extend(n for n in range(line, end + 1) if not lines or n > lines[-1])
+    return lines
+
+
+def _seeded(tree: ast.AST, lines: list[int]) -> bool:
+    """Does some name of the tree take an implementation word: compared with one, assigned one, or
+    given one as a parameter's default? Such a string stands on one of `lines` (its quoted text), so
+    only the nodes reaching those lines are walked: most files that quote a word (`"torch"` in a
+    message) bind no name to it, and their whole tree need not be walked."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Compare):
+            subject, strings = _compared(node)
+            if subject is not None and _key(subject, node) is not None \
+                    and any(names_an_implementation(string_value(s) or "") for s in strings):
+                return True
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_key(t, node) is not None for t in targets) \
+                    and any(names_an_implementation(string_value(s) or "") for s in _values(node.value)):
+                return True
+        elif isinstance(node, _SCOPES):
+            args = node.args
+            if any(names_an_implementation(string_value(s) or "")
+                   for d in [*args.defaults, *args.kw_defaults] if d is not None for s in _values(d)):
+                return True
+        for child in child_nodes(node):
+            start = getattr(child, "lineno", None)
+            if start is not None:
+                decorators = getattr(child, "decorator_list", None)
+                if decorators:
+                    start = min(start, decorators[0].lineno)
+                i = bisect.bisect_left(lines, start)
+                if i == len(lines) or lines[i] > (child.end_lineno or start):
+                    continue
+            stack.append(child)
+    return False
 
 
 def _key(node: ast.AST, scope: ast.AST) -> tuple[int, str] | None:
@@ -79,13 +128,14 @@ class Selectors:
     """The implementation-choosing names of one tree: their comparisons and the strings bound to them."""
 
     def __init__(self, tree: ast.AST, source: str | None = None) -> None:
-        """`source`, when given, is the tree's text: a file quoting no implementation word is not walked."""
+        """`source`, when given, is the tree's text: a tree where no name takes a quoted implementation
+        word is not walked (a word spelled otherwise, `"re" "f"`, is not seen then)."""
         self.compares: set[int] = set()
         self.strings: set[int] = set()
         # compare id -> whether it asks "is the CUDA implementation chosen" (`impl == "cuda"`)
         self.cuda_choice: set[int] = set()
-        if source is not None and not _QUOTED_WORD.search(source):
-            return
+        if source is not None and not _seeded(tree, _quoted_word_lines(source)):
+            return  # no name chooses: the whole tree need not be walked
         compares: list[tuple[ast.Compare, tuple[int, str], list[ast.AST]]] = []
         bindings: list[tuple[tuple[int, str], list[ast.AST]]] = []
         chosen: set[tuple[int, str]] = set()
