@@ -1,9 +1,10 @@
 """The matching engine's entry: one parse of a file, every rule's matchers over it.
 
 Speed comes from three things. A file is parsed only when it contains one of the catalogue's
-tokens (found, with their lines, in one pass of an Aho-Corasick automaton). It is parsed with CPython's own `ast` (C speed; libcst is reserved for the files that
-port rewrites). And only the statements whose lines contain a token are walked, so a
-10,000-line file with one `.cuda()` costs one parse and a short walk.
+tokens (found, with their lines, in one pass of an Aho-Corasick automaton). It is parsed with
+CPython's own `ast` (C speed; libcst is reserved for the files that port rewrites). And only the
+statements whose lines contain a token are walked, so a 10,000-line file with one `.cuda()` costs
+one parse and a short walk.
 
 The parts: porter.source.rule_index (the rules indexed, the token line scan), .analysis (the walk
 and dispatch of one file), .matching (the matchers per node kind), .site_context (where a node
