@@ -6,9 +6,11 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from porter.source.astwalk import child_nodes, statements, walk
+from porter.source.rule_index import word_lines
 
 # A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
 # parentheses, line continuations and comments can stand. A text without this holds no launch.
@@ -106,34 +108,87 @@ def self_key(node: ast.AST) -> str | None:
     return None
 
 
-def bindings(tree: ast.Module) -> tuple[bool, set[str], dict[str, list[ast.AST]]]:
-    """Whether the tree imports a kernel language; the names it binds (imports, definitions,
-    parameters, assignment and loop targets); the values assigned to each name and `self.<attribute>`."""
-    language = False
-    bound: set[str] = set()
-    values: dict[str, list[ast.AST]] = {}
-    for node in walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if isinstance(node, ast.ImportFrom):
-                modules = [node.module or ""] if not node.level else []
+class Bindings:
+    """What the launch check asks of a tree: does it import a kernel language, the values assigned
+    to each name and `self.<attribute>` (both from its statements), and does it bind a name
+    (imports, definitions, parameters, assignment and loop targets, `global`)."""
+
+    def __init__(self, tree: ast.Module, source: str | None = None) -> None:
+        """`source`, when given, is the tree's text: a binding spells its name, so whether a name is
+        bound is looked for only in the statements on the lines that spell it, not the whole tree."""
+        self.tree = tree
+        self.source = source
+        self.language = False
+        self.values: dict[str, list[ast.AST]] = {}
+        for node in statements(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                if isinstance(node, ast.ImportFrom):
+                    modules = [node.module or ""] if not node.level else []
+                else:
+                    modules = [alias.name for alias in node.names]
+                self.language = self.language or any(m.split(".")[0] in KERNEL_LANGUAGES for m in modules)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    key = self_key(target)
+                    if key is not None:
+                        self.values.setdefault(key, []).append(node.value)
+        self._all: set[str] | None = None
+        self._known: dict[str, bool] = {}
+        self._normalized: bool | None = None
+
+    def binds(self, name: str) -> bool:
+        known = self._known.get(name)
+        if known is None:
+            if self.source is None or not self._spelled_as_stored(name):
+                if self._all is None:
+                    self._all = set()
+                    for node in walk(self.tree):
+                        self._all.update(_bound_names(node))
+                known = name in self._all
             else:
-                modules = [alias.name for alias in node.names]
-            language = language or any(m.split(".")[0] in KERNEL_LANGUAGES for m in modules)
-            bound.update((a.asname or a.name.split(".")[0]) for a in node.names if a.name != "*")
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            bound.add(node.id)
-        elif isinstance(node, ast.Global):
-            bound.update(node.names)
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                key = self_key(target)
-                if key is not None:
-                    values.setdefault(key, []).append(node.value)
-    return language, bound, values
+                known = self._binds_on(name, word_lines(self.source, (name,)))
+            self._known[name] = known
+        return known
+
+    def _spelled_as_stored(self, name: str) -> bool:
+        """Is every identifier of the text spelled as the tree stores it? Python stores a name in its
+        NFKC form (`ﬁ` as `fi`): in a text NFKC leaves as it is, a name is found by its own letters."""
+        if self._normalized is None:
+            self._normalized = self.source is not None and unicodedata.is_normalized("NFKC", self.source)
+        return self._normalized and name.isascii()
+
+    def _binds_on(self, name: str, lines: list[int]) -> bool:
+        stack: list[ast.AST] = [self.tree] if lines else []
+        while stack:
+            node = stack.pop()
+            if name in _bound_names(node):
+                return True
+            for child in child_nodes(node):
+                start = getattr(child, "lineno", None)
+                if start is not None:
+                    decorators = getattr(child, "decorator_list", None)
+                    if decorators:
+                        start = min(start, decorators[0].lineno)
+                    i = bisect.bisect_left(lines, start)
+                    if i == len(lines) or lines[i] > (child.end_lineno or start):
+                        continue
+                stack.append(child)
+        return False
+
+
+def _bound_names(node: ast.AST) -> tuple[str, ...] | list[str]:
+    """The names one node binds."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name.split(".")[0]) for a in node.names if a.name != "*"]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return (node.name,)
+    if isinstance(node, ast.arg):
+        return (node.arg,)
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        return (node.id,)
+    if isinstance(node, ast.Global):
+        return node.names
+    return ()
 
 
 def imports_outside_torch(tree: ast.Module) -> dict[str, str]:

@@ -45,7 +45,8 @@ class GateCheck:
         self._kernel_names: dict[str, tuple[int, str]] | None = None
         self._leftovers: tuple[list[tuple[int, int]], list[Finding]] | None = None
         self._tests: dict[int, int] | None = None
-        self._bindings: tuple[bool, set[str], dict[str, list[ast.AST]]] | None = None
+        self._bindings: shapes.Bindings | None = None
+        self._language = False
         self._imported: dict[str, str] | None = None
 
     # -- what porter leaves CUDA-only ---------------------------------------------------------
@@ -65,18 +66,18 @@ class GateCheck:
         if isinstance(held, ast.Subscript) or shapes.container(held):
             return False
         if self._bindings is None:
-            language, bound, values = shapes.bindings(self.tree)
-            language = language or any(self.rules.get(f.rule_id) is not None
-                                       and self.rules[f.rule_id].category == "kernels" for f in self.findings)
-            self._bindings = (language, bound, values)
-        language, bound, values = self._bindings
+            self._bindings = shapes.Bindings(self.tree, self.source)
+            self._language = self._bindings.language or any(
+                self.rules.get(f.rule_id) is not None and self.rules[f.rule_id].category == "kernels"
+                for f in self.findings)
+        bindings = self._bindings
         key = shapes.self_key(held)
-        if key is not None and values.get(key) and all(shapes.container(v) for v in values[key]):
+        if key is not None and bindings.values.get(key) and all(shapes.container(v) for v in bindings.values[key]):
             return False
-        if language:
+        if self._language:
             return True
         name = shapes.root(held)
-        if not isinstance(name, ast.Name) or name.id not in bound:
+        if not isinstance(name, ast.Name) or not bindings.binds(name.id):
             return True
         return isinstance(index, (ast.Tuple, ast.Lambda))
 

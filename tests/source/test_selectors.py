@@ -57,3 +57,26 @@ def test_a_name_compared_with_or_given_an_implementation_word_chooses(source):
 @pytest.mark.parametrize("source", NOT_CHOOSERS)
 def test_a_word_no_name_takes_chooses_nothing(source):
     assert _found(source, with_text=True) == (set(), set(), set())
+
+
+BINDING_SOURCES = [
+    "import triton.language as tl\nfrom m import k as kern\nfrom n import *\n",
+    "def f(a, /, b, *c, d=1, **e):\n    g = lambda h: h\n    return [i for i in a if (j := i)]\n",
+    "@deco\nclass K:\n    def m(self):\n        global G\n        for x, (y, z) in w:\n            pass\n",
+    "with open(p) as fh, ctx() as (u, v):\n    pass\nt: int = 1\nq += 1\n",
+    "kernel = make()\nkernel[grid](x)\nother[grid](x)\n",
+    "é = 1\nfor ﬁ in r:\n    pass\n",  # non-ASCII names; the second is stored as "fi" (NFKC)
+]
+QUERIES = ["tl", "triton", "kern", "k", "m", "a", "b", "c", "d", "e", "g", "h", "i", "j", "K", "deco", "self", "G",
+           "x", "y", "z", "w", "fh", "u", "v", "t", "q", "kernel", "other", "grid", "é", "fi", "r", "p", "open"]
+
+
+@pytest.mark.parametrize("source", BINDING_SOURCES)
+def test_a_name_is_bound_where_the_text_guided_search_says_as_the_whole_tree_walk_does(source):
+    from porter.source.gate_shapes import Bindings
+
+    tree = ast.parse(source)
+    by_text, by_walk = Bindings(tree, source), Bindings(tree)
+    assert [by_text.binds(q) for q in QUERIES] == [by_walk.binds(q) for q in QUERIES]
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    assert all(by_text.binds(name) for name in bound)
