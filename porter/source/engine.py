@@ -107,7 +107,7 @@ def _analyse_parsed(source: str, path: str, index: RuleIndex, cell: int | None, 
         hits = sorted(set(hits).union(word_lines(source, aliases)))
     analysis = Analysis(source, path, index, cell)
     analysis.run(tree, hits)
-    return mark_suppressed(analysis.findings, source)
+    return mark_suppressed(analysis.findings, source, tree)
 
 
 @contextmanager

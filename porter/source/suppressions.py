@@ -5,6 +5,7 @@ and the file-level `# porter: ignore-file` (optionally `# porter: ignore-file[NR
 
 from __future__ import annotations
 
+import ast
 import bisect
 import io
 import re
@@ -65,6 +66,60 @@ def comment_lines(source: str) -> dict[int, str] | None:
     except (tokenize.TokenError, SyntaxError):
         return None
     return out
+
+
+class Comments:
+    """The comment on a line, read as the tokenizer reads it (a `#` in a string is none), tokenizing
+    only the top-level statement that holds the line. The tokenizer's state where a top-level
+    statement starts is the same as at the file's start (no string or bracket open, no indent), so
+    the statement's text alone gives the comments the whole file's would: a large file with one
+    `# noqa` line costs the tokenizing of one statement, not of the file."""
+
+    def __init__(self, source: str, lines: list[str], tree: ast.Module | None) -> None:
+        self.source = source
+        self.lines = lines
+        # a lone `\r` ends a line for the parser, not for `lines`: the tree's line numbers would not fit
+        lone_cr = "\r" in source and source.count("\r") != source.count("\r\n")
+        self.tree = None if lone_cr else tree
+        self._spans: list[tuple[int, int]] | None = None
+        self._known: dict[int, str] = {}
+        self._done: set[int] = set()  # first lines of the statements tokenized
+        self._whole: dict[int, str] | None | bool = False  # the whole file's comments, when asked
+
+    def __call__(self, line: int) -> str:
+        if line in self._known:
+            return self._known[line]
+        if self.tree is None:
+            return self._from_whole(line)
+        first, last = self._statement_at(line)
+        if first not in self._done:
+            self._done.add(first)
+            comments = comment_lines("\n".join(self.lines[first - 1:last]) + "\n")
+            if comments is None:  # a `\` on its last line joins the lines below: only the whole file tells
+                return self._from_whole(line)
+            for n in range(first, last + 1):
+                self._known[n] = comments.get(n - first + 1, "")
+        return self._known.get(line) if line in self._known else self._from_whole(line)
+
+    def _from_whole(self, line: int) -> str:
+        if self._whole is False:
+            self._whole = comment_lines(self.source)
+        comments = self._whole
+        return comments.get(line, "") if comments is not None else self.lines[line - 1]
+
+    def _statement_at(self, line: int) -> tuple[int, int]:
+        """The lines of the top-level statement (decorators included) that holds `line`; the line
+        alone when it lies between statements (a comment or blank line)."""
+        if self._spans is None:
+            self._spans = []
+            for node in self.tree.body:
+                decorators = getattr(node, "decorator_list", None)
+                start = min(node.lineno, decorators[0].lineno) if decorators else node.lineno
+                self._spans.append((start, node.end_lineno or node.lineno))
+        i = bisect.bisect_right(self._spans, (line, float("inf"))) - 1
+        if i >= 0 and self._spans[i][1] >= line:
+            return self._spans[i]
+        return line, line
 
 
 _MAYBE_SUPPRESSED = re.compile(r"noqa|porter:\s*ignore", re.IGNORECASE)
@@ -154,20 +209,16 @@ def noqa_lines(source: str) -> dict[int, int]:
     return resolved
 
 
-def mark_suppressed(findings: list[Finding], source: str) -> list[Finding]:
-    """The findings sorted, those an inline or file-level suppression covers marked `suppressed`."""
+def mark_suppressed(findings: list[Finding], source: str, tree: ast.Module | None = None) -> list[Finding]:
+    """The findings sorted, those an inline or file-level suppression covers marked `suppressed`.
+    `tree`, the source's parsed tree when at hand, spares tokenizing all of the source."""
     if not findings:
         return findings
     lines = source.split("\n")
     # Only real comments suppress, never a string literal that looks like one. The source is
-    # tokenized only when some line looks like it holds a suppression, which is rare.
+    # tokenized only where some line looks like it holds a suppression, which is rare.
     state: dict[str, dict | None] = {}
-
-    def comment(line: int) -> str:
-        if "comments" not in state:
-            state["comments"] = comment_lines(source)
-        comments = state["comments"]
-        return comments.get(line, "") if comments is not None else lines[line - 1]
+    comment = Comments(source, lines, tree)
 
     file_codes = file_suppressions(source)
     if file_codes:

@@ -119,3 +119,30 @@ def test_noqa_on_a_multiline_string_line_does_not_count(tmp_path):
     code = 'import torch\nx = torch.zeros(1).cuda(); s = """\n# noqa\n"""\n'
     write(tmp_path / "a.py", code)
     assert findings(lint("a.py", "--no-cache")) == [("a.py:2:20", "NRN101")]
+
+
+COMMENT_SOURCES = [
+    'x = ("a"  # noqa\n     "b # not a comment")\n',  # implicit concatenation around a comment
+    'def f():\n    """\n    # noqa in a docstring\n    """\n    return 1  # noqa: NRN101\n',
+    '@deco(1,  # noqa\n      2)\nclass C:\n    s = """a\n# b\n"""  # c\n    # between\n\n# top\ny = f"{1}#x"  # z\n',
+    'if a:\n    b = [\n        1,  # one\n    ]\nelse:\n    c = 2 \\\n        # not reached\n',
+    'x = 1  # a\r\ny = "#"  # b\r\n',
+    'x = 1  # a\ry = 2  # b\n',  # a lone CR: the parser's lines are not the split's
+]
+
+
+@pytest.mark.parametrize("source", COMMENT_SOURCES)
+def test_comments_read_from_one_statement_are_the_whole_files(source):
+    import ast
+
+    from porter.source.suppressions import Comments, comment_lines
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        pytest.skip("not Python")
+    lines = source.split("\n")
+    whole = comment_lines(source)
+    expected = [whole.get(n, "") if whole is not None else text for n, text in enumerate(lines, start=1)]
+    comments = Comments(source, lines, tree)
+    assert [comments(n) for n in range(1, len(lines) + 1)] == expected
