@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 
 from porter.source.astwalk import statements, walk
 from porter.source.names import dotted_parts
@@ -88,24 +89,35 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
         return [[] for _ in cuts], [[] for _ in cuts]
     dotted = tuple(k + "." for k in imported if "." in k)
     wanted: set[str] | None = None  # the names the cuts' lines spell: none other can be listed
-    spelling: set[int] = set()  # the lines that spell one
-    if not dotted:
-        spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(imported, key=len, reverse=True))) + r")\b")
-        wanted = set()
+    spelling: set[int] | None = None  # the lines that spell one; None: every cut is walked
+    # A name is spelled as the tree stores it unless NFKC changes the text (`ﬁ` is stored as `fi`).
+    if unicodedata.is_normalized("NFKC", "".join(lines)):
+        spelling = set()
+        plain = sorted((k for k in imported if "." not in k), key=len, reverse=True)  # each chain's head is one
+        spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, plain)) + r")\b")
+        found_names: set[str] = set()
         for start, end, _, _ in cuts:
             for number in range(start, end + 1):
                 found = spelled.findall(lines[number - 1])
                 if found:
-                    wanted.update(found)
+                    found_names.update(found)
                     spelling.add(number)
-        wanted |= {node.id for nodes in ported.values() for node in nodes if isinstance(node, ast.Name)}
-        wanted &= imported
-    holders = _holders(tree)
+        if not dotted:
+            wanted = found_names | {node.id for nodes in ported.values() for node in nodes
+                                    if isinstance(node, ast.Name)}
+            wanted &= imported
+    holders = sorted(_holders(tree), key=lambda h: h.start)
     # The check asks only whether a name is still read somewhere (or somewhere in the function
     # whose own import binds it): each is listed once there, by the first cut that reads it.
     before, after = _Listing(imported, dotted), _Listing(imported, dotted)
+    active: list[_Holder] = []  # the functions open where the cut starts (cuts come in order, apart)
+    waiting = 0
     for start, end, nodes, _ in cuts:
-        around = [h for h in holders if h.start < start and end <= h.end]  # a cut from start on holds h
+        while waiting < len(holders) and holders[waiting].start < start:
+            active.append(holders[waiting])
+            waiting += 1
+        active = [h for h in active if h.end >= start]
+        around = [h for h in active if end <= h.end]  # a cut from start on holds h
         if wanted is not None and before.has(wanted, around) and after.has(wanted, around):
             before.nothing()
             after.nothing()
@@ -114,7 +126,7 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
         for line in range(start, end + 1):
             for node in ported.get(line, ()):
                 new.add(node)
-        if wanted is None or any(line in spelling for line in range(start, end + 1)):
+        if spelling is None or any(line in spelling for line in range(start, end + 1)):
             for top in nodes:
                 for node in walk(top):
                     if isinstance(node, (ast.Name, ast.Attribute)):
