@@ -8,13 +8,17 @@ from __future__ import annotations
 import ast
 import re
 import unicodedata
+from bisect import bisect_right
+from itertools import accumulate
 
 from porter.source.astwalk import statements, walk
 from porter.source.names import dotted_parts
+from porter.source.rule_index import word_starts
 
 # (first line, last line, the nodes it stands for, its placeholder's form)
 Cut = tuple[int, int, list[ast.AST], str]
 _WORD = re.compile(r"[^\W\d]\w*")
+_WORD_ONLY = re.compile(r"\w+")
 
 
 def imports_read_apart(tree: ast.Module, apart: dict[int, str], lines: list[str]) -> list[int]:
@@ -91,17 +95,9 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
     wanted: set[str] | None = None  # the names the cuts' lines spell: none other can be listed
     spelling: set[int] | None = None  # the lines that spell one; None: every cut is walked
     # A name is spelled as the tree stores it unless NFKC changes the text (`ﬁ` is stored as `fi`).
-    if unicodedata.is_normalized("NFKC", "".join(lines)):
-        spelling = set()
-        plain = sorted((k for k in imported if "." not in k), key=len, reverse=True)  # each chain's head is one
-        spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, plain)) + r")\b")
-        found_names: set[str] = set()
-        for start, end, _, _ in cuts:
-            for number in range(start, end + 1):
-                found = spelled.findall(lines[number - 1])
-                if found:
-                    found_names.update(found)
-                    spelling.add(number)
+    text = "".join(lines)
+    if unicodedata.is_normalized("NFKC", text):
+        found_names, spelling = _spelled_in_cuts(text, lines, cuts, {k for k in imported if "." not in k})
         if not dotted:
             wanted = found_names | {node.id for nodes in ported.values() for node in nodes
                                     if isinstance(node, ast.Name)}
@@ -137,6 +133,26 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
         before.add(around, kept, old)
         after.add(around, kept, new)
     return before.units, after.units
+
+
+def _spelled_in_cuts(text: str, lines: list[str], cuts: list[Cut], names: set[str]) -> tuple[set[str], set[int]]:
+    """Which of `names` (each chain's head) the cuts' lines spell as whole words, and on which of
+    those lines: one `str.find` search per name over `text` (the lines joined), not one regex per line."""
+    if not all(map(_WORD_ONLY.fullmatch, names)):  # a name with a non-word character: `\b` reads it apart
+        spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
+        found = {(name, number) for start, end, _, _ in cuts for number in range(start, end + 1)
+                 for name in spelled.findall(lines[number - 1])}
+    else:
+        line_starts = list(accumulate(map(len, lines), initial=0))
+        cut_starts = [cut[0] for cut in cuts]
+        found = set()
+        for name in names:
+            for at in word_starts(text, name):
+                number = bisect_right(line_starts, at)  # lines are numbered from 1
+                i = bisect_right(cut_starts, number) - 1
+                if i >= 0 and number <= cuts[i][1]:
+                    found.add((name, number))
+    return {name for name, _ in found}, {number for _, number in found}
 
 
 class _Reads:

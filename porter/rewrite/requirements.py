@@ -17,22 +17,24 @@ import re
 from collections.abc import Iterable
 
 # (pattern in the ported code, minimum torch, what needs it). An alias (`import torch as T`) still
-# matches: the patterns start at the submodule.
+# matches: the patterns start at the submodule. Each starts with its literal and looks behind for
+# the word boundary: re then scans a whole file for the literal fast (a leading `\b` tries every
+# position).
 _TORCH_APIS: tuple[tuple[re.Pattern, tuple[int, int], str], ...] = tuple(
     (re.compile(pattern), version, what) for pattern, version, what in (
-        (r"\baccelerator\.(?:memory\.)?(?:empty_cache|memory_allocated|memory_reserved|max_memory_allocated|"
+        (r"accelerator(?<=\baccelerator)\.(?:memory\.)?(?:empty_cache|memory_allocated|memory_reserved|max_memory_allocated|"
          r"max_memory_reserved|memory_stats|reset_peak_memory_stats|reset_accumulated_memory_stats)\b",
          (2, 9), "torch.accelerator memory functions"),
-        (r"\baccelerator\.device_index\(", (2, 8), "torch.accelerator.device_index"),
-        (r"\baccelerator\.(?:set_device_index|current_device_index)\b", (2, 7),
+        (r"accelerator(?<=\baccelerator)\.device_index\(", (2, 8), "torch.accelerator.device_index"),
+        (r"accelerator(?<=\baccelerator)\.(?:set_device_index|current_device_index)\b", (2, 7),
          "torch.accelerator.set_device_index / current_device_index"),
-        (r"\baccelerator\.current_accelerator\((?:check_available\s*=\s*)?True", (2, 7),
+        (r"accelerator(?<=\baccelerator)\.current_accelerator\((?:check_available\s*=\s*)?True", (2, 7),
          "torch.accelerator.current_accelerator(check_available=True)"),
-        (r"\baccelerator\.(?:is_available|device_count|current_accelerator|current_stream|set_stream|synchronize)\b",
+        (r"accelerator(?<=\baccelerator)\.(?:is_available|device_count|current_accelerator|current_stream|set_stream|synchronize)\b",
          (2, 6), "torch.accelerator"),
-        (r"\bamp\.GradScaler\b", (2, 3), "torch.amp.GradScaler"),
+        (r"amp(?<=\bamp)\.GradScaler\b", (2, 3), "torch.amp.GradScaler"),
     ))
-_KERNELS = re.compile(r"\bporter\.kernels\b")
+_KERNELS = re.compile(r"porter(?<=\bporter)\.kernels\b")
 RUNTIME_EXTRA = "neuron-porter[runtime]"
 
 

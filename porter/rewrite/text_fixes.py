@@ -48,7 +48,8 @@ def text_fixable(findings: list[Finding], lines: list[str], catalogue: Catalogue
 
 
 # What a statement's text holds if it has a lambda, an f-string or a `device(...)` call (a superset).
-_MAY_TAKE_OTHER_TEXT = re.compile(r"\blambda\b|\bdevice\b|(?<![\w'\"])[rRbBuU]?[fF][rRbB]?['\"]")
+# The lookahead names every alternative's first character: the scan skips other positions fast.
+_MAY_TAKE_OTHER_TEXT = re.compile(r"(?=[ldrRbBuUfF])(?:\blambda\b|\bdevice\b|(?<![\w'\"])[rRbBuU]?[fF][rRbB]?['\"])")
 
 
 def statement_takes_text_fixes(stmt: ast.stmt, lines: list[str], spelled: set[int] | None = None) -> bool:

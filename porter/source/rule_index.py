@@ -211,18 +211,22 @@ def token_lines(source: str, tokens: Iterable[str]) -> list[int]:
 def word_lines(source: str, words: Iterable[str]) -> list[int]:
     r"""Sorted 1-based numbers of the lines holding one of `words` (which hold no newline) as a
     whole word: the lines `hit_lines` finds with the regex `\b(?:word|...)\b`, by `str.find`."""
+    return _line_numbers(source, [at for word in words for at in word_starts(source, word)])
+
+
+def word_starts(source: str, word: str) -> list[int]:
+    r"""The offsets where `word` stands as a whole word (`\bword\b`), in order, by `str.find`."""
     starts: list[int] = []
     find, size = source.find, len(source)
-    for word in words:
-        at = find(word)
-        while at != -1:
-            end = at + len(word)
-            # `\b`: a word character on exactly one side of each end
-            if (_is_word(source[at - 1]) if at else False) != _is_word(word[0]) and \
-                    _is_word(word[-1]) != (_is_word(source[end]) if end < size else False):
-                starts.append(at)
-            at = find(word, at + 1)
-    return _line_numbers(source, starts)
+    at = find(word)
+    while at != -1:
+        end = at + len(word)
+        # `\b`: a word character on exactly one side of each end
+        if (_is_word(source[at - 1]) if at else False) != _is_word(word[0]) and \
+                _is_word(word[-1]) != (_is_word(source[end]) if end < size else False):
+            starts.append(at)
+        at = find(word, at + 1)
+    return starts
 
 
 def _is_word(char: str) -> bool:

@@ -186,6 +186,17 @@ def test_an_api_the_original_already_used_is_not_a_new_requirement():
     assert gained([("a.py", original, original)]) == []
 
 
+@pytest.mark.parametrize("added, expected", [
+    ("my_accelerator.synchronize()\n", []),  # a name that ends in the API's is not it
+    ("x = myporter.kernels\n", []),
+    ("scaler = camp.GradScaler()\n", []),
+    ("scaler = torch.amp.GradScaler('neuron')\n", ["torch>=2.3"]),
+    ("from porter.kernels import rms_norm\n", [RUNTIME_EXTRA]),
+])
+def test_requirements_match_whole_names(added, expected):
+    assert [r["requirement"] for r in gained([("a.py", "x = 1\n", "x = 1\n" + added)])] == expected
+
+
 def test_port_summary_and_report_carry_the_snippet(tmp_path):
     from typer.testing import CliRunner
 
