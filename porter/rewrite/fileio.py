@@ -67,28 +67,35 @@ def encode_source(text: str, encoding: str) -> bytes:
     return text.encode(encoding)
 
 
-def atomic_write(path: Path, data: bytes, mode_from: Path | None = None, durable: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, mode_from: Path | None = None, durable: bool = True,
+                 made: set[Path] | None = None) -> None:
     """Write to a temp file beside `path`, then rename over it: readers see old or new, never half.
     `durable`: flushed to disk before the rename (a power cut cannot leave an empty file where the
-    user's was); a copy into a new --out tree skips it, since the source stays untouched."""
+    user's was); a copy into a new --out tree skips it, since the source stays untouched. `made`:
+    as for `copy_file`."""
     def fill(tmp: str) -> None:
         with open(tmp, "wb") as out:
             out.write(data)
 
     source = mode_from if mode_from is not None else (path if path.exists() else None)
-    _replace_with(path, fill, source, durable)
+    _replace_with(path, fill, source, durable, made)
 
 
-def copy_file(src: Path, dst: Path, durable: bool = True) -> None:
+def copy_file(src: Path, dst: Path, durable: bool = True, made: set[Path] | None = None) -> None:
     """Byte-for-byte copy (with permissions), written atomically; the kernel copies the bytes
-    (shutil.copyfile: sendfile on Linux), so a tree of big binaries is not read into Python."""
-    _replace_with(dst, lambda tmp: shutil.copyfile(src, tmp), src, durable)
+    (shutil.copyfile: sendfile on Linux), so a tree of big binaries is not read into Python.
+    `made`: folders known to exist, which this adds to (a tree's copy asks for each folder once:
+    a `mkdir` that finds the folder there costs as much as one that makes it)."""
+    _replace_with(dst, lambda tmp: shutil.copyfile(src, tmp), src, durable, made)
 
 
-def _replace_with(path: Path, fill, mode_from: Path | None, durable: bool) -> None:
+def _replace_with(path: Path, fill, mode_from: Path | None, durable: bool, made: set[Path] | None = None) -> None:
     """A temp file beside `path`, filled by `fill(temp path)`, given `mode_from`'s permissions, then
     renamed over `path`; removed again on any failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if made is None or path.parent not in made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if made is not None:
+            made.add(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     os.close(fd)
     try:

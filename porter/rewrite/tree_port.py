@@ -349,20 +349,21 @@ def _size(path: str) -> int:
 def _write_ported(root: Path, out: Path, result: TreePort) -> None:
     """The Python files of an --out copy: ported, or copied unchanged; and the added helper modules."""
     base = root if root.is_dir() else root.parent
+    made: set[Path] = set()
     for port in result.files:
         src = Path(port.path)
         dst = out / src.relative_to(base)
         try:
-            if port.error or not port.changed:
-                copy_file(src, dst, durable=False)  # unparsable or untouched files are copied unchanged
+            if port.error or not port.changed:  # unparsable or untouched files are copied unchanged
+                copy_file(src, dst, durable=False, made=made)
             else:
-                atomic_write(dst, encode_source(port.ported, port.encoding), mode_from=src, durable=False)
+                atomic_write(dst, encode_source(port.ported, port.encoding), mode_from=src, durable=False, made=made)
         except OSError as exc:
             _write_failed(result, port, f"cannot write {dst} ({exc.strerror})")
     for path, text in result.added.items():
         dst = out / Path(path).relative_to(base)
         try:
-            atomic_write(dst, text.encode("utf-8"), durable=False)
+            atomic_write(dst, text.encode("utf-8"), durable=False, made=made)
         except OSError as exc:
             result.problems.append((path, f"cannot write {dst} ({exc.strerror})"))
 
@@ -372,9 +373,11 @@ def _copy_others(root: Path, out: Path, result: TreePort, others: list[tuple[Pat
     """Everything of an --out copy but the Python files: folders, other files, symlinks inside the tree.
     Needs nothing the port computes, so it runs while the files are ported."""
     base = root if root.is_dir() else root.parent
+    made: set[Path] = set()
     for folder in folders:  # empty folders too: the copy is the whole tree
         try:
             (out / folder.relative_to(base)).mkdir(parents=True, exist_ok=True)
+            made.add(out / folder.relative_to(base))
         except OSError as exc:
             result.problems.append((str(folder), f"cannot create {out / folder.relative_to(base)} ({exc.strerror})"))
     for src, is_link in others:
@@ -394,7 +397,7 @@ def _copy_others(root: Path, out: Path, result: TreePort, others: list[tuple[Pat
                     dst.unlink()
                 os.symlink(target, dst)
             else:
-                copy_file(src, dst, durable=False)
+                copy_file(src, dst, durable=False, made=made)
             result.copied += 1
         except OSError as exc:
             result.problems.append((str(src), f"cannot copy ({exc.strerror})"))

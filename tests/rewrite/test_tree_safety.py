@@ -17,7 +17,7 @@ def test_one_failing_write_does_not_stop_the_others(tmp_path, monkeypatch):
         (root / name).write_text("import torch\nx = torch.zeros(1).cuda()\n")
     real = tree_port.atomic_write
 
-    def failing(path: Path, data: bytes, mode_from=None, durable=True):
+    def failing(path: Path, data: bytes, mode_from=None, durable=True, made=None):
         if path.name == "b.py":
             raise PermissionError(13, "Permission denied")
         real(path, data, mode_from=mode_from)
