@@ -85,6 +85,8 @@ def port_source_narrow(
         return port_source(source, path, index, *args)  # small, or its extension imports are the port's own search
     parsed: list = []  # lint's parse of the file, for the cut too
     findings = analyse_source(source, path, index, keep_tree=parsed)  # what lint reports for the whole file
+    if not findings:
+        return port_source(source, path, index, *args, findings=findings)  # nothing to port: no cut to plan
     tree = parsed[0] if parsed else None
     layout = (_first_indent(tree or _parse(source), source), _first_newline(source))
     soft = text_fixable_findings(findings, source, tree, catalogue, target)
