@@ -10,6 +10,7 @@ does and in the same order.
 from __future__ import annotations
 
 import ast
+import bisect
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -87,3 +88,23 @@ def _statements(tree: ast.AST) -> list[ast.stmt]:
         if isinstance(node, ast.stmt):
             out.append(node)
     return out
+
+
+def reaching(tree: ast.AST, lines: list[int]) -> Iterator[ast.AST]:
+    """The nodes of a tree (depth first, the tree itself first) that reach one of `lines` (sorted,
+    1-based; a definition's decorators count), and the nodes without a position on the way: what a
+    text search for those lines can stand for."""
+    stack: list[ast.AST] = [tree] if lines else []
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in child_nodes(node):
+            start = getattr(child, "lineno", None)
+            if start is not None:
+                decorators = getattr(child, "decorator_list", None)
+                if decorators:
+                    start = min(start, decorators[0].lineno)
+                i = bisect.bisect_left(lines, start)
+                if i == len(lines) or lines[i] > (child.end_lineno or start):
+                    continue
+            stack.append(child)

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from porter.source.astwalk import child_nodes, statements, walk
+from porter.source.astwalk import child_nodes, reaching, statements, walk
 from porter.source.rule_index import word_lines
 
 # A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
@@ -158,22 +158,7 @@ class Bindings:
         return self._normalized and name.isascii()
 
     def _binds_on(self, name: str, lines: list[int]) -> bool:
-        stack: list[ast.AST] = [self.tree] if lines else []
-        while stack:
-            node = stack.pop()
-            if name in _bound_names(node):
-                return True
-            for child in child_nodes(node):
-                start = getattr(child, "lineno", None)
-                if start is not None:
-                    decorators = getattr(child, "decorator_list", None)
-                    if decorators:
-                        start = min(start, decorators[0].lineno)
-                    i = bisect.bisect_left(lines, start)
-                    if i == len(lines) or lines[i] > (child.end_lineno or start):
-                        continue
-                stack.append(child)
-        return False
+        return any(name in _bound_names(node) for node in reaching(self.tree, lines))
 
 
 def _bound_names(node: ast.AST) -> tuple[str, ...] | list[str]:

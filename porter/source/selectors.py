@@ -11,10 +11,9 @@ name keeps its strings: a Neuron tensor then takes the reference path, as a CPU 
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 
-from porter.source.astwalk import child_nodes
+from porter.source.astwalk import child_nodes, reaching
 from porter.source.predicates import string_value
 
 # Names of implementations that are not a device's: a name compared with one of these (besides
@@ -54,9 +53,7 @@ def _seeded(tree: ast.AST, lines: list[int]) -> bool:
     given one as a parameter's default? Such a string stands on one of `lines` (its quoted text), so
     only the nodes reaching those lines are walked: most files that quote a word (`"torch"` in a
     message) bind no name to it, and their whole tree need not be walked."""
-    stack: list[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
+    for node in reaching(tree, lines):
         if isinstance(node, ast.Compare):
             subject, strings = _compared(node)
             if subject is not None and _key(subject, node) is not None \
@@ -72,16 +69,6 @@ def _seeded(tree: ast.AST, lines: list[int]) -> bool:
             if any(names_an_implementation(string_value(s) or "")
                    for d in [*args.defaults, *args.kw_defaults] if d is not None for s in _values(d)):
                 return True
-        for child in child_nodes(node):
-            start = getattr(child, "lineno", None)
-            if start is not None:
-                decorators = getattr(child, "decorator_list", None)
-                if decorators:
-                    start = min(start, decorators[0].lineno)
-                i = bisect.bisect_left(lines, start)
-                if i == len(lines) or lines[i] > (child.end_lineno or start):
-                    continue
-            stack.append(child)
     return False
 
 
