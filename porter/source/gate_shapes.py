@@ -4,12 +4,11 @@ launches, another backend's check, a test's bound name, the swapped imports."""
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 import unicodedata
 from collections.abc import Iterable
 
-from porter.source.astwalk import child_nodes, reaching, statements, walk
+from porter.source.astwalk import reaching, statements, walk
 from porter.source.rule_index import word_lines
 
 # A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
@@ -58,23 +57,8 @@ def launch_calls(tree: ast.Module, source: str) -> list[ast.Call]:
         line += source.count("\n", last, match.start())
         last = match.start()
         marks.append(line)
-    launches: list[ast.Call] = []
-    stack: list[ast.AST] = [tree] if marks else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
-            launches.append(node)
-        for child in child_nodes(node):
-            start = getattr(child, "lineno", None)
-            if start is not None:
-                decorators = getattr(child, "decorator_list", None)
-                if decorators:
-                    start = min(start, decorators[0].lineno)
-                i = bisect.bisect_left(marks, start)
-                if i == len(marks) or marks[i] > (child.end_lineno or start):
-                    continue
-            stack.append(child)
-    return launches
+    return [node for node in reaching(tree, marks)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript)]
 
 
 # Packages whose kernels are launched as `kernel[grid](...)` (Triton) or `kernel[blocks, threads](...)`
