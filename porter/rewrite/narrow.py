@@ -40,6 +40,7 @@ from porter.rewrite.cut_reads import imports_read_apart, reads_by_unit
 from porter.rewrite.file_port import FilePort, port_source
 from porter.rewrite.line_port import LinePorts, lines_apart
 from porter.rewrite.settle import RESOLVED
+from porter.rewrite.shape_facts import CutFile
 from porter.rewrite.text_fixes import apply_text_fixes, text_fix_changes, text_fixable_findings
 from porter.rewrite.transforms import FileContext
 from porter.source.astwalk import child_nodes
@@ -135,6 +136,8 @@ def port_source_narrow(
     if ported is None:
         return port_source(source, path, index, *args, findings=findings)
     result = FilePort(path, source, ported, changes=port.changes, error=port.error, encoding=port.encoding)
+    result.cut = CutFile(port.ported, skeleton, line_map, originals, tree, lines, _PLACEHOLDER,
+                         {line: lined.text[line] for line in applied})
     _map_lines(result, line_map)
     if fixed_as_text:  # their entries where the whole-file port has them: in the findings' order
         order = {(f.rule_id, f.line, f.col): i for i, f in reversed(list(enumerate(findings)))}

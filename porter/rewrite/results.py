@@ -36,6 +36,9 @@ class FilePort:
     # Where the helpers porter added are, for sharing them over a package (shared_helpers.HelperShape);
     # False: nothing to share; None: not worked out yet (sharing does it).
     helper_shape: object | None = None
+    # A port the narrow port cut: how it spliced the file (shape_facts.CutFile), so that the helper
+    # shape needs no parse of the whole ported text. Not kept past the shape (it holds lint's tree).
+    cut: object | None = field(default=None, repr=False, compare=False)
 
     @property
     def changed(self) -> bool:

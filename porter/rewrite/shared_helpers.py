@@ -23,7 +23,6 @@ import libcst as cst
 
 from porter.rewrite.helpers import (
     DEVICE_HELPER,
-    EXTRA_HELPERS,
     MISSING_HELPER,
     device_helper_source,
     extra_helper_source,
@@ -33,13 +32,11 @@ from porter.rewrite.imports import drop_unused_imports
 from porter.rewrite.parsing import parse_statement
 from porter.rewrite.placement import importing_torch_itself
 from porter.rewrite.scopes import needs_module_import
-from porter.source.astwalk import statements
+from porter.rewrite.shape_facts import ORDER, CutFile, facts_of_tree
 
 MODULE_NAME = "_porter_helpers"
 # The module's docstring opens with this: porter recognises its own module on later ports.
 SIGNATURE = "Helpers porter added for this package's ported code"
-ORDER = (DEVICE_HELPER, *EXTRA_HELPERS, MISSING_HELPER)
-ADDED_BY_PORTER = "Added by porter."
 _TORCH_WORD = re.compile(r"\btorch\.")
 _LAZY_TORCH_NOTE = "imported when called: importing this module does not import torch"
 
@@ -59,17 +56,6 @@ def _package_root(folder: Path) -> Path | None:
     return folder
 
 
-def _helper_defs(tree: ast.Module) -> list[ast.stmt]:
-    """Top-level helpers porter added (recognised by name and their "Added by porter." docstring)."""
-    found = []
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name in ORDER:
-            doc = ast.get_docstring(stmt) or ""
-            if ADDED_BY_PORTER in doc:
-                found.append(stmt)
-    return found
-
-
 @dataclass(frozen=True)
 class HelperShape:
     """What sharing needs of a ported package file: where the helpers porter added are, and how
@@ -85,37 +71,30 @@ class HelperShape:
     added_torch_line: int = 0
 
 
-def helper_shape(path: Path, ported: str, original: str = "") -> HelperShape | None:
+def helper_shape(path: Path, ported: str, original: str = "", cut: CutFile | None = None) -> HelperShape | None:
     """The file's shape, or None when it has no helper to share (or is not in a regular package).
-    `original`: the file before the port."""
+    `original`: the file before the port; `cut`: how the narrow port spliced it, if it did (then the
+    ported text need not be parsed whole, porter.rewrite.shape_facts)."""
     if path.suffix != ".py" or path.stem == MODULE_NAME or not any(name in ported for name in ORDER):
         return None
     root = _package_root(path.parent)
     if root is None:
         return None
-    try:
-        tree = ast.parse(ported)
-    except SyntaxError:
+    facts = cut.facts() if cut is not None else None
+    if facts is None:
+        try:
+            facts = facts_of_tree(ast.parse(ported))
+        except SyntaxError:
+            return None
+    if not facts.defs:
         return None
-    defs = _helper_defs(tree)
-    if not defs:
-        return None
-    own = root.name
-    imports = [n for n in statements(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    spans = tuple((d.name, min([d.lineno, *(x.lineno for x in getattr(d, "decorator_list", []))]), d.end_lineno)
-                  for d in defs)
     return HelperShape(
         root=str(root),
-        defs=spans,
-        relative=any(isinstance(n, ast.ImportFrom) and n.level for n in imports),
-        absolute=any(
-            (isinstance(n, ast.ImportFrom) and not n.level and n.module and n.module.split(".")[0] == own)
-            or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == own for a in n.names))
-            for n in imports),
-        runs_as_script=any(
-            isinstance(s, ast.If) and isinstance(s.test, ast.Compare) and isinstance(s.test.left, ast.Name)
-            and s.test.left.id == "__name__" for s in tree.body),
-        added_torch_line=_added_torch_line(ported, tree, spans, original),
+        defs=facts.defs,
+        relative=facts.relative,
+        absolute=root.name in facts.heads,
+        runs_as_script=facts.runs_as_script,
+        added_torch_line=_added_torch_line(ported, facts.top_imports, facts.defs, original),
     )
 
 
@@ -174,7 +153,8 @@ def _without_unused_torch(text: str, original: str) -> str:
 _PLAIN_TORCH_IMPORT = re.compile(r"^import torch[ \t]*\r?$", re.MULTILINE)
 
 
-def _added_torch_line(ported: str, tree: ast.Module, defs: tuple[tuple[str, int, int], ...], original: str) -> int:
+def _added_torch_line(ported: str, top_imports: tuple[int, ...], defs: tuple[tuple[str, int, int], ...],
+                      original: str) -> int:
     """The line of the `import torch` the port added if it serves the helpers alone, so that it goes
     once they live in the shared module, else 0. It serves the file too if the file's own code reads
     torch from the module's namespace (scopes.needs_module_import): a test that stubs torch in each
@@ -187,9 +167,9 @@ def _added_torch_line(ported: str, tree: ast.Module, defs: tuple[tuple[str, int,
     if needs_module_import(_replace(ported, defs, ""), "torch"):
         return 0
     lines = ported.split("\n")  # as ast counts them (a lone \r aside: then no line matches)
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Import) and _PLAIN_TORCH_IMPORT.match(lines[stmt.lineno - 1]):
-            return stmt.lineno
+    for number in top_imports:  # the top-level `import` statements' lines, in order
+        if _PLAIN_TORCH_IMPORT.match(lines[number - 1]):
+            return number
     return 0
 
 

@@ -111,7 +111,8 @@ def _port_file(path: str) -> FilePort | tuple[str, str]:
         port = FilePort(path, text, text, error=f"internal error: {type(exc).__name__}: {exc}")
     port = _in_encoding(port, source_encoding(data))
     if port.changed and not port.error:  # sharing the helpers needs its shape: worked out here, in parallel
-        port.helper_shape = helper_shape(Path(path), port.ported, port.original) or False
+        port.helper_shape = helper_shape(Path(path), port.ported, port.original, port.cut) or False
+    port.cut = None  # it holds lint's tree: not sent back to the main process
     return port
 
 

@@ -17,6 +17,7 @@ CATALOGUE = load_catalogue(())
 INDEX = RuleIndex.build([r for r in CATALOGUE if r.matchers and r.default])
 CASES = sorted([*(ROOT / "tests" / "fixtures" / "port" / "narrow").glob("*.py"),
                 ROOT / "tests" / "fixtures" / "port" / "train.py",
+                ROOT / "tests" / "fixtures" / "port" / "narrow" / "shape_pkg" / "model.py",
                 *(ROOT / "examples").glob("*/*.py")])
 
 
