@@ -209,7 +209,11 @@ def port_source(
             else "internal error: the ported file would not parse"
         result.error = f"{why} ({exc.msg}, line {exc.lineno})"
         result.changes = []  # nothing of it is written: no site counts as fixed
+        plan.edits.clear()
         return result
     result.ported = code
     _settle_resolved(result, findings, sites, parents, edits, index, path, markers, whole_text, left_to_do)
+    # The edits call the plan back (`mark`): a cycle that would keep the libcst trees for the
+    # collector to find (it then walks all of them); emptied, they are freed on return.
+    plan.edits.clear()
     return result

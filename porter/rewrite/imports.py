@@ -98,6 +98,7 @@ def _import_bindings(tree: ast.Module) -> tuple[list[_Binding], dict[tuple[str, 
                     visit(holder.body, path, function, declared)
 
     visit(tree.body, (), (), set())
+    visit = None  # noqa: F841 (the closure refers to itself: a cycle that would keep the trees for the collector)
     return bindings, functions
 
 

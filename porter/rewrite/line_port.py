@@ -309,34 +309,37 @@ def _port(groups: list[list[_Line]], catalogue: Catalogue, target: str, unsafe_f
     ctx = FileContext(torch_alias=alias)
     report = FilePort("", code, code)
     plan = SitePlan(catalogue, target, unsafe_fixes, line_length, positions, parents, sites, ctx, report)
-    for f in moved:
-        plan.add(f)
-    if plan.guards or plan.builds or plan.swaps.resolve(plan.mark):
-        return None
-    ported = generate(module.visit(_Rewriter(plan.edits, plan.markers, {}, {}, {}, parents)), positions)
-    at_line = {start: i for i, start in enumerate(starts)}
-    changes: list[list[Change]] = [[] for _ in groups]
-    where = {(f.rule_id, f.line, f.col): f for f in moved}
-    inside: list[set[str]] = [set() for _ in groups]
-    for change in report.changes:
-        i = at_line[change.line]
-        changes[i].append(change)
-        if change.action in _LEFT_TO_DO:
-            finding = where.get((change.rule_id, change.line, change.col))
-            site = sites.locate(finding) if finding is not None else None
-            if _inside_edit(site, parents, plan.edits):
-                inside[i].add(change.rule_id)
-    pieces = ported.split(layout[1], 2)[2].split(_GROUP_END + layout[1])  # after the first block
-    if len(pieces) != len(groups) + 1 or pieces[-1]:
-        return None
-    texts = []
-    for text, wrap, group in zip(pieces, wrapped, groups, strict=False):
-        if wrap:
-            text = text.split(layout[1], 1)[1] if layout[1] in text else ""
-        if group[0].header:
-            text = text[: text.rstrip("\r\n").rfind("\n") + 1]
-        texts.append(text)
-    return texts, changes, inside, ctx
+    try:
+        for f in moved:
+            plan.add(f)
+        if plan.guards or plan.builds or plan.swaps.resolve(plan.mark):
+            return None
+        ported = generate(module.visit(_Rewriter(plan.edits, plan.markers, {}, {}, {}, parents)), positions)
+        at_line = {start: i for i, start in enumerate(starts)}
+        changes: list[list[Change]] = [[] for _ in groups]
+        where = {(f.rule_id, f.line, f.col): f for f in moved}
+        inside: list[set[str]] = [set() for _ in groups]
+        for change in report.changes:
+            i = at_line[change.line]
+            changes[i].append(change)
+            if change.action in _LEFT_TO_DO:
+                finding = where.get((change.rule_id, change.line, change.col))
+                site = sites.locate(finding) if finding is not None else None
+                if _inside_edit(site, parents, plan.edits):
+                    inside[i].add(change.rule_id)
+        pieces = ported.split(layout[1], 2)[2].split(_GROUP_END + layout[1])  # after the first block
+        if len(pieces) != len(groups) + 1 or pieces[-1]:
+            return None
+        texts = []
+        for text, wrap, group in zip(pieces, wrapped, groups, strict=False):
+            if wrap:
+                text = text.split(layout[1], 1)[1] if layout[1] in text else ""
+            if group[0].header:
+                text = text[: text.rstrip("\r\n").rfind("\n") + 1]
+            texts.append(text)
+        return texts, changes, inside, ctx
+    finally:  # its edits call it back (`mark`): a cycle that would keep the trees for the collector
+        plan.edits.clear()
 
 
 def _probe(lines: list[_Line], texts: list[str], changes: list[list[Change]], tree: ast.Module,
