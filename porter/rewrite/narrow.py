@@ -47,6 +47,7 @@ from porter.source.astwalk import child_nodes
 from porter.source.catalogue import Catalogue
 from porter.source.engine import RuleIndex, analyse_source, gc_paused
 from porter.source.findings import Finding
+from porter.source.rule_index import hit_lines
 
 # Below this size a whole-file port is cheap; above this share of kept lines the cut saves little.
 MIN_BYTES = 2 * 1024
@@ -214,7 +215,7 @@ def _plan(source: str, findings: list[Finding], tree: ast.Module | None = None, 
                for line in range(f.line, f.end_line + 1)}
     # A lazy `import torch` (in a function, under an if) is kept like a site: whether the file imports
     # torch anywhere decides how a helper gets it (placement._torch_anywhere).
-    hit_set.update(_torch_import_lines(source))
+    hit_set.update(hit_lines(source, _IMPORTS_TORCH))
     tree = tree if tree is not None else _parse(source)
     if tree is None:
         return None
@@ -297,15 +298,6 @@ def _placeholder(number: int, form: str, names: list[str]) -> str:
     at = "@" if kind == "deco" else ""
     return f"{at}__porter_keep_{number}__" + {"stmt": " = ", "elt": "", "entry": ": ", "kw": "=", "deco": ""}[kind] \
         + listed + form[len(kind):]
-
-
-def _torch_import_lines(source: str) -> list[int]:
-    found, line, at = [], 1, 0
-    for match in _IMPORTS_TORCH.finditer(source):
-        line += source.count("\n", at, match.start())
-        at = match.start()
-        found.append(line)
-    return found
 
 
 def _with_trailing_comments(cut: _Cut, lines: list[str]) -> _Cut:

@@ -78,8 +78,8 @@ class CutFile:
         """The ported file's facts, or None when they must come from parsing it whole: an unusual
         line break, a unit whose text is not its lines as fixed, a fact on a line fixed, a skeleton
         that does not parse alone."""
-        if self.tree is None or _OTHER_BREAKS.search(self.ported) \
-                or any(_OTHER_BREAKS.search(line) for line in self.lines):
+        # (the file's own lines break only at \n or \r\n: narrow cuts no other file)
+        if self.tree is None or _OTHER_BREAKS.search(self.ported):
             return None
         units = self._units()
         if units is None:

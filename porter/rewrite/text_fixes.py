@@ -19,6 +19,7 @@ from porter.rewrite.results import Change
 from porter.source.astwalk import statements
 from porter.source.catalogue import Catalogue
 from porter.source.findings import Finding
+from porter.source.rule_index import hit_lines
 
 _OLD, _NEW = "cuda()", f"to({DEVICE_HELPER}())"
 
@@ -93,16 +94,6 @@ def text_fix_changes(found: list[Finding], catalogue: Catalogue, target: str) ->
     return [Change(f.rule_id, f.line, f.col, "fixed", results[f.rule_id], f.matched) for f in found]
 
 
-def _spelling_lines(source: str) -> set[int]:
-    """The numbers of the lines that may spell a lambda, an f-string or `device`, in one pass."""
-    found, line, at = set(), 1, 0
-    for match in _MAY_TAKE_OTHER_TEXT.finditer(source):
-        line += source.count("\n", at, match.start())
-        at = match.start()
-        found.add(line)
-    return found
-
-
 def text_fixable_findings(findings: list[Finding], source: str, tree: ast.Module | None, catalogue: Catalogue,
                   target: str) -> list[Finding]:
     """The findings fixed as text if the cut leaves their statement out (porter.rewrite.text_fixes)."""
@@ -123,7 +114,8 @@ def text_fixable_findings(findings: list[Finding], source: str, tree: ast.Module
         for line in range(stmt.lineno, end + 1):
             if line in site_lines:
                 innermost[line] = stmt
-    spelled = _spelling_lines(source) if "\r" not in source else None
+    # the lines that may spell a lambda, an f-string or `device`, in one pass
+    spelled = set(hit_lines(source, _MAY_TAKE_OTHER_TEXT)) if "\r" not in source else None
     return [findings[i] for i in sorted(candidates)
             if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line], lines,
                                                                             spelled)]

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from porter.source.astwalk import reaching, statements, walk
-from porter.source.rule_index import word_lines
+from porter.source.rule_index import hit_lines, word_lines
 
 # A kernel launch `k[grid](...)`: between the subscript's `]` and the call's `(` only spaces, closing
 # parentheses, line continuations and comments can stand. A text without this holds no launch.
@@ -51,12 +51,7 @@ def launch_calls(tree: ast.Module, source: str) -> list[ast.Call]:
     """The calls `k[grid](...)` in the tree, the candidate kernel launches. A launch holds its `]...(`
     text, so only the nodes whose lines (decorators included) reach a line where that text starts can
     hold one: the walk goes down those alone."""
-    marks: list[int] = []
-    line, last = 1, 0
-    for match in LAUNCH_TEXT.finditer(source):
-        line += source.count("\n", last, match.start())
-        last = match.start()
-        marks.append(line)
+    marks = hit_lines(source, LAUNCH_TEXT)
     return [node for node in reaching(tree, marks)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript)]
 
