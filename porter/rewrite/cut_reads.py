@@ -38,6 +38,11 @@ def imports_read_apart(tree: ast.Module, apart: dict[int, str], lines: list[str]
             for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
 
 
+# The statements other than definitions that open blocks (a simple statement holds no import).
+_BLOCK_STATEMENTS = tuple(getattr(ast, name) for name in ("If", "For", "AsyncFor", "While", "With", "AsyncWith",
+                                                          "Try", "TryStar", "Match") if hasattr(ast, name))
+
+
 class _Holder:
     """A function with imports of its own (not its nested definitions'): the check for imports the
     port left unused counts such an import's reads in that function alone (porter.rewrite.imports),
@@ -65,7 +70,7 @@ def _holders(tree: ast.Module) -> list[_Holder]:
                     for alias in stmt.names:
                         bound = alias.asname or alias.name
                         names.update((bound, bound.split(".")[0]))
-            else:
+            elif isinstance(stmt, _BLOCK_STATEMENTS):
                 for field in ("body", "orelse", "finalbody"):
                     visit(getattr(stmt, field, None) or [], names)
                 for holder in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):

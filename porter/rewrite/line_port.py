@@ -22,7 +22,7 @@ import ast
 import re
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import accumulate
 
 import libcst as cst
@@ -48,6 +48,7 @@ LOCAL_TRANSFORMS = frozenset({"device", "device-type", "autocast", "rename", "re
 _HEADERS = {ast.If: "if", ast.While: "while", ast.For: "for", ast.AsyncFor: "async", ast.With: "with",
             ast.AsyncWith: "async"}
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try, ast.Match, *_HEADERS)
+_HEADER_CLASSES = tuple(_HEADERS)
 _MARKED = re.compile(r"#\s*porter:")
 _HEADER_END = re.compile(r"[ \t)]*:[ \t]*(#.*)?\r?\n")
 _LEFT_TO_DO = ("unsafe-skipped", "marked")
@@ -91,13 +92,14 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
             by_line.setdefault(f.line, []).append(f)
     candidates: dict[tuple, list[_Line]] = {}
     local: dict[tuple[str, bool], bool] = {}  # _local's answers, by rule and whether the site is manual
+    guard_of: dict[str, str | None] = {}  # _guards' answers, by rule
     covered: bytearray | None = None
     alias = torch_name(tree) or "torch"
     for stmt in statements(tree):
         if stmt.lineno not in by_line or stmt.lineno in skip:
             continue
         line = _candidate(stmt, lines, by_line[stmt.lineno], catalogue, target, unsafe_fixes, local)
-        guards = _guards(line.findings, catalogue, target) if line is not None else ()
+        guards = _guards(line.findings, catalogue, target, guard_of) if line is not None else ()
         if guards:
             # its guard may be said by an `if` around it (porter.rewrite.guard_tests): then the line is
             # ported under that guard's `if`, so the port sees it there
@@ -190,7 +192,7 @@ def _candidate(stmt: ast.stmt, lines: list[str], found: list[Finding], catalogue
         return None
     if isinstance(stmt, (ast.Import, ast.ImportFrom)) or getattr(stmt, "decorator_list", None):
         return None
-    header = isinstance(stmt, tuple(_HEADERS))
+    header = isinstance(stmt, _HEADER_CLASSES)
     if header:
         if not _one_line_header(stmt, text):
             return None
@@ -212,14 +214,19 @@ def _candidate(stmt: ast.stmt, lines: list[str], found: list[Finding], catalogue
     return _Line(stmt.lineno, text, header, found)
 
 
-def _guards(found: list[Finding], catalogue: Catalogue, target: str) -> tuple[str, ...]:
-    """The guards (templates) of the guarded calls the line's fixes write."""
+def _guards(found: list[Finding], catalogue: Catalogue, target: str,
+            guard_of: dict[str, str | None]) -> tuple[str, ...]:
+    """The guards (templates) of the guarded calls the line's fixes write. `guard_of`: each rule's
+    guard (None: its fix is no guarded call), filled in as rules are met."""
     guards: set[str] = set()
     for f in found:
-        rule = catalogue.get(f.rule_id)
-        fix = rule.fix_for(target) if rule is not None else None
-        if fix is not None and fix.transform == "guarded-call":
-            guards.add(fix.guard)
+        if f.rule_id not in guard_of:
+            rule = catalogue.get(f.rule_id)
+            fix = rule.fix_for(target) if rule is not None else None
+            guard_of[f.rule_id] = fix.guard if fix is not None and fix.transform == "guarded-call" else None
+        guard = guard_of[f.rule_id]
+        if guard is not None:
+            guards.add(guard)
     return tuple(sorted(guards))
 
 
@@ -293,7 +300,7 @@ def _port(groups: list[list[_Line]], catalogue: Catalogue, target: str, unsafe_f
         line = number + wrap
         starts.append(line)
         wrapped.append(wrap)
-        moved += [replace(f, line=line, end_line=line) for f in group[0].findings]
+        moved += [f.at_lines(line, line) for f in group[0].findings]
         parts.append(block + _GROUP_END + layout[1])  # each line's text is cut out at its end marker
         number += block.count("\n") + 1
     code = "".join(parts)

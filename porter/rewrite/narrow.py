@@ -34,7 +34,6 @@ import ast
 import re
 import warnings
 from collections import Counter
-from dataclasses import replace
 
 from porter.rewrite.cut_reads import imports_read_apart, reads_by_unit
 from porter.rewrite.file_port import FilePort, port_source
@@ -107,7 +106,7 @@ def port_source_narrow(
     for number, line in enumerate(line_map, start=1):
         to_skeleton.setdefault(line, number)
     done = {id(f) for f in fixed_as_text}
-    moved = [replace(f, line=to_skeleton[f.line], end_line=to_skeleton[f.end_line]) for f in findings
+    moved = [f.at_lines(to_skeleton[f.line], to_skeleton[f.end_line]) for f in findings
              if id(f) not in done]
     seed = FileContext()
     if any(f.line not in applied for f in fixed_as_text):  # `.cuda()` fixed as text calls the helper
@@ -343,9 +342,11 @@ def _drops(body: list[ast.stmt], hits: set[int], lines: list[str], starts: set[i
             continue  # a docstring
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             continue  # imports the port may guard, reorder or drop
-        if _exports(stmt) or getattr(stmt, "name", "").lower().startswith("_porter"):
+        name = getattr(stmt, "name", None)  # a definition's (a `type` alias's is a node)
+        if _exports(stmt) or type(name) is str and name.lower().startswith("_porter"):
             continue  # `__all__`, and helpers an earlier port added, are read by the port
-        if not any(line in hits for line in range(start, end + 1)) and not _imports_at_load(stmt):
+        held = start in hits if start == end else any(line in hits for line in range(start, end + 1))
+        if not held and not _imports_at_load(stmt):
             first = min([stmt, *decorators], key=lambda n: n.lineno) if decorators else stmt
             # not `if x: return y` (its body shares the header's line), nor `a = 1; b = 2`
             if _alone(first, stmt, lines, lead=(b"", b"@")) is not None:
@@ -489,8 +490,19 @@ def _imports_at_load(node: ast.AST) -> bool:
 
 def _exports(stmt: ast.stmt) -> bool:
     """Does the statement set `__all__`, which the port reads to keep re-exported imports?"""
-    targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
-    return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+    cls = type(stmt)
+    if cls in _WITH_TARGETS:
+        targets = stmt.targets
+    elif cls in _WITH_TARGET:
+        targets = (stmt.target,)
+    else:
+        return False
+    return any(type(t) is ast.Name and t.id == "__all__" for t in targets)
+
+
+# The statements that bind (or delete) names: by a list of targets, by one.
+_WITH_TARGETS = frozenset({ast.Assign, ast.Delete})
+_WITH_TARGET = frozenset({ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor})
 
 
 def _splice(ported: str, originals: dict[int, str]) -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-from collections.abc import Iterator
 from dataclasses import replace
 
 from porter.source.astwalk import node_fields
@@ -73,6 +72,7 @@ class Analysis(Matchers):
         self.strings: list[tuple[ast.AST, Scope]] = []
         self.broken_rules: set[str] = set()
         self._lines: list[str] | None = None
+        self._ascii = source.isascii()
         # The ast node of each finding (by its index in `findings`), for the device-test check.
         self.nodes: dict[int, ast.AST] = {}
         self.tree: ast.Module | None = None
@@ -98,6 +98,8 @@ class Analysis(Matchers):
         return self._lines
 
     def _char_col(self, line: int, byte_col: int) -> int:
+        if self._ascii:
+            return byte_col + 1  # bytes are characters
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         if text.isascii():
             return byte_col + 1
@@ -138,24 +140,50 @@ class Analysis(Matchers):
             if isinstance(sub, (ast.Constant, ast.JoinedStr, ast.Name, ast.Attribute)):
                 self.claimed.add(id(sub))
 
-    # -- the walk ---------------------------------------------------------------------------
+    # -- the walk and dispatch ------------------------------------------------------------------
 
-    def walk(self, tree: ast.Module, hits: list[int]) -> Iterator[tuple[ast.AST, Scope]]:
-        """The nodes overlapping a hit line (and the nodes without a position, which may hold
-        some: `case` blocks, arguments) that `run` dispatches on, each with its scope, parents
-        recorded for all. Operator and context leaves (`Load()`, `Add()`) are not visited."""
+    def run(self, tree: ast.Module, hits: list[int]) -> None:
+        """Walks the nodes overlapping a hit line (and the nodes without a position, which may hold
+        some: `case` blocks, arguments), each with its scope, parents recorded for all, and hands
+        each to its matcher as it is reached (before its children are walked). Operator and
+        context leaves (`Load()`, `Add()`) are not visited. Then strings, gates and markers."""
+        self.tree = tree
         module_scope = Scope(tree, None, walrus_lines=token_lines(self.source, (":=",)))
         self._mark_docstring(tree)
         parents = self.parents
         bisect_left, n_hits, AST = bisect.bisect_left, len(hits), ast.AST
-        stack: list[tuple[ast.AST, Scope]] = [(tree, module_scope)]
+        Call, Attribute, Name, Constant = ast.Call, ast.Attribute, ast.Name, ast.Constant
+        strings, in_fstring = self.strings, self.in_fstring
+        # each node with its scope and whether it lies on one line with its parent, as walked nodes
+        # on one line overlap a hit line and so do all their parts (see below)
+        stack: list[tuple[ast.AST, Scope, bool]] = [(tree, module_scope, False)]
         while stack:
-            node, scope = stack.pop()
+            node, scope, inside = stack.pop()
             cls = type(node)
-            if cls is ast.FunctionDef and node.name.startswith(PORTER_HELPER_PREFIX):
-                continue  # a helper porter added (`_porter_device`, `_porter_save`): handled code
-            if cls in _DISPATCHED:  # most nodes are only passed through: `run` does nothing with them
-                yield node, scope
+            # the dispatch, most frequent kinds first; most nodes are only passed through
+            if cls is Call:
+                self._call(node, scope)
+            elif cls is Attribute or cls is Name:
+                parent = parents.get(id(node))
+                if not (type(parent) is Attribute and parent.value is node):
+                    self._chain(node, parent, scope)
+            elif cls is Constant:
+                if type(node.value) is str:
+                    strings.append((node, scope))
+            elif cls in _DISPATCHED:
+                if cls is ast.FunctionDef or cls is ast.AsyncFunctionDef:
+                    if node.name.startswith(PORTER_HELPER_PREFIX):
+                        continue  # a helper porter added (`_porter_device`, `_porter_save`): handled code
+                    if node.decorator_list:
+                        self._triton_kernel(node, scope)
+                elif cls is ast.Compare:
+                    self._compare(node, scope)
+                elif cls is ast.Import or cls is ast.ImportFrom:
+                    self._import(node)
+                elif cls is ast.JoinedStr:
+                    for value in node.values:
+                        in_fstring.add(id(value))
+                    strings.append((node, scope))
             inner = scope
             if cls in _SCOPE_CLASSES:
                 inner = Scope(node, scope)
@@ -163,10 +191,13 @@ class Analysis(Matchers):
                     self._mark_docstring(node)
             # A node on one line that was walked overlaps a hit line, and so do its children, all on
             # that line (not a decorated definition's decorators, nor an f-string's parts)
-            line = getattr(node, "lineno", None)
-            inside = line is not None and line == getattr(node, "end_lineno", None) \
-                and cls not in _PARTS_ELSEWHERE and not getattr(node, "decorator_list", None)
-            for field_name, is_inner in _walk_fields(cls):
+            if cls in _PARTS_ELSEWHERE:
+                inside = False
+            elif not inside:
+                line = getattr(node, "lineno", None)
+                inside = line is not None and line == getattr(node, "end_lineno", None) \
+                    and not getattr(node, "decorator_list", None)
+            for field_name, is_inner in _WALK_FIELDS.get(cls) or _walk_fields(cls):
                 value = getattr(node, field_name, None)
                 if value is None:
                     continue
@@ -184,7 +215,8 @@ class Analysis(Matchers):
                         if i == n_hits or hits[i] > (child.end_lineno or start):
                             continue
                     parents[id(child)] = node
-                    stack.append((child, child_scope))
+                    stack.append((child, child_scope, inside))
+        self._after_walk(tree)
 
     def _mark_docstring(self, node: ast.AST) -> None:
         body = getattr(node, "body", None)
@@ -192,29 +224,7 @@ class Analysis(Matchers):
             if string_value(body[0].value) is not None:
                 self.docstrings.add(id(body[0].value))
 
-    # -- dispatch ---------------------------------------------------------------------------
-
-    def run(self, tree: ast.Module, hits: list[int]) -> None:
-        self.tree = tree
-        for node, scope in self.walk(tree, hits):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
-                self._triton_kernel(node, scope)
-            if isinstance(node, ast.Call):
-                self._call(node, scope)
-            elif isinstance(node, (ast.Attribute, ast.Name)):
-                parent = self.parents.get(id(node))
-                if not (isinstance(parent, ast.Attribute) and parent.value is node):
-                    self._chain(node, parent, scope)
-            elif isinstance(node, ast.Compare):
-                self._compare(node, scope)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                self._import(node)
-            elif isinstance(node, ast.JoinedStr):
-                for value in node.values:
-                    self.in_fstring.add(id(value))
-                self.strings.append((node, scope))
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                self.strings.append((node, scope))
+    def _after_walk(self, tree: ast.Module) -> None:
         # Strings last: a literal that a more specific rule reported is not reported again.
         for node, scope in self.strings:
             self._string(node, scope)

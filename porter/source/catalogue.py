@@ -155,9 +155,10 @@ class Rule:
         """The rule's name patterns that are plain names, not globs."""
         return tuple(n for m in self.matchers for n in m.names if not any(c in n for c in "*?["))
 
-    @property
+    @cached_property
     def removes_statement(self) -> bool:
-        """Does some target's fix delete the statement the construct is in?"""
+        """Does some target's fix delete the statement the construct is in? (Asked per finding; the
+        fixes of a loaded rule do not change.)"""
         return any(f.transform == "remove" for f in self.fixes.values())
 
     def fix_for(self, target: str) -> Fix:

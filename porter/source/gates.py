@@ -387,14 +387,19 @@ class GateCheck:
 
     def apply(self) -> list[Finding | None]:
         """The findings, gated; None where a finding is dropped (the caller renumbers its nodes)."""
+        # What each rule is, worked out once per rule, not once per finding (a dense file has tens
+        # of thousands): (rule, a CPU test?, a device test, its fix moves a value to the device?)
+        kinds = {rule_id: (rule, any(m.value == "cpu-device" for m in rule.matchers), rule.device_test,
+                           any(fix.transform == "device" for fix in rule.fixes.values()))
+                 for rule_id, rule in self.rules.items()}
+        unknown = (None, False, False, False)
         # First the device tests: the ones that keep their CUDA meaning decide code that runs only on
         # CUDA, where the findings below keep their CUDA code too.
         kept: dict[int, str] = {}
         for i, finding in enumerate(self.findings):
-            rule = self.rules.get(finding.rule_id)
+            _, cpu_test, device_test, _ = kinds.get(finding.rule_id, unknown)
             node = self.nodes.get(i)
-            if rule is not None and rule.device_test and node is not None and not finding.manual \
-                    and not any(m.value == "cpu-device" for m in rule.matchers):
+            if device_test and node is not None and not finding.manual and not cpu_test:
                 why = self.reason(node)
                 if why:
                     kept[i] = why
@@ -406,21 +411,20 @@ class GateCheck:
         regions = self._cuda_only_regions(kept | unchanged)
         out: list[Finding | None] = []
         for i, finding in enumerate(self.findings):
-            rule = self.rules.get(finding.rule_id)
+            rule, cpu_test, device_test, device_fix = kinds.get(finding.rule_id, unknown)
             node = self.nodes.get(i)
-            if rule is not None and node is not None and any(m.value == "cpu-device" for m in rule.matchers):
+            if rule is not None and node is not None and cpu_test:
                 if not self._cpu_test_before_cuda_code(node):
                     out.append(None)  # `device.type == "cpu"` choosing nothing CUDA-only: not reported
                     continue
             elif i in kept:
                 finding = Finding(**{**finding.to_dict(), "manual": kept[i]})
             elif rule is not None and node is not None and not finding.manual and rule.category != "kernels" \
-                    and (why := self._in_cuda_only_region(finding, regions)):
+                    and regions and (why := self._in_cuda_only_region(finding, regions)):
                 finding = Finding(**{**finding.to_dict(), "manual": why})
-            elif rule is not None and rule.device_test:
+            elif device_test:
                 pass  # a device test no CUDA-only code needs: rewritten as the rule says
-            elif rule is not None and node is not None and not finding.manual \
-                    and any(fix.transform == "device" for fix in rule.fixes.values()):
+            elif device_fix and node is not None and not finding.manual:
                 why = self._kept_call_argument(node)
                 if why:
                     finding = Finding(**{**finding.to_dict(), "manual": why})

@@ -170,33 +170,38 @@ class Matchers:
 
     def _call(self, node: ast.Call, scope: Scope) -> None:
         func = node.func
-        if isinstance(func, ast.Attribute):
-            # Point at `.cuda()`, not at the start of a long receiver expression.
-            attr_start = (func.end_lineno, func.end_col_offset - len(func.attr))
-            for rule, m in self.index.methods.get(func.attr, ()):
-                if m.receiver_regex is not None and not m.receiver_regex.search(last_name(func.value)):
-                    continue
-                if not self._is_namespace(func.value, scope):
-                    self._guard(rule, self.report, rule, node, func.attr, attr_start)
-            if func.attr == "startswith" and node.args:
-                for rule, m in self.index.compares:
+        index = self.index
+        attr = func.attr if type(func) is ast.Attribute else None
+        if attr is not None:
+            methods = index.methods.get(attr)
+            if methods:
+                # Point at `.cuda()`, not at the start of a long receiver expression.
+                attr_start = (func.end_lineno, func.end_col_offset - len(attr))
+                for rule, m in methods:
+                    if m.receiver_regex is not None and not m.receiver_regex.search(last_name(func.value)):
+                        continue
+                    if not self._is_namespace(func.value, scope):
+                        self._guard(rule, self.report, rule, node, attr, attr_start)
+            if attr == "startswith" and node.args:
+                for rule, m in index.compares:
                     self._guard(rule, self._compare_operand, rule, m, node, node.args[0], scope)
-        calls = self.index.calls
+        calls = index.calls
         if calls:
             # The call matchers this call is for: by callee name, or by method on a value (not a namespace).
             hits: set[int] = set()
-            if isinstance(func, ast.Attribute):
-                by_method = self.index.method_calls(func.attr)
+            if attr is not None:
+                by_method = index.method_calls(attr)
                 if by_method and not self._is_namespace(func.value, scope):
                     hits.update(by_method)
             for q in self._qualified(func, scope):
-                hits |= self.index.callee_matches(q)
-            for i in sorted(hits):  # in catalogue order, as one matcher may claim what a later one sees
+                hits |= index.callee_matches(q)
+            for i in sorted(hits) if hits else ():  # in catalogue order, as one matcher may claim what a later one sees
                 rule, m = calls[i]
                 self._guard(rule, self._call_argument, rule, m, node, scope)
-            self._partial_call(node, scope)
+            if node.args:
+                self._partial_call(node, scope)
         for kw in node.keywords:
-            for rule, m in self.index.keywords.get(kw.arg, ()):
+            for rule, m in index.keywords.get(kw.arg, ()):
                 self._guard(rule, self._keyword, rule, m, node, kw, scope)
 
     def _partial_call(self, node: ast.Call, scope: Scope) -> None:
