@@ -13,7 +13,7 @@ from itertools import accumulate
 
 from porter.source.astwalk import statements, walk
 from porter.source.names import dotted_parts
-from porter.source.rule_index import word_starts
+from porter.source.rule_index import next_word_start
 
 # (first line, last line, the nodes it stands for, its placeholder's form)
 Cut = tuple[int, int, list[ast.AST], str]
@@ -98,7 +98,7 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
         return [[] for _ in cuts], [[] for _ in cuts]
     dotted = tuple(k + "." for k in imported if "." in k)
     wanted: set[str] | None = None  # the names the cuts' lines spell: none other can be listed
-    spelling: set[int] | None = None  # the lines that spell one; None: every cut is walked
+    spelling: set[int] | None = None  # the cuts (by index) whose lines spell one; None: every cut is walked
     # A name is spelled as the tree stores it unless NFKC changes the text (`ﬁ` is stored as `fi`).
     text = "".join(lines)
     if unicodedata.is_normalized("NFKC", text):
@@ -113,7 +113,7 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
     before, after = _Listing(imported, dotted), _Listing(imported, dotted)
     active: list[_Holder] = []  # the functions open where the cut starts (cuts come in order, apart)
     waiting = 0
-    for start, end, nodes, _ in cuts:
+    for number, (start, end, nodes, _) in enumerate(cuts):
         while waiting < len(holders) and holders[waiting].start < start:
             active.append(holders[waiting])
             waiting += 1
@@ -127,7 +127,7 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
         for line in range(start, end + 1):
             for node in ported.get(line, ()):
                 new.add(node)
-        if spelling is None or any(line in spelling for line in range(start, end + 1)):
+        if spelling is None or number in spelling:
             for top in nodes:
                 for node in walk(top):
                     if isinstance(node, (ast.Name, ast.Attribute)):
@@ -141,23 +141,34 @@ def reads_by_unit(tree: ast.Module, cuts: list[Cut], lines: list[str],
 
 
 def _spelled_in_cuts(text: str, lines: list[str], cuts: list[Cut], names: set[str]) -> tuple[set[str], set[int]]:
-    """Which of `names` (each chain's head) the cuts' lines spell as whole words, and on which of
-    those lines: one `str.find` search per name over `text` (the lines joined), not one regex per line."""
+    """Which of `names` (each chain's head) the cuts' lines spell as whole words, and which cuts (by
+    index) spell one: by `str.find` over `text` (the lines joined), not one regex per line. A name
+    found in a cut is looked for again from the next cut on: a dense cut is not searched through."""
+    cut_lines = [(start, end) for start, end, _, _ in cuts]
     if not all(map(_WORD_ONLY.fullmatch, names)):  # a name with a non-word character: `\b` reads it apart
         spelled = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
-        found = {(name, number) for start, end, _, _ in cuts for number in range(start, end + 1)
+        found = {(name, i) for i, (start, end) in enumerate(cut_lines) for number in range(start, end + 1)
                  for name in spelled.findall(lines[number - 1])}
-    else:
-        line_starts = list(accumulate(map(len, lines), initial=0))
-        cut_starts = [cut[0] for cut in cuts]
-        found = set()
-        for name in names:
-            for at in word_starts(text, name):
-                number = bisect_right(line_starts, at)  # lines are numbered from 1
-                i = bisect_right(cut_starts, number) - 1
-                if i >= 0 and number <= cuts[i][1]:
-                    found.add((name, number))
-    return {name for name, _ in found}, {number for _, number in found}
+        return {name for name, _ in found}, {i for _, i in found}
+    line_starts = list(accumulate(map(len, lines), initial=0))  # line n starts at line_starts[n - 1]
+    cut_starts = [start for start, _ in cut_lines]
+    found_names: set[str] = set()
+    found_cuts: set[int] = set()
+    for name in names:
+        at = next_word_start(text, name, 0)
+        while at != -1:
+            number = bisect_right(line_starts, at)  # lines are numbered from 1
+            i = bisect_right(cut_starts, number) - 1
+            if i >= 0 and number <= cut_lines[i][1]:
+                found_names.add(name)
+                found_cuts.add(i)
+                at = line_starts[cut_lines[i][1]]  # on from the line after this cut
+            elif i + 1 < len(cut_lines):
+                at = max(at + 1, line_starts[cut_lines[i + 1][0] - 1])  # on from the next cut
+            else:
+                break
+            at = next_word_start(text, name, at)
+    return found_names, found_cuts
 
 
 class _Reads:

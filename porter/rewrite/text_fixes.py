@@ -19,7 +19,7 @@ from porter.rewrite.results import Change
 from porter.source.astwalk import statements
 from porter.source.catalogue import Catalogue
 from porter.source.findings import Finding
-from porter.source.rule_index import hit_lines
+from porter.source.rule_index import hit_lines, word_lines
 
 _OLD, _NEW = "cuda()", f"to({DEVICE_HELPER}())"
 
@@ -53,13 +53,18 @@ def text_fixable(findings: list[Finding], lines: list[str], catalogue: Catalogue
 _MAY_TAKE_OTHER_TEXT = re.compile(r"(?=[ldrRbBuUfF])(?:\blambda\b|\bdevice\b|(?<![\w'\"])[rRbBuU]?[fF][rRbB]?['\"])")
 
 
+# A quote right after an f-string's prefix (`f"`, `rf'`, `Fb"`): every f-string's first quote, and more.
+_FSTRING_QUOTE = re.compile(r"['\"](?:(?<=[fF].)|(?<=[fF][rRbB].))")
+
+
 def statement_takes_text_fixes(stmt: ast.stmt, lines: list[str], spelled: set[int] | None = None) -> bool:
     """No lambda, f-string or `device(...)` call in it: the libcst fix writes other text there.
     `lines`: the file's, which are read first (most statements spell none of these); `spelled`: the
     numbers of the lines that may spell one, when known."""
-    span = range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)
+    first, last = stmt.lineno, stmt.end_lineno or stmt.lineno
+    span = range(first, last + 1)
     if spelled is not None:
-        if not any(n in spelled for n in span):
+        if (first not in spelled) if first == last else not any(n in spelled for n in span):
             return True
     elif not any(_MAY_TAKE_OTHER_TEXT.search(lines[n - 1]) for n in span):
         return True
@@ -114,8 +119,10 @@ def text_fixable_findings(findings: list[Finding], source: str, tree: ast.Module
         for line in range(stmt.lineno, end + 1):
             if line in site_lines:
                 innermost[line] = stmt
-    # the lines that may spell a lambda, an f-string or `device`, in one pass
-    spelled = set(hit_lines(source, _MAY_TAKE_OTHER_TEXT)) if "\r" not in source else None
+    # the lines that may spell a lambda, an f-string or `device` (a superset: each statement on one is
+    # walked), found by `str.find` and by a search that starts at quotes alone
+    spelled = set(word_lines(source, ("lambda", "device"))).union(hit_lines(source, _FSTRING_QUOTE)) \
+        if "\r" not in source else None
     return [findings[i] for i in sorted(candidates)
             if findings[i].line in innermost and statement_takes_text_fixes(innermost[findings[i].line], lines,
                                                                             spelled)]

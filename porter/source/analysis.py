@@ -12,7 +12,7 @@ from dataclasses import replace
 from porter.source.astwalk import node_fields
 from porter.source.astwalk import walk as walk_nodes
 from porter.source.catalogue import Rule
-from porter.source.findings import INTERNAL_ERROR, Finding
+from porter.source.findings import INTERNAL_ERROR, Finding, new_finding
 from porter.source.gates import GateCheck
 from porter.source.matching import Matchers
 from porter.source.names import SCOPE_NODES, Scope
@@ -42,7 +42,8 @@ _DISPATCHED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Call, ast.At
 _EXPRESSION_SCOPES = frozenset({ast.Lambda, *COMPREHENSIONS})
 # Nodes whose children's positions may lie off their own lines.
 _PARTS_ELSEWHERE = frozenset({ast.JoinedStr, ast.FormattedValue})
-_WALK_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+# (A constant's value is never a node.)
+_WALK_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {ast.Constant: ()}
 
 
 def _walk_fields(cls: type) -> tuple[tuple[str, bool], ...]:
@@ -120,7 +121,7 @@ class Analysis(Matchers):
         message = rule.message.replace("{name}", matched)
         self.nodes[len(self.findings)] = node
         self.findings.append(
-            Finding(
+            new_finding(
                 path=self.path,
                 line=line,
                 col=self._char_col(line, col),

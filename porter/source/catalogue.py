@@ -156,6 +156,11 @@ class Rule:
         return tuple(n for m in self.matchers for n in m.names if not any(c in n for c in "*?["))
 
     @cached_property
+    def transforms(self) -> frozenset[str]:
+        """The transforms of its fixes, over all targets (asked per site; a loaded rule's fixes do not change)."""
+        return frozenset(f.transform for f in self.fixes.values())
+
+    @cached_property
     def removes_statement(self) -> bool:
         """Does some target's fix delete the statement the construct is in? (Asked per finding; the
         fixes of a loaded rule do not change.)"""
@@ -168,6 +173,7 @@ class Rule:
         return target in self.targets
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def pattern_specificity(pattern: str) -> int:
     """How specific a glob is: its count of literal characters. Exact names beat any glob."""
     literal = len(pattern.replace("*", "").replace("?", ""))

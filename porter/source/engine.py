@@ -40,6 +40,12 @@ def _overlapping(nodes: list[ast.AST], hits: list[int]) -> Iterator[ast.AST]:
             yield node
 
 
+_BLOCK_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+# The node classes with a block of statements (or of handlers, or of cases) in one of those fields.
+_HOLDS_BLOCKS = frozenset(cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.AST)
+                          and set(getattr(cls, "_fields", ())) & set(_BLOCK_FIELDS))
+
+
 def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -> set[str]:
     """Names bound by imports on token lines that do not spell a token themselves.
 
@@ -50,13 +56,16 @@ def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -
     stack = list(_overlapping(tree.body, hits))
     while stack:
         node = stack.pop()
+        cls = type(node)
+        if cls not in _HOLDS_BLOCKS and cls is not ast.Import and cls is not ast.ImportFrom:
+            continue  # a simple statement other than an import (most of them)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".", 1)[0]
                 if bound != "*" and not any(t in bound for t in tokens):
                     aliases.add(bound)
             continue
-        for name in ("body", "orelse", "handlers", "finalbody", "cases"):
+        for name in _BLOCK_FIELDS:
             block = getattr(node, name, None)
             if block:
                 stack.extend(_overlapping(block, hits))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 
 # The engine's own findings: a file it could not parse, a rule that raised on it.
 SYNTAX_ERROR = "NRN001"
@@ -62,3 +62,13 @@ class Finding:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(Finding))
+_DEFAULTS = {f.name: f.default for f in fields(Finding) if f.default is not MISSING}
+
+
+def new_finding(**values) -> Finding:
+    """`Finding(**values)` without the frozen dataclass's field-by-field `object.__setattr__`: the
+    engine makes one per site, tens of thousands in a dense file. Every field without a default
+    must be given (as the constructor would insist)."""
+    finding = object.__new__(Finding)
+    finding.__dict__.update(_DEFAULTS, **values)
+    return finding

@@ -405,9 +405,9 @@ class GateCheck:
                     kept[i] = why
         # A device test this target's fix leaves as it is (`device_type == "cuda"` on `portable`,
         # marked) decides CUDA-only code too, with no reason of its own.
-        unchanged = {i: "" for i, finding in enumerate(self.findings) if i not in kept and i in self.nodes
-                     and (rule := self.rules.get(finding.rule_id)) is not None and rule.device_test
-                     and not rule.fix_for(self.target).available}
+        unchanged = {i: "" for i, finding in enumerate(self.findings) if kinds.get(finding.rule_id, unknown)[2]
+                     and i not in kept and i in self.nodes
+                     and not self.rules[finding.rule_id].fix_for(self.target).available}
         regions = self._cuda_only_regions(kept | unchanged)
         out: list[Finding | None] = []
         for i, finding in enumerate(self.findings):

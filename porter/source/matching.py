@@ -161,7 +161,7 @@ class Matchers:
                         best = (score, rule, q)
         if best is not None:
             manual = ""
-            transforms = {f.transform for f in best[1].fixes.values()}
+            transforms = best[1].transforms
             if context == "reference" and transforms & CALL_TRANSFORMS:
                 manual = "it is only referred to here, not called, and the fix rewrites a call"
             elif "guard-import" in transforms:
@@ -216,7 +216,7 @@ class Matchers:
             hits |= self.index.callee_matches(q)
         for i in sorted(hits):
             rule, m = self.index.calls[i]
-            if m.value != "absent" and {f.transform for f in rule.fixes.values()} == {"autocast"}:
+            if m.value != "absent" and rule.transforms == {"autocast"}:
                 self._guard(rule, self._call_argument, rule, m, inner, scope)
 
     def _call_argument(self, rule: Rule, m: Matcher, node: ast.Call, scope: Scope) -> None:
@@ -298,7 +298,7 @@ class Matchers:
                         best = (score, rule)
             if best is not None:
                 if guarded_by_user(node, self.parents) \
-                        and {f.transform for f in best[1].fixes.values()} == {"guard-import"}:
+                        and best[1].transforms == {"guard-import"}:
                     continue  # `try: import triton / except ImportError:` already is what port would write
                 self._guard(best[1], self.report, best[1], alias, qualname)
 
@@ -357,7 +357,7 @@ def _own_value_kept(rule: Rule, call: ast.Call) -> str:
 
 
 def is_package_rule(rule: Rule) -> bool:
-    return any(fix.transform in PACKAGE_TRANSFORMS for fix in rule.fixes.values())
+    return not rule.transforms.isdisjoint(PACKAGE_TRANSFORMS)
 
 
 def _compared_strings(node: ast.Compare) -> list[ast.AST]:

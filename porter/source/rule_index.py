@@ -217,16 +217,25 @@ def word_lines(source: str, words: Iterable[str]) -> list[int]:
 def word_starts(source: str, word: str) -> list[int]:
     r"""The offsets where `word` stands as a whole word (`\bword\b`), in order, by `str.find`."""
     starts: list[int] = []
-    find, size = source.find, len(source)
-    at = find(word)
+    at = next_word_start(source, word, 0)
     while at != -1:
-        end = at + len(word)
+        starts.append(at)
+        at = next_word_start(source, word, at + 1)
+    return starts
+
+
+def next_word_start(source: str, word: str, begin: int) -> int:
+    r"""The first offset from `begin` on where `word` stands as a whole word (`\bword\b`); -1 if none."""
+    find, size, length = source.find, len(source), len(word)
+    at = find(word, begin)
+    while at != -1:
+        end = at + length
         # `\b`: a word character on exactly one side of each end
         if (_is_word(source[at - 1]) if at else False) != _is_word(word[0]) and \
                 _is_word(word[-1]) != (_is_word(source[end]) if end < size else False):
-            starts.append(at)
+            return at
         at = find(word, at + 1)
-    return starts
+    return -1
 
 
 def _is_word(char: str) -> bool:

@@ -1,5 +1,6 @@
-"""The names the narrow port's cut units spell (porter.rewrite.cut_reads): found by one `str.find`
-search per name, they must be what a `\\b(?:name|...)\\b` regex finds on each cut line."""
+"""The names the narrow port's cut units spell (porter.rewrite.cut_reads), and the units that spell
+one: found by `str.find` searches that skip the rest of a unit once it spells a name, they must be
+what a `\\b(?:name|...)\\b` regex finds on each cut line."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ NAMES = {"F", "Fn", "np", "tc", "torch", "é"}
 
 
 def _by_regex(lines: list[str], cuts: list[tuple[int, int]], names: set[str]) -> tuple[set[str], set[int]]:
+    """The names spelled on the cuts' lines, and the cuts (by index) spelling one, line by line."""
     regex = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
-    found = {(name, n) for start, end in cuts for n in range(start, end + 1) for name in regex.findall(lines[n - 1])}
-    return {name for name, _ in found}, {n for _, n in found}
+    found = {(name, i) for i, (start, end) in enumerate(cuts) for n in range(start, end + 1)
+             for name in regex.findall(lines[n - 1])}
+    return {name for name, _ in found}, {i for _, i in found}
 
 
 def _check(text: str, cuts: list[tuple[int, int]], names: set[str]) -> None:
@@ -31,6 +34,8 @@ def _check(text: str, cuts: list[tuple[int, int]], names: set[str]) -> None:
     ("import torch\ntorch.x\n\ttorch\x0ctorch\nnp.ones\n", [(2, 3)]),  # a form feed splits a line for splitlines
     ("a = 'tc'\r\nb = tc\rc = 1F + é\n", [(1, 3)]),
     ("éF F\nFé\n\nnp", [(1, 2), (4, 4)]),
+    # a name spelled all through one cut, and between cuts: the search skips to the next cut each time
+    ("torch\ntorch torch\ntorch\nnp torch\ntorch\nFn torch\n", [(1, 3), (5, 5), (6, 6)]),
 ])
 def test_names_spelled_in_cuts_are_the_regex_ones(text, cuts):
     _check(text, cuts, NAMES)
