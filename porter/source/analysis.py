@@ -15,7 +15,7 @@ from porter.source.catalogue import Rule
 from porter.source.findings import INTERNAL_ERROR, Finding, new_finding
 from porter.source.gates import GateCheck
 from porter.source.matching import Matchers
-from porter.source.names import SCOPE_NODES, Scope
+from porter.source.names import IMPORTING_CALLS, SCOPE_NODES, Scope
 from porter.source.predicates import string_value
 from porter.source.rule_index import RuleIndex, token_lines
 from porter.source.selectors import Selectors
@@ -149,7 +149,9 @@ class Analysis(Matchers):
         each to its matcher as it is reached (before its children are walked). Operator and
         context leaves (`Load()`, `Add()`) are not visited. Then strings, gates and markers."""
         self.tree = tree
-        module_scope = Scope(tree, None, walrus_lines=token_lines(self.source, (":=",)))
+        module_scope = Scope(tree, None, walrus_lines=token_lines(self.source, (":=",)),
+                             # (a name may be spelled in other characters that NFKC makes these)
+                             importing_calls=not self._ascii or any(name in self.source for name in IMPORTING_CALLS))
         self._mark_docstring(tree)
         parents = self.parents
         bisect_left, n_hits, AST = bisect.bisect_left, len(hits), ast.AST

@@ -44,6 +44,7 @@ class GateCheck:
         self._functions: dict[str, tuple[int, str]] | None = None
         self._kernel_names: dict[str, tuple[int, str]] | None = None
         self._leftovers: tuple[list[tuple[int, int]], list[Finding]] | None = None
+        self._unfixed: dict[str, bool] = {}  # by rule: does no fix port it (`_leftover`)?
         self._tests: dict[int, int] | None = None
         self._bindings: shapes.Bindings | None = None
         self._language = False
@@ -99,7 +100,11 @@ class GateCheck:
             return False
         if finding.manual:
             return True
-        return not any(fix.available and fix.transform not in ("", "guard-import") for fix in rule.fixes.values())
+        unfixed = self._unfixed.get(rule.id)
+        if unfixed is None:
+            unfixed = self._unfixed[rule.id] = not any(
+                fix.available and fix.transform not in ("", "guard-import") for fix in rule.fixes.values())
+        return unfixed
 
     def _leftovers_in(self, start: tuple[int, int], end: tuple[int, int]) -> list[Finding]:
         if self._leftovers is None:

@@ -138,15 +138,18 @@ class Matchers:
         qualnames = self._qualified(node, scope)
         if not qualnames:
             return
+        # in sorted order: of names tied for the best pattern, the report names the same one every run
+        # (a set's order changes with the interpreter's string hashing)
+        per_name = [(q, self.index.name_patterns(q)) for q in sorted(qualnames)]
+        matched = {i for _, patterns in per_name for i in patterns}
+        if not matched:
+            return  # most names a file reads match no rule
         context = call_context(node, parent, self.parents)
         if context == "call" and wrapped_by_porter(parent, self.parents):
             return
         best: tuple[int, Rule, str] | None = None
         names = self.index.names
-        # in sorted order: of names tied for the best pattern, the report names the same one every run
-        # (a set's order changes with the interpreter's string hashing)
-        per_name = [(q, self.index.name_patterns(q)) for q in sorted(qualnames)]
-        for i in sorted({i for _, patterns in per_name for i in patterns}):  # the matchers in index order
+        for i in sorted(matched):  # the matchers in index order
             rule, m = names[i]
             if context not in m.context:
                 continue
@@ -330,11 +333,19 @@ class Matchers:
 
     @staticmethod
     def _describe(node: ast.AST) -> str:
+        if type(node) is ast.Constant and type(node.value) is str and _PLAIN_TEXT.fullmatch(node.value):
+            text = f"'{node.value}'"  # what unparse writes for it (`device="cuda"` is reported often)
+            return text if len(text) <= 60 else text[:57] + "..."
         try:
             text = ast.unparse(node)
         except Exception:  # unparse has gaps on some node kinds
             return type(node).__name__
         return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Text whose string literal `ast.unparse` writes between single quotes, as it is: printable ASCII
+# without quotes or backslashes.
+_PLAIN_TEXT = re.compile(r"[ !#-&(-\[\]-~]*")
 
 
 def _mapping_reason(value: ast.AST) -> str:

@@ -27,13 +27,17 @@ _COMPOUND = frozenset({ast.If, ast.While, ast.For, ast.AsyncFor, ast.With, ast.A
 
 
 class Scope:
-    def __init__(self, node: ast.AST, parent: Scope | None, *, walrus_lines: list[int] | None = None) -> None:
+    def __init__(self, node: ast.AST, parent: Scope | None, *, walrus_lines: list[int] | None = None,
+                 importing_calls: bool = True) -> None:
         """`walrus_lines`, when known, are the sorted numbers of the source lines that spell `:=`
         (a nested scope inherits them): a statement on none of them binds no name inside its
-        expressions, so the collection skips those (see `_collect_statements`)."""
+        expressions, so the collection skips those (see `_collect_statements`). `importing_calls`:
+        False when the source spells no call that imports a module by name (`IMPORTING_CALLS`), so
+        no assignment needs looking at for one (inherited too)."""
         self.node = node
         self.parent = parent
         self.walrus_lines = walrus_lines if parent is None else parent.walrus_lines
+        self.importing_calls = importing_calls if parent is None else parent.importing_calls
         self.is_class = isinstance(node, ast.ClassDef)
         self._bindings: dict[str, set[str] | None] | None = None
         self._globals: set[str] = set()
@@ -106,7 +110,7 @@ class Scope:
             elif kind in _NO_BINDING:
                 continue
             elif kind is ast.Assign:
-                module = _imported_module(child)
+                module = _imported_module(child) if self.importing_calls else None
                 if module is not None:
                     self._bind_import(child.targets[0].id, module, module=True)
                 for target in child.targets:
@@ -178,7 +182,8 @@ class Scope:
     def _collect_nodes(self, stack: list[ast.AST]) -> None:
         while stack:
             child = stack.pop()
-            if isinstance(child, ast.Assign) and (module := _imported_module(child)) is not None:
+            if isinstance(child, ast.Assign) and self.importing_calls \
+                    and (module := _imported_module(child)) is not None:
                 self._bind_import(child.targets[0].id, module, module=True)
             if isinstance(child, ast.Import):
                 for alias in child.names:
@@ -259,7 +264,7 @@ class Scope:
 
 
 # Calls that import a module by name and return it: `torch = pytest.importorskip("torch")`.
-_IMPORTING_CALLS = frozenset({"importorskip", "import_module"})
+IMPORTING_CALLS = frozenset({"importorskip", "import_module"})
 
 
 def _imported_module(assign: ast.Assign) -> str | None:
@@ -272,7 +277,7 @@ def _imported_module(assign: ast.Assign) -> str | None:
     func = value.func
     called = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else None
     module = value.args[0].value
-    if called not in _IMPORTING_CALLS or not isinstance(module, str) or not module or module.startswith("."):
+    if called not in IMPORTING_CALLS or not isinstance(module, str) or not module or module.startswith("."):
         return None
     return module
 

@@ -11,7 +11,7 @@ import io
 import re
 import tokenize
 
-from porter.source.findings import Finding
+from porter.source.findings import Finding, sort_key
 
 # A code list accepts ids and prefixes: NRN101, NRN1.
 _CODES = r"[A-Za-z]+\d*(?:\s*,\s*[A-Za-z]+\d*)*"
@@ -235,6 +235,10 @@ def mark_suppressed(findings: list[Finding], source: str, tree: ast.Module | Non
             state["moved"] = noqa_lines(source)
         return state["moved"]
 
+    if not maybe:  # no line holds a suppression comment: only the file's own may drop findings
+        out = [f for f in findings if not (file_codes and covers(file_codes, f.rule_id))]
+        out.sort(key=sort_key)
+        return out
     out = []
     for f in findings:
         if file_codes and covers(file_codes, f.rule_id):
@@ -249,5 +253,5 @@ def mark_suppressed(findings: list[Finding], source: str, tree: ast.Module | Non
         if codes and covers(codes, f.rule_id):
             f = Finding(**{**f.to_dict(), "suppressed": True})
         out.append(f)
-    out.sort()
+    out.sort(key=sort_key)
     return out
