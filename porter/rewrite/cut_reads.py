@@ -55,6 +55,9 @@ class _Holder:
 
 def _holders(tree: ast.Module) -> list[_Holder]:
     holders: list[_Holder] = []
+    imports = (ast.Import, ast.ImportFrom)
+    if sum(isinstance(s, imports) for s in statements(tree)) == sum(isinstance(s, imports) for s in tree.body):
+        return holders  # every import is at the top level: no function has one of its own
 
     def visit(body: list[ast.stmt], names: set[str] | None) -> None:
         for stmt in body:

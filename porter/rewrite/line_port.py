@@ -113,8 +113,8 @@ def port_lines(source: str, lines: list[str], tree: ast.Module, findings: list[F
                 elif line_under_guard(tree, line.number, guard_names(catalogue, target, guards[0]), alias):
                     line.test = guards[0].format(torch=alias)
         if line is not None:
-            key = (line.text, line.header, line.test, tuple((f.rule_id, f.col, f.end_col, f.message, f.matched,
-                                                             f.manual, f.marked) for f in line.findings))
+            key = (line.text, line.header, line.test, tuple([(f.rule_id, f.col, f.end_col, f.message, f.matched,
+                                                              f.manual, f.marked) for f in line.findings]))
             candidates.setdefault(key, []).append(line)
     if not candidates:
         return None
@@ -188,8 +188,11 @@ def torch_name(tree: ast.Module) -> str | None:
 def _candidate(stmt: ast.stmt, lines: list[str], found: list[Finding], catalogue: Catalogue, target: str,
                unsafe_fixes: bool, local: dict[tuple[str, bool], bool]) -> _Line | None:
     text = lines[stmt.lineno - 1]
-    if not text.endswith("\n") or any(f.end_line != f.line for f in found):
+    if not text.endswith("\n"):
         return None
+    for f in found:
+        if f.end_line != f.line:
+            return None
     if isinstance(stmt, (ast.Import, ast.ImportFrom)) or getattr(stmt, "decorator_list", None):
         return None
     header = isinstance(stmt, _HEADER_CLASSES)

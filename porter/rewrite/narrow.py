@@ -456,10 +456,14 @@ def _alone(first: ast.AST, last: ast.AST, lines: list[str], lead: tuple[bytes, .
     """Do `first` to `last` (a statement, element, dict entry or decorator) fill their lines alone:
     only one of `lead` before (a decorator's `@`), and after only a comment (and a comma, when
     `comma`)? None if not; else whether a comma follows. ast columns count UTF-8 bytes."""
-    before = lines[first.lineno - 1].encode("utf-8")[: first.col_offset].strip(b" \t\f")
+    raw = lines[first.lineno - 1].encode("utf-8")
+    before = raw[: first.col_offset].strip(b" \t\f")
     if before not in lead:
         return None
-    after = lines[(last.end_lineno or last.lineno) - 1].encode("utf-8")[last.end_col_offset or 0:].strip()
+    end_line = last.end_lineno or last.lineno
+    if end_line != first.lineno:
+        raw = lines[end_line - 1].encode("utf-8")
+    after = raw[last.end_col_offset or 0:].strip()
     has_comma = comma and after.startswith(b",")
     rest = after[1:].strip() if has_comma else after
     return has_comma if not rest or rest.startswith(b"#") else None

@@ -120,20 +120,9 @@ class Analysis(Matchers):
         end_line = node.end_lineno or node.lineno
         message = rule.message.replace("{name}", matched)
         self.nodes[len(self.findings)] = node
-        self.findings.append(
-            new_finding(
-                path=self.path,
-                line=line,
-                col=self._char_col(line, col),
-                rule_id=rule.id,
-                message=message,
-                end_line=end_line,
-                end_col=self._char_col(end_line, node.end_col_offset or node.col_offset),
-                cell=self.cell,
-                matched=matched,
-                manual=manual,
-            )
-        )
+        self.findings.append(new_finding(
+            self.path, line, self._char_col(line, col), rule.id, message, end_line,
+            self._char_col(end_line, node.end_col_offset or node.col_offset), self.cell, matched, manual))
 
     def claim(self, node: ast.AST) -> None:
         """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""

@@ -44,6 +44,7 @@ _BLOCK_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
 # The node classes with a block of statements (or of handlers, or of cases) in one of those fields.
 _HOLDS_BLOCKS = frozenset(cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.AST)
                           and set(getattr(cls, "_fields", ())) & set(_BLOCK_FIELDS))
+_IMPORTS_OR_BLOCKS = _HOLDS_BLOCKS | {ast.Import, ast.ImportFrom}
 
 
 def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -> set[str]:
@@ -53,12 +54,10 @@ def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -
     must count as a token line too, or the walk would skip it.
     """
     aliases: set[str] = set()
-    stack = list(_overlapping(tree.body, hits))
+    # only imports and the statements holding blocks are looked at (not the simple statements, most of them)
+    stack = list(_overlapping([n for n in tree.body if type(n) in _IMPORTS_OR_BLOCKS], hits))
     while stack:
         node = stack.pop()
-        cls = type(node)
-        if cls not in _HOLDS_BLOCKS and cls is not ast.Import and cls is not ast.ImportFrom:
-            continue  # a simple statement other than an import (most of them)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".", 1)[0]
@@ -68,7 +67,7 @@ def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -
         for name in _BLOCK_FIELDS:
             block = getattr(node, name, None)
             if block:
-                stack.extend(_overlapping(block, hits))
+                stack.extend(_overlapping([n for n in block if type(n) in _IMPORTS_OR_BLOCKS], hits))
     return aliases
 
 

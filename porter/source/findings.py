@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from operator import attrgetter
 
 # The engine's own findings: a file it could not parse, a rule that raised on it.
@@ -66,13 +66,18 @@ _FIELD_NAMES = tuple(f.name for f in fields(Finding))
 # The findings' order (`order=True`) as a sort key: one tuple per finding, compared in C, rather than
 # two tuples built per comparison by the dataclass's `__lt__`.
 sort_key = attrgetter(*_FIELD_NAMES)
-_DEFAULTS = {f.name: f.default for f in fields(Finding) if f.default is not MISSING}
 
 
-def new_finding(**values) -> Finding:
-    """`Finding(**values)` without the frozen dataclass's field-by-field `object.__setattr__`: the
-    engine makes one per site, tens of thousands in a dense file. Every field without a default
-    must be given (as the constructor would insist)."""
-    finding = object.__new__(Finding)
-    finding.__dict__.update(_DEFAULTS, **values)
+def new_finding(path: str, line: int, col: int, rule_id: str, message: str, end_line: int, end_col: int,
+                cell: int | None, matched: str, manual: str) -> Finding:
+    """`Finding(...)` with these fields (the others at their defaults), without the frozen dataclass's
+    field-by-field `object.__setattr__`: the engine makes one per site, tens of thousands in a dense
+    file. tests/source/test_findings.py holds it to the constructor."""
+    finding = _new(Finding)
+    finding.__dict__.update({"path": path, "line": line, "col": col, "rule_id": rule_id, "message": message,
+                             "end_line": end_line, "end_col": end_col, "cell": cell, "matched": matched,
+                             "suppressed": False, "manual": manual, "marked": False})
     return finding
+
+
+_new = object.__new__
