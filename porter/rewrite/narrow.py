@@ -34,6 +34,8 @@ import ast
 import re
 import warnings
 from collections import Counter
+from itertools import repeat
+from operator import attrgetter
 
 from porter.rewrite.cut_reads import imports_read_apart, reads_by_unit
 from porter.rewrite.file_port import FilePort, port_source
@@ -140,11 +142,16 @@ def port_source_narrow(
                          {line: lined.text[line] for line in applied})
     _map_lines(result, line_map)
     if fixed_as_text:  # their entries where the whole-file port has them: in the findings' order
-        order = {(f.rule_id, f.line, f.col): i for i, f in reversed(list(enumerate(findings)))}
+        # each site's first finding's place (a dict keeps the last value given: built from the end)
+        order = dict(zip(map(_SITE, reversed(findings)), range(len(findings) - 1, -1, -1), strict=True))
         result.changes += text_fix_changes([f for f in fixed_as_text if f.line not in applied], catalogue, target)
         result.changes += [c for line in sorted(applied) for c in lined.changes[line]]
-        result.changes.sort(key=lambda c: order.get((c.rule_id, c.line, c.col), len(order)))
+        ranks = list(map(order.get, map(_SITE, result.changes), repeat(len(order))))
+        result.changes = [result.changes[i] for i in sorted(range(len(ranks)), key=ranks.__getitem__)]  # stable
     return result
+
+
+_SITE = attrgetter("rule_id", "line", "col")  # a finding's or change's site
 
 
 def _first_indent(tree: ast.Module | None, source: str) -> str:

@@ -357,6 +357,8 @@ def _own_value_kept(rule: Rule, call: ast.Call) -> str:
     """Why the port marks rather than fixes a site: its safe `keywords` fix would set a keyword the
     call passes an expression of the program's own (`backend=BACKEND`), which a safe fix keeps
     (porter.rewrite.keyword_edits.keywords_transform). "" when it does not."""
+    if not call.keywords:
+        return ""
     keys = {key for fix in rule.fixes.values() if fix.transform == "keywords" and fix.applicability == "safe"
             for key in fix.set}
     for kw in call.keywords if keys else ():
