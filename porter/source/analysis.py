@@ -144,7 +144,7 @@ class Analysis(Matchers):
         self._mark_docstring(tree)
         parents = self.parents
         bisect_left, n_hits, AST = bisect.bisect_left, len(hits), ast.AST
-        Call, Attribute, Name, Constant = ast.Call, ast.Attribute, ast.Name, ast.Constant
+        Call, Attribute, Name, Constant, Load = ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.Load
         strings, in_fstring = self.strings, self.in_fstring
         # each node with its scope and whether it lies on one line with its parent, as walked nodes
         # on one line overlap a hit line and so do all their parts (see below)
@@ -207,6 +207,12 @@ class Analysis(Matchers):
                         if i == n_hits or hits[i] > (child.end_lineno or start):
                             continue
                     parents[id(child)] = node
+                    leaf = type(child)
+                    if leaf is Name and (cls is Attribute or type(child.ctx) is not Load) \
+                            or leaf is Constant and type(child.value) is not str:
+                        # nothing to match, nothing below: a chain's first name (the chain is matched
+                        # whole), a name bound or deleted, a number
+                        continue
                     stack.append((child, child_scope, inside))
         self._after_walk(tree)
 
