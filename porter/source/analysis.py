@@ -120,9 +120,13 @@ class Analysis(Matchers):
         end_line = node.end_lineno or node.lineno
         message = rule.message.replace("{name}", matched)
         self.nodes[len(self.findings)] = node
-        self.findings.append(new_finding(
-            self.path, line, self._char_col(line, col), rule.id, message, end_line,
-            self._char_col(end_line, node.end_col_offset or node.col_offset), self.cell, matched, manual))
+        end_col = node.end_col_offset or node.col_offset
+        if self._ascii:  # bytes are characters
+            col, end_col = col + 1, end_col + 1
+        else:
+            col, end_col = self._char_col(line, col), self._char_col(end_line, end_col)
+        self.findings.append(new_finding(self.path, line, col, rule.id, message, end_line, end_col, self.cell,
+                                         matched, manual))
 
     def claim(self, node: ast.AST) -> None:
         """A value a call/keyword rule reported: the string and name rules stay quiet inside it."""
