@@ -5,7 +5,9 @@ ported one at a time in this process, CPU seconds per MiB for each.
 
 The goal is a port linear in file size: no file slower than 2 s per MiB. CPU time (not wall
 time) is measured, so other work on the machine counts less; cyclic GC is paused during each file's
-port, as `porter port`'s workers do.
+port, as `porter port`'s workers do. What a process pays once (the catalogue's patterns compiled,
+the rule index's first answers) is paid by a small untimed port first, as each of `porter port`'s
+workers pays it once, not per file; and each port's result is freed before the next is timed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,21 @@ from porter.source.catalogue import load_catalogue
 from porter.source.engine import RuleIndex, gc_paused
 from porter.source.runner import MAX_FILE_BYTES
 from porter.source.selection import ignored_rules, select_rules
+
+# A little CUDA code of the common kinds, ported once before the timing.
+WARM_UP = """import torch
+import torch.distributed as dist
+
+
+def step(model, x, scaler):
+    x = x.cuda()
+    with torch.cuda.amp.autocast():
+        y = model(x.to("cuda:0"))
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    dist.init_process_group("nccl")
+    return y.half()
+"""
 
 
 def main() -> None:
@@ -38,6 +55,8 @@ def main() -> None:
     index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings), target=settings.target)
     files = sorted((p for p in args.tree.rglob("*.py") if p.is_file() and 0 < p.stat().st_size <= MAX_FILE_BYTES),
                    key=lambda p: p.stat().st_size, reverse=True)[: args.count]
+    with gc_paused():
+        port_source_narrow(WARM_UP, "warm_up.py", index, catalogue, settings.target)
     worst = 0.0
     print(f"{'MiB':>6} {'CPU s':>7} {'s/MiB':>6}  file")
     for path in files:
@@ -50,6 +69,7 @@ def main() -> None:
         worst = max(worst, cpu / mib)
         state = "error" if port.error else ("changed" if port.changed else "unchanged")
         print(f"{mib:6.2f} {cpu:7.2f} {cpu / mib:6.2f}  {path.relative_to(args.tree)} ({state})")
+        del port  # freed here, not while the next file is timed
     print(f"slowest: {worst:.2f} s/MiB (goal: at most 2)")
     sys.exit(0)
 
