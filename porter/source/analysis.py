@@ -168,7 +168,7 @@ class Analysis(Matchers):
                     strings.append((node, scope))
             elif cls in _DISPATCHED:
                 if cls is ast.FunctionDef or cls is ast.AsyncFunctionDef:
-                    if node.name.startswith(PORTER_HELPER_PREFIX):
+                    if cls is ast.FunctionDef and node.name.startswith(PORTER_HELPER_PREFIX):
                         continue  # a helper porter added (`_porter_device`, `_porter_save`): handled code
                     if node.decorator_list:
                         self._triton_kernel(node, scope)
