@@ -174,10 +174,41 @@ def _unused(before: Callable[[], ast.Module], after: ast.Module) -> set[_Binding
             if uses_before.count(b) and not (b.dotted and uses_after.binds_head(b))}
 
 
+def _definitions_holding_imports(tree: ast.Module) -> set[tuple[str, ...]]:
+    """The paths (as `_Scopes` names them) of the functions and classes with an import somewhere in
+    their bodies: `_Dropper` need not walk the others, where it has nothing to drop."""
+    holding: set[tuple[str, ...]] = set()
+    scopes = _Scopes()
+
+    def visit(body: list[ast.stmt], path: tuple[str, ...]) -> bool:
+        found = False
+        for stmt in body:
+            if isinstance(stmt, _DEFINITIONS):
+                inner = scopes.enter(path, stmt.name)
+                if visit(stmt.body, inner):
+                    holding.add(inner)
+                    found = True
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                found = True
+            else:
+                holders = (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ()))
+                for block in (*(getattr(stmt, name, None) or [] for name in ("body", "orelse", "finalbody")),
+                              *(holder.body for holder in holders)):
+                    found = visit(block, path) or found
+        return found
+
+    visit(tree.body, ())
+    visit = None  # noqa: F841 (the closure refers to itself: a cycle that would keep the tree for the collector)
+    return holding
+
+
 class _Dropper(cst.CSTTransformer):
-    def __init__(self, dropped: set[_Binding]) -> None:
+    def __init__(self, dropped: set[_Binding], holding: set[tuple[str, ...]] | None = None) -> None:
+        """`holding`: the definitions with an import inside (`_definitions_holding_imports` of the
+        same code), when known: the others are not walked."""
         super().__init__()
         self.dropped = dropped
+        self.holding = holding
         self._scopes = _Scopes()
         # Per definition entered: its path, the function an import there belongs to, the names
         # that function declares global (as `_import_bindings` tracks them).
@@ -192,6 +223,8 @@ class _Dropper(cst.CSTTransformer):
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             path = self._scopes.enter(self._stack[-1][0], node.name.value)
             self._stack.append((path, () if isinstance(node, cst.ClassDef) else path, set()))
+            if self.holding is not None and path not in self.holding:
+                return False  # no import inside: nothing to drop (on_leave still pops the entry)
         elif isinstance(node, cst.Global):
             self._stack[-1][2].update(item.name.value for item in node.names)
         return super().on_visit(node)
@@ -266,7 +299,7 @@ def drop_unused_imports(module: cst.Module, original: str, reuse: Positions | No
         return module, code
     if not dropped:
         return module, code
-    module = module.visit(_Dropper(dropped))
+    module = module.visit(_Dropper(dropped, _definitions_holding_imports(after)))
     code = module.code if reuse is None else generate(module, reuse)
     ast.parse(code)
     return module, code
