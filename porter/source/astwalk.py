@@ -56,6 +56,17 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
 
 # What holds statements: blocks of statements, `except` handlers and `case` blocks.
 _BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
+# The fields that may hold a block of those (a simple statement has none: its fields, expressions,
+# are not looked into). Any other field holds expressions or data, never a statement.
+_BLOCK_FIELD_NAMES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _block_fields(cls: type) -> tuple[str, ...]:
+    fields = _BLOCK_FIELDS.get(cls)
+    if fields is None:
+        fields = _BLOCK_FIELDS[cls] = tuple(f for f in cls._fields if f in _BLOCK_FIELD_NAMES)
+    return fields
 
 
 def statements(tree: ast.AST) -> list[ast.stmt]:
@@ -81,7 +92,7 @@ def _statements(tree: ast.AST) -> list[ast.stmt]:
     todo = deque([tree])
     while todo:
         node = todo.popleft()
-        for name in _FIELDS.get(type(node)) or node_fields(type(node)):
+        for name in _block_fields(type(node)):
             value = getattr(node, name, None)
             if type(value) is list and value and isinstance(value[0], _BLOCK_NODES):
                 todo.extend(value)
