@@ -11,7 +11,7 @@ import unicodedata
 from bisect import bisect_right
 from itertools import accumulate
 
-from porter.source.astwalk import statements, walk
+from porter.source.astwalk import HOLDS_BLOCKS, statements, walk
 from porter.source.names import dotted_parts
 from porter.source.rule_index import next_word_start
 
@@ -36,11 +36,6 @@ def imports_read_apart(tree: ast.Module, apart: dict[int, str], lines: list[str]
     words = {word for line in apart for word in _WORD.findall(lines[line - 1])}
     return [line for name in words & nested.keys() for stmt in nested[name]
             for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
-
-
-# The statements other than definitions that open blocks (a simple statement holds no import).
-_BLOCK_STATEMENTS = tuple(getattr(ast, name) for name in ("If", "For", "AsyncFor", "While", "With", "AsyncWith",
-                                                          "Try", "TryStar", "Match") if hasattr(ast, name))
 
 
 class _Holder:
@@ -73,7 +68,7 @@ def _holders(tree: ast.Module) -> list[_Holder]:
                     for alias in stmt.names:
                         bound = alias.asname or alias.name
                         names.update((bound, bound.split(".")[0]))
-            elif isinstance(stmt, _BLOCK_STATEMENTS):
+            elif type(stmt) in HOLDS_BLOCKS:  # a simple statement holds no import
                 for field in ("body", "orelse", "finalbody"):
                     visit(getattr(stmt, field, None) or [], names)
                 for holder in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):

@@ -99,8 +99,6 @@ class Analysis(Matchers):
         return self._lines
 
     def _char_col(self, line: int, byte_col: int) -> int:
-        if self._ascii:
-            return byte_col + 1  # bytes are characters
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         if text.isascii():
             return byte_col + 1

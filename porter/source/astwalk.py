@@ -58,14 +58,18 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
 _BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
 # The fields that may hold a block of those (a simple statement has none: its fields, expressions,
 # are not looked into). Any other field holds expressions or data, never a statement.
-_BLOCK_FIELD_NAMES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
-_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
+BLOCK_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+# The node classes with such a field (compound statements, handlers, cases; and a few expressions
+# whose `body` is an expression).
+HOLDS_BLOCKS = frozenset(cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.AST)
+                         and set(getattr(cls, "_fields", ())) & set(BLOCK_FIELDS))
+_CLASS_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _block_fields(cls: type) -> tuple[str, ...]:
-    fields = _BLOCK_FIELDS.get(cls)
+    fields = _CLASS_BLOCK_FIELDS.get(cls)
     if fields is None:
-        fields = _BLOCK_FIELDS[cls] = tuple(f for f in cls._fields if f in _BLOCK_FIELD_NAMES)
+        fields = _CLASS_BLOCK_FIELDS[cls] = tuple(f for f in cls._fields if f in BLOCK_FIELDS)
     return fields
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from porter.source.analysis import Analysis
+from porter.source.astwalk import BLOCK_FIELDS, HOLDS_BLOCKS
 from porter.source.findings import SYNTAX_ERROR, Finding
 from porter.source.rule_index import RuleIndex, word_lines
 from porter.source.suppressions import mark_suppressed
@@ -40,11 +41,7 @@ def _overlapping(nodes: list[ast.AST], hits: list[int]) -> Iterator[ast.AST]:
             yield node
 
 
-_BLOCK_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
-# The node classes with a block of statements (or of handlers, or of cases) in one of those fields.
-_HOLDS_BLOCKS = frozenset(cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.AST)
-                          and set(getattr(cls, "_fields", ())) & set(_BLOCK_FIELDS))
-_IMPORTS_OR_BLOCKS = _HOLDS_BLOCKS | {ast.Import, ast.ImportFrom}
+_IMPORTS_OR_BLOCKS = HOLDS_BLOCKS | {ast.Import, ast.ImportFrom}
 
 
 def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -> set[str]:
@@ -64,7 +61,7 @@ def import_aliases(tree: ast.Module, hits: list[int], tokens: tuple[str, ...]) -
                 if bound != "*" and not any(t in bound for t in tokens):
                     aliases.add(bound)
             continue
-        for name in _BLOCK_FIELDS:
+        for name in BLOCK_FIELDS:
             block = getattr(node, name, None)
             if block:
                 stack.extend(_overlapping([n for n in block if type(n) in _IMPORTS_OR_BLOCKS], hits))

@@ -395,7 +395,7 @@ class GateCheck:
         # What each rule is, worked out once per rule, not once per finding (a dense file has tens
         # of thousands): (rule, a CPU test?, a device test, its fix moves a value to the device?)
         kinds = {rule_id: (rule, any(m.value == "cpu-device" for m in rule.matchers), rule.device_test,
-                           any(fix.transform == "device" for fix in rule.fixes.values()))
+                           "device" in rule.transforms)
                  for rule_id, rule in self.rules.items()}
         unknown = (None, False, False, False)
         # First the device tests: the ones that keep their CUDA meaning decide code that runs only on
