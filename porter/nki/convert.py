@@ -24,6 +24,18 @@ _TORCH_BITCAST = {
 }
 
 
+# The CPU storage of a tensor on an emulated device (porter.emulate), or None: set by that device while
+# it is active, so that a kernel called with its tensors reads and writes their memory in place, as a
+# NeuronCore reads and writes HBM.
+_device_storage: Callable[[Any], Any] | None = None
+
+
+def set_device_storage(storage: Callable[[Any], Any] | None) -> None:
+    """`storage(tensor)`: the CPU tensor holding a device tensor's data, or None when it is not one."""
+    global _device_storage
+    _device_storage = storage
+
+
 def is_torch_tensor(x: Any) -> bool:
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
@@ -33,6 +45,9 @@ def _torch_to_numpy(t: Any, what: str) -> tuple[np.ndarray, str]:
     import torch
 
     if t.device.type != "cpu":
+        held = _device_storage(t) if _device_storage is not None else None
+        if held is not None:
+            return _torch_to_numpy(held, what)
         raise NkiValidationError(f"{what}: torch tensor is on {t.device}; the CPU simulator needs CPU tensors")
     t = t.detach()
     name = dtypes.normalize(t.dtype, what)

@@ -1,18 +1,30 @@
-"""porter.kernels on the emulated device: a kernel called with `neuron` tensors runs its NKI kernel in
-porter's simulator (what the NeuronCore would run), and the simulator's figures go into the run report."""
+"""NKI on the emulated device. porter.kernels: a kernel called with `neuron` tensors runs its NKI kernel in
+porter's simulator (what the NeuronCore would run), and the simulator's figures go into the run report.
+Any other NKI kernel (`import nki`, as on a Neuron machine: the simulator stands in for the SDK when it is
+absent) called with `neuron` tensors reads and writes their storage in place (a Triton kernel's verified
+translation that `porter port --verify` dispatches to, a user's own `@nki.jit`)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from porter.emulate.neuron_device import tensor as _tensor
 
 _state = None
+_simulator_installed = False  # did install() put porter's simulator under the name `nki`?
 
 
 def install(state) -> None:
-    global _state
+    global _state, _simulator_installed
     _state = state
+    try:
+        from porter.nki import convert, install_simulator
+    except ImportError:  # the simulator needs numpy and ml_dtypes (the runtime extra)
+        pass
+    else:
+        _simulator_installed = "nki" not in sys.modules and install_simulator()
+        convert.set_device_storage(lambda t: t._data if isinstance(t, _tensor.NeuronTensor) else None)
     try:
         from porter.kernels import _runtime
     except ImportError:  # porter installed without its kernel library
@@ -21,8 +33,15 @@ def install(state) -> None:
 
 
 def uninstall() -> None:
-    global _state
+    global _state, _simulator_installed
     _state = None
+    if "porter.nki" in sys.modules:
+        from porter.nki import convert, uninstall_simulator
+
+        convert.set_device_storage(None)
+        if _simulator_installed:
+            uninstall_simulator()
+    _simulator_installed = False
     try:
         from porter.kernels import _runtime
     except ImportError:
