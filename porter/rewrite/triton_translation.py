@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from porter.rewrite.fileio import atomic_write
+from porter.rewrite.launch_preconditions import TRITON_RULE, Lint, open_launch_preconditions
+from porter.rewrite.linelength import configured_line_length
 
 HELPER_NAME = "_porter_triton_launch"
 
@@ -188,16 +190,19 @@ def _check_gradients(original: Path, ported: Path, classes: list[str], rel: str,
     return outcomes
 
 
-def translate_tree(root: Path, files: list[Path], originals: dict[Path, Path] | None = None) -> list[KernelOutcome]:
+def translate_tree(root: Path, files: list[Path], originals: dict[Path, Path] | None = None,
+                   target: str | None = None) -> list[KernelOutcome]:
     """Translate, verify and apply the Triton kernels of ``files`` (paths of the ported tree under ``root``).
 
     ``originals`` maps a ported file to its original: autograd Functions launching verified kernels in forward
-    and backward then get their gradients checked against the original's."""
+    and backward then get their gradients checked against the original's. ``target``: the port's (for the
+    lint that decides which `.is_cuda` tests in front of dispatched launches open, see launch_preconditions)."""
     from porter.translate.triton.autograd_check import autograd_classes
     from porter.translate.triton.translate import nki_path_for
     from porter.translate.triton.verify import VERIFIED, verify_file
 
     outcomes: list[KernelOutcome] = []
+    lint = None
     for path in files:
         text = path.read_text(encoding="utf-8")
         if "triton" not in text or path.name.endswith("_nki.py"):
@@ -226,6 +231,9 @@ def translate_tree(root: Path, files: list[Path], originals: dict[Path, Path] | 
             atomic_write(nki_path_for(path), ft.source.encode("utf-8"))
             new = dispatch_launches(new, verified)
         new = remark_kernels(new, notes)
+        if verified:
+            new = open_launch_preconditions(new, HELPER, lint or (lint := _lint(root, target)),
+                                            configured_line_length(path))
         if new != text:
             atomic_write(path, new.encode("utf-8"))
         original = (originals or {}).get(path)
@@ -233,6 +241,21 @@ def translate_tree(root: Path, files: list[Path], originals: dict[Path, Path] | 
         if classes:
             outcomes.extend(_check_gradients(original, path, classes, rel, ast.parse(new)))
     return outcomes
+
+
+def _lint(root: Path, target: str | None) -> Lint:
+    """Port's lint of a text (its rules and settings for ``root``, but the triton package's rule), for
+    launch_preconditions."""
+    from porter.config import ConfigResolver, Overrides
+    from porter.source.catalogue import load_catalogue
+    from porter.source.engine import RuleIndex, analyse_source
+    from porter.source.selection import ignored_rules, select_rules
+
+    settings = ConfigResolver(Overrides(target=target)).for_path(root)
+    catalogue = load_catalogue(settings.rule_paths)
+    rules = [r for r in select_rules(catalogue, settings) if r.matchers and r.id != TRITON_RULE]
+    index = RuleIndex.build(rules, also_match=ignored_rules(catalogue, settings), target=settings.target)
+    return lambda text: analyse_source(text, str(root), index)
 
 
 def check_verify_available() -> str | None:
@@ -260,7 +283,7 @@ def translate_ported(path: Path, out: Path | None, result) -> list[KernelOutcome
         files.append(dest)
         if out is not None:  # in place, the original text is gone: no side-by-side gradient check
             originals[dest] = src
-    return translate_tree(dest_root, files, originals)
+    return translate_tree(dest_root, files, originals, result.target)
 
 
 def kernel_lines(outcomes: list[dict]) -> str:

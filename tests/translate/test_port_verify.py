@@ -74,3 +74,44 @@ def test_port_verify_applies_verified_kernels_only(tmp_path):
 def test_verify_needs_a_written_tree(tmp_path):
     res = CliRunner().invoke(app, ["port", str(PROJECT), "--diff", "--verify"])
     assert res.exit_code == 2 and "--verify" in res.output
+
+
+PRECONDITIONS = Path(__file__).parent / "fixtures" / "precondition_project"
+
+DRIVER = """
+import sys
+
+import torch
+
+sys.path.insert(0, sys.argv[1])
+import ops
+
+x = torch.arange(12.0, device="neuron")
+y = ops.scale(x, 3.0)  # its `.is_cuda` precondition opened: the launch runs the NKI translation
+print("scaled", y.device.type, y.cpu().tolist() == (torch.arange(12.0) * 3).tolist())
+try:
+    ops.total(x)  # its kernel was not translated: the precondition still keeps Neuron tensors out
+except AssertionError:
+    print("total refused")
+"""
+
+
+def test_is_cuda_preconditions_open_for_dispatched_launches_only(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["port", str(PRECONDITIONS), "--out", str(out), "--verify"])
+    assert res.exit_code == 0, res.output
+    assert "_scale_kernel: translated + verified" in res.output and "_total_kernel: not translatable" in res.output
+    ported = (out / "ops.py").read_text()
+    assert 'assert (x.is_cuda or x.device.type in ("neuron", "xla")) and x.is_contiguous()' in ported
+    assert "# porter: NRN106 .is_cuda: also true on a Neuron device" in ported
+    assert "\n    assert x.is_cuda\n" in ported  # total(): its launch still goes to Triton only
+    # CUDA keeps its meaning: the opened test is the dispatcher's own condition, `x.is_cuda` first
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    run = subprocess.run([sys.executable, "-m", "porter", "run", "--device", "neuron", str(driver), str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "scaled neuron True" in run.stdout and "total refused" in run.stdout
