@@ -24,16 +24,47 @@ _TORCH_BITCAST = {
 }
 
 
-# The CPU storage of a tensor on an emulated device (porter.emulate), or None: set by that device while
-# it is active, so that a kernel called with its tensors reads and writes their memory in place, as a
-# NeuronCore reads and writes HBM.
+# An emulated device (porter.emulate) while it is active: how to reach a device tensor's CPU storage (so
+# that a kernel called with its tensors reads and writes their memory in place, as a NeuronCore reads and
+# writes HBM), how to put a kernel's new output tensors on the device, and whom to tell a kernel ran there.
 _device_storage: Callable[[Any], Any] | None = None
+_to_device: Callable[[Any, Any], Any] | None = None
+_device_ran: Callable[[str, Any], None] | None = None
 
 
-def set_device_storage(storage: Callable[[Any], Any] | None) -> None:
-    """`storage(tensor)`: the CPU tensor holding a device tensor's data, or None when it is not one."""
-    global _device_storage
-    _device_storage = storage
+def set_device_bridge(storage: Callable[[Any], Any] | None, to_device: Callable[[Any, Any], Any] | None = None,
+                      ran: Callable[[str, Any], None] | None = None) -> None:
+    """`storage(tensor)`: the CPU tensor holding a device tensor's data, or None when it is not one;
+    `to_device(cpu_tensor, like)`: that tensor on the device of the device tensor `like`; `ran(name, stats)`:
+    called after a kernel ran with device tensors. All None: no emulated device."""
+    global _device_storage, _to_device, _device_ran
+    _device_storage, _to_device, _device_ran = storage, to_device, ran
+
+
+def device_tensor(args: Any) -> Any:
+    """The first of `args` that is an emulated device's tensor, or None."""
+    if _device_storage is None:
+        return None
+    return next((a for a in args if is_torch_tensor(a) and a.device.type != "cpu" and _device_storage(a) is not None),
+                None)
+
+
+def on_device(value: Any, like: Any, name: str, stats: Any) -> Any:
+    """A kernel's result (torch tensors, or tuples/lists/dicts of them) put on the device of `like`, a device
+    tensor it was called with; the device is told the kernel ran."""
+    if _device_ran is not None:
+        _device_ran(name, stats)
+    return _put(value, like) if _to_device is not None else value
+
+
+def _put(value: Any, like: Any) -> Any:
+    if is_torch_tensor(value):
+        return _to_device(value, like)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_put(v, like) for v in value)
+    if isinstance(value, dict):
+        return {k: _put(v, like) for k, v in value.items()}
+    return value
 
 
 def is_torch_tensor(x: Any) -> bool:

@@ -127,6 +127,7 @@ def run(fn: Callable, grid: tuple[int, ...], args: tuple, kwargs: dict) -> tuple
     launch = context.Launch(grid)
     hooks: list[Callable[[], None]] = []
     as_torch = any(convert.is_torch_tensor(a) for a in itertools.chain(args, kwargs.values()))
+    device = convert.device_tensor(itertools.chain(args, kwargs.values()))
     wargs = [_wrap(a, f"argument {i}", hooks) for i, a in enumerate(args)]
     wkwargs = {k: _wrap(v, f"argument {k!r}", hooks) for k, v in kwargs.items()}
     for t in itertools.chain(wargs, wkwargs.values()):
@@ -146,4 +147,7 @@ def run(fn: Callable, grid: tuple[int, ...], args: tuple, kwargs: dict) -> tuple
         launch.stats.instances += 1
     for hook in hooks:
         hook()
-    return _unwrap(result, as_torch, len(pids) > 1), launch.stats
+    out = _unwrap(result, as_torch, len(pids) > 1)
+    if device is not None:  # called with an emulated device's tensors: its outputs live there too
+        out = convert.on_device(out, device, getattr(fn, "__name__", "kernel"), launch.stats)
+    return out, launch.stats

@@ -100,13 +100,14 @@ def test_kernels_on_neuron_tensors_run_in_the_simulator():
 
 def test_an_nki_kernel_reads_and_writes_neuron_tensors_in_place():
     """On the emulated device `import nki` works as on a Neuron machine (the simulator stands in for the
-    SDK) and a kernel called with `neuron` tensors works on their storage: a Triton kernel's verified
-    translation, dispatched by `porter port --verify`, writes its outputs this way."""
+    SDK) and a kernel called with `neuron` tensors works on their storage (a Triton kernel's verified
+    translation, dispatched by `porter port --verify`, writes its outputs this way); an output it makes
+    is a `neuron` tensor, and the run report counts the calls."""
     import sys
 
     from porter.nki import real_nki_available
 
-    with pe.neuron():
+    with pe.neuron() as state:
         import nki
         import nki.isa as nisa
         import nki.language as nl
@@ -119,10 +120,25 @@ def test_an_nki_kernel_reads_and_writes_neuron_tensors_in_place():
             nisa.tensor_tensor(dst=doubled, data1=tile, data2=tile, op=nl.add)
             nisa.dma_copy(dst=out, src=doubled)
 
+        @nki.jit
+        def doubled(x):
+            out = nl.ndarray(x.shape, dtype=x.dtype, buffer=nl.shared_hbm)
+            tile = nl.ndarray(x.shape, dtype=x.dtype, buffer=nl.sbuf)
+            nisa.dma_copy(dst=tile, src=x)
+            nisa.tensor_tensor(dst=tile, data1=tile, data2=tile, op=nl.add)
+            nisa.dma_copy(dst=out, src=tile)
+            return out
+
         x = torch.randn(4, 8, device="neuron")
         out = torch.zeros(4, 8, device="neuron")
         double_into(x, out)
         assert out.device.type == "neuron"
         torch.testing.assert_close(out.cpu(), x.cpu() * 2)
+        new = doubled(x)  # a kernel's own output tensor lives on the device it was called on
+        assert new.device.type == "neuron"
+        torch.testing.assert_close((new - out).cpu(), torch.zeros(4, 8))
+    assert state.kernel_calls[("double_into", "NKI simulator")] == 1  # the report counts them
+    assert state.kernel_calls[("doubled", "NKI simulator")] == 1
+    assert state.kernel_stats["double_into"]["instructions"] > 0
     if not real_nki_available():
         assert "nki" not in sys.modules  # the simulator leaves with the device it stood in for

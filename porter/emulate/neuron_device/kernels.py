@@ -24,7 +24,8 @@ def install(state) -> None:
         pass
     else:
         _simulator_installed = "nki" not in sys.modules and install_simulator()
-        convert.set_device_storage(lambda t: t._data if isinstance(t, _tensor.NeuronTensor) else None)
+        convert.set_device_bridge(lambda t: t._data if isinstance(t, _tensor.NeuronTensor) else None,
+                                  lambda t, like: _tensor.NeuronTensor(t, like.device.index or 0), _ran)
     try:
         from porter.kernels import _runtime
     except ImportError:  # porter installed without its kernel library
@@ -38,7 +39,7 @@ def uninstall() -> None:
     if "porter.nki" in sys.modules:
         from porter.nki import convert, uninstall_simulator
 
-        convert.set_device_storage(None)
+        convert.set_device_bridge(None)
         if _simulator_installed:
             uninstall_simulator()
     _simulator_installed = False
@@ -47,6 +48,25 @@ def uninstall() -> None:
     except ImportError:
         return
     _runtime.set_emulated_device_call(None)
+
+
+def _ran(name: str, stats: Any) -> None:
+    """An NKI kernel ran with `neuron` tensors (not through porter.kernels, which records its own calls)."""
+    _record(name, stats.as_dict() if stats is not None and hasattr(stats, "as_dict") else None)
+
+
+def _record(name: str, figures: dict | None) -> None:
+    state = _state
+    if state is None:
+        return
+    state.kernel_calls[(name, "NKI simulator")] += 1
+    if figures:
+        merged = state.kernel_stats.setdefault(name, {})
+        merged["instructions"] = merged.get("instructions", 0) + sum(figures.get("instructions", {}).values())
+        for key in ("hbm_to_sbuf_bytes", "sbuf_to_hbm_bytes"):
+            merged[key] = merged.get(key, 0) + figures.get(key, 0)
+        for key in ("peak_sbuf_partition_bytes", "peak_psum_banks"):
+            merged[key] = max(merged.get(key, 0), figures.get(key, 0))
 
 
 def _device_call(kernel: Any, args: tuple, kwargs: dict, name: str = "") -> Any:
@@ -58,17 +78,9 @@ def _device_call(kernel: Any, args: tuple, kwargs: dict, name: str = "") -> Any:
     index = next((a.device.index or 0 for a in args if isinstance(a, _tensor.NeuronTensor)), 0)
     unwrap = lambda x: x._data if isinstance(x, _tensor.NeuronTensor) else x  # noqa: E731
     result = _runtime.simulated_call(kernel, tree_map(unwrap, args), tree_map(unwrap, kwargs), name)
-    state = _state
-    if state is not None:
-        state.kernel_calls[(name or getattr(kernel, "__name__", "kernel"), "NKI simulator")] += 1
+    if _state is not None:
         stats = _runtime.last_run_stats(name) if name else _runtime.last_run_stats()
-        if stats is not None and hasattr(stats, "as_dict"):
-            figures = stats.as_dict()
-            merged = state.kernel_stats.setdefault(name or "kernel", {})
-            merged["instructions"] = merged.get("instructions", 0) + sum(figures.get("instructions", {}).values())
-            for key in ("hbm_to_sbuf_bytes", "sbuf_to_hbm_bytes"):
-                merged[key] = merged.get(key, 0) + figures.get(key, 0)
-            for key in ("peak_sbuf_partition_bytes", "peak_psum_banks"):
-                merged[key] = max(merged.get(key, 0), figures.get(key, 0))
+        _record(name or getattr(kernel, "__name__", "kernel"),
+                stats.as_dict() if stats is not None and hasattr(stats, "as_dict") else None)
     wrap = lambda x: _tensor.NeuronTensor(x, index) if isinstance(x, torch.Tensor) else x  # noqa: E731
     return tree_map(wrap, result)
