@@ -35,6 +35,7 @@ class Roles:
     axes: dict[int, str] = field(default_factory=dict)  # grid axis -> "row" or "block"
     axis_blocks: dict[int, str] = field(default_factory=dict)  # a "block" axis -> its block size parameter
     bounded_axes: set[int] = field(default_factory=set)  # row axes checked against a row count
+    label_pointers: set[str] = field(default_factory=set)  # pointers holding column indices (`cols == label`)
 
 
 class _Taint(ast.NodeVisitor):
@@ -54,6 +55,7 @@ class _Taint(ast.NodeVisitor):
         self.axes: dict[int, str] = {}  # grid axis -> "row" (indexes rows) or "block" (pid * BLOCK: lane blocks)
         self.axis_blocks: dict[int, str] = {}  # a "block" axis -> the block size it multiplies
         self.bounded_axes: set[int] = set()  # row axes compared with a row count or bounding a row loop
+        self.label_pointers: set[str] = set()  # pointers whose loaded values are compared with column indices
 
     def q(self, node: ast.AST) -> str:
         return qualified(node, self.tf.aliases) or ""
@@ -80,9 +82,11 @@ class _Taint(ast.NodeVisitor):
                             self.roles.setdefault(t[6:], BLOCK)
                 return {"lane"}
             if name in ("load",):
+                source: set[str] = set()
                 for a in node.args[:1]:
                     self._address(a)
-                return {"data"}
+                    source |= {f"from:{t[4:]}" for t in self._ptr_tags(a)}
+                return {"data"} | source  # (which pointer it came from: a label compared with columns)
             if name == "to" or (isinstance(node.func, ast.Attribute) and node.func.attr == "to"):
                 base = node.func.value if isinstance(node.func, ast.Attribute) else None
                 return self.of(base)
@@ -114,6 +118,8 @@ class _Taint(ast.NodeVisitor):
                 right = self.of(comp)
                 self._bound(left, right)
                 self._bound(right, left)
+                self._label(left, right)
+                self._label(right, left)
             return {"mask"} | left
         if isinstance(node, ast.Subscript):
             return self.of(node.value)
@@ -167,6 +173,11 @@ class _Taint(ast.NodeVisitor):
                 for ax in _axes(a):
                     self.axes.setdefault(ax, "row")
                     self.bounded_axes.add(ax)
+
+    def _label(self, a: set[str], b: set[str]) -> None:
+        """`cols == idx`, `idx` loaded from a pointer: that pointer holds column indices (class labels)."""
+        if "lane" in a:
+            self.label_pointers.update(t[5:] for t in b if t.startswith("from:"))
 
     def _address(self, node: ast.AST) -> None:
         terms = _additive_terms(node)
@@ -350,4 +361,5 @@ def infer_roles(tf: TritonFile, kernel: Kernel) -> Roles:
             elif r == NUMEL and (p in t.row_scaled or rows_elsewhere):  # `row * N + col` with `col < N`
                 roles[p] = COLS
     return Roles(roles=roles, column_loop_blocks=t.col_blocks, flat=t.flat, row_loop=t.row_loop, axes=t.axes,
-                 axis_blocks=t.axis_blocks, bounded_axes=t.bounded_axes)
+                 axis_blocks=t.axis_blocks, bounded_axes=t.bounded_axes,
+                 label_pointers={p for p in t.label_pointers if roles.get(p) == POINTER})

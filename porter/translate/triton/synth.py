@@ -154,6 +154,10 @@ def row_case(k: Kernel, roles: Roles, rows: int, cols: int, dtype: Any, gen: Any
         role = roles.roles.get(p)
         if p in config:
             values.append(config[p])
+        elif role == POINTER and p in roles.label_pointers:
+            # compared with column indices (`cols == label`, a one-hot): column indices, or no lane ever matches;
+            # integers, as labels are (in bf16 a column past 256 would round onto its neighbours' label)
+            values.append(torch.randint(0, cols, (rows * PAD_ROWS, width), generator=gen, dtype=torch.int32))
         elif role == POINTER:
             # PAD_ROWS times the rows: kernels with more index dimensions than (row, column) stay in bounds
             values.append(torch.randn((rows * PAD_ROWS, width), generator=gen, dtype=torch.float32).to(dtype))

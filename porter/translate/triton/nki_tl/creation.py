@@ -71,7 +71,7 @@ def _from_index(arr, shape, dtype):
     cp = int(ai[1, 0] - ai[0, 0]) if p > 1 else 0
     expect = c0 + cp * np.arange(p).reshape(p, 1) + cf * np.arange(f).reshape(1, f)
     if not np.array_equal(expect, ai):
-        raise Unsupported("a non-affine index array used as data")
+        return _from_rows(ai, p, f, cf, dtype)
     if cf == 0 and cp == 0:
         nisa.memset(dst=tile, value=c0 if not _is_float(dtype) else float(c0))
         return tile
@@ -79,6 +79,28 @@ def _from_index(arr, shape, dtype):
     nisa.iota(dst=it, pattern=[[cf, f]], offset=c0, channel_multiplier=cp)
     nisa.tensor_copy(dst=tile, src=it)
     return tile
+
+
+def _from_rows(ai, p, f, cf, dtype):
+    """An index array affine along the free dim with a step shared by every partition, each partition
+    starting where it will (`cols` of a row split over two partitions, for several rows: 0, 4096, 0, 4096):
+    an iota along the free dim plus a per-partition start. Anything else is refused."""
+    starts = ai[:, 0]
+    if not np.array_equal(ai, starts.reshape(p, 1) + cf * np.arange(f).reshape(1, f)):
+        raise Unsupported("a non-affine index array used as data")
+    it = _new((p, f), nl.int32)
+    nisa.iota(dst=it, pattern=[[cf, f]], offset=0, channel_multiplier=0)
+    start = _new((p, 1), nl.float32)
+    for p0 in range(p):
+        nisa.memset(dst=start[p0:p0 + 1, 0:1], value=float(starts[p0]))
+    tile = _new((p, f), nl.float32)
+    nisa.tensor_copy(dst=tile, src=it)
+    nisa.tensor_scalar(dst=tile, data=tile, op0=nl.add, operand0=start)
+    if _is_float(dtype) and dtype == nl.float32:
+        return tile
+    out = _new((p, f), dtype)
+    nisa.tensor_copy(dst=out, src=tile)
+    return out
 
 
 def _materialize(x, shape, dtype):
