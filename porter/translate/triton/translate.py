@@ -166,9 +166,10 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        # `a if test else b` -> `_tl.choose(test, lambda: a, lambda: b)`: one side when the test is known at
+        # trace time, both and a lane-by-lane select when it is loaded data (`s = 1.0 if s == 0 else s`)
         node = self.generic_visit(node)
-        node.test = _call("_tl.cond", [node.test])
-        return node
+        return ast.copy_location(_call("_tl.choose", [node.test, _thunk(node.body), _thunk(node.orelse)]), node)
 
     def visit_For(self, node: ast.For) -> ast.AST:
         it = node.iter
@@ -296,6 +297,13 @@ def _foreign_call(tf: TritonFile, name: str) -> str:
             return (f"a function imported from {source} (line {node.lineno}): calls to functions of another module "
                     "are not translated, @triton.jit or not")
     return "a call to a function that is not a @triton.jit function of this file"
+
+
+def _thunk(value: ast.expr) -> ast.Lambda:
+    """`lambda: value` (made after the body's own check that refuses a user's lambda)."""
+    no_args = ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                            defaults=[])
+    return ast.copy_location(ast.Lambda(args=no_args, body=value), value)
 
 
 def _call(dotted: str, args: list[ast.expr]) -> ast.Call:

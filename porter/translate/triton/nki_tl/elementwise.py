@@ -7,6 +7,7 @@ import numpy as np
 
 from porter.translate.triton.nki_tl.core import (
     _T,
+    Unsupported,
     _block_shape,
     _dt,
     _f32,
@@ -19,6 +20,7 @@ from porter.translate.triton.nki_tl.core import (
     _tile_shape,
 )
 from porter.translate.triton.nki_tl.creation import _fit, _materialize
+from porter.translate.triton.nki_tl.launch import cond
 
 _COMPARE = ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or")
 
@@ -238,6 +240,19 @@ def where(condition, x, y):
         xb = t
     nisa.tensor_copy_predicated(dst=out, src=xb, predicate=pred)
     return _T(out, shape, dtype, _layout_of(shape))
+
+
+def choose(test, then, otherwise):
+    """``a if test else b`` in a kernel. A test known at trace time (the same for every program batched on
+    the partitions) evaluates one side, as Python does; a test on loaded data, or one whose outcome differs
+    between those programs, selects lane by lane between both sides (``where``): Triton's expressions have no
+    side effects, so evaluating both changes nothing."""
+    if not _is_tile(test):
+        try:
+            return then() if cond(test) else otherwise()
+        except Unsupported:  # a trace-time test that differs between the batched programs
+            pass
+    return where(test, then(), otherwise())
 
 
 def cast(x, dtype, **_):
