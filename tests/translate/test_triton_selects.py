@@ -41,3 +41,41 @@ def test_a_select_on_loaded_data_verifies_with_rows_on_both_sides():
     _, (report,) = verify_file(FIXTURES / "select_ops.py")
     assert report.status == VERIFIED, report.reason
     assert all(c.ok for c in report.cases) and not report.reason
+
+
+def test_if_statements_become_branches_and_bare_returns_retire():
+    ft = translate_file(FIXTURES / "branch_ops.py")
+    assert ft.source is not None
+    assert ft.source.count("in _tl.branches(") == 2 and "if _tl.retire():" in ft.source
+
+
+def test_a_loop_jump_inside_an_if_keeps_the_plain_test():
+    src = ("import triton\nimport triton.language as tl\n\n\n@triton.jit\ndef k(x_ptr, n, BLOCK: tl.constexpr):\n"
+           "    for i in range(0, n, BLOCK):\n        if i > 64:\n            break\n"
+           "        tl.store(x_ptr + i + tl.arange(0, BLOCK), 0.0)\n")
+    from porter.translate.triton.translate import translate_source
+
+    source = translate_source(src, Path("k.py")).source
+    assert "_tl.cond(i > 64)" in source and "_tl.branches(" not in source  # a `for` around it would catch it
+
+
+def test_a_branch_on_loaded_data_with_an_early_return_verifies_with_rows_on_both_sides():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+    torch = pytest.importorskip("torch", reason="verification needs torch (the runtime extra)")
+    pytest.importorskip("triton", reason="verification needs triton==3.9.0 (pip install 'neuron-porter[triton]')")
+    from porter.translate.triton.parse import parse_file
+    from porter.translate.triton.roles import infer_roles
+    from porter.translate.triton.synth import ROW_SHAPES, row_case
+    from porter.translate.triton.verify import VERIFIED, verify_file
+
+    tf = parse_file(FIXTURES / "branch_ops.py")
+    k = tf.kernels[0]
+    gen = torch.Generator().manual_seed(0)
+    flagged = {}
+    for rows, cols in ROW_SHAPES:  # the verifier's inputs: flagged and unflagged rows side by side in a tile
+        values, _ = row_case(k, infer_roles(tf, k), rows, cols, torch.float32, gen, {})
+        flagged[rows] = set((values[k.params.index("flag_ptr")].flatten()[:rows] < 0).tolist())
+    assert flagged[129] == {True, False}
+    _, (report,) = verify_file(FIXTURES / "branch_ops.py")
+    assert report.status == VERIFIED, report.reason
+    assert all(c.ok for c in report.cases) and not report.reason

@@ -162,8 +162,24 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_If(self, node: ast.If) -> ast.AST:
         node = self.generic_visit(node)
-        node.test = _call("_tl.cond", [node.test])
-        return node
+        if _leaves_loop(node.body) or _leaves_loop(node.orelse):  # a `for` around it would catch the jump
+            node.test = _call("_tl.cond", [node.test])
+            return node
+        # `for taken in _tl.branches(test): if taken: ... else: ...`: one side for a test known while tracing,
+        # both under per-program predicates for a test on loaded data (nki_tl/branches.py)
+        taken = f"_porter_taken_{node.lineno}_{node.col_offset}"
+        inner = ast.If(test=ast.Name(taken, ast.Load()), body=node.body, orelse=node.orelse)
+        loop = ast.For(target=ast.Name(taken, ast.Store()), iter=_call("_tl.branches", [node.test]),
+                       body=[inner], orelse=[])
+        return ast.fix_missing_locations(ast.copy_location(loop, node))
+
+    def visit_Return(self, node: ast.Return) -> ast.AST:
+        node = self.generic_visit(node)
+        if node.value is not None:
+            return node
+        # `if _tl.retire(): return`: under a branch on loaded data the programs it stands for stop writing
+        return ast.fix_missing_locations(ast.copy_location(
+            ast.If(test=_call("_tl.retire", []), body=[node], orelse=[]), node))
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
         # `a if test else b` -> `_tl.choose(test, lambda: a, lambda: b)`: one side when the test is known at
@@ -297,6 +313,20 @@ def _foreign_call(tf: TritonFile, name: str) -> str:
             return (f"a function imported from {source} (line {node.lineno}): calls to functions of another module "
                     "are not translated, @triton.jit or not")
     return "a call to a function that is not a @triton.jit function of this file"
+
+
+def _leaves_loop(body: list[ast.stmt]) -> bool:
+    """Does a `break` or `continue` in these statements jump out of them (not out of a loop of their own)?"""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Break, ast.Continue)):
+            return True
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            stack.extend(node.orelse if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) else ())
+            continue
+        stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return False
 
 
 def _thunk(value: ast.expr) -> ast.Lambda:

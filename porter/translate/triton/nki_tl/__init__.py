@@ -22,6 +22,7 @@ blocks2d; host). ``__all__`` lists them (``translate.runtime_names`` reads it fr
 """
 
 from porter.translate.triton.nki_tl.blocks2d import broadcast_to, dot, expand_dims, reshape, trans
+from porter.translate.triton.nki_tl.branches import branches, retire
 from porter.translate.triton.nki_tl.core import (
     _T,
     PMAX,
@@ -101,13 +102,13 @@ from porter.translate.triton.nki_tl.memory import load, store
 from porter.translate.triton.nki_tl.reductions import argmax, argmin, cumsum, max, min, sum
 
 __all__ = [
-    "_T", "abs", "arange", "argmax", "argmin", "assume", "bfloat16", "broadcast_to", "cast", "cdiv", "ceil",
+    "abs", "arange", "argmax", "argmin", "assume", "bfloat16", "branches", "broadcast_to", "cast", "cdiv", "ceil",
     "choose", "clamp", "cond", "constexpr", "cos", "cumsum", "debug_barrier", "device_assert", "device_print",
     "div_rn", "dot", "erf", "exp", "exp2", "expand_dims", "fabs", "fdiv", "float16", "float32", "float64", "floor",
     "fma", "fmax", "fmin", "full", "full_like", "host_launch", "int1", "int16", "int32", "int64", "int8", "launch",
     "LAUNCH_OPTIONS", "load", "log", "log1p", "log2", "max", "max_constancy", "max_contiguous", "maximum", "min",
     "minimum", "multiple_of", "next_power_of_2", "num_programs", "pick_runtime_config", "PMAX", "pow", "program_id",
-    "PSUM_FMAX", "pymax", "pymin", "range", "reshape", "rsqrt", "sigmoid", "sin", "split_factor", "sqrt", "sqrt_rn",
-    "static_assert", "static_print", "static_range", "store", "sum", "tanh", "trans", "uint32", "uint8",
-    "Unsupported", "where", "WIDE_LANES", "zeros", "zeros_like",
+    "PSUM_FMAX", "pymax", "pymin", "range", "reshape", "retire", "rsqrt", "sigmoid", "sin", "split_factor", "sqrt",
+    "sqrt_rn", "static_assert", "static_print", "static_range", "store", "sum", "_T", "tanh", "trans", "uint32",
+    "uint8", "Unsupported", "where", "WIDE_LANES", "zeros", "zeros_like",
 ]

@@ -35,6 +35,8 @@ class _Context:
         self.P = 1  # programs in this group
         self.k = 1  # partitions per program ("wide" rows: a long block split over k partitions)
         self.active = None
+        self.when = None  # the per-program predicate of the branches on loaded data being traced (branches.py)
+        self.retired = None  # programs a `return` under such a branch took out of later stores
         self.consts = {}
 
 

@@ -51,6 +51,7 @@ def launch(program, mode, grid, args, blocks=()):
                     _ctx.P = n
                     _ctx.k = k
                     _ctx.active = None
+                    _ctx.when = _ctx.retired = None
                     _ctx.consts = {}
                     program(*args)
             else:
@@ -59,6 +60,7 @@ def launch(program, mode, grid, args, blocks=()):
                     _ctx.P = 1
                     _ctx.k = 1
                     _ctx.active = None
+                    _ctx.when = _ctx.retired = None
                     program(*args)
 
 

@@ -5,6 +5,7 @@ import nki.isa as nisa
 import nki.language as nl
 import numpy as np
 
+from porter.translate.triton.nki_tl.branches import store_predicate
 from porter.translate.triton.nki_tl.core import (
     _T,
     Unsupported,
@@ -17,7 +18,7 @@ from porter.translate.triton.nki_tl.core import (
     _new,
     _tile_shape,
 )
-from porter.translate.triton.nki_tl.creation import _materialize
+from porter.translate.triton.nki_tl.creation import _fit, _materialize
 from porter.translate.triton.nki_tl.tiles import _broadcast_partitions, _runs
 
 
@@ -123,5 +124,16 @@ def store(pointer, value, mask=None, **_):
         t = _new((p, f), pointer.base.dtype)
         nisa.tensor_copy(dst=t, src=src)
         src = t
-    for p0, np_, f0, nf, start, ps, fs in _runs(off, valid):
+    runs = list(_runs(off, valid))
+    predicate = store_predicate(shape)
+    if predicate is not None:  # under a branch on loaded data: the other programs' lanes keep what they hold
+        blended = _new((p, f), pointer.base.dtype)
+        for p0, np_, f0, nf, start, ps, fs in runs:
+            nisa.dma_copy(dst=blended[p0:p0 + np_, f0:f0 + nf], src=_hbm_view(pointer.base, start, ps, np_, fs, nf))
+        wide = _fit(predicate, shape, _layout_of(shape))
+        mask = _new((p, f), nl.uint8)
+        nisa.tensor_copy(dst=mask, src=wide)
+        nisa.tensor_copy_predicated(dst=blended, src=src, predicate=mask)
+        src = blended
+    for p0, np_, f0, nf, start, ps, fs in runs:
         nisa.dma_copy(dst=_hbm_view(pointer.base, start, ps, np_, fs, nf), src=src[p0:p0 + np_, f0:f0 + nf])
