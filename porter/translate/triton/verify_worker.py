@@ -13,7 +13,6 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
-import math
 import os
 import sys
 import traceback
@@ -22,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from .bf16_verdict import Bf16Case, judge
+from .compare import compare
 from .device_check import verify_device_function
 from .parse import Kernel, parse_file
 from .roles import Roles, infer_roles
 from .synth import MATMUL_SHAPES, ROW_SHAPES, CannotSynthesise, matmul_case, row_case, uses_axis1
 from .translate import KernelTranslation, translate_file
-from .verify import BF16_SCALE_ATOL, DTYPES, FAILING, TOLERANCE, UNCHECKED, VERIFIED, CaseResult, KernelReport, short
+from .verify import DTYPES, FAILING, UNCHECKED, VERIFIED, CaseResult, KernelReport, short
 
 # ----------------------------------------------------------------------------------------- module loading
 
@@ -252,27 +252,6 @@ def _unwrap(kernel_obj: Any, config: dict[str, Any] | None) -> tuple[Any, dict[s
 
 # -------------------------------------------------------------------------------------------- comparison
 
-def _compare(a: Any, b: Any, dtype: str) -> tuple[float, bool, int]:
-    """(max abs error, within tolerance, elements outside it) of the translation's `a` against `b`."""
-    import torch
-
-    rtol, atol = TOLERANCE[dtype]
-    x, y = a.float(), b.float()
-    if x.shape != y.shape:
-        return math.inf, False, max(x.numel(), y.numel())
-    nan_mismatch = torch.isnan(x) != torch.isnan(y)
-    diff = (x - y).abs()
-    diff = torch.where(torch.isnan(x) & torch.isnan(y), torch.zeros_like(diff), diff)
-    inf_same = torch.isinf(x) & torch.isinf(y) & (x == y)
-    diff = torch.where(inf_same, torch.zeros_like(diff), diff)
-    err = float(diff.max()) if diff.numel() else 0.0
-    scale = y.abs().nan_to_num(0, 0, 0)
-    if dtype == "bfloat16":  # bf16 intermediates round to a few ulps of the values' scale, not of each element
-        atol = atol + BF16_SCALE_ATOL * float(scale.max()) if scale.numel() else atol
-    outside = int((nan_mismatch | ~(diff <= atol + rtol * scale)).sum())
-    return err, outside == 0, outside
-
-
 def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nki_mod: Any,
                    shim_module: Any = None) -> KernelReport:
     """``shim_module``: the module whose libdevice names get shims, when not ``orig`` (a device check)."""
@@ -356,7 +335,7 @@ def _verify_kernel(k: Kernel, kt: KernelTranslation, roles: Roles, orig: Any, nk
             outside = 0
             for a, b in zip(args_nki, args_triton, strict=True):
                 if torch.is_tensor(a):
-                    e, _, n = _compare(a, b, dtype_name)
+                    e, _, n = compare(a, b, dtype_name)
                     errs.append(e)
                     outside += n
             case = f"{'x'.join(str(s) for s in shape)}"
