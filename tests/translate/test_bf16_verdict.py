@@ -75,3 +75,21 @@ def test_a_threshold_kernel_verifies_through_the_verdict():
     assert fp32 and all(c.ok and c.max_abs_error <= TOLERANCE["float32"][1] for c in fp32)
     # the elementwise check alone would have failed it: a step taken the other way
     assert max(c.max_abs_error for c in report.cases if c.dtype == "bfloat16") > 0.5
+
+
+def test_an_overflow_fails_and_says_so():
+    overflow = torch.zeros(N)
+    overflow[:2] = float("inf")  # the candidate overflowed where the reference is finite
+    passed, found = judge([_case(overflow, outside=2)], torch.Generator().manual_seed(0))
+    assert not passed and "infinity" in found
+
+
+def test_a_reference_that_overflows_under_the_perturbation_gives_no_ratio():
+    def overflowing(args: list) -> None:  # a reference whose result is infinite once its inputs move
+        w, g, m = args
+        w.copy_(torch.where(g != g.bfloat16().float(), float("inf"), w))
+
+    case = _case(outside=1)
+    case.run_reference = overflowing
+    passed, found = judge([case], torch.Generator().manual_seed(0))
+    assert not passed and "overflows" in found

@@ -69,12 +69,17 @@ def judge(cases: list[Bf16Case], gen: Any) -> tuple[bool, str]:
             ref, cand, pert = ref.float(), cand.float(), pert.float()
             if bool((torch.isnan(ref) != torch.isnan(cand)).any()):
                 return False, "bf16: NaN where the fp32 reference has none (or none where it has)"
+            if bool(((torch.isinf(cand) | torch.isinf(ref)) & (cand != ref)).any()):
+                return False, "bf16: an infinity where the fp32 reference has another value (an overflow)"
             # the candidate's error everywhere (a write the reference did not make counts too); the
             # reference's change only where it wrote (elsewhere it is the perturbation itself)
-            num += float(torch.nan_to_num(cand - ref).double().pow(2).sum())
+            num += float(torch.nan_to_num(torch.where(cand == ref, 0.0, cand - ref)).double().pow(2).sum())
             wrote = ref.ne(before.float()) & ~torch.isnan(ref)
             written += int(wrote.sum())
-            den += float((pert - ref)[wrote].double().pow(2).sum())
+            change = torch.where(pert == ref, 0.0, pert - ref)[wrote]
+            if not bool(torch.isfinite(change).all()):
+                return False, "bf16: the fp32 reference overflows when its inputs move by one bf16 epsilon: no ratio"
+            den += float(change.double().pow(2).sum())
     if not written:
         return False, "bf16: the reference wrote no element to judge"
     ratio = (num / den) ** 0.5 if den else float("inf")
