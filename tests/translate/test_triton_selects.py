@@ -59,6 +59,15 @@ def test_a_loop_jump_inside_an_if_keeps_the_plain_test():
     assert "_tl.cond(i > 64)" in source and "_tl.branches(" not in source  # a `for` around it would catch it
 
 
+def test_a_value_returned_from_one_side_keeps_the_plain_test():
+    src = ("import triton\nimport triton.language as tl\n\n\n@triton.jit\ndef clipped(x):\n"
+           "    if x > 0:\n        return x\n    return 0.0 * x\n")
+    from porter.translate.triton.translate import translate_source
+
+    source = translate_source(src, Path("k.py")).source
+    assert "_tl.cond(x > 0)" in source and "_tl.branches(" not in source  # on loaded data: raises, not a wrong side
+
+
 def test_a_branch_on_loaded_data_with_an_early_return_verifies_with_rows_on_both_sides():
     os.environ.setdefault("TRITON_INTERPRET", "1")
     torch = pytest.importorskip("torch", reason="verification needs torch (the runtime extra)")

@@ -162,7 +162,9 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_If(self, node: ast.If) -> ast.AST:
         node = self.generic_visit(node)
-        if _leaves_loop(node.body) or _leaves_loop(node.orelse):  # a `for` around it would catch the jump
+        if _jumps_out(node.body) or _jumps_out(node.orelse):
+            # a `for` around it would catch a `break`; a value returned from one side cannot be the other
+            # side's too: the plain test (a test on loaded data raises when traced)
             node.test = _call("_tl.cond", [node.test])
             return node
         # `for taken in _tl.branches(test): if taken: ... else: ...`: one side for a test known while tracing,
@@ -315,15 +317,18 @@ def _foreign_call(tf: TritonFile, name: str) -> str:
     return "a call to a function that is not a @triton.jit function of this file"
 
 
-def _leaves_loop(body: list[ast.stmt]) -> bool:
-    """Does a `break` or `continue` in these statements jump out of them (not out of a loop of their own)?"""
+def _jumps_out(body: list[ast.stmt]) -> bool:
+    """Do these statements `return` a value, or `break`/`continue` out of them (not out of a loop of their own)?"""
     stack = list(body)
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.Break, ast.Continue)):
+        if isinstance(node, (ast.Break, ast.Continue)) or isinstance(node, ast.Return) and node.value is not None:
             return True
-        if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            stack.extend(node.orelse if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) else ())
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):  # its own loop: only a value returned leaves it
+            stack.extend(n for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None)
+            stack.extend(node.orelse)  # (a `break` in a loop's `else` leaves the loop around it)
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             continue
         stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
     return False
