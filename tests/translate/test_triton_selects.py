@@ -13,6 +13,24 @@ from porter.translate.triton.translate import translate_file
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def _verifier_inputs(file: str, param: str):
+    """(rows, cols, the tensor of `param`) for each shape, as the verifier synthesises them: its seed, its
+    shapes in its order (needs torch and triton; skipped without them)."""
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+    torch = pytest.importorskip("torch", reason="verification needs torch (the runtime extra)")
+    pytest.importorskip("triton", reason="verification needs triton==3.9.0 (pip install 'neuron-porter[triton]')")
+    from porter.translate.triton.parse import parse_file
+    from porter.translate.triton.roles import infer_roles
+    from porter.translate.triton.synth import ROW_SHAPES, row_case
+
+    tf = parse_file(FIXTURES / file)
+    k = tf.kernels[0]
+    gen = torch.Generator().manual_seed(0)
+    for rows, cols in ROW_SHAPES:
+        values, _ = row_case(k, infer_roles(tf, k), rows, cols, torch.float32, gen, {})
+        yield rows, cols, values[k.params.index(param)]
+
+
 def test_conditional_expressions_become_selects():
     ft = translate_file(FIXTURES / "select_ops.py")
     assert ft.source is not None and ft.source.count("_tl.choose(") == 2
@@ -20,24 +38,13 @@ def test_conditional_expressions_become_selects():
 
 
 def test_a_select_on_loaded_data_verifies_with_rows_on_both_sides():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-    torch = pytest.importorskip("torch", reason="verification needs torch (the runtime extra)")
-    pytest.importorskip("triton", reason="verification needs triton==3.9.0 (pip install 'neuron-porter[triton]')")
-    from porter.translate.triton.parse import parse_file
-    from porter.translate.triton.roles import infer_roles
-    from porter.translate.triton.synth import ROW_SHAPES, row_case
+    # the rows the verifier synthesises fall on both sides of the test
+    sides = set()
+    for rows, cols, x in _verifier_inputs("select_ops.py", "x_ptr"):
+        sides |= set((x.flatten()[: rows * cols].view(rows, cols).abs().amax(dim=1) < 2.5).tolist())
+    assert sides == {True, False}
     from porter.translate.triton.verify import VERIFIED, verify_file
 
-    # the rows the verifier synthesises (its seed, its shapes in its order) fall on both sides of the test
-    tf = parse_file(FIXTURES / "select_ops.py")
-    k = tf.kernels[0]
-    gen = torch.Generator().manual_seed(0)
-    sides = set()
-    for rows, cols in ROW_SHAPES:
-        values, _ = row_case(k, infer_roles(tf, k), rows, cols, torch.float32, gen, {})
-        x = values[k.params.index("x_ptr")].flatten()[: rows * cols].view(rows, cols)
-        sides |= set((x.abs().amax(dim=1) < 2.5).tolist())
-    assert sides == {True, False}
     _, (report,) = verify_file(FIXTURES / "select_ops.py")
     assert report.status == VERIFIED, report.reason
     assert all(c.ok for c in report.cases) and not report.reason
@@ -69,22 +76,12 @@ def test_a_value_returned_from_one_side_keeps_the_plain_test():
 
 
 def test_a_branch_on_loaded_data_with_an_early_return_verifies_with_rows_on_both_sides():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-    torch = pytest.importorskip("torch", reason="verification needs torch (the runtime extra)")
-    pytest.importorskip("triton", reason="verification needs triton==3.9.0 (pip install 'neuron-porter[triton]')")
-    from porter.translate.triton.parse import parse_file
-    from porter.translate.triton.roles import infer_roles
-    from porter.translate.triton.synth import ROW_SHAPES, row_case
+    # the verifier's inputs: flagged and unflagged rows side by side in a tile
+    flagged = {rows: set((flags.flatten()[:rows] < 0).tolist())
+               for rows, _, flags in _verifier_inputs("branch_ops.py", "flag_ptr")}
+    assert flagged[129] == {True, False}
     from porter.translate.triton.verify import VERIFIED, verify_file
 
-    tf = parse_file(FIXTURES / "branch_ops.py")
-    k = tf.kernels[0]
-    gen = torch.Generator().manual_seed(0)
-    flagged = {}
-    for rows, cols in ROW_SHAPES:  # the verifier's inputs: flagged and unflagged rows side by side in a tile
-        values, _ = row_case(k, infer_roles(tf, k), rows, cols, torch.float32, gen, {})
-        flagged[rows] = set((values[k.params.index("flag_ptr")].flatten()[:rows] < 0).tolist())
-    assert flagged[129] == {True, False}
     _, (report,) = verify_file(FIXTURES / "branch_ops.py")
     assert report.status == VERIFIED, report.reason
     assert all(c.ok for c in report.cases) and not report.reason
